@@ -1,0 +1,3 @@
+"""migtrade: gravity models of trade and migration, from data to verdict."""
+
+__version__ = "0.1.0"

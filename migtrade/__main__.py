@@ -1,0 +1,3 @@
+from migtrade.cli.app import main
+
+main()
