@@ -1,0 +1,147 @@
+"""The absorb core: weighted alternating projections over any number of fixed-effect dimensions.
+
+OLS, PPML (through IRLS), separation checks and IV all stand on :class:`Absorber`. It removes from
+each column its projection on the span of the fixed-effect dummies, under observation weights,
+without ever building the dummies.
+
+Notes
+-----
+For dimensions q = 1..Q with dummy matrices D_q, one sweep applies
+``r <- (I - P_Q) ... (I - P_1) r`` with ``P_q = D_q (D_q' W D_q)^{-1} D_q' W``: the weighted group
+means. The sweeps converge to the residual of the weighted least-squares projection of the column on
+``[D_1 .. D_Q]`` (the method of alternating projections). Irons-Tuck extrapolation on every pair of
+sweeps speeds up the linear convergence. With one dimension a single sweep is exact.
+
+Warm starts: any start ``r0 = x - D a`` gives the same limit, so IRLS passes the previous
+iteration's fixed-effect part and the next demeaning starts close to its answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from migtrade.errors import ConvergenceError
+from migtrade.estimation import kernels
+
+DEFAULT_TOL = 1e-8
+DEFAULT_MAXITER = 100_000
+
+
+@dataclass(frozen=True)
+class DemeanResult:
+    """Demeaned columns and how hard the projection worked."""
+
+    resid: np.ndarray
+    sweeps: int
+    converged: bool
+
+
+class Absorber:
+    """Projects columns off the span of several fixed effects under fixed weights.
+
+    Parameters
+    ----------
+    codes
+        One integer array per fixed-effect dimension, each of length n with levels 0 .. G-1 and
+        every level present.
+    weights
+        Observation weights (positive), or None for equal weights.
+    """
+
+    def __init__(self, codes: Sequence[np.ndarray], weights: np.ndarray | None = None) -> None:
+        if not codes:
+            raise ValueError("Absorber needs at least one fixed-effect dimension")
+        n = len(codes[0])
+        self.n = n
+        self.codes = np.ascontiguousarray(np.vstack([np.asarray(c, dtype=np.int32) for c in codes]))
+        self.n_levels = tuple(int(c.max()) + 1 if n else 0 for c in self.codes)
+        self.offsets = np.concatenate([[0], np.cumsum(self.n_levels)]).astype(np.int64)
+        self.weights = (
+            np.ones(n) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
+        )
+        wsum = np.concatenate(
+            [
+                np.bincount(row, weights=self.weights, minlength=g)
+                for row, g in zip(self.codes, self.n_levels, strict=True)
+            ]
+        )
+        with np.errstate(divide="ignore"):
+            self.inv_wsum = np.where(wsum > 0, 1.0 / wsum, 0.0)
+
+    def with_weights(self, weights: np.ndarray) -> Absorber:
+        """The same fixed effects under new weights (the codes are shared, not copied)."""
+        new = object.__new__(Absorber)
+        new.n = self.n
+        new.codes = self.codes
+        new.n_levels = self.n_levels
+        new.offsets = self.offsets
+        new.weights = np.ascontiguousarray(weights, dtype=np.float64)
+        wsum = np.concatenate(
+            [
+                np.bincount(row, weights=new.weights, minlength=g)
+                for row, g in zip(self.codes, self.n_levels, strict=True)
+            ]
+        )
+        with np.errstate(divide="ignore"):
+            new.inv_wsum = np.where(wsum > 0, 1.0 / wsum, 0.0)
+        return new
+
+    def demean(
+        self,
+        x: np.ndarray,
+        *,
+        tol: float = DEFAULT_TOL,
+        maxiter: int = DEFAULT_MAXITER,
+        start: np.ndarray | None = None,
+        scale: np.ndarray | None = None,
+    ) -> DemeanResult:
+        """Residuals of the weighted projection of each column of ``x`` on the fixed effects.
+
+        Parameters
+        ----------
+        x
+            (n,) or (n, k) array.
+        tol
+            Stop when one sweep changes no element by more than ``tol`` times the column's scale.
+        start
+            Optional warm start of the same shape: any ``x - D a`` (for instance the previous
+            residual when only the weights changed a little).
+        scale
+            Per-column scale for the tolerance; by default ``max(1, std(x_j))``.
+        """
+        one_d = x.ndim == 1
+        cols = x.reshape(-1, 1) if one_d else x
+        work = np.array(cols if start is None else start.reshape(cols.shape), dtype=np.float64, order="F")
+        if scale is None:
+            scale = np.maximum(1.0, cols.std(axis=0)) if cols.shape[0] else np.ones(cols.shape[1])
+        tols = np.ascontiguousarray(tol * np.asarray(scale, dtype=np.float64).reshape(-1))
+        sweeps = np.zeros(work.shape[1], dtype=np.int64)
+        if work.shape[1]:
+            kernels.demean_columns(
+                work, self.codes, self.offsets, self.weights, self.inv_wsum, tols, maxiter, sweeps
+            )
+        converged = bool(np.all(sweeps >= 0))
+        used = int(sweeps.max()) if converged and sweeps.size else maxiter
+        resid = work[:, 0] if one_d else work
+        return DemeanResult(resid=resid, sweeps=used, converged=converged)
+
+    def demean_or_raise(self, x: np.ndarray, **kwargs: object) -> DemeanResult:
+        """:meth:`demean`, raising :class:`ConvergenceError` when it does not converge."""
+        res = self.demean(x, **kwargs)  # type: ignore[arg-type]
+        if not res.converged:
+            maxiter = kwargs.get("maxiter", DEFAULT_MAXITER)
+            raise ConvergenceError(
+                f"the fixed-effect demeaning did not converge within {maxiter} sweeps",
+                "Raise --fe-maxiter or loosen --fe-tol, or check that the fixed effects are not "
+                "nearly collinear.",
+            )
+        return res
+
+    def group_means(self, values: np.ndarray, dim: int) -> np.ndarray:
+        """Weighted mean of ``values`` within each level of dimension ``dim``."""
+        start, stop = self.offsets[dim], self.offsets[dim + 1]
+        sums = kernels.group_sums(values * self.weights, self.codes[dim], self.n_levels[dim])
+        return sums * self.inv_wsum[start:stop]
