@@ -1,0 +1,84 @@
+"""``migtrade estimate``: fit one gravity model and print or save the result."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+
+
+class ModelChoice(StrEnum):
+    ols = "ols"
+    ppml = "ppml"
+
+
+class FormatChoice(StrEnum):
+    rich = "rich"
+    json = "json"
+    md = "md"
+    latex = "latex"
+    csv = "csv"
+
+
+class SmallSampleChoice(StrEnum):
+    stata = "stata"
+    fixest = "fixest"
+
+
+def register(app: typer.Typer) -> None:
+    """Add the command to the app."""
+    app.command(name="estimate")(estimate_command)
+
+
+def estimate_command(
+    formula: str = typer.Argument(..., help='Model, e.g. "trade ~ log(dist) + cntg | exporter^year + importer^year".'),
+    data: str = typer.Option(..., "--data", "-d", help="CSV, gzip CSV, Parquet or Stata file."),
+    model: ModelChoice = typer.Option(ModelChoice.ppml, "--model", "-m", help="Estimator."),
+    vcov: str = typer.Option("robust", "--vcov", help="iid, robust, or cluster:VAR[,VAR2]."),
+    small_sample: SmallSampleChoice = typer.Option(
+        SmallSampleChoice.stata, "--small-sample", help="Small-sample convention of the standard errors."),
+    where: str | None = typer.Option(None, "--where", help='Row filter, e.g. "exporter != importer and year >= 1990".'),
+    weights: str | None = typer.Option(None, "--weights", help="Column of observation weights."),
+    offset: str | None = typer.Option(None, "--offset", help="Column added to the linear predictor with coefficient 1."),
+    fmt: FormatChoice = typer.Option(FormatChoice.rich, "--format", "-f", help="Output format on stdout."),
+    save: Path | None = typer.Option(None, "--save", help="Write the result (JSON) to this file."),
+    sample_out: Path | None = typer.Option(
+        None, "--sample-out", help="Write every input row with its sample_status (CSV or Parquet)."),
+    separation: str = typer.Option("fe,simplex,relu", "--separation",
+                                   help="PPML separation checks: any of fe,simplex,relu, or none."),
+    keep_singletons: bool = typer.Option(False, "--keep-singletons", help="Do not drop singleton observations."),
+    tol: float = typer.Option(1e-8, "--tol", help="PPML convergence tolerance (relative change in deviance)."),
+    fe_tol: float = typer.Option(1e-8, "--fe-tol", help="Tolerance of the fixed-effect demeaning."),
+    maxiter: int = typer.Option(1000, "--maxiter", help="Maximum IRLS iterations (PPML)."),
+    fe_maxiter: int = typer.Option(100_000, "--fe-maxiter", help="Maximum demeaning sweeps."),
+    conf_level: float = typer.Option(0.95, "--conf-level", help="Confidence level of the intervals."),
+) -> None:
+    """Estimate a gravity model by OLS or PPML with any number of absorbed fixed effects."""
+    from migtrade.cli.output import check_writable, emit_results, write_sample
+    from migtrade.errors import UsageError
+    from migtrade.estimation.fit import FitOptions, estimate
+    from migtrade.estimation.vcov import VcovSpec
+    from migtrade.spec.formula import ModelSpec
+    from migtrade.store.resolve import load_data
+
+    spec = ModelSpec.parse(formula)
+    vc = VcovSpec.parse(vcov, small_sample.value)
+    methods = tuple(m.strip() for m in separation.split(",") if m.strip() and m.strip() != "none")
+    unknown = [m for m in methods if m not in ("fe", "simplex", "relu")]
+    if unknown:
+        raise UsageError(f"unknown separation method '{unknown[0]}'", "Use fe, simplex, relu or none.")
+    if not 0 < conf_level < 1:
+        raise UsageError(f"--conf-level must be between 0 and 1, not {conf_level}", "Use e.g. 0.95.")
+    for target in (save, sample_out):
+        if target is not None:
+            check_writable(target)
+
+    frame, info = load_data(data)
+    options = FitOptions(tol=tol, fe_tol=fe_tol, maxiter=maxiter, fe_maxiter=fe_maxiter,
+                         drop_singletons=not keep_singletons, separation=methods, conf_level=conf_level)
+    est = estimate(spec, frame, model=model.value, vcov=vc, where=where, weights=weights,
+                   offset=offset, options=options, data_info=info)
+    if sample_out is not None:
+        write_sample(frame, est.sample.labels(), sample_out)
+    emit_results([est.result], fmt.value, save=save)

@@ -1,0 +1,83 @@
+"""Printing and saving what commands produce; every file is written atomically."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from migtrade.errors import UsageError
+from migtrade.results.result import EstimationResult
+
+
+def check_writable(path: Path) -> None:
+    """Fail before any work when an output file cannot be written."""
+    parent = path.expanduser().resolve().parent
+    if not parent.is_dir():
+        raise UsageError(f"cannot write '{path}': folder '{parent}' does not exist", "Create the folder first.")
+    if path.is_dir():
+        raise UsageError(f"cannot write '{path}': it is a folder", "Give a file name.")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"cannot write '{path}': folder '{parent}' is not writable", "Choose another folder.")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write to a temporary file beside ``path`` and rename it into place."""
+    path = path.expanduser()
+    fd, tmp = tempfile.mkstemp(dir=path.resolve().parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_sample(frame: object, labels: object, path: Path) -> None:
+    """Every input row plus its ``sample_status``, as CSV or Parquet (by extension)."""
+    import pandas as pd
+
+    assert isinstance(frame, pd.DataFrame)
+    out = frame.assign(sample_status=labels)
+    path = path.expanduser()
+    fd, tmp = tempfile.mkstemp(dir=path.resolve().parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        if path.name.lower().endswith((".parquet", ".pq")):
+            out.to_parquet(tmp, index=False)
+        else:
+            out.to_csv(tmp, index=False, compression="gzip" if path.name.endswith(".gz") else None)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def emit_results(results: Sequence[EstimationResult], fmt: str, *, save: Path | None = None,
+                 titles: Sequence[str] | None = None) -> None:
+    """Print results in ``fmt`` on stdout and save them as JSON when asked."""
+    from migtrade.report.render import RENDERERS
+    from migtrade.report.table import build_table
+
+    table = build_table(results, titles=titles)
+    if save is not None:
+        payload = RENDERERS["json"](table, results)
+        atomic_write_text(save, payload)
+    if fmt == "rich":
+        from rich.console import Console
+
+        from migtrade.report.terminal import rich_table
+
+        console = Console(file=sys.stdout, soft_wrap=False)
+        head = results[0]
+        console.print(
+            f"[bold]{head.model.upper()}[/bold]  {head.formula}\n"
+            f"N = {head.nobs:,}   dropped: " + ", ".join(f"{k} {v:,}" for k, v in head.dropped.items())
+            + f"   iterations: {head.iterations}, converged"
+        )
+        console.print(rich_table(table, results))
+        return
+    sys.stdout.write(RENDERERS[fmt](table, results))

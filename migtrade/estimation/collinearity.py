@@ -1,0 +1,107 @@
+"""Find regressors absorbed by the fixed effects or collinear with earlier regressors.
+
+The decision is deterministic: regressors are examined in formula order and a later regressor
+is dropped in favour of an earlier one, so identical runs keep identical columns.
+
+Two tests, both relative so that they do not depend on the units of the data:
+
+* absorbed: the weighted sum of squares left after removing the fixed effects is below
+  ``tol`` times the sum of squares about the mean. A column constant within the groups of one
+  fixed effect (distance under a pair effect) is also found exactly and named.
+* collinear: a sequential Cholesky factorisation of X'WX (on the demeaned columns) whose new
+  pivot is below ``tol`` times the column's own sum of squares, i.e. an R-squared of the column on
+  the columns kept so far above ``1 - tol``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from migtrade.estimation.fixed_effects import constant_within
+
+DEFAULT_TOL = 1e-9
+
+
+@dataclass(frozen=True)
+class ColumnSelection:
+    """Which regressors to keep, and a note for each one dropped."""
+
+    keep: tuple[int, ...]
+    notes: tuple[str, ...]
+
+
+def select_columns(
+    demeaned: np.ndarray,
+    raw: np.ndarray,
+    weights: np.ndarray,
+    names: Sequence[str],
+    *,
+    fe_codes: Sequence[np.ndarray] = (),
+    fe_names: Sequence[str] = (),
+    tol: float = DEFAULT_TOL,
+) -> ColumnSelection:
+    """Pick the regressors that can be estimated.
+
+    Parameters
+    ----------
+    demeaned
+        (n, k) regressors after the fixed effects were projected out (equal to ``raw`` without FE).
+    raw
+        (n, k) regressors as in the data.
+    weights
+        Weights of the projection.
+    """
+    k = demeaned.shape[1]
+    notes: list[str] = []
+    candidates: list[int] = []
+    wsum = float(weights.sum())
+    for j in range(k):
+        xj = raw[:, j]
+        if fe_codes:
+            absorber_name = next(
+                (nm for c, nm in zip(fe_codes, fe_names, strict=True) if constant_within(xj, c)),
+                None,
+            )
+            if absorber_name is not None:
+                notes.append(f"{names[j]} dropped: absorbed by the fixed effect {absorber_name}")
+                continue
+            mean = float(weights @ xj) / wsum if wsum > 0 else 0.0
+            total = float(weights @ (xj - mean) ** 2)
+            left = float(weights @ demeaned[:, j] ** 2)
+            if total == 0.0 or left <= tol * total:
+                notes.append(f"{names[j]} dropped: absorbed by the fixed effects")
+                continue
+        elif float(weights @ xj**2) == 0.0:
+            notes.append(f"{names[j]} dropped: it is zero on every observation used")
+            continue
+        candidates.append(j)
+
+    if not candidates:
+        return ColumnSelection(keep=(), notes=tuple(notes))
+
+    sub = demeaned[:, candidates]
+    gram = (sub * weights[:, None]).T @ sub
+    keep: list[int] = []
+    chol = np.zeros((len(candidates), len(candidates)))
+    for pos, j in enumerate(candidates):
+        diag = gram[pos, pos]
+        if keep:
+            idx = [candidates.index(i) for i in keep]
+            lkk = chol[np.ix_(range(len(keep)), range(len(keep)))]
+            v = np.linalg.solve(lkk, gram[idx, pos])
+            pivot = diag - float(v @ v)
+        else:
+            v = np.zeros(0)
+            pivot = diag
+        if pivot <= tol * diag or diag <= 0.0:
+            kept_names = ", ".join(names[i] for i in keep) or "the constant"
+            notes.append(f"{names[j]} dropped: collinear with {kept_names}")
+            continue
+        row = len(keep)
+        chol[row, :row] = v
+        chol[row, row] = np.sqrt(pivot)
+        keep.append(j)
+    return ColumnSelection(keep=tuple(keep), notes=tuple(notes))

@@ -1,0 +1,301 @@
+"""From a formula and a table to an :class:`EstimationResult`: the one entry point of the engine."""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy.special import gammaln
+
+import migtrade
+from migtrade.errors import DataError, EstimationError, FormulaError
+from migtrade.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, Absorber
+from migtrade.estimation.fixed_effects import absorbed_dof, compact, is_nested
+from migtrade.estimation.ols import fit_ols
+from migtrade.estimation.ppml import fit_ppml
+from migtrade.estimation.sample import Sample, build_sample
+from migtrade.estimation.vcov import VcovSpec, compute_vcov
+from migtrade.results.result import EstimationResult
+from migtrade.spec.design import build_design
+from migtrade.spec.formula import ModelSpec
+from migtrade.spec.where import where_mask
+
+Model = Literal["ols", "ppml"]
+MODELS: tuple[str, ...] = ("ols", "ppml")
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """Numerical options of the engine (defaults suit almost every gravity panel)."""
+
+    tol: float = 1e-8
+    fe_tol: float = DEFAULT_TOL
+    maxiter: int = 1000
+    fe_maxiter: int = DEFAULT_MAXITER
+    drop_singletons: bool = True
+    separation: tuple[str, ...] = ("fe", "simplex", "relu")
+    conf_level: float = 0.95
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A result and the sample it was estimated on (the sample is not part of the result)."""
+
+    result: EstimationResult
+    sample: Sample
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _versions() -> dict[str, str]:
+    return {
+        "migtrade": migtrade.__version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+    }
+
+
+def _column(frame: pd.DataFrame, name: str | None, role: str) -> np.ndarray | None:
+    if name is None:
+        return None
+    if name not in frame.columns:
+        raise DataError(f"{role} column '{name}' not found in the data", f"Check the name given to --{role}.")
+    col = frame[name]
+    if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
+        raise DataError(f"{role} column '{name}' is not numeric", f"Pass a numeric column to --{role}.")
+    return col.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _cluster_codes(frame: pd.DataFrame, names: Sequence[str]) -> list[np.ndarray]:
+    codes = []
+    for name in names:
+        if name not in frame.columns:
+            raise DataError(
+                f"cluster variable '{name}' not found in the data",
+                "Check the name given to --vcov cluster:VAR.",
+            )
+        codes.append(pd.factorize(frame[name], use_na_sentinel=True)[0].astype(np.int64))
+    return codes
+
+
+def estimate(
+    formula: str | ModelSpec,
+    frame: pd.DataFrame,
+    *,
+    model: str = "ppml",
+    vcov: VcovSpec | None = None,
+    where: str | None = None,
+    weights: str | None = None,
+    offset: str | None = None,
+    options: FitOptions | None = None,
+    data_info: dict[str, Any] | None = None,
+) -> Estimate:
+    """Estimate a gravity model.
+
+    Parameters
+    ----------
+    formula
+        ``"y ~ x1 + x2 | fe1 + fe2"`` (see :mod:`migtrade.spec.formula`) or a parsed spec.
+    model
+        ``"ols"`` (least squares on the outcome as written, e.g. ``log(trade)``) or ``"ppml"``.
+    vcov
+        Covariance type; clustered by the first fixed effect's variables is not assumed, the default
+        is heteroskedasticity-robust.
+    where
+        A filter such as ``"exporter != importer and year in (1986, 1990)"``.
+    """
+    opts = options or FitOptions()
+    spec = formula if isinstance(formula, ModelSpec) else ModelSpec.parse(formula)
+    if spec.is_iv:
+        raise FormulaError(
+            "instrumental variables are not estimated by 'estimate' yet",
+            "Remove the third part of the formula ('| endog ~ instruments').",
+        )
+    if model not in MODELS:
+        raise DataError(f"unknown model '{model}'", f"Use one of: {', '.join(MODELS)}.")
+    vc = vcov or VcovSpec.parse("robust")
+    n_rows = len(frame)
+
+    excluded = ~where_mask(frame, where) if where else np.zeros(n_rows, dtype=bool)
+    kept_idx = np.flatnonzero(~excluded)
+    sub = frame.iloc[kept_idx] if where else frame
+    design = build_design(spec, sub)
+
+    y_sub = design.y
+    missing_sub = design.missing.copy()
+    w_all = _column(sub, weights, "weights")
+    off_all = _column(sub, offset, "offset")
+    if w_all is not None:
+        if np.any(w_all[np.isfinite(w_all)] < 0):
+            raise DataError(f"weights column '{weights}' has negative values", "Weights must be >= 0.")
+        missing_sub |= ~np.isfinite(w_all) | (w_all == 0)
+    if off_all is not None:
+        missing_sub |= ~np.isfinite(off_all)
+    clus = _cluster_codes(sub, vc.clusters)
+    for c in clus:
+        missing_sub |= c < 0
+    if model == "ppml":
+        finite = np.isfinite(y_sub)
+        if np.any(np.isinf(y_sub)):
+            raise DataError(
+                f"the outcome '{spec.depvar}' has infinite values",
+                "PPML needs a finite outcome; remove or fix those rows (--where).",
+            )
+        if np.any(y_sub[finite] < 0):
+            raise DataError(
+                f"the outcome '{spec.depvar}' has negative values",
+                "PPML needs an outcome >= 0 (trade or migration in levels, not in logs).",
+            )
+
+    # Statuses are decided on the filtered rows, then mapped back to every input row.
+    fe_codes_sub = [np.where(c < 0, 0, c) for c in design.fe_codes]
+    sample_sub = build_sample(
+        n_rows=len(sub),
+        excluded=np.zeros(len(sub), dtype=bool),
+        missing=missing_sub,
+        fe_codes=fe_codes_sub,
+        y=np.nan_to_num(y_sub),
+        X=design.X,
+        poisson=model == "ppml",
+        drop_singletons=opts.drop_singletons,
+        separation=opts.separation,
+    )
+    status = np.full(n_rows, 1, dtype=np.int8)
+    status[kept_idx] = sample_sub.status
+    sample = Sample(status=status, used=status == 0, fe_codes=sample_sub.fe_codes)
+    dropped = sample.counts()
+
+    used = sample_sub.used
+    n = int(used.sum())
+    if n == 0:
+        raise EstimationError(
+            "no observations left to estimate on "
+            f"(excluded {dropped['excluded']}, missing {dropped['missing']}, "
+            f"singletons {dropped['singleton']}, separated {dropped['separated']})",
+            "Loosen --where or check the outcome and regressors for missing values.",
+        )
+    y = y_sub[used]
+    X = np.asfortranarray(design.X[used])
+    w = np.ones(n) if w_all is None else w_all[used]
+    off = None if off_all is None else off_all[used]
+    fe_codes = list(sample.fe_codes)
+    clus_used = [compact(c[used])[0].astype(np.int64) for c in clus]
+    absorber = Absorber(fe_codes, w) if fe_codes else None
+
+    if model == "ols":
+        y_fit = y if off is None else y - off
+        lin = fit_ols(y_fit, X, design.names, absorber, w, fe_codes=fe_codes,
+                      fe_names=design.fe_names, tol=opts.fe_tol, maxiter=opts.fe_maxiter)
+        beta, bread, keep, notes = lin.beta, lin.bread, lin.keep, list(lin.notes)
+        scores = lin.x_tilde * (w * lin.resid)[:, None]
+        rss = float(w @ lin.resid**2)
+        iterations, sweeps = 1, lin.sweeps
+    else:
+        pf = fit_ppml(y, X, design.names, absorber, w, offset=off, fe_codes=fe_codes,
+                      fe_names=design.fe_names, tol=opts.tol, fe_tol=opts.fe_tol,
+                      maxiter=opts.maxiter, fe_maxiter=opts.fe_maxiter)
+        beta, bread, keep, notes = pf.beta, pf.bread, pf.keep, list(pf.notes)
+        scores = pf.x_tilde * (w * (y - pf.mu))[:, None]
+        rss = None
+        iterations, sweeps = pf.iterations, pf.sweeps
+
+    if design.names and not keep:
+        raise EstimationError(
+            "every regressor is absorbed by the fixed effects or collinear: "
+            + "; ".join(notes),
+            "Remove fixed effects that absorb the regressors (e.g. a pair effect absorbs distance).",
+        )
+
+    fe_total, fe_redundant = absorbed_dof(fe_codes)
+    nested = [any(is_nested(f, c) for c in clus_used) for f in fe_codes] if vc.kind == "cluster" else []
+    nested_levels = sum(int(f.max()) + 1 for f, nst in zip(fe_codes, nested, strict=True) if nst)
+    vres = compute_vcov(
+        vc, model=model, bread=bread, scores=scores, n_obs=n, n_params=len(keep),
+        fe_params=fe_total - fe_redundant, fe_params_nested=nested_levels,
+        n_fe_fully_nested=sum(nested), cluster_codes=clus_used, sigma2_rss=rss,
+    )
+    notes.extend(vres.notes)
+
+    fit_stats = _fit_statistics(model, y, w, locals_=dict(
+        lin=lin if model == "ols" else None, pf=pf if model == "ppml" else None,
+        k=len(keep) + fe_total - fe_redundant, n=n))
+    names_kept = tuple(design.names[j] for j in keep)
+    omitted = tuple(
+        (design.names[j], next((nt.split(" dropped: ", 1)[1] for nt in notes
+                                if nt.startswith(f"{design.names[j]} dropped: ")), "dropped"))
+        for j in range(len(design.names)) if j not in keep
+    )
+    if dropped["singleton"]:
+        notes.append(f"{dropped['singleton']} singleton observations dropped")
+    if dropped["separated"]:
+        notes.append(f"{dropped['separated']} separated observations dropped")
+    result = EstimationResult(
+        model=model,
+        formula=spec.formula,
+        depvar=spec.depvar,
+        terms=names_kept,
+        params=np.asarray(beta, dtype=float),
+        cov=np.asarray(vres.cov, dtype=float),
+        nobs=n,
+        dropped={"missing": dropped["missing"], "singletons": dropped["singleton"],
+                 "separated": dropped["separated"], "excluded": dropped["excluded"]},
+        omitted=omitted,
+        fixed_effects={nm: int(c.max()) + 1 for nm, c in zip(design.fe_names, fe_codes, strict=True)},
+        vcov={
+            "type": vc.kind,
+            "clusters": vres.n_clusters,
+            "small_sample": vc.small_sample.value,
+            "distribution": vres.distribution,
+            "df": vres.df,
+            "adjustment": vres.adjustment,
+        },
+        fit=fit_stats,
+        converged=True,
+        iterations=iterations,
+        fe_sweeps=sweeps,
+        data=dict(data_info or {}),
+        options={"where": where, "weights": weights, "offset": offset, "tol": opts.tol,
+                 "fe_tol": opts.fe_tol, "separation": list(opts.separation) if model == "ppml" else []},
+        notes=tuple(notes),
+        versions=_versions(),
+        conf_level=opts.conf_level,
+    )
+    return Estimate(result=result, sample=sample)
+
+
+def _fit_statistics(model: str, y: np.ndarray, w: np.ndarray, locals_: dict[str, Any]) -> dict[str, float | None]:
+    n, k = locals_["n"], locals_["k"]
+    wsum = float(w.sum())
+    ybar = float(w @ y) / wsum
+    if model == "ols":
+        lin = locals_["lin"]
+        rss = float(w @ lin.resid**2)
+        tss = float(w @ (y - ybar) ** 2)
+        tss_within = float(w @ lin.y_tilde**2)
+        r2 = 1 - rss / tss if tss > 0 else None
+        return {
+            "r2": r2,
+            "adj_r2": None if r2 is None or n <= k else 1 - (1 - r2) * (n - 1) / (n - k),
+            "within_r2": 1 - rss / tss_within if tss_within > 0 else None,
+            "rmse": float(np.sqrt(rss / wsum)),
+            "rss": rss,
+            "df_resid": n - k,
+        }
+    pf = locals_["pf"]
+    mu = pf.mu
+    pos = y > 0
+    ll = float(w @ (-mu - gammaln(y + 1))) + float(w[pos] @ (y[pos] * np.log(mu[pos])))
+    ll0 = float(w @ (-ybar - gammaln(y + 1))) + float(w[pos] @ (y[pos] * np.log(ybar)))
+    corr = np.corrcoef(y, mu)[0, 1] if n > 1 and np.std(mu) > 0 else np.nan
+    return {
+        "deviance": pf.deviance,
+        "loglik": ll,
+        "loglik_null": ll0,
+        "pseudo_r2": 1 - ll / ll0 if ll0 != 0 else None,
+        "r2_corr": float(corr**2) if np.isfinite(corr) else None,
+        "df_resid": n - k,
+    }

@@ -1,0 +1,85 @@
+"""Fixed-effect bookkeeping: compact codes, iterative singleton removal, absorbed degrees of freedom.
+
+Everything here works on integer code arrays (one per fixed-effect dimension), never on the dummies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+
+def compact(codes: np.ndarray) -> tuple[np.ndarray, int]:
+    """Renumber codes to 0 .. G-1 keeping their order; returns the new codes and G."""
+    if codes.size == 0:
+        return codes.astype(np.int32), 0
+    present = np.zeros(int(codes.max()) + 1, dtype=bool)
+    present[codes] = True
+    mapping = np.cumsum(present) - 1
+    return mapping[codes].astype(np.int32), int(present.sum())
+
+
+def singleton_mask(codes: Sequence[np.ndarray], keep: np.ndarray) -> np.ndarray:
+    """Observations to drop because they are alone in a group of some fixed effect.
+
+    Dropping one singleton can create another (in a different dimension), so the check repeats
+    until nothing changes, as reghdfe and fixest do. ``keep`` marks rows still in the sample.
+    """
+    alive = keep.copy()
+    if not codes:
+        return np.zeros_like(keep)
+    while True:
+        changed = False
+        for c in codes:
+            counts = np.bincount(c[alive], minlength=int(c.max()) + 1 if c.size else 0)
+            single = alive & (counts[c] == 1)
+            if single.any():
+                alive &= ~single
+                changed = True
+        if not changed:
+            break
+    return keep & ~alive
+
+
+def absorbed_dof(codes: Sequence[np.ndarray]) -> tuple[int, int]:
+    """Parameters absorbed by the fixed effects: (sum of levels, redundant levels).
+
+    The redundancy count is exact for the first two dimensions (one per connected component of
+    their bipartite graph, beyond the first) and one per further dimension, the convention of
+    reghdfe; it can only overstate the degrees of freedom used, never understate them.
+    """
+    levels = [int(c.max()) + 1 if c.size else 0 for c in codes]
+    total = sum(levels)
+    if len(codes) <= 1:
+        return total, 0
+    g1, g2 = levels[0], levels[1]
+    n = codes[0].size
+    graph = sp.coo_matrix(
+        (np.ones(n, dtype=np.int8), (codes[0], codes[1].astype(np.int64) + g1)),
+        shape=(g1 + g2, g1 + g2),
+    )
+    n_comp, _ = connected_components(graph, directed=False)
+    redundant = n_comp + (len(codes) - 2)
+    return total, redundant
+
+
+def is_nested(fe_codes: np.ndarray, cluster_codes: np.ndarray) -> bool:
+    """True when every level of the fixed effect lies within a single cluster."""
+    if fe_codes.size == 0:
+        return True
+    g = int(fe_codes.max()) + 1
+    first = np.full(g, -1, dtype=np.int64)
+    first[fe_codes[::-1]] = cluster_codes[::-1]
+    return bool(np.all(first[fe_codes] == cluster_codes))
+
+
+def constant_within(x: np.ndarray, codes: np.ndarray, rtol: float = 1e-10) -> bool:
+    """True when ``x`` takes one value within every group of ``codes`` (it is absorbed by them)."""
+    g = int(codes.max()) + 1 if codes.size else 0
+    counts = np.bincount(codes, minlength=g)
+    means = np.bincount(codes, weights=x, minlength=g) / np.maximum(counts, 1)
+    scale = max(1.0, float(np.abs(x).max())) if x.size else 1.0
+    return bool(np.abs(x - means[codes]).max(initial=0.0) <= rtol * scale)

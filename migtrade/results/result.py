@@ -1,0 +1,193 @@
+"""The estimation result: immutable, self-contained, and saved as one stable JSON object.
+
+It never holds the data or the model; everything a table, a plot or a later test needs is here.
+The JSON layout is the ``migtrade.estimation/1`` schema documented in the README; fields are only
+ever added to it, never renamed or removed, within a schema version.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from migtrade.errors import DataError
+
+SCHEMA = "migtrade.estimation/1"
+
+
+@dataclass(frozen=True)
+class Coefficient:
+    """One estimated coefficient with its inference."""
+
+    estimate: float
+    std_error: float
+    statistic: float
+    p_value: float
+    ci_low: float
+    ci_high: float
+
+
+@dataclass(frozen=True)
+class EstimationResult:
+    """Everything about one fitted model except the data."""
+
+    model: str
+    formula: str
+    depvar: str
+    terms: tuple[str, ...]
+    params: np.ndarray
+    cov: np.ndarray
+    nobs: int
+    dropped: dict[str, int]
+    omitted: tuple[tuple[str, str], ...]
+    fixed_effects: dict[str, int]
+    vcov: dict[str, Any]
+    fit: dict[str, float | None]
+    converged: bool
+    iterations: int
+    fe_sweeps: int
+    data: dict[str, Any]
+    options: dict[str, Any]
+    notes: tuple[str, ...] = ()
+    versions: dict[str, str] = field(default_factory=dict)
+    conf_level: float = 0.95
+
+    # statsmodels / linearmodels names
+    @property
+    def std_errors(self) -> np.ndarray:
+        """Standard errors, in the order of ``terms``."""
+        return np.sqrt(np.clip(np.diag(self.cov), 0, None)) if self.cov.size else np.zeros(0)
+
+    @property
+    def tstats(self) -> np.ndarray:
+        """Estimate over standard error."""
+        se = self.std_errors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(se > 0, self.params / se, np.nan)
+
+    def _dist(self) -> Any:
+        if self.vcov.get("distribution") == "t" and self.vcov.get("df"):
+            return stats.t(df=self.vcov["df"])
+        return stats.norm()
+
+    @property
+    def pvalues(self) -> np.ndarray:
+        """Two-sided p-values under the distribution named in ``vcov``."""
+        return 2.0 * self._dist().sf(np.abs(self.tstats))
+
+    def conf_int(self, level: float | None = None) -> np.ndarray:
+        """(k, 2) confidence intervals."""
+        lvl = self.conf_level if level is None else level
+        q = self._dist().ppf(0.5 + lvl / 2.0)
+        se = self.std_errors
+        return np.column_stack([self.params - q * se, self.params + q * se])
+
+    def coefficients(self) -> dict[str, Coefficient]:
+        """Each term's estimate and inference."""
+        ci = self.conf_int()
+        return {
+            t: Coefficient(float(b), float(s), float(z), float(p), float(lo), float(hi))
+            for t, b, s, z, p, lo, hi in zip(
+                self.terms, self.params, self.std_errors, self.tstats, self.pvalues, ci[:, 0], ci[:, 1],
+                strict=True,
+            )
+        }
+
+    # JSON round trip
+    def to_dict(self) -> dict[str, Any]:
+        """The ``migtrade.estimation/1`` object."""
+        coefs = {t: _clean(vars(c)) for t, c in self.coefficients().items()}
+        return {
+            "schema": SCHEMA,
+            "model": self.model,
+            "formula": self.formula,
+            "depvar": self.depvar,
+            "nobs": self.nobs,
+            "dropped": dict(self.dropped),
+            "coefficients": coefs,
+            "omitted": [{"term": t, "reason": r} for t, r in self.omitted],
+            "fixed_effects": dict(self.fixed_effects),
+            "vcov": _clean(dict(self.vcov)),
+            "cov": [[_num(v) for v in row] for row in self.cov.tolist()],
+            "conf_level": self.conf_level,
+            "fit": _clean(dict(self.fit)),
+            "converged": self.converged,
+            "iterations": self.iterations,
+            "fe_sweeps": self.fe_sweeps,
+            "data": dict(self.data),
+            "options": dict(self.options),
+            "notes": list(self.notes),
+            "versions": dict(self.versions),
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """Serialise to JSON (NaN and infinities become null)."""
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, obj: dict[str, Any]) -> EstimationResult:
+        """Rebuild a result from its JSON object; refuses other schemas."""
+        schema = obj.get("schema") if isinstance(obj, dict) else None
+        if schema != SCHEMA:
+            raise DataError(
+                f"not a migtrade estimation result (schema {schema!r}, expected {SCHEMA!r})",
+                "Pass a file written by 'migtrade estimate --save'.",
+            )
+        terms = tuple(obj["coefficients"])
+        params = np.array([obj["coefficients"][t]["estimate"] for t in terms], dtype=float)
+        cov = np.array(obj["cov"], dtype=float).reshape(len(terms), len(terms))
+        return cls(
+            model=obj["model"],
+            formula=obj["formula"],
+            depvar=obj["depvar"],
+            terms=terms,
+            params=params,
+            cov=cov,
+            nobs=int(obj["nobs"]),
+            dropped=dict(obj["dropped"]),
+            omitted=tuple((o["term"], o["reason"]) for o in obj.get("omitted", [])),
+            fixed_effects=dict(obj["fixed_effects"]),
+            vcov=dict(obj["vcov"]),
+            fit=dict(obj["fit"]),
+            converged=bool(obj["converged"]),
+            iterations=int(obj["iterations"]),
+            fe_sweeps=int(obj.get("fe_sweeps", 0)),
+            data=dict(obj["data"]),
+            options=dict(obj.get("options", {})),
+            notes=tuple(obj.get("notes", [])),
+            versions=dict(obj.get("versions", {})),
+            conf_level=float(obj.get("conf_level", 0.95)),
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> EstimationResult:
+        """Read a saved result file."""
+        p = Path(path)
+        try:
+            obj = json.loads(p.read_text())
+        except FileNotFoundError:
+            raise DataError(f"result file '{p}' does not exist", "Check the path.") from None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise DataError(f"'{p}' is not a JSON file", "Pass a file written by 'migtrade estimate --save'.") from None
+        return cls.from_dict(obj)
+
+
+def _num(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def _clean(d: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, np.generic):
+            v = v.item()
+        out[k] = _num(v)
+    return out

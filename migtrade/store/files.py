@@ -1,0 +1,103 @@
+"""Read a user's data file (CSV, gzip CSV, Parquet, Stata) after checking it is what it claims.
+
+The format is decided from the file's first bytes, not only from its name, so that a Parquet file
+renamed ``.csv`` or an HTML error page saved as ``.dta`` gives a clear message instead of garbage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+
+from migtrade.errors import DataError
+
+FORMATS = ("csv", "csv.gz", "parquet", "dta")
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _claimed(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith((".csv.gz", ".tsv.gz")):
+        return "csv.gz"
+    if name.endswith((".csv", ".tsv", ".txt")):
+        return "csv"
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    if name.endswith(".dta"):
+        return "dta"
+    raise DataError(
+        f"cannot tell the format of '{path}' from its name",
+        "Use a file ending in .csv, .csv.gz, .parquet or .dta.",
+    )
+
+
+def _sniff(head: bytes) -> str:
+    if head.startswith(b"\x1f\x8b"):
+        return "csv.gz"
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if head.startswith(b"<stata_dta>") or (head[:1] in (b"\x71", b"\x72", b"\x73") and head[1:2] in (b"\x01", b"\x02")):
+        return "dta"
+    if head.lstrip().lower().startswith((b"<!doctype html", b"<html")):
+        return "html"
+    if b"\x00" in head:
+        return "binary"
+    return "csv"
+
+
+def read_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """Read a data file into a DataFrame, checking that its content matches its extension.
+
+    Parameters
+    ----------
+    columns
+        Read only these columns where the format allows it (Parquet, Stata), saving memory.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"data file '{p}' does not exist", "Check the path given to --data.")
+    if p.is_dir():
+        raise DataError(f"'{p}' is a folder, not a data file", "Give the path of a file to --data.")
+    claimed = _claimed(p)
+    with p.open("rb") as fh:
+        head = fh.read(16)
+    actual = _sniff(head)
+    if actual != claimed:
+        what = {"html": "an HTML page", "binary": "a binary file of unknown type",
+                "csv": "a text file", "csv.gz": "a gzip file", "parquet": "a Parquet file",
+                "dta": "a Stata file"}[actual]
+        raise DataError(
+            f"'{p}' is named like a {claimed} file but its content is {what}",
+            "Rename it to the right extension or re-download it.",
+        )
+    try:
+        if claimed in ("csv", "csv.gz"):
+            sep = "\t" if ".tsv" in p.name.lower() else ","
+            return pd.read_csv(p, sep=sep, engine="pyarrow" if sep == "," else "c")
+        if claimed == "parquet":
+            if columns is not None:
+                import pyarrow.parquet as pq
+
+                present = set(pq.read_schema(p).names)
+                # Ask only for what exists; the caller reports the missing ones by name.
+                columns = [c for c in dict.fromkeys(columns) if c in present]
+            return pd.read_parquet(p, columns=columns)
+        return pd.read_stata(p, convert_categoricals=False)
+    except (ValueError, OSError, UnicodeDecodeError, EOFError, KeyError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"cannot read '{p}': {first}", "Check that the file is complete and not corrupted.") from None
+    except Exception as exc:  # pyarrow raises its own error classes for malformed files
+        if type(exc).__module__.startswith("pyarrow"):
+            first = str(exc).splitlines()[0]
+            raise DataError(f"cannot read '{p}': {first}", "Check that the file is complete and not corrupted.") from None
+        raise

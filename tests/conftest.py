@@ -1,0 +1,31 @@
+"""Shared fixtures: the offline datasets in ../shared/data, skipped cleanly where absent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def shared_file(relative: str) -> Path:
+    """Path of a file in ../shared/data, or skip the test with the reason."""
+    path = SHARED / relative
+    if not path.exists():
+        pytest.skip(f"../shared/data/{relative} is not available beside this checkout")
+    return path
+
+
+@pytest.fixture(scope="session")
+def agtpa() -> pd.DataFrame:
+    """Yotov et al. (2016) chapter 1 panel, years 1986, 1990, ..., 2006 as in the book."""
+    frame = pd.read_csv(shared_file("yotov2016_agtpa/agtpa_applications.csv.gz"))
+    return frame[frame["year"].isin([1986, 1990, 1994, 1998, 2002, 2006])].reset_index(drop=True)
+
+
+@pytest.fixture(scope="session")
+def agtpa_path() -> Path:
+    """The gzip CSV itself, for command-line tests."""
+    return shared_file("yotov2016_agtpa/agtpa_applications.csv.gz")
