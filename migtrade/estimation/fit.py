@@ -14,7 +14,7 @@ from scipy.special import gammaln
 import migtrade
 from migtrade.errors import DataError, EstimationError, FormulaError
 from migtrade.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, Absorber
-from migtrade.estimation.fixed_effects import absorbed_dof, compact, is_nested
+from migtrade.estimation.fixed_effects import absorbed_dof, compact, fe_dof, is_nested
 from migtrade.estimation.ols import fit_ols
 from migtrade.estimation.ppml import fit_ppml
 from migtrade.estimation.sample import Sample, build_sample
@@ -211,12 +211,11 @@ def estimate(
         )
 
     fe_total, fe_redundant = absorbed_dof(fe_codes)
-    nested = [any(is_nested(f, c) for c in clus_used) for f in fe_codes] if vc.kind == "cluster" else []
-    nested_levels = sum(int(f.max()) + 1 for f, nst in zip(fe_codes, nested, strict=True) if nst)
+    nested = [vc.kind == "cluster" and any(is_nested(f, c) for c in clus_used) for f in fe_codes]
     vres = compute_vcov(
         vc, model=model, bread=bread, scores=scores, n_obs=n, n_params=len(keep),
-        fe_params=fe_total - fe_redundant, fe_params_nested=nested_levels,
-        n_fe_fully_nested=sum(nested), cluster_codes=clus_used, sigma2_rss=rss,
+        fe_params=fe_dof(fe_codes, nested, vc.small_sample.value),
+        cluster_codes=clus_used, sigma2_rss=rss,
     )
     notes.extend(vres.notes)
 

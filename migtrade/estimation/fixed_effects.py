@@ -83,3 +83,29 @@ def constant_within(x: np.ndarray, codes: np.ndarray, rtol: float = 1e-10) -> bo
     means = np.bincount(codes, weights=x, minlength=g) / np.maximum(counts, 1)
     scale = max(1.0, float(np.abs(x).max())) if x.size else 1.0
     return bool(np.abs(x - means[codes]).max(initial=0.0) <= rtol * scale)
+
+
+def fe_dof(
+    codes: Sequence[np.ndarray],
+    nested: Sequence[bool],
+    convention: str,
+) -> int:
+    """Fixed-effect parameters counted in K of the small-sample factor (N-1)/(N-K).
+
+    ``nested[q]`` says whether dimension q is nested in a cluster variable (all False without
+    clustering). Stata (reghdfe) leaves nested dimensions out entirely and counts the rest exactly
+    for the first two dimensions; fixest counts every level less one per extra dimension, then
+    replaces each nested dimension by a single parameter.
+    """
+    if not codes:
+        return 0
+    if convention == "stata":
+        free = [c for c, nst in zip(codes, nested, strict=True) if not nst]
+        total, redundant = absorbed_dof(free)
+        return total - redundant
+    levels = [int(c.max()) + 1 for c in codes]
+    dof = sum(levels) - (len(codes) - 1)
+    for lv, nst in zip(levels, nested, strict=True):
+        if nst:
+            dof -= lv - 1
+    return dof

@@ -128,8 +128,6 @@ def compute_vcov(
     n_obs: int,
     n_params: int,
     fe_params: int,
-    fe_params_nested: int,
-    n_fe_fully_nested: int,
     cluster_codes: Sequence[np.ndarray] = (),
     sigma2_rss: float | None = None,
 ) -> VcovResult:
@@ -143,19 +141,16 @@ def compute_vcov(
         ``(X̃'WX̃)^{-1}``.
     scores
         (n, k) score contributions (X̃ row times weight times residual).
-    fe_params, fe_params_nested
-        Absorbed fixed-effect parameters (levels less redundancies), and how many of them belong
-        to dimensions nested in a cluster variable.
+    fe_params
+        Absorbed fixed-effect parameters counted in K under the convention of ``spec``
+        (see :func:`migtrade.estimation.fixed_effects.fe_dof`).
     sigma2_rss
         The weighted residual sum of squares (OLS, iid only).
     """
     n, k = n_obs, n_params
     stata = spec.small_sample is SmallSample.stata
     is_ols = model == "ols"
-    if spec.kind == "cluster":
-        big_k = k + fe_params - fe_params_nested + (0 if stata else n_fe_fully_nested)
-    else:
-        big_k = k + fe_params
+    big_k = k + fe_params
     dist = "t" if is_ols else "normal"
     notes: list[str] = []
 
