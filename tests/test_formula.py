@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keyword
 import os
 from pathlib import Path
 
@@ -13,9 +14,7 @@ from migtrade.errors import FormulaError, UsageError
 from migtrade.spec.expr import Binary, Call, Column, Expr, Number, Unary
 from migtrade.spec.formula import FixedEffect, ModelSpec, Term
 
-PUZZLE = (
-    "log(trade) ~ i(year, log(dist)) + cntg + lang + clny | exporter^year + importer^year"
-)
+PUZZLE = "log(trade) ~ i(year, log(dist)) + cntg + lang + clny | exporter^year + importer^year"
 
 
 def names(spec: ModelSpec) -> list[str]:
@@ -74,7 +73,9 @@ def test_intercept_rules(formula: str, intercept: bool, terms: list[str]) -> Non
 
 def test_whitespace_is_free() -> None:
     tight = ModelSpec.parse("log(trade)~i(year,log(dist))+cntg|exporter^year")
-    loose = ModelSpec.parse("  log ( trade ) ~ i ( year , log( dist ) )  +  cntg | exporter ^ year ")
+    loose = ModelSpec.parse(
+        "  log ( trade ) ~ i ( year , log( dist ) )  +  cntg | exporter ^ year "
+    )
     assert tight.terms == loose.terms
     assert tight.fixed_effects == loose.fixed_effects
     assert tight.depvar == loose.depvar == "log(trade)"
@@ -188,7 +189,7 @@ def test_instrumental_variables_part() -> None:
         "y ~ 1",
         "y ~ 0 + x + z",
         "log(y + 1) ~ (x ** 2) + sqrt(a / b) + a:b | f^g^h",
-        "y ~ i(year) + i(iso, x, ref=[\"MEX\", \"USA\"]) + i(year, z, ref=-2.5)",
+        'y ~ i(year) + i(iso, x, ref=["MEX", "USA"]) + i(year, z, ref=-2.5)',
         "`a b` ~ `c d`:e | `f g`",
         "y ~ x | fe | d ~ z1 + z2",
         "y ~ x | d ~ z",
@@ -210,8 +211,10 @@ def test_normalized_round_trip(formula: str) -> None:
         ("y ~ log(x", "unbalanced parentheses in formula 'y ~ log(x': '(' at position 8 is never"),
         ("y ~ log(x))", "')' at position 11 has no matching opening bracket"),
         ("y ~ log(x]", "'(' at position 8 is closed by ']'"),
-        ("y ~ system(x)", "unknown function 'system' in term 'system(x)'; allowed: log, log1p, "
-         "exp, sqrt, abs"),
+        (
+            "y ~ system(x)",
+            "unknown function 'system' in term 'system(x)'; allowed: log, log1p, exp, sqrt, abs",
+        ),
         ("y ~ a + C(iso)", "unknown function 'C' in term 'C(iso)'"),
         ("y ~ x + + z", "empty term in regressors 'x + + z'"),
         ("y ~ x +", "empty term in regressors 'x +'"),
@@ -307,7 +310,9 @@ def test_term_dataclass_is_frozen_and_hashable() -> None:
         term.factor_var = "y"  # type: ignore[misc]
 
 
-identifiers = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True)
+identifiers = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True).filter(
+    lambda name: not keyword.iskeyword(name)
+)
 
 
 @given(st.lists(identifiers, min_size=1, max_size=12, unique=True))
@@ -365,3 +370,11 @@ def test_expression_text_parses_back_to_the_same_tree(expr: Expr) -> None:
     assert term.factors == (expr,)
     outcome = ModelSpec.parse(f"{expr.factor_text} ~ z").outcome
     assert outcome == expr
+
+
+def test_reserved_words_need_backticks() -> None:
+    with pytest.raises(FormulaError, match=r"'lambda' at position 5 .* is a reserved word"):
+        ModelSpec.parse("y ~ lambda + x")
+    spec = ModelSpec.parse("y ~ `lambda` + x")
+    assert spec.terms[0].factors == (Column("lambda"),)
+    assert spec.normalized == "y ~ `lambda` + x"

@@ -97,6 +97,7 @@ class Absorber:
         maxiter: int = DEFAULT_MAXITER,
         start: np.ndarray | None = None,
         scale: np.ndarray | None = None,
+        tols: np.ndarray | None = None,
     ) -> DemeanResult:
         """Residuals of the weighted projection of each column of ``x`` on the fixed effects.
 
@@ -111,13 +112,17 @@ class Absorber:
             residual when only the weights changed a little).
         scale
             Per-column scale for the tolerance; by default ``max(1, std(x_j))``.
+        tols
+            Per-column absolute tolerances; overrides ``tol`` and ``scale``.
         """
         one_d = x.ndim == 1
         cols = x.reshape(-1, 1) if one_d else x
         work = np.array(cols if start is None else start.reshape(cols.shape), dtype=np.float64, order="F")
-        if scale is None:
-            scale = np.maximum(1.0, cols.std(axis=0)) if cols.shape[0] else np.ones(cols.shape[1])
-        tols = np.ascontiguousarray(tol * np.asarray(scale, dtype=np.float64).reshape(-1))
+        if tols is None:
+            if scale is None:
+                scale = np.maximum(1.0, cols.std(axis=0)) if cols.shape[0] else np.ones(cols.shape[1])
+            tols = tol * np.asarray(scale, dtype=np.float64).reshape(-1)
+        tols = np.ascontiguousarray(tols, dtype=np.float64)
         sweeps = np.zeros(work.shape[1], dtype=np.int64)
         if work.shape[1]:
             kernels.demean_columns(

@@ -63,11 +63,25 @@ def poisson_deviance(y: np.ndarray, mu: np.ndarray, w: np.ndarray) -> float:
     return float(2.0 * (w @ term))
 
 
-def _demean(absorber: Absorber | None, x: np.ndarray, start: np.ndarray | None, tol: float,
-            maxiter: int, scale: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+class _Deviance:
+    """The Poisson deviance as a function of eta, with the parts that do not change precomputed."""
+
+    def __init__(self, y: np.ndarray, w: np.ndarray) -> None:
+        pos = y > 0
+        self.wy = w * y
+        self.const = float(self.wy[pos] @ np.log(y[pos])) - float(self.wy.sum())
+        self.w = w
+
+    def __call__(self, eta: np.ndarray, mu: np.ndarray) -> float:
+        return 2.0 * (self.const - float(self.wy @ eta) + float(self.w @ mu))
+
+
+def _demean(absorber: Absorber | None, start: np.ndarray, tols: np.ndarray,
+            maxiter: int) -> tuple[np.ndarray, int]:
+    """Demean the columns of ``start`` (each any ``x - D a``) to per-column tolerances."""
     if absorber is None:
-        return x, 0
-    res = absorber.demean(x, tol=tol, maxiter=maxiter, start=start, scale=scale)
+        return start, 0
+    res = absorber.demean(start, tols=tols, maxiter=maxiter)
     if not res.converged:
         raise ConvergenceError(
             f"PPML: the inner fixed-effect demeaning did not converge within {maxiter} sweeps",
@@ -103,42 +117,46 @@ def fit_ppml(
     irls_w = weights * mu
     ab = absorber.with_weights(irls_w) if absorber is not None else None
 
-    # Collinearity is a property of the design, not of the weights: decide it once, at the start.
-    xt_all, sweeps_total = _demean(ab, X, None, fe_tol, fe_maxiter)
-    selection = select_columns(xt_all, X, irls_w, names, fe_codes=fe_codes, fe_names=fe_names)
-    cols = list(selection.keep)
-    Xk = np.asfortranarray(X[:, cols])
-    xt = np.asfortranarray(xt_all[:, cols])
-    x_scale = np.maximum(1.0, Xk.std(axis=0)) if Xk.shape[1] else np.ones(0)
-    del xt_all
-
     z = eta - off + (y - mu) / mu
-    z_scale = np.array([max(1.0, float(z.std()))])
-    zt: np.ndarray | None = None
-    z_fe: np.ndarray | None = None
+    z_scale = max(1.0, float(z.std()))
+    x_scale = np.maximum(1.0, X.std(axis=0)) if X.shape[1] else np.ones(0)
     inner_tol = max(START_INNER_TOL, fe_tol)
+    deviance = _Deviance(y, weights)
+
+    # z and X are demeaned together so that the columns share the cores. Collinearity is a
+    # property of the design, not of the weights: X is demeaned to the target tolerance once,
+    # here, and the regressors to keep are decided on it.
+    both, sweeps_total = _demean(
+        ab, np.column_stack([z, X]), np.concatenate([[inner_tol * z_scale], fe_tol * x_scale]), fe_maxiter
+    )
+    zt = both[:, 0]
+    selection = select_columns(both[:, 1:], X, irls_w, names, fe_codes=fe_codes, fe_names=fe_names)
+    cols = list(selection.keep)
+    x_scale = x_scale[cols]
+    xt = np.asfortranarray(both[:, 1:][:, cols])
+    del both
+
     dev_old = np.inf
-    beta = np.zeros(len(cols))
-    bread = np.zeros((len(cols), len(cols)))
     for iteration in range(1, maxiter + 1):
-        z_start = None if z_fe is None else (z - z_fe)
-        zt, s1 = _demean(ab, z, z_start, inner_tol, fe_maxiter, z_scale)
-        if iteration > 1 and Xk.shape[1]:
-            xt, s2 = _demean(ab, Xk, xt, inner_tol, fe_maxiter, x_scale)
-        else:
-            s2 = 0
-        sweeps_total += s1 + s2
+        if iteration > 1:
+            # Warm start: the previous fixed-effect part of z, and the previous demeaned X.
+            work, sweeps = _demean(
+                ab, np.column_stack([z - z_fe, xt]),
+                inner_tol * np.concatenate([[z_scale], x_scale]), fe_maxiter,
+            )
+            sweeps_total += sweeps
+            zt, xt = work[:, 0], np.asfortranarray(work[:, 1:])
         z_fe = z - zt
         beta, bread = solve_wls(xt, zt, irls_w)
         eta_new = z - (zt - xt @ beta) + off
 
-        # Step-halving: never accept a step that overflows or increases the deviance.
+    # Step-halving: never accept a step that overflows or increases the deviance.
         dev = np.inf
         halved = False
         for _ in range(MAX_HALVINGS):
             if np.all(np.isfinite(eta_new)) and eta_new.max() < ETA_CAP:
                 mu_new = np.exp(eta_new)
-                dev = poisson_deviance(y, mu_new, weights)
+                dev = deviance(eta_new, mu_new)
                 # A small rise can come from a loose inner tolerance; only a real one is divergence.
                 if not np.isfinite(dev_old) or dev <= dev_old * (1 + DIVERGENCE_RTOL):
                     break
@@ -170,9 +188,9 @@ def fit_ppml(
 
     # The covariance needs X̃ demeaned under the final weights.
     irls_w = weights * mu
-    if absorber is not None and Xk.shape[1]:
+    if absorber is not None and xt.shape[1]:
         ab = absorber.with_weights(irls_w)
-        xt, s3 = _demean(ab, Xk, xt, fe_tol, fe_maxiter, x_scale)
+        xt, s3 = _demean(ab, xt, fe_tol * x_scale, fe_maxiter)
         sweeps_total += s3
     _, bread = solve_wls(xt, np.zeros(n), irls_w)
     return PoissonFit(

@@ -199,10 +199,12 @@ class _Projector:
         self._last_in: np.ndarray | None = None
         self._last_out: np.ndarray | None = None
 
-    def _demean(self, x: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
+    def _demean(
+        self, x: np.ndarray, start: np.ndarray | None = None, scale: np.ndarray | None = None
+    ) -> np.ndarray:
         if self.absorber is None:
             return np.array(x, dtype=np.float64)
-        res = self.absorber.demean_or_raise(x, tol=self.inner_tol, start=start)
+        res = self.absorber.demean_or_raise(x, tol=self.inner_tol, start=start, scale=scale)
         return res.resid
 
     def residual(self, u: np.ndarray) -> np.ndarray:
@@ -211,7 +213,7 @@ class _Projector:
         if self._last_in is not None and self._last_out is not None:
             # Any u - D a is a valid start; the previous answer shifted by the change in u is one.
             start = self._last_out + (u - self._last_in)
-        ut = self._demean(u, start)
+        ut = self._demean(u, start, np.array([max(float(np.abs(u).max()), 1e-300)]))
         self._last_in, self._last_out = u.copy(), ut.copy()
         v = ut * self.sw
         if self.basis.shape[1]:

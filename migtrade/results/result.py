@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from migtrade.errors import DataError
 
@@ -71,20 +71,23 @@ class EstimationResult:
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(se > 0, self.params / se, np.nan)
 
-    def _dist(self) -> Any:
-        if self.vcov.get("distribution") == "t" and self.vcov.get("df"):
-            return stats.t(df=self.vcov["df"])
-        return stats.norm()
+    def _t_df(self) -> float | None:
+        df = self.vcov.get("df")
+        return float(df) if self.vcov.get("distribution") == "t" and df else None
 
     @property
     def pvalues(self) -> np.ndarray:
-        """Two-sided p-values under the distribution named in ``vcov``."""
-        return 2.0 * self._dist().sf(np.abs(self.tstats))
+        """Two-sided p-values under the distribution named in ``vcov`` (t or normal)."""
+        df = self._t_df()
+        z = -np.abs(self.tstats)
+        return 2.0 * (special.stdtr(df, z) if df else special.ndtr(z))
 
     def conf_int(self, level: float | None = None) -> np.ndarray:
         """(k, 2) confidence intervals."""
         lvl = self.conf_level if level is None else level
-        q = self._dist().ppf(0.5 + lvl / 2.0)
+        df = self._t_df()
+        p = 0.5 + lvl / 2.0
+        q = special.stdtrit(df, p) if df else special.ndtri(p)
         se = self.std_errors
         return np.column_stack([self.params - q * se, self.params + q * se])
 

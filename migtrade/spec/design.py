@@ -44,6 +44,40 @@ class Design:
     fe_names: tuple[str, ...]
     missing: np.ndarray
 
+    def select(self, rows: np.ndarray) -> Design:
+        """The same design on a subset of rows, e.g. ``design.select(~design.missing)``.
+
+        Parameters
+        ----------
+        rows
+            A boolean mask of length n, or integer row positions.
+
+        Returns
+        -------
+        Design
+            Fixed-effect codes are renumbered 0..G-1 over the levels that remain (keeping their
+            sorted order), as estimators that absorb them expect every level to be present.
+        """
+        codes = []
+        for fe in self.fe_codes:
+            kept = fe[rows]
+            valid = kept >= 0
+            renumbered = np.full(kept.shape, -1, dtype=np.int64)
+            renumbered[valid] = pd.factorize(kept[valid], sort=True)[0]
+            codes.append(renumbered)
+        return Design(
+            y=self.y[rows],
+            X=np.asfortranarray(self.X[rows]),
+            names=self.names,
+            endog=np.asfortranarray(self.endog[rows]),
+            endog_names=self.endog_names,
+            instruments=np.asfortranarray(self.instruments[rows]),
+            instrument_names=self.instrument_names,
+            fe_codes=tuple(codes),
+            fe_names=self.fe_names,
+            missing=self.missing[rows],
+        )
+
 
 def column_not_found(name: str, available: Iterable[object]) -> DataError:
     """The error for a column that is not in the data, listing close matches first.

@@ -9,6 +9,7 @@ coefficient names and in normalised formulas, and parses back to an equal tree.
 
 from __future__ import annotations
 
+import keyword
 import math
 import re
 from collections.abc import Callable, Iterable
@@ -30,10 +31,11 @@ _FUNCTION_HINTS = {
 # Binding strength of each node kind; a child binding more loosely than its context gets brackets.
 _ADD, _MUL, _UNARY, _POW, _ATOM = 1, 2, 3, 4, 5
 _BINARY_PREC = {"+": _ADD, "-": _ADD, "*": _MUL, "/": _MUL, "**": _POW}
+_NAME = re.compile(r"[^\W\d]\w*")
 _TOKEN = re.compile(
     r"(?P<space>\s+)"
     r"|(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
-    r"|(?P<name>[^\W\d]\w*)"
+    r"|(?P<name>" + _NAME.pattern + ")"
     r"|(?P<op>\*\*|[-+*/()\[\],=:^|~])"
 )
 _OPENERS = {"(": ")", "[": "]"}
@@ -55,15 +57,14 @@ class Token:
 
 def quote_name(name: str) -> str:
     """A column name as written in a formula: bare when it is an identifier, else in backticks."""
-    return name if name.isidentifier() else f"`{name}`"
+    bare = _NAME.fullmatch(name) is not None and not keyword.iskeyword(name)
+    return name if bare else f"`{name}`"
 
 
 def format_level(value: object) -> str:
     """How a level or constant prints in a name: ``1990`` rather than ``1990.0``."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
     if isinstance(value, float):
-        return repr(value)
+        return str(int(value)) if value.is_integer() else repr(value)
     return str(value)
 
 
@@ -109,21 +110,22 @@ def tokenize(source: str) -> list[Token]:
         pos = match.end()
         if kind == "space":
             continue
+        if kind == "name" and keyword.iskeyword(text):
+            # Python words read as code, not data; backticks make the intent explicit.
+            raise FormulaError(
+                f"'{text}' at position {match.start() + 1} in formula '{source}' is a reserved "
+                "word",
+                f"Write a column of that name in backticks: `{text}`.",
+            )
         depth = len(open_brackets)
         if text in (")", "]"):
+            where = f"'{text}' at position {match.start() + 1}"
             if not open_brackets:
-                raise FormulaError(
-                    f"unbalanced parentheses in formula '{source}': '{text}' at position "
-                    f"{match.start() + 1} has no matching opening bracket",
-                    "Remove it or add the missing opening bracket.",
-                )
+                raise _unbalanced(source, f"{where} has no matching opening bracket", "Remove it")
             opener = open_brackets.pop()
             if _OPENERS[opener.value] != text:
-                raise FormulaError(
-                    f"unbalanced parentheses in formula '{source}': '{opener.value}' at position "
-                    f"{opener.start + 1} is closed by '{text}' at position {match.start() + 1}",
-                    f"Close it with '{_OPENERS[opener.value]}'.",
-                )
+                at = f"'{opener.value}' at position {opener.start + 1}"
+                raise _unbalanced(source, f"{at} is closed by {where}", f"Close {at} instead")
             depth -= 1
         token = Token(kind, text, match.start(), match.end(), depth)
         if text in _OPENERS:
@@ -131,12 +133,15 @@ def tokenize(source: str) -> list[Token]:
         tokens.append(token)
     if open_brackets:
         opener = open_brackets[-1]
-        raise FormulaError(
-            f"unbalanced parentheses in formula '{source}': '{opener.value}' at position "
-            f"{opener.start + 1} is never closed",
-            f"Add the missing '{_OPENERS[opener.value]}'.",
+        at = f"'{opener.value}' at position {opener.start + 1}"
+        raise _unbalanced(
+            source, f"{at} is never closed", f"Add the missing '{_OPENERS[opener.value]}'"
         )
     return tokens
+
+
+def _unbalanced(source: str, problem: str, fix: str) -> FormulaError:
+    return FormulaError(f"unbalanced parentheses in formula '{source}': {problem}", f"{fix}.")
 
 
 def split_top(tokens: list[Token], separators: Iterable[str]) -> list[list[Token]]:
@@ -263,16 +268,6 @@ class Call(Expr):
         return (self.arg,)
 
 
-def tree_depth(expr: Expr) -> int:
-    """The number of nodes on the longest path from ``expr`` to a leaf (without recursion)."""
-    depth, stack = 0, [(expr, 1)]
-    while stack:
-        node, level = stack.pop()
-        depth = max(depth, level)
-        stack.extend((child, level + 1) for child in node.children())
-    return depth
-
-
 class ExprParser:
     """Recursive descent over the tokens of one expression.
 
@@ -316,7 +311,13 @@ class ExprParser:
         return self._checked(expr)
 
     def _checked(self, expr: Expr) -> Expr:
-        if tree_depth(expr) > MAX_DEPTH:
+        # Long chains such as a + b + c + ... are built in a loop but rendered recursively.
+        depth, stack = 0, [(expr, 1)]
+        while stack:
+            node, level = stack.pop()
+            depth = max(depth, level)
+            stack.extend((child, level + 1) for child in node.children())
+        if depth > MAX_DEPTH:
             raise self.error("expression nested too deeply", "Simplify it.")
         return expr
 

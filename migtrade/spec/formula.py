@@ -67,24 +67,17 @@ class Term:
         return tuple(dict.fromkeys(names))
 
     def names(self, levels: Sequence[object] = ()) -> tuple[str, ...]:
-        """Coefficient names, fixest style.
+        """Coefficient names, fixest style: ``(name,)``, or per level ``year::1990[:log(dist)]``.
 
         Parameters
         ----------
         levels
-            For an ``i()`` term, the levels of ``factor_var`` that get a column, in order;
-            ignored for numeric terms.
-
-        Returns
-        -------
-        tuple of str
-            ``(name,)`` for a numeric term; ``year::1990`` or ``year::1990:log(dist)`` per level
-            for a factor term.
+            For an ``i()`` term, the levels that get a column, in order; otherwise ignored.
         """
         if self.factor_var is None:
             return (self.name,)
         var = quote_name(self.factor_var)
-        tail = "".join(":" + f.text for f in self.factors)
+        tail = "".join(":" + f.factor_text for f in self.factors)
         return tuple(f"{var}::{format_level(level)}{tail}" for level in levels)
 
 
@@ -132,10 +125,6 @@ class ModelSpec:
         text
             The formula; whitespace is free.
 
-        Returns
-        -------
-        ModelSpec
-
         Raises
         ------
         FormulaError
@@ -152,10 +141,8 @@ class ModelSpec:
         names = list(self.outcome.columns())
         for term in self.terms:
             names.extend(term.columns())
-        for fe in self.fixed_effects:
-            names.extend(fe.variables)
-        for term in (*self.endogenous, *self.instruments):
-            names.extend(term.columns())
+        names.extend(v for fe in self.fixed_effects for v in fe.variables)
+        names.extend(c for t in (*self.endogenous, *self.instruments) for c in t.columns())
         return tuple(dict.fromkeys(names))
 
     @property
@@ -260,14 +247,10 @@ class _Parser:
         if not tokens:
             raise FormulaError(f"formula '{self.source}' has no outcome before '~'", "Write y ~ x.")
         where = f"the outcome '{self.span(tokens)}'"
-        if _has_top(tokens, "+") or _has_top(tokens, "-") or _has_top(tokens, ":"):
+        if any(_has_top(tokens, op) for op in "+-:"):
             raise FormulaError(
                 f"{where} must be a single expression",
                 "Wrap arithmetic in parentheses, e.g. (a + b) ~ x; one outcome per model.",
-            )
-        if tokens[0].value == "i" and len(tokens) > 1 and tokens[1].value == "(":
-            raise FormulaError(
-                f"{where} cannot be i()", "i() expands regressors; use a numeric outcome."
             )
         return ExprParser(tokens, where).factor()
 
@@ -375,17 +358,15 @@ class _Parser:
             items = split_top(tokens[1:-1], {","})
         values: list[Level] = []
         for item in items:
-            negative = bool(item) and item[0].value == "-"
-            body = item[1:] if negative else item
-            if len(body) != 1 or body[0].kind not in ("number", "string"):
-                raise bad
-            if body[0].kind == "string":
-                if negative:
-                    raise bad
+            sign = -1.0 if len(item) == 2 and item[0].value == "-" else 1.0
+            body = item[1:] if sign < 0 else item
+            if len(body) == 1 and body[0].kind == "string" and sign > 0:
                 values.append(body[0].value)
-                continue
-            number = -float(body[0].value) if negative else float(body[0].value)
-            values.append(int(number) if number.is_integer() else number)
+            elif len(body) == 1 and body[0].kind == "number":
+                number = sign * float(body[0].value)
+                values.append(int(number) if number.is_integer() else number)
+            else:
+                raise bad
         return tuple(values)
 
     def fixed_effects(self, tokens: list[Token]) -> tuple[FixedEffect, ...]:

@@ -147,13 +147,15 @@ class _Evaluator:
 
     def check(self, node: ast.AST) -> None:
         """Reject every node outside the whitelist before anything is evaluated."""
+        # Constructs that are never data go first, so they are named whatever surrounds them.
+        for sub in ast.walk(node):
+            if type(sub) in _FORBIDDEN:
+                hint = _SYNTAX_HINT
+                if isinstance(sub, ast.Attribute):
+                    hint = "Call functions as f(x), e.g. isna(x); methods are not available."
+                raise self.refuse(_FORBIDDEN[type(sub)], sub, hint)
         for sub in ast.walk(node):
             kind = type(sub)
-            if kind in _FORBIDDEN:
-                hint = _SYNTAX_HINT
-                if kind is ast.Attribute:
-                    hint = "Call functions as f(x), e.g. isna(x); methods are not available."
-                raise self.refuse(_FORBIDDEN[kind], sub, hint)
             if isinstance(sub, ast.BinOp | ast.UnaryOp) and type(sub.op) in _OPERATOR_HINTS:
                 symbol, hint = _OPERATOR_HINTS[type(sub.op)]
                 raise self.refuse(f"operator {symbol}", sub, hint)
