@@ -122,7 +122,7 @@ def test_bad_input_gives_one_line_and_exit_code(panel_csv: Path, tmp_path: Path,
     save = tmp_path / "keep.json"
     save.write_text("previous result")
     args = [o.format(csv=panel_csv, fake=fake) for o in opts]
-    got, out, err = run("estimate", formula, *args, "--save", str(save))
+    got, _, err = run("estimate", formula, *args, "--save", str(save))
     assert got == code, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("migtrade: error: "), err

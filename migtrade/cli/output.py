@@ -7,9 +7,14 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from migtrade.errors import UsageError
 from migtrade.results.result import EstimationResult
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 
 def check_writable(path: Path) -> None:
@@ -36,11 +41,8 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
-def write_sample(frame: object, labels: object, path: Path) -> None:
+def write_sample(frame: pd.DataFrame, labels: np.ndarray, path: Path) -> None:
     """Every input row plus its ``sample_status``, as CSV or Parquet (by extension)."""
-    import pandas as pd
-
-    assert isinstance(frame, pd.DataFrame)
     out = frame.assign(sample_status=labels)
     path = path.expanduser()
     fd, tmp = tempfile.mkstemp(dir=path.resolve().parent, prefix=f".{path.name}.", suffix=".tmp")

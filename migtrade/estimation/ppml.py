@@ -136,6 +136,7 @@ def fit_ppml(
     xt = np.asfortranarray(both[:, 1:][:, cols])
     del both
 
+    z_fe = z - zt  # the fixed-effect part of z, the warm start of the next demeaning
     dev_old = np.inf
     for iteration in range(1, maxiter + 1):
         if iteration > 1:
@@ -146,7 +147,7 @@ def fit_ppml(
             )
             sweeps_total += sweeps
             zt, xt = work[:, 0], np.asfortranarray(work[:, 1:])
-        z_fe = z - zt
+            z_fe = z - zt
         beta, bread = solve_wls(xt, zt, irls_w)
         eta_new = z - (zt - xt @ beta) + off
 

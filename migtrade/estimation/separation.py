@@ -45,12 +45,19 @@ from scipy.optimize import linprog
 
 from migtrade.estimation.absorb import Absorber
 
-# Weight of the positive rows in the rectifier's regressions (see the module notes).
-POSITIVE_WEIGHT = 1e4
+# Weights of the positive rows in the rectifier's regressions, tried in turn until the inner
+# demeaning is accurate (see the module notes).
+WEIGHT_LADDER = (1e4, 1e2, 1.0)
 # Singular values (of columns scaled to unit norm) below this count as exact collinearity.
 RANK_RTOL = 1e-9
-# Accuracy of the inner demeaning; the rectifier reads values down to ``tol`` off its output.
+# The rectifier reads values down to ``tol`` times their scale off the inner demeaning.
 INNER_TOL = 1e-12
+INNER_MAXITER = 20_000
+BALANCE_TOL = 1e-6
+# Every BOOST_EVERY passes, rows whose value fell below DECAY times the last are held at 0.
+BOOST_EVERY = 3
+DECAY = 0.9
+_TINY = 1e-300
 METHODS = ("fe", "simplex", "relu")
 
 
@@ -177,53 +184,121 @@ def simplex_separated(y: np.ndarray, X: np.ndarray, *, rtol: float = RANK_RTOL) 
     return mask
 
 
-class _Projector:
-    """Weighted least-squares residuals on [X, D] for fixed weights, reused across calls."""
+class _Inaccurate(Exception):
+    """The weighted projection was not computed to the accuracy the stopping rules rely on."""
 
-    def __init__(
-        self, X: np.ndarray, codes: Sequence[np.ndarray], w: np.ndarray, inner_tol: float
-    ) -> None:
+
+class _Projector:
+    """Residuals of the W-orthogonal projection on [X, D] for fixed weights, reused across calls."""
+
+    def __init__(self, X: np.ndarray, codes: Sequence[np.ndarray], w: np.ndarray) -> None:
+        self.w = w
         self.sw = np.sqrt(w)
-        self.inner_tol = inner_tol
         self.absorber = Absorber(codes, w) if codes else None
         self.basis = np.empty((w.shape[0], 0))
+        self._last: tuple[np.ndarray, np.ndarray] | None = None
         if X.shape[1]:
-            Xw = X * self.sw[:, None]
-            # Scale by the norms before demeaning: a column the fixed effects absorb then shows a
-            # tiny singular value rather than a unit one.
-            norms = np.linalg.norm(Xw, axis=0)
-            Xt = self._demean(X)
+            # Norms taken before demeaning: a column the fixed effects absorb then shows a tiny
+            # singular value instead of being blown back up to unit size.
+            norms = np.linalg.norm(X * self.sw[:, None], axis=0)
+            Xt = self._demean(X, None, np.maximum(np.abs(X).max(axis=0), _TINY))
             Q, R = np.linalg.qr(_unit_columns(Xt * self.sw[:, None], norms))
             U, s, _ = np.linalg.svd(R)
             self.basis = Q @ U[:, : int(np.sum(s > RANK_RTOL))]
-        self._last_in: np.ndarray | None = None
-        self._last_out: np.ndarray | None = None
 
-    def _demean(
-        self, x: np.ndarray, start: np.ndarray | None = None, scale: np.ndarray | None = None
-    ) -> np.ndarray:
+    def _demean(self, x: np.ndarray, start: np.ndarray | None, scale: np.ndarray) -> np.ndarray:
         if self.absorber is None:
             return np.array(x, dtype=np.float64)
-        res = self.absorber.demean_or_raise(x, tol=self.inner_tol, start=start, scale=scale)
+        res = self.absorber.demean(
+            x, tol=INNER_TOL, maxiter=INNER_MAXITER, start=start, scale=scale
+        )
+        if not (res.converged and np.all(np.isfinite(res.resid))):
+            raise _Inaccurate
+        self._check_balanced(res.resid, scale)
         return res.resid
 
+    def _check_balanced(self, r: np.ndarray, scale: np.ndarray) -> None:
+        """Raise unless every column of ``r`` is W-orthogonal to every fixed-effect dummy.
+
+        The sweeps stop when one changes little, but along directions that are almost 0 on the
+        heavy rows a sweep moves only about 1/K of the remaining distance: a stop there looks
+        converged and is wrong. The weighted group sums of the residual expose it.
+        """
+        assert self.absorber is not None
+        cols = r.reshape(r.shape[0], -1)
+        for j in range(cols.shape[1]):
+            wr = self.w * cols[:, j]
+            for c, g in zip(self.absorber.codes, self.absorber.n_levels, strict=True):
+                net = np.abs(np.bincount(c, weights=wr, minlength=g))
+                gross = np.bincount(c, weights=np.abs(wr), minlength=g)
+                if np.any(net > BALANCE_TOL * np.maximum(gross, scale[j])):
+                    raise _Inaccurate
+
     def residual(self, u: np.ndarray) -> np.ndarray:
-        """e = u - P u, with P the W-orthogonal projection on [X, D]."""
+        """e = u - P u."""
         start = None
-        if self._last_in is not None and self._last_out is not None:
-            # Any u - D a is a valid start; the previous answer shifted by the change in u is one.
-            start = self._last_out + (u - self._last_in)
-        ut = self._demean(u, start, np.array([max(float(np.abs(u).max()), 1e-300)]))
-        self._last_in, self._last_out = u.copy(), ut.copy()
+        if self._last is not None:
+            # Any u - D a is a valid start; the previous answer moved by the change in u is one.
+            start = self._last[1] + (u - self._last[0])
+        ut = self._demean(u, start, np.array([max(float(np.abs(u).max()), _TINY)]))
+        self._last = (u.copy(), ut)
         v = ut * self.sw
         if self.basis.shape[1]:
             v -= self.basis @ (self.basis.T @ v)
         return v / self.sw
 
 
+def _relu_run(
+    pos: np.ndarray,
+    X: np.ndarray,
+    codes: Sequence[np.ndarray],
+    tol: float,
+    maxiter: int,
+    weight: float,
+    boost: bool,
+) -> tuple[np.ndarray | None, int]:
+    """One rectifier run: (certified separated rows, or an empty mask when non-separation is
+    certified, or None when undecided after ``maxiter`` passes), and the passes used."""
+    zero = ~pos
+    free = zero.copy()
+    proj = _Projector(X, codes, np.where(free, 1.0, weight))
+    u = zero.astype(np.float64)
+    dual = np.zeros(pos.shape[0])
+    plain = True
+    for it in range(1, maxiter + 1):
+        e = proj.residual(u)
+        fit = u - e
+        dual += proj.w * e
+        if dual[zero].min() > tol:
+            return np.zeros_like(pos), it
+        f0 = fit[zero]
+        top = float(f0.max())
+        violation = max(float(np.abs(fit[pos]).max(initial=0.0)), float(-f0.min()))
+        if top > tol and violation <= 0.1 * tol * top:
+            return zero & (fit > tol * top), it
+        new = np.where(free, np.maximum(fit, 0.0), 0.0)
+        # With fixed weights z'u never falls below z'1 = |z|_1 >= |z|_2 for a certificate z.
+        if plain and np.linalg.norm(new) < 1.0 - tol:
+            return np.zeros_like(pos), it
+        if not new.any():
+            return None, it
+        if boost and it % BOOST_EVERY == 0:
+            # Rows whose value keeps shrinking are most likely not separated; holding them at 0
+            # like the positive rows lets the rest converge at once. A wrong guess only costs
+            # completeness of this run: whatever it certifies is still a certificate.
+            fading = free & ((new < DECAY * u) | (new == 0.0))
+            if fading.any() and (free & ~fading).any():
+                free &= ~fading
+                new[fading] = 0.0
+                proj = _Projector(X, codes, np.where(free, 1.0, weight))
+                plain = False
+        u = new
+    return None, maxiter
+
+
 def relu_separated(
     y: np.ndarray,
-    X: np.ndarray,
+    X: np.ndarray | None,
     codes: Sequence[np.ndarray] | None,
     *,
     tol: float = 1e-5,
@@ -238,47 +313,138 @@ def relu_separated(
     X
         (n, k) regressors (k may be 0); include the constant when there are no fixed effects.
     codes
-        Fixed-effect code arrays (levels 0..G-1, all present), or None / empty for none.
+        Fixed-effect code arrays, or None / empty for none.
     tol
-        Fitted values within ``tol`` of zero count as zero; separated rows are the zero rows
-        whose converged fitted value exceeds ``tol``.
+        Values within ``tol`` (relative to the largest) of zero count as zero.
     maxiter
-        Maximum number of rectifier passes; on reaching it a warning is issued and no
-        observation is reported.
+        Total number of rectifier passes allowed; past it a :class:`RuntimeWarning` is issued
+        and only the observations certified so far are returned.
 
     Returns
     -------
     numpy.ndarray
         Boolean mask of separated observations.
+
+    Notes
+    -----
+    Each run ends with a certificate (its rows are dropped and the check runs again on the rest)
+    or with proof that no certificate exists; see the module notes.
     """
     pos = _positive(y)
     n = pos.shape[0]
     X = _as_matrix(X, n)
-    codes = list(codes) if codes is not None else []
+    codes = [np.asarray(c) for c in codes] if codes is not None else []
     mask = np.zeros(n, dtype=bool)
-    zero = ~pos
-    if not zero.any() or (X.shape[1] == 0 and not codes):
+    if pos.all() or (X.shape[1] == 0 and not codes):
         return mask
-    proj = _Projector(X, codes, np.where(pos, POSITIVE_WEIGHT, 1.0), INNER_TOL)
-    u = zero.astype(np.float64)
-    cum = np.zeros(int(zero.sum()))
-    for it in range(maxiter):
-        global LAST_IT
-        LAST_IT = it
-        e = proj.residual(u)
-        fit = u - e
-        cum += e[zero]
-        if cum.min() > tol:
+    budget, boost = maxiter, True
+    while budget > 0:
+        keep = ~mask
+        idx = np.flatnonzero(keep)
+        if pos[idx].all():
             return mask
-        f0 = fit[zero]
-        if f0.min() >= -0.1 * tol and np.abs(fit[pos]).max(initial=0.0) <= tol:
-            mask[zero] = f0 > tol
+        sub_codes = _dense_codes(codes, keep) if mask.any() else codes
+        for weight in WEIGHT_LADDER:
+            try:
+                found, used = _relu_run(pos[idx], X[idx], sub_codes, tol, budget, weight, boost)
+                break
+            except _Inaccurate:
+                continue
+        else:
+            warnings.warn(
+                "the separation check (ReLU) could not demean accurately; skipped",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             return mask
-        u[zero] = np.maximum(f0, 0.0)
+        budget -= used
+        if found is None:
+            # Undecided, perhaps because a guess held a separated row at 0: go on without guesses.
+            boost = False
+            continue
+        if not found.any():
+            return mask
+        mask[idx[found]] = True
     warnings.warn(
-        f"the separation check (ReLU) did not converge in {maxiter} passes; "
-        "no observation was dropped by it",
+        f"the separation check (ReLU) did not finish in {maxiter} passes; "
+        f"{int(mask.sum())} observations certified as separated so far",
         RuntimeWarning,
         stacklevel=2,
     )
     return mask
+
+
+@dataclass(frozen=True)
+class SeparationReport:
+    """Which observations to drop, and how many each method found."""
+
+    mask: np.ndarray
+    by_fe: int
+    by_simplex: int
+    by_relu: int
+
+    @property
+    def n_dropped(self) -> int:
+        """Number of separated observations."""
+        return int(self.mask.sum())
+
+
+def detect_separation(
+    y: np.ndarray,
+    X: np.ndarray | None,
+    codes: Sequence[np.ndarray] | None,
+    *,
+    methods: Sequence[str] = METHODS,
+    tol: float = 1e-5,
+    maxiter: int = 100,
+) -> SeparationReport:
+    """Run the separation checks in the order fe, simplex, relu until none drops anything.
+
+    Parameters
+    ----------
+    y
+        Outcome, length n (non-negative).
+    X
+        (n, k) regressors or None; include the constant when there are no fixed effects.
+    codes
+        Fixed-effect code arrays, or None / empty for none.
+    methods
+        Which of ``"fe"``, ``"simplex"``, ``"relu"`` to run (always in that order).
+    tol, maxiter
+        Passed to :func:`relu_separated`.
+
+    Returns
+    -------
+    SeparationReport
+        Each method sees only the rows not yet dropped. Dropping singletons is left to the
+        caller.
+    """
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        raise ValueError(f"unknown separation method(s): {sorted(unknown)}; use {METHODS}")
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    n = y.shape[0]
+    X = _as_matrix(X, n)
+    codes = [np.asarray(c) for c in codes] if codes is not None else []
+    mask = np.zeros(n, dtype=bool)
+    counts = dict.fromkeys(METHODS, 0)
+    while True:
+        dropped = 0
+        for method in (m for m in METHODS if m in methods):
+            keep = ~mask
+            idx = np.flatnonzero(keep)
+            if method == "fe":
+                found = fe_separated(y[idx], [c[idx] for c in codes])
+            elif method == "simplex":
+                found = simplex_separated(y[idx], X[idx])
+            else:
+                sub_codes = _dense_codes(codes, keep) if mask.any() else codes
+                found = relu_separated(y[idx], X[idx], sub_codes, tol=tol, maxiter=maxiter)
+            mask[idx[found]] = True
+            counts[method] += int(found.sum())
+            dropped += int(found.sum())
+        if not dropped:
+            break
+    return SeparationReport(
+        mask=mask, by_fe=counts["fe"], by_simplex=counts["simplex"], by_relu=counts["relu"]
+    )

@@ -167,10 +167,7 @@ def compute_vcov(
 
     if spec.kind == "robust":
         meat = scores.T @ scores
-        if is_ols or not stata:
-            adj = n / max(n - big_k, 1)
-        else:
-            adj = n / max(n - 1, 1)
+        adj = n / max(n - big_k, 1) if is_ols or not stata else n / max(n - 1, 1)
         cov = adj * bread @ meat @ bread
         return VcovResult(cov=cov, distribution=dist, df=n - big_k, adjustment=adj)
 
