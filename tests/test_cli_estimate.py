@@ -104,7 +104,8 @@ BAD = [
     (["--data", "{csv}"], "trade ~ nosuch | exporter", 2, "column 'nosuch' not found"),
     (["--data", "{csv}"], "trade ~ log(dist", 2, "parenthes"),
     (["--data", "{csv}"], "trade ~ exporter | year", 2, "not numeric"),
-    (["--data", "{csv}", "--model", "ppml"], "log(trade) ~ rta | exporter", 2, "negative"),
+    (["--data", "{csv}", "--model", "ppml"], "log(trade) ~ rta | exporter", 2, "PPML needs a finite outcome >= 0"),
+    (["--data", "{csv}", "--model", "ppml"], "(trade - 1) ~ rta | exporter", 2, "negative values"),
     (["--data", "{csv}", "--where", "year > 3000"], "trade ~ rta | exporter", 4, "no observations left"),
     (["--data", "{csv}"], "trade ~ log_dist + cntg | pair_id", 4, "every regressor is absorbed"),
     (["--data", "{fake}"], "trade ~ rta", 2, "content is"),
@@ -142,3 +143,25 @@ def test_help_lists_formats_and_models() -> None:
     assert result.exit_code == 0
     for word in ("ppml", "ols", "json", "latex", "cluster"):
         assert word in result.output
+
+
+def test_infinite_outcome_for_ppml_is_refused(tmp_path: Path) -> None:
+    frame = gravity_panel(10, 3, seed=2).frame
+    frame.loc[0, "trade"] = np.inf
+    path = tmp_path / "inf.csv"
+    frame.to_csv(path, index=False)
+    got, _, err = run("estimate", "trade ~ rta | exporter^year", "--data", str(path))
+    assert got == 2 and "infinite" in err and len(err.strip().splitlines()) == 1
+
+
+def test_quickstart_says_synthetic_first_and_last() -> None:
+    got, out, err = run("quickstart", "--countries", "20", "--years", "4")
+    assert got == 0, err
+    lines = err.strip().splitlines()
+    assert lines[0].startswith("SYNTHETIC DATA") and lines[-1].startswith("SYNTHETIC DATA")
+    assert "rta" in out and "PPML" in out
+
+
+def test_version() -> None:
+    got, out, _ = run("--version")
+    assert got == 0 and out.startswith("migtrade ")

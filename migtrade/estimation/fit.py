@@ -140,10 +140,11 @@ def estimate(
         missing_sub |= c < 0
     if model == "ppml":
         finite = np.isfinite(y_sub)
-        if np.any(np.isinf(y_sub)):
+        if np.any(design.outcome_infinite):
             raise DataError(
-                f"the outcome '{spec.depvar}' has infinite values",
-                "PPML needs a finite outcome; remove or fix those rows (--where).",
+                f"the outcome '{spec.depvar}' has {int(design.outcome_infinite.sum())} infinite values",
+                "PPML needs a finite outcome >= 0 in levels (trade, not log(trade)); "
+                "fix those rows or leave them out with --where.",
             )
         if np.any(y_sub[finite] < 0):
             raise DataError(

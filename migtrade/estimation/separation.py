@@ -19,18 +19,27 @@ Three checks, in the spirit of Correia, Guimarães & Zylkin (2019, 2020):
 
 Notes
 -----
-The rectifier iterates u <- max(P u, 0) on the zero rows, where P is the weighted least-squares
-projection on [X, D] with a large weight K on the positive rows and u stays 0 there. For any
-certificate z, z'u never decreases while the weighted norm of u never increases, and a fixed point
-other than 0 is itself a certificate; so the limit is 0 exactly when there is no separation.
-K only sets the speed. It is kept moderate because alternating projections slow down in
-proportion to the weight ratio along the very directions that separate (combinations that are 0
-on the positive rows), and stop early there with a wrong answer when K is very large.
+The rectifier iterates u <- max(P u, 0) on the zero rows (u = 1 there at the start, 0 on the
+positive rows), with P the weighted least-squares projection on [X, D] and weight K on the
+positive rows. For a certificate z, z'u never decreases and |u| never increases, and the only
+fixed points are certificates and 0. Hence three exits, each a proof:
 
-Every weighted residual e = u - P u is orthogonal to [X, D], so their running sum is too. If that
-sum is positive on every zero row, no certificate can exist (Stiemke's lemma): a z >= 0 on the
-zero rows and 0 on the positive rows would have a positive inner product with it. This stops the
-common, unseparated case after one or two passes.
+* ``P u`` is >= 0 on the zero rows and ~0 on the positive ones: it is a certificate.
+* |u| < 1: impossible under separation, since z'u >= z'1 >= |z| for any certificate z.
+* The running sum m of the weighted residuals W(u - P u) is orthogonal to [X, D]; if it is > 0
+  on every zero row, no certificate exists (for one, z'm = 0 would be a sum of terms >= 0 and
+  not all 0). This ends the usual, unseparated case after one pass.
+
+K only sets the speed, and is kept moderate: along combinations that are almost 0 on the
+positive rows, which are exactly the ones that matter here, alternating projections move about
+1/K of the way per sweep and stop early with a wrong answer. Every demeaning is checked for
+that, and K is lowered when it fails.
+
+Rows that are not separated shrink geometrically, sometimes slowly. Every few passes those still
+shrinking are guessed unseparated and held at 0 like the positive rows, which is what makes the
+rest converge quickly (ppmlhdfe accelerates in the same spirit). A certificate found that way is
+still a certificate; after dropping its rows the check runs again on the rest, and the final run
+must end with one of the two proofs of non-separation.
 """
 
 from __future__ import annotations
@@ -428,9 +437,15 @@ def detect_separation(
     codes = [np.asarray(c) for c in codes] if codes is not None else []
     mask = np.zeros(n, dtype=bool)
     counts = dict.fromkeys(METHODS, 0)
-    while True:
-        dropped = 0
-        for method in (m for m in METHODS if m in methods):
+    order = [m for m in METHODS if m in methods]
+    # Each method is run to its own fixed point; it needs running again only when another one
+    # has dropped rows since.
+    stale = set(order)
+    while stale:
+        for method in order:
+            if method not in stale:
+                continue
+            stale.discard(method)
             keep = ~mask
             idx = np.flatnonzero(keep)
             if method == "fe":
@@ -440,11 +455,10 @@ def detect_separation(
             else:
                 sub_codes = _dense_codes(codes, keep) if mask.any() else codes
                 found = relu_separated(y[idx], X[idx], sub_codes, tol=tol, maxiter=maxiter)
-            mask[idx[found]] = True
-            counts[method] += int(found.sum())
-            dropped += int(found.sum())
-        if not dropped:
-            break
+            if found.any():
+                mask[idx[found]] = True
+                counts[method] += int(found.sum())
+                stale |= set(order) - {method}
     return SeparationReport(
         mask=mask, by_fe=counts["fe"], by_simplex=counts["simplex"], by_relu=counts["relu"]
     )

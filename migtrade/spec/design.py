@@ -43,6 +43,7 @@ class Design:
     fe_codes: tuple[np.ndarray, ...]
     fe_names: tuple[str, ...]
     missing: np.ndarray
+    outcome_infinite: np.ndarray  # rows whose outcome evaluated to +-inf (counted in missing)
 
     def select(self, rows: np.ndarray) -> Design:
         """The same design on a subset of rows, e.g. ``design.select(~design.missing)``.
@@ -76,6 +77,7 @@ class Design:
             fe_codes=tuple(codes),
             fe_names=self.fe_names,
             missing=self.missing[rows],
+            outcome_infinite=self.outcome_infinite[rows],
         )
 
 
@@ -134,7 +136,8 @@ def build_design(spec: ModelSpec, frame: pd.DataFrame) -> Design:
     data = _Data(frame)
     for name in spec.ordered_columns():
         data.require(name)
-    y = _finite(data.evaluate(spec.outcome, "the outcome"))
+    y_raw = data.evaluate(spec.outcome, "the outcome")
+    y = _finite(y_raw)
     X, names = _block(data, spec.terms, "a regressor", spec.intercept)
     endog, endog_names = _block(data, spec.endogenous, "an endogenous regressor", False)
     instr, instr_names = _block(data, spec.instruments, "an instrument", False)
@@ -164,6 +167,7 @@ def build_design(spec: ModelSpec, frame: pd.DataFrame) -> Design:
         fe_codes=fe_codes,
         fe_names=tuple(fe.name for fe in spec.fixed_effects),
         missing=missing,
+        outcome_infinite=np.isinf(y_raw),
     )
 
 
