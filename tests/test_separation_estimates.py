@@ -52,7 +52,7 @@ def test_dummy_regressor_separates_without_fixed_effects() -> None:
     full = estimate("y ~ x1 + s", d, model="ppml").result
     right = estimate("y ~ x1", d[~sep], model="ppml").result
     assert full.dropped["separated"] == 5
-    assert ("s", ) == tuple(t for t, _ in full.omitted)
+    assert tuple(t for t, _ in full.omitted) == ("s", )
     same(full, right)
 
 
