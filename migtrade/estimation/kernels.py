@@ -86,6 +86,8 @@ def demean_column(r, codes, offsets, w, inv_wsum, tol, maxiter):
             d2 = d_gx - gx[i] + r[i]
             vprod += d_gx * d2
             ssq += d2 * d2
+        if not (np.isfinite(vprod) and np.isfinite(ssq)):
+            return -1  # the input or a sweep produced NaN or inf: report failure, never converge
         if change <= tol or ssq == 0.0:
             for i in range(n):
                 r[i] = ggx[i]

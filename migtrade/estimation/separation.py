@@ -1,45 +1,34 @@
-"""Separation in Poisson models: zero outcomes that the model can fit exactly at infinity.
+"""Separation in Poisson models: zero outcomes that the model fits exactly only at infinity.
 
-An observation i with y_i = 0 is *separated* when some combination z = X g + D a of the
-regressors and fixed-effect dummies is 0 on every y > 0 row, >= 0 on every y = 0 row and > 0 at i.
-Moving the coefficients along (g, a) towards minus infinity then raises the likelihood without bound
-while only the fitted means of the z > 0 rows move (to 0), so the maximum likelihood estimate does
-not exist. Dropping the separated rows restores it for the remaining parameters; the directions
-(g, a) become collinearities of the smaller sample, which the caller removes.
-
-Three checks, in the spirit of Correia, Guimarães & Zylkin (2019, 2020):
-
-``fe``
-    A fixed-effect level whose outcomes are all zero (its dummy is a certificate z).
-``simplex``
-    Regressors only: the null space of X on the positive rows, then a linear programme on the zero
-    rows for the combination that is positive on as many of them as possible.
-``relu``
-    The iterated rectifier, which also finds certificates mixing regressors and fixed effects.
+A row i with y_i = 0 is *separated* when some z = X g + D a (D the fixed-effect dummies) is 0 on
+every y > 0 row, >= 0 on every y = 0 row and > 0 at i: moving the coefficients along (g, a)
+raises the likelihood without bound, so the MLE does not exist. Without the separated rows it
+does; (g, a) then become collinearities, which the caller removes. Checks, after Correia,
+Guimarães & Zylkin (2019, 2020): ``fe`` (a level whose outcomes are all zero), ``simplex``
+(regressors only: null space of X on the positive rows, then a linear programme) and ``relu``
+(the iterated rectifier, for certificates mixing regressors and fixed effects).
 
 Notes
 -----
 The rectifier iterates u <- max(P u, 0) on the zero rows (u = 1 there at the start, 0 on the
-positive rows), with P the weighted least-squares projection on [X, D] and weight K on the
+positive rows), P being the weighted least-squares projection on [X, D] with weight K on the
 positive rows. For a certificate z, z'u never decreases and |u| never increases, and the only
 fixed points are certificates and 0. Hence three exits, each a proof:
 
 * ``P u`` is >= 0 on the zero rows and ~0 on the positive ones: it is a certificate.
-* |u| < 1: impossible under separation, since z'u >= z'1 >= |z| for any certificate z.
-* The running sum m of the weighted residuals W(u - P u) is orthogonal to [X, D]; if it is > 0
-  on every zero row, no certificate exists (for one, z'm = 0 would be a sum of terms >= 0 and
-  not all 0). This ends the usual, unseparated case after one pass.
+* |u| < 1, impossible under separation since z'u >= z'1 >= |z| (before any guess, below).
+* The running sum m of the weighted residuals W(u - P u) is orthogonal to [X, D]; if m > 0 on
+  every zero row no certificate exists, as z'm = 0 would be a sum of terms >= 0, not all 0.
+  This ends the usual, unseparated case after one pass.
 
-K only sets the speed, and is kept moderate: along combinations that are almost 0 on the
-positive rows, which are exactly the ones that matter here, alternating projections move about
-1/K of the way per sweep and stop early with a wrong answer. Every demeaning is checked for
-that, and K is lowered when it fails.
+K only sets the speed and is kept moderate: along combinations almost 0 on the positive rows,
+exactly the ones that matter, alternating projections move about 1/K of the way per sweep and
+stop early with a wrong answer. Every demeaning is checked for that; K is lowered if it fails.
 
-Rows that are not separated shrink geometrically, sometimes slowly. Every few passes those still
-shrinking are guessed unseparated and held at 0 like the positive rows, which is what makes the
-rest converge quickly (ppmlhdfe accelerates in the same spirit). A certificate found that way is
-still a certificate; after dropping its rows the check runs again on the rest, and the final run
-must end with one of the two proofs of non-separation.
+Rows that are not separated shrink geometrically, sometimes slowly, so every few passes those
+still shrinking are guessed unseparated and held at 0 like the positive rows (ppmlhdfe
+accelerates in the same spirit). A certificate found so is still one; its rows are dropped and
+the check runs again on the rest until a run proves that nothing is left.
 """
 
 from __future__ import annotations
@@ -106,23 +95,17 @@ def fe_separated(y: np.ndarray, codes: Sequence[np.ndarray]) -> np.ndarray:
     """
     pos = _positive(y)
     mask = np.zeros(pos.shape[0], dtype=bool)
-    for c in codes:
-        c = np.asarray(c, dtype=np.int64)
-        if c.size == 0:
-            continue
-        n_pos = np.bincount(c[pos], minlength=int(c.max()) + 1)
-        mask |= n_pos[c] == 0
+    for c in (np.asarray(c, dtype=np.int64) for c in codes):
+        if c.size:
+            mask |= np.bincount(c[pos], minlength=int(c.max()) + 1)[c] == 0
     return mask
 
 
 def _null_space(A: np.ndarray, rtol: float) -> np.ndarray:
-    """Orthonormal basis (k, m) of the right null space of ``A`` with unit-norm columns.
-
-    The QR step reduces the tall matrix to k x k before the SVD, so the cost is one pass over A.
-    """
-    k = A.shape[1]
+    """Orthonormal basis (k, m) of the right null space of the tall ``A`` (unit-norm columns);
+    QR first, so that the SVD is of a k x k matrix."""
     if A.shape[0] == 0:
-        return np.eye(k)
+        return np.eye(A.shape[1])
     R = np.linalg.qr(A, mode="r")
     _, s, vt = np.linalg.svd(R, full_matrices=True)
     rank = int(np.sum(s > rtol * max(1.0, s[0]))) if s.size else 0
@@ -130,11 +113,9 @@ def _null_space(A: np.ndarray, rtol: float) -> np.ndarray:
 
 
 def _max_support(Z: np.ndarray) -> np.ndarray:
-    """Rows i where some Z g is > 0, subject to Z g >= 0 on every row (one LP).
-
-    Maximise sum(t) subject to 0 <= t <= 1 and t <= Z g. Certificates add up, so there is one
-    largest support; any optimum puts t = 1 on all of it (scale g up until Z g >= 1 there).
-    """
+    """Largest set of rows with Z g > 0 subject to Z g >= 0: maximise sum(t), 0 <= t <= 1,
+    t <= Z g. Certificates add up, so the largest support is unique, and an optimum puts t = 1
+    on all of it (scale g until Z g >= 1 there)."""
     n0, m = Z.shape
     a_ub = sp.hstack([sp.csr_matrix(-Z), sp.identity(n0, format="csr")], format="csr")
     cost = np.concatenate([np.zeros(m), -np.ones(n0)])
@@ -165,9 +146,9 @@ def simplex_separated(y: np.ndarray, X: np.ndarray, *, rtol: float = RANK_RTOL) 
 
     Notes
     -----
-    Any certificate is X g with g in the null space N of X on the positive rows, so the search
-    runs over the m = dim(N) coordinates of Z = X_0 N, with X_0 the zero rows. When N is empty
-    (full column rank on the positive rows, the usual case) there is nothing more to do.
+    A certificate is X g with g in the null space N of X on the positive rows, so the programme
+    runs over the dim(N) coordinates of X_0 N on the zero rows. N is usually empty, and then
+    there is nothing more to do.
     """
     pos = _positive(y)
     n = pos.shape[0]
@@ -227,11 +208,8 @@ class _Projector:
         return res.resid
 
     def _check_balanced(self, r: np.ndarray, scale: np.ndarray) -> None:
-        """Raise unless every column of ``r`` is W-orthogonal to every fixed-effect dummy.
-
-        The sweeps stop when one changes little, but along directions that are almost 0 on the
-        heavy rows a sweep moves only about 1/K of the remaining distance: a stop there looks
-        converged and is wrong. The weighted group sums of the residual expose it.
+        """Raise unless each column of ``r`` is W-orthogonal to every dummy: a sweep that stopped
+        early along a slow direction (module notes) looked converged but leaves groups unbalanced.
         """
         assert self.absorber is not None
         cols = r.reshape(r.shape[0], -1)
@@ -324,20 +302,15 @@ def relu_separated(
     codes
         Fixed-effect code arrays, or None / empty for none.
     tol
-        Values within ``tol`` (relative to the largest) of zero count as zero.
+        Fitted values within ``tol`` times the largest one of zero count as zero.
     maxiter
-        Total number of rectifier passes allowed; past it a :class:`RuntimeWarning` is issued
-        and only the observations certified so far are returned.
+        Rectifier passes allowed over all runs; past it a :class:`RuntimeWarning` is issued and
+        only the observations certified so far are returned.
 
     Returns
     -------
     numpy.ndarray
-        Boolean mask of separated observations.
-
-    Notes
-    -----
-    Each run ends with a certificate (its rows are dropped and the check runs again on the rest)
-    or with proof that no certificate exists; see the module notes.
+        Boolean mask of separated observations (see the module notes for the method).
     """
     pos = _positive(y)
     n = pos.shape[0]
@@ -425,8 +398,7 @@ def detect_separation(
     Returns
     -------
     SeparationReport
-        Each method sees only the rows not yet dropped. Dropping singletons is left to the
-        caller.
+        Each method sees only the rows not yet dropped; singletons are the caller's business.
     """
     unknown = set(methods) - set(METHODS)
     if unknown:
