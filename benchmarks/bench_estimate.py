@@ -259,6 +259,9 @@ def tool_command(tool: str, panel: Path, formula: str) -> list[str]:
             "ppml",
             "--vcov",
             f"cluster:{CLUSTER}",
+            # pyfixest follows fixest's small-sample factors; use them so standard errors compare.
+            "--small-sample",
+            "fixest",
             "--format",
             "json",
         ]

@@ -59,21 +59,28 @@ def build_sample(
     status[~excluded & missing] = _CODE["missing"]
     alive = status == _CODE["used"]
     methods = tuple(separation) if poisson else ()
+    # The separation checks iterate internally until stable; run them again only when dropping
+    # singletons changed the sample after their last run.
+    separation_stale = True
     while True:
-        before = int(alive.sum())
+        changed = False
         if drop_singletons and fe_codes:
             single = singleton_mask([c.astype(np.int64) for c in fe_codes], alive)
-            status[single] = _CODE["singleton"]
-            alive &= ~single
-        if methods and alive.any() and np.any(y[alive] == 0):
+            if single.any():
+                status[single] = _CODE["singleton"]
+                alive &= ~single
+                changed = separation_stale = True
+        if separation_stale and methods and alive.any() and np.any(y[alive] == 0):
             idx = np.flatnonzero(alive)
             codes_alive = [compact(c[idx])[0] for c in fe_codes]
             report = detect_separation(y[idx], X[idx], codes_alive, methods=methods)
+            separation_stale = False
             if report.mask.any():
                 sep = idx[report.mask]
                 status[sep] = _CODE["separated"]
                 alive[sep] = False
-        if int(alive.sum()) == before:
+                changed = True
+        if not changed:
             break
     idx = np.flatnonzero(alive)
     codes = tuple(compact(c[idx])[0] for c in fe_codes)
