@@ -71,7 +71,7 @@ def emit_results(results: Sequence[EstimationResult], fmt: str, *, save: Path | 
     if fmt == "rich":
         from rich.console import Console
 
-        from migtrade.report.terminal import rich_table
+        from migtrade.report.terminal import footer_lines, rich_table
 
         console = Console(file=sys.stdout, soft_wrap=False)
         head = results[0]
@@ -81,5 +81,7 @@ def emit_results(results: Sequence[EstimationResult], fmt: str, *, save: Path | 
             + f"   iterations: {head.iterations}, converged"
         )
         console.print(rich_table(table, results))
+        for line in footer_lines(table):
+            console.print(line, markup=False, highlight=False)
         return
     sys.stdout.write(RENDERERS[fmt](table, results))

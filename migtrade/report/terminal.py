@@ -12,10 +12,7 @@ from migtrade.results.result import EstimationResult
 
 def rich_table(table: RegressionTable, results: Sequence[EstimationResult]) -> Table:
     """A rich Table with coefficients, fixed effects, statistics and notes."""
-    out = Table(show_header=True, header_style="bold", box=None, pad_edge=False,
-                caption=f"Standard errors in parentheses. {table.star_legend}."
-                + "".join(f"\n{n}" for n in table.notes),
-                caption_justify="left")
+    out = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     out.add_column("")
     for title, dep in zip(table.titles, table.depvars, strict=True):
         out.add_column(f"{title}\n{dep}", justify="right")
@@ -30,3 +27,8 @@ def rich_table(table: RegressionTable, results: Sequence[EstimationResult]) -> T
     for name, vals in table.statistics:
         out.add_row(name, *vals)
     return out
+
+
+def footer_lines(table: RegressionTable) -> list[str]:
+    """The legend and notes printed under the table (full width, not wrapped to the table)."""
+    return [f"Standard errors in parentheses. {table.star_legend}.", *table.notes]
