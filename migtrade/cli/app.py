@@ -36,11 +36,15 @@ def _root(
     """Gravity models of trade and migration."""
 
 
-def _register() -> None:
-    from migtrade.cli import estimate, quickstart
+# One module per command group; each exposes register(app). Order is the order in --help.
+COMMAND_MODULES = ("fetch", "data", "panel", "estimate", "table", "plot", "quickstart")
 
-    estimate.register(app)
-    quickstart.register(app)
+
+def _register() -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"migtrade.cli.{name}").register(app)
 
 
 _register()

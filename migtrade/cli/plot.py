@@ -1,0 +1,9 @@
+"""``migtrade plot``: coefficient, event-study and panel plots."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the command (group) to the app."""
