@@ -28,6 +28,9 @@ from migtrade.estimation import kernels
 
 DEFAULT_TOL = 1e-8
 DEFAULT_MAXITER = 100_000
+# Below this many rows the columns are shared among the cores; above it each column's rows are,
+# which keeps every core busy when there are fewer columns than cores (or an odd number).
+ROW_PARALLEL_MIN_ROWS = 200_000
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,16 @@ class Absorber:
             tols = tol * np.asarray(scale, dtype=np.float64).reshape(-1)
         tols = np.ascontiguousarray(tols, dtype=np.float64)
         sweeps = np.zeros(work.shape[1], dtype=np.int64)
-        if work.shape[1]:
+        threads = _threads()
+        if work.shape[1] and self.n >= ROW_PARALLEL_MIN_ROWS and threads > 1 and len(self.n_levels) > 1:
+            from migtrade.estimation.kernels_parallel import demean_column_parallel
+
+            for j in range(work.shape[1]):
+                sweeps[j] = demean_column_parallel(
+                    work[:, j], self.codes, self.offsets, self.weights, self.inv_wsum,
+                    float(tols[j]), maxiter, threads,
+                )
+        elif work.shape[1]:
             kernels.demean_columns(
                 work, self.codes, self.offsets, self.weights, self.inv_wsum, tols, maxiter, sweeps
             )
@@ -150,3 +162,9 @@ class Absorber:
         start, stop = self.offsets[dim], self.offsets[dim + 1]
         sums = kernels.group_sums(values * self.weights, self.codes[dim], self.n_levels[dim])
         return sums * self.inv_wsum[start:stop]
+
+
+def _threads() -> int:
+    import numba
+
+    return int(numba.get_num_threads())
