@@ -165,3 +165,9 @@ def test_quickstart_says_synthetic_first_and_last() -> None:
 def test_version() -> None:
     got, out, _ = run("--version")
     assert got == 0 and out.startswith("migtrade ")
+
+
+def test_non_convergence_has_its_own_exit_code_and_names_the_loop(panel_csv: Path) -> None:
+    got, _, err = run("estimate", FORMULA, "--data", str(panel_csv), "--maxiter", "2")
+    assert got == 5, err
+    assert "IRLS" in err and "--maxiter" in err and len(err.strip().splitlines()) == 1
