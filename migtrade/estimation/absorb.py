@@ -12,6 +12,22 @@ means. The sweeps converge to the residual of the weighted least-squares project
 ``[D_1 .. D_Q]`` (the method of alternating projections). Irons-Tuck extrapolation on every pair of
 sweeps speeds up the linear convergence. With one dimension a single sweep is exact.
 
+Strategies that compute the same projection (``STRATEGIES``); ``auto`` (the default) takes
+``direct`` where it is cheap and ``cg`` elsewhere:
+
+* ``direct``: eliminate the largest dimension and factorise the sparse Schur complement on the
+  others (:mod:`migtrade.estimation.direct`), exact in one shot on worker-firm style designs
+  whatever the length of their graph, then checked (and if need be polished) by ``cg``.
+
+* ``cg`` (default): conjugate gradients on the normal equations ``D'WD a = D'W x`` with the
+  group weight sums as preconditioner (:mod:`migtrade.estimation.kernels_cg`). It stops when
+  every group's weighted mean of the residual is below the tolerance, i.e. when the residual is
+  orthogonal to every dummy, and needs about the square root of the iterations of alternating
+  projections on long, sparse fixed-effect graphs.
+* ``map``: alternating projections with Irons-Tuck extrapolation
+  (:mod:`migtrade.estimation.kernels`); it stops when a sweep moves no element by more than
+  the tolerance.
+
 Warm starts: any start ``r0 = x - D a`` gives the same limit, so IRLS passes the previous
 iteration's fixed-effect part and the next demeaning starts close to its answer.
 """
@@ -28,9 +44,12 @@ from migtrade.estimation import kernels
 
 DEFAULT_TOL = 1e-8
 DEFAULT_MAXITER = 100_000
+STRATEGIES = ("auto", "direct", "cg", "map")
+DEFAULT_STRATEGY = "auto"
 # Below this many rows the columns are shared among the cores; above it each column's rows are,
 # which keeps every core busy when there are fewer columns than cores (or an odd number).
 ROW_PARALLEL_MIN_ROWS = 200_000
+DIRECT_MIN_ROWS = 200_000
 
 
 @dataclass(frozen=True)
@@ -73,6 +92,8 @@ class Absorber:
         )
         with np.errstate(divide="ignore"):
             self.inv_wsum = np.where(wsum > 0, 1.0 / wsum, 0.0)
+        self._direct_ok: bool | None = None
+        self._direct: object | None = None
 
     def with_weights(self, weights: np.ndarray) -> Absorber:
         """The same fixed effects under new weights (the codes are shared, not copied)."""
@@ -90,7 +111,16 @@ class Absorber:
         )
         with np.errstate(divide="ignore"):
             new.inv_wsum = np.where(wsum > 0, 1.0 / wsum, 0.0)
+        new._direct_ok = self._direct_ok  # a property of the codes, not of the weights
+        new._direct = None
         return new
+
+    def _use_direct(self) -> bool:
+        if self._direct_ok is None:
+            from migtrade.estimation.direct import DirectProjector
+
+            self._direct_ok = DirectProjector.affordable(self.codes, self.n_levels)
+        return self._direct_ok
 
     def demean(
         self,
@@ -101,6 +131,7 @@ class Absorber:
         start: np.ndarray | None = None,
         scale: np.ndarray | None = None,
         tols: np.ndarray | None = None,
+        strategy: str | None = None,
     ) -> DemeanResult:
         """Residuals of the weighted projection of each column of ``x`` on the fixed effects.
 
@@ -117,6 +148,8 @@ class Absorber:
             Per-column scale for the tolerance; by default ``max(1, std(x_j))``.
         tols
             Per-column absolute tolerances; overrides ``tol`` and ``scale``.
+        strategy
+            ``"cg"`` or ``"map"`` (module notes); by default :data:`DEFAULT_STRATEGY`.
         """
         one_d = x.ndim == 1
         cols = x.reshape(-1, 1) if one_d else x
@@ -127,16 +160,36 @@ class Absorber:
             tols = tol * np.asarray(scale, dtype=np.float64).reshape(-1)
         tols = np.ascontiguousarray(tols, dtype=np.float64)
         sweeps = np.zeros(work.shape[1], dtype=np.int64)
-        threads = _threads()
-        if work.shape[1] and self.n >= ROW_PARALLEL_MIN_ROWS and threads > 1 and len(self.n_levels) > 1:
+        method = strategy or DEFAULT_STRATEGY
+        if method not in STRATEGIES:
+            raise ValueError(f"unknown demeaning strategy {method!r}")
+        if method == "auto":
+            # Small problems converge in a few CG passes; the factorisation pays off on big ones.
+            big = self.n >= DIRECT_MIN_ROWS and len(self.n_levels) > 1
+            method = "direct" if big and self._use_direct() else "cg"
+        if method == "direct" and work.shape[1] and len(self.n_levels) > 1:
+            from migtrade.estimation.direct import DirectProjector
+
+            if self._direct is None:
+                self._direct = DirectProjector(self.codes, self.n_levels, self.weights)
+            assert isinstance(self._direct, DirectProjector)
+            work = self._direct.project(work)
+            method = "cg"  # the check: returns at once when the direct answer meets the tolerance
+        if not work.shape[1]:
+            pass
+        elif method == "cg" and len(self.n_levels) > 1:
+            from migtrade.estimation.kernels_cg import cg_columns
+
+            cg_columns(work, self.codes, self.offsets, self.weights, self.inv_wsum, tols, maxiter, sweeps)
+        elif self.n >= ROW_PARALLEL_MIN_ROWS and _threads() > 1 and len(self.n_levels) > 1:
             from migtrade.estimation.kernels_parallel import demean_column_parallel
 
             for j in range(work.shape[1]):
                 sweeps[j] = demean_column_parallel(
                     work[:, j], self.codes, self.offsets, self.weights, self.inv_wsum,
-                    float(tols[j]), maxiter, threads,
+                    float(tols[j]), maxiter, _threads(),
                 )
-        elif work.shape[1]:
+        else:
             kernels.demean_columns(
                 work, self.codes, self.offsets, self.weights, self.inv_wsum, tols, maxiter, sweeps
             )

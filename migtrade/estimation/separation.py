@@ -39,7 +39,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import linprog
 
 from migtrade.estimation.absorb import Absorber
 
@@ -49,7 +48,7 @@ WEIGHT_LADDER = (1e4, 1e2, 1.0)
 # Singular values (of columns scaled to unit norm) below this count as exact collinearity.
 RANK_RTOL = 1e-9
 # The rectifier reads values down to ``tol`` times their scale off the inner demeaning.
-INNER_TOL = 1e-12
+INNER_TOL = 1e-9
 INNER_MAXITER = 20_000
 BALANCE_TOL = 1e-6
 # Every BOOST_EVERY passes, rows whose value fell below DECAY times the last are held at 0.
@@ -120,6 +119,8 @@ def _max_support(Z: np.ndarray) -> np.ndarray:
     a_ub = sp.hstack([sp.csr_matrix(-Z), sp.identity(n0, format="csr")], format="csr")
     cost = np.concatenate([np.zeros(m), -np.ones(n0)])
     bounds = [(None, None)] * m + [(0.0, 1.0)] * n0
+    from scipy.optimize import linprog  # only needed when a null space exists
+
     res = linprog(cost, A_ub=a_ub, b_ub=np.zeros(n0), bounds=bounds, method="highs")
     if res.status != 0 or res.x is None:
         raise RuntimeError(f"separation LP failed: {res.message}")

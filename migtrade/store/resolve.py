@@ -1,25 +1,80 @@
-"""Turn a ``--data`` argument into a table and a description of where it came from."""
+"""Turn a ``--data`` argument into a table and a description of where it came from.
+
+``--data`` takes a file path or the name of a dataset in the local store. An existing file wins,
+so a file that happens to be named like a dataset is still read as a file.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from migtrade.errors import DataError
-from migtrade.store.files import read_table, sha256_of
+from migtrade.store.files import FORMATS, read_table, sha256_of
+
+if TYPE_CHECKING:
+    from migtrade.store.catalog import Store
+
+_PATH_HINT = "Give the path of a CSV, gzip CSV, Parquet or Stata file, or the name of a stored dataset " \
+             "(see `migtrade data list`)."
 
 
-def load_data(ref: str, columns: list[str] | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Read ``ref`` (a file path) and describe it: path, sha256 and rows."""
+def _looks_like_path(ref: str) -> bool:
+    return any(sep in ref for sep in ("/", "\\")) or ref.lower().endswith(
+        tuple(f".{ext}" for ext in (*FORMATS, "tsv", "tsv.gz", "txt", "pq")))
+
+
+def load_data(ref: str, columns: list[str] | None = None, *,
+              store: Store | str | Path | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read ``ref``, a file path or a stored dataset name, and describe where the data came from.
+
+    Parameters
+    ----------
+    ref
+        Path of a data file, or name of a dataset in the store. An existing file is read first.
+    columns
+        Read only these columns where possible; names the data lacks are skipped, so that the
+        caller can report them together with the formula that asked for them.
+    store
+        A :class:`~migtrade.store.catalog.Store`, or its folder; None means the default store
+        (``$MIGTRADE_STORE`` or the per-user data folder).
+
+    Returns
+    -------
+    frame, info
+        ``info`` is ``{"path", "sha256", "rows"}`` for a file (sha256 of the file) and
+        ``{"dataset", "sha256", "rows", "provenance"}`` for a stored dataset (sha256 of the
+        stored Parquet file, provenance as :meth:`Provenance.to_dict` gives it).
+
+    Raises
+    ------
+    DataError
+        If ``ref`` is neither an existing file nor a stored dataset, or cannot be read.
+    """
     path = Path(ref).expanduser()
     if path.exists():
         frame = read_table(path, columns=columns)
         return frame, {"path": str(path), "sha256": sha256_of(path), "rows": len(frame)}
-    if any(sep in ref for sep in ("/", "\\")) or "." in Path(ref).name:
-        raise DataError(f"data file '{ref}' does not exist", "Check the path given to --data.")
-    raise DataError(
-        f"no file or stored dataset named '{ref}'",
-        "Give the path of a CSV, gzip CSV, Parquet or Stata file to --data.",
-    )
+
+    from migtrade.store.catalog import Store
+    from migtrade.store.names import is_valid_name, ordered_suggestions
+
+    if not is_valid_name(ref):
+        if _looks_like_path(ref):
+            raise DataError(f"data file '{ref}' does not exist", _PATH_HINT)
+        raise DataError(f"no file or stored dataset named '{ref}'", _PATH_HINT)
+    st = store if isinstance(store, Store) else Store(store)
+    stored = st.list()
+    found = next((i for i in stored if i.name == ref), None)
+    if found is None:
+        what = f"data file '{ref}' does not exist" if _looks_like_path(ref) else \
+            f"no file or stored dataset named '{ref}'"
+        names = ordered_suggestions(ref, [i.name for i in stored])
+        where = f"the store at '{st.root}' holds " + (", ".join(names[:10]) if names else "nothing")
+        raise DataError(f"{what} ({where})", _PATH_HINT)
+    wanted = None if columns is None else [c for c in dict.fromkeys(columns) if c in found.columns]
+    frame, info = st.read_with_info(ref, wanted)
+    return frame, {"dataset": info.name, "sha256": info.file_sha256, "rows": info.rows,
+                   "provenance": info.provenance.to_dict()}
