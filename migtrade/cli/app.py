@@ -37,7 +37,7 @@ def _root(
 
 
 # One module per command group; each exposes register(app). Order is the order in --help.
-COMMAND_MODULES = ("fetch", "data", "panel", "estimate", "table", "plot", "quickstart")
+COMMAND_MODULES = ("fetch", "data", "panel", "estimate", "test", "table", "plot", "quickstart")
 
 
 def _register() -> None:
@@ -50,12 +50,26 @@ def _register() -> None:
 _register()
 
 
+def _click_exceptions() -> tuple[type[BaseException], ...]:
+    """The click exception base classes in use (typer may vendor its own copy of click)."""
+    found: list[type[BaseException]] = [
+        c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+    ]
+    try:
+        import click
+
+        found.append(click.exceptions.ClickException)
+    except ImportError:  # typer without a separate click
+        pass
+    return tuple(found)
+
+
 def main() -> None:
     """Entry point: run the app, turning user errors into one line on stderr and an exit code."""
     from migtrade.errors import MigtradeError
 
     try:
-        app(standalone_mode=False)
+        result = app(standalone_mode=False)
     except MigtradeError as err:
         sys.stderr.write(f"migtrade: error: {err.one_line()}\n")
         sys.exit(err.exit_code)
@@ -64,10 +78,10 @@ def main() -> None:
     except typer.Abort:
         sys.stderr.write("migtrade: aborted\n")
         sys.exit(130)
-    except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    except _click_exceptions() as exc:
+        message = " ".join(str(exc.format_message()).split()).rstrip(".")  # type: ignore[attr-defined]
+        if message:  # empty when click already printed the help (no arguments given)
+            sys.stderr.write(f"migtrade: error: {message}. Run with --help for usage.\n")
+        sys.exit(getattr(exc, "exit_code", 2))
+    if isinstance(result, int) and result:
+        sys.exit(result)

@@ -1,4 +1,4 @@
-"""``migtrade estimate``: fit one gravity model and print or save the result."""
+"""``migtrade estimate``: fit one or several gravity models and print or save the results."""
 
 from __future__ import annotations
 
@@ -32,9 +32,19 @@ def register(app: typer.Typer) -> None:
 
 
 def estimate_command(
-    formula: str = typer.Argument(..., help='Model, e.g. "trade ~ log(dist) + cntg | exporter^year + importer^year".'),
+    formulas: list[str] = typer.Argument(
+        ..., metavar="FORMULA",
+        help='Model, e.g. "trade ~ log(dist) + cntg | exporter^year + importer^year". Repeat it for '
+        'several models; csw(a, b) (a; a + b) and sw(a, b) (a; b) among the regressors or fixed '
+        'effects expand to several models.'),
     data: str = typer.Option(..., "--data", "-d", help="CSV, gzip CSV, Parquet or Stata file."),
-    model: ModelChoice = typer.Option(ModelChoice.ppml, "--model", "-m", help="Estimator."),
+    store: Path | None = typer.Option(
+        None, "--store", help="Store folder where --data may instead name a stored dataset "
+        "(default: $MIGTRADE_STORE or the per-user data folder)."),
+    model: str = typer.Option(
+        ModelChoice.ppml.value, "--model", "-m",
+        help="Estimator: ppml or ols; several comma-separated (ols,ppml) fit each formula with each, "
+        "formula by formula."),
     vcov: str = typer.Option("robust", "--vcov", help="iid, robust, or cluster:VAR[,VAR2]."),
     small_sample: SmallSampleChoice = typer.Option(
         SmallSampleChoice.stata, "--small-sample", help="Small-sample convention of the standard errors."),
@@ -42,7 +52,9 @@ def estimate_command(
     weights: str | None = typer.Option(None, "--weights", help="Column of observation weights."),
     offset: str | None = typer.Option(None, "--offset", help="Column added to the linear predictor with coefficient 1."),
     fmt: FormatChoice = typer.Option(FormatChoice.rich, "--format", "-f", help="Output format on stdout."),
-    save: Path | None = typer.Option(None, "--save", help="Write the result (JSON) to this file."),
+    save: Path | None = typer.Option(
+        None, "--save", help="Write the result (JSON) to this file; with several models, one file "
+        "holding a JSON list of the results in column order ('migtrade table' reads either)."),
     sample_out: Path | None = typer.Option(
         None, "--sample-out", help="Write every input row with its sample_status (CSV or Parquet)."),
     separation: str = typer.Option("fe,simplex,relu", "--separation",
@@ -54,15 +66,22 @@ def estimate_command(
     fe_maxiter: int = typer.Option(100_000, "--fe-maxiter", help="Maximum demeaning sweeps."),
     conf_level: float = typer.Option(0.95, "--conf-level", help="Confidence level of the intervals."),
 ) -> None:
-    """Estimate a gravity model by OLS or PPML with any number of absorbed fixed effects."""
+    """Estimate gravity models by OLS or PPML with any number of absorbed fixed effects.
+
+    Several models are shown side by side: each formula (after csw()/sw()) with each --model.
+    """
     from migtrade.cli.output import check_writable, emit_results, write_sample
     from migtrade.errors import UsageError
     from migtrade.estimation.fit import FitOptions, estimate
     from migtrade.estimation.vcov import VcovSpec
     from migtrade.spec.formula import ModelSpec
+    from migtrade.spec.multi import expand_formulas
     from migtrade.store.resolve import load_data
 
-    spec = ModelSpec.parse(formula)
+    specs = [ModelSpec.parse(f) for f in expand_formulas(formulas)]
+    models = _models(model)
+    if sample_out is not None and len(specs) * len(models) > 1:
+        raise UsageError("--sample-out needs a single model", "Estimate the model whose sample you want alone.")
     vc = VcovSpec.parse(vcov, small_sample.value)
     methods = tuple(m.strip() for m in separation.split(",") if m.strip() and m.strip() != "none")
     unknown = [m for m in methods if m not in ("fe", "simplex", "relu")]
@@ -74,11 +93,26 @@ def estimate_command(
         if target is not None:
             check_writable(target)
 
-    frame, info = load_data(data)
+    frame, info = load_data(data, store=store)
     options = FitOptions(tol=tol, fe_tol=fe_tol, maxiter=maxiter, fe_maxiter=fe_maxiter,
                          drop_singletons=not keep_singletons, separation=methods, conf_level=conf_level)
-    est = estimate(spec, frame, model=model.value, vcov=vc, where=where, weights=weights,
-                   offset=offset, options=options, data_info=info)
+    fits = [estimate(spec, frame, model=m, vcov=vc, where=where, weights=weights,
+                     offset=offset, options=options, data_info=info) for spec in specs for m in models]
     if sample_out is not None:
-        write_sample(frame, est.sample.labels(), sample_out)
-    emit_results([est.result], fmt.value, save=save)
+        write_sample(frame, fits[0].sample.labels(), sample_out)
+    emit_results([f.result for f in fits], fmt.value, save=save)
+
+
+def _models(text: str) -> list[str]:
+    """``"ols,ppml"`` -> ``["ols", "ppml"]``, each checked against :class:`ModelChoice`."""
+    from migtrade.errors import UsageError
+
+    names = [m.strip().lower() for m in text.split(",")]
+    choices = [c.value for c in ModelChoice]
+    for name in names:
+        if name not in choices:
+            raise UsageError(f"unknown model '{name}' in --model '{text}'",
+                             f"Use {' or '.join(choices)}, or several comma-separated.")
+    if len(set(names)) != len(names):
+        raise UsageError(f"--model '{text}' names a model twice", "Give each model once.")
+    return names

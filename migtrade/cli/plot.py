@@ -1,9 +1,106 @@
-"""``migtrade plot``: coefficient, event-study and panel plots."""
+"""``migtrade plot``: coefficient and event-study plots of saved results."""
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 import typer
+
+plot_app = typer.Typer(
+    name="plot",
+    help="Plots of saved results as PNG, SVG or PDF (by the extension of -o).",
+    no_args_is_help=True,
+)
+
+_FILES_HELP = "Files written by 'migtrade estimate --save' (one result or a list each)."
+_OUTPUT_HELP = "Image file: .png, .svg or .pdf (written atomically)."
 
 
 def register(app: typer.Typer) -> None:
-    """Add the command (group) to the app."""
+    """Add the command group to the app."""
+    app.add_typer(plot_app, name="plot")
+
+
+@plot_app.command("coef")
+def coef_command(
+    files: list[Path] = typer.Argument(..., metavar="RESULT", help=_FILES_HELP),
+    output: Path = typer.Option(..., "--output", "-o", help=_OUTPUT_HELP),
+    keep: list[str] | None = typer.Option(None, "--keep", help="Plot only matching coefficients (regex); repeatable."),
+    drop: list[str] | None = typer.Option(None, "--drop", help="Leave out matching coefficients (regex); repeatable."),
+    title: str | None = typer.Option(None, "--title", help="Title above the plot."),
+    xlabel: str | None = typer.Option(None, "--xlabel", help="Label of the horizontal axis."),
+    width: float = typer.Option(7.0, "--width", help="Width in inches."),
+    height: float = typer.Option(4.5, "--height", help="Height in inches."),
+    dpi: int = typer.Option(150, "--dpi", help="Resolution of PNG output (pixels = inches x dpi)."),
+) -> None:
+    """Coefficients with confidence intervals; several models side by side with a legend."""
+    from migtrade.cli.output import check_writable
+    from migtrade.report.load import load_results
+    from migtrade.report.plots import PlotStyle, coef_plot, plot_format
+
+    style = PlotStyle(width=width, height=height, dpi=dpi, title=title, xlabel=xlabel)
+    fmt = plot_format(output)
+    check_writable(output)
+    image = coef_plot(load_results(files), fmt, keep=keep or (), drop=drop or (), style=style)
+    _write_bytes(output, image)
+
+
+@plot_app.command("event")
+def event_command(
+    files: list[Path] = typer.Argument(..., metavar="RESULT", help=_FILES_HELP),
+    output: Path = typer.Option(..., "--output", "-o", help=_OUTPUT_HELP),
+    pattern: str | None = typer.Option(
+        None, "--pattern", help="Regex selecting the event-study coefficients; a (?P<period>...) group gives "
+        "the period. Default: names like rta_lead2 (-2), rta_lag1 (+1), rel::-2 or year::1994:rta."),
+    periods: str | None = typer.Option(
+        None, "--periods", help="Comma-separated period of each selected coefficient, in order, e.g. -3,-2,0,1."),
+    ref: str = typer.Option(
+        "-1", "--ref", help="Reference (omitted) period, drawn as a point at zero on a dashed line; or none."),
+    title: str | None = typer.Option(None, "--title", help="Title above the plot."),
+    xlabel: str | None = typer.Option(None, "--xlabel", help="Label of the horizontal axis."),
+    width: float = typer.Option(7.0, "--width", help="Width in inches."),
+    height: float = typer.Option(4.5, "--height", help="Height in inches."),
+    dpi: int = typer.Option(150, "--dpi", help="Resolution of PNG output (pixels = inches x dpi)."),
+) -> None:
+    """Event study: leads and lags with confidence bands around the reference period."""
+    from migtrade.cli.output import check_writable
+    from migtrade.report.load import load_results
+    from migtrade.report.plots import PlotStyle, event_plot, plot_format
+
+    style = PlotStyle(width=width, height=height, dpi=dpi, title=title, xlabel=xlabel)
+    fmt = plot_format(output)
+    ref_period = None if ref.strip().lower() == "none" else _number(ref, "--ref")
+    period_list = None if periods is None else [_number(p, "--periods") for p in periods.split(",")]
+    check_writable(output)
+    image = event_plot(load_results(files), fmt, pattern=pattern, periods=period_list, ref=ref_period,
+                       style=style)
+    _write_bytes(output, image)
+
+
+def _number(text: str, option: str) -> float:
+    from migtrade.errors import UsageError
+
+    try:
+        return float(text)
+    except ValueError:
+        raise UsageError(f"{option} '{text}' is not a number", f"Write e.g. {option} -1.") from None
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside ``path`` and rename it into place, like atomic_write_text."""
+    path = path.expanduser()
+    fd, tmp = tempfile.mkstemp(dir=path.resolve().parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        # mkstemp creates the file readable by its owner only; an image is shared like any
+        # other file the user writes, so give it the permissions the umask allows.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
