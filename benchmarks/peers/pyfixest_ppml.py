@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/peers/pyfixest_ppml.py PANEL FORMULA VCOV_CLUSTER
+    python benchmarks/peers/pyfixest_ppml.py PANEL FORMULA VCOV_CLUSTER [ppml|ols]
 
 ``PANEL`` is a ``.parquet`` or ``.csv`` file, ``FORMULA`` a pyfixest formula such as
 ``"trade ~ rta + log_migrant_stock | exporter^year + importer^year + pair_id"`` and
@@ -39,10 +39,11 @@ def _number(value: float) -> float | None:
 
 def main(argv: list[str]) -> int:
     """Read the panel, fit, print JSON; returns the exit code."""
-    if len(argv) != 3:
+    if len(argv) not in (3, 4):
         print(__doc__, file=sys.stderr)
         return 2
     panel, formula, cluster = Path(argv[0]), argv[1], argv[2]
+    model = argv[3] if len(argv) == 4 else "ppml"
 
     start = time.perf_counter()
     data = pd.read_parquet(panel) if panel.suffix.lower() == ".parquet" else pd.read_csv(panel)
@@ -53,7 +54,10 @@ def main(argv: list[str]) -> int:
         # holds only real failures; deprecation chatter from dependencies is dropped.
         warnings.simplefilter("always")
         start = time.perf_counter()
-        fit = pf.fepois(formula, data, vcov={"CRV1": cluster}, iwls_maxiter=IWLS_MAXITER)
+        if model == "ols":
+            fit = pf.feols(formula, data, vcov={"CRV1": cluster})
+        else:
+            fit = pf.fepois(formula, data, vcov={"CRV1": cluster}, iwls_maxiter=IWLS_MAXITER)
         seconds = time.perf_counter() - start
     notes = sorted(
         {
