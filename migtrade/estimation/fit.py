@@ -12,15 +12,18 @@ import pandas as pd
 from scipy.special import gammaln
 
 import migtrade
-from migtrade.errors import DataError, EstimationError, FormulaError
+from migtrade.errors import DataError, EstimationError
 from migtrade.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, Absorber
 from migtrade.estimation.fixed_effects import absorbed_dof, compact, fe_dof, is_nested
+from migtrade.estimation.iv import IVData, check_order_condition, fit_2sls
+from migtrade.estimation.iv_diagnostics import VcovContext
+from migtrade.estimation.iv_poisson import control_function_sample, fit_control_function
 from migtrade.estimation.ols import fit_ols
 from migtrade.estimation.ppml import fit_ppml
 from migtrade.estimation.sample import Sample, build_sample
 from migtrade.estimation.vcov import VcovSpec, compute_vcov
 from migtrade.results.result import EstimationResult
-from migtrade.spec.design import build_design
+from migtrade.spec.design import Design, build_design
 from migtrade.spec.formula import ModelSpec
 from migtrade.spec.where import where_mask
 
@@ -107,14 +110,15 @@ def estimate(
         is heteroskedasticity-robust.
     where
         A filter such as ``"exporter != importer and year in (1986, 1990)"``.
+
+    Notes
+    -----
+    A formula with a third part, ``y ~ x | fe | endog ~ instruments``, is estimated by 2SLS
+    (``model="ols"``) or by a Poisson control function (``model="ppml"``); see
+    :mod:`migtrade.estimation.iv`. The result then has a ``first_stage`` block.
     """
     opts = options or FitOptions()
     spec = formula if isinstance(formula, ModelSpec) else ModelSpec.parse(formula)
-    if spec.is_iv:
-        raise FormulaError(
-            "instrumental variables are not estimated by 'estimate' yet",
-            "Remove the third part of the formula ('| endog ~ instruments').",
-        )
     if model not in MODELS:
         raise DataError(f"unknown model '{model}'", f"Use one of: {', '.join(MODELS)}.")
     vc = vcov or VcovSpec.parse("robust")
@@ -124,6 +128,8 @@ def estimate(
     kept_idx = np.flatnonzero(~excluded)
     sub = frame.iloc[kept_idx] if where else frame
     design = build_design(spec, sub)
+    if spec.is_iv:
+        check_order_condition(design.endog_names, design.instrument_names)
 
     y_sub = design.y
     missing_sub = design.missing.copy()
@@ -160,11 +166,17 @@ def estimate(
         missing=missing_sub,
         fe_codes=fe_codes_sub,
         y=np.nan_to_num(y_sub),
-        X=design.X,
+        X=np.column_stack([design.X, design.endog]) if spec.is_iv else design.X,
         poisson=model == "ppml",
         drop_singletons=opts.drop_singletons,
         separation=opts.separation,
     )
+    if spec.is_iv and model == "ppml" and sample_sub.used.any():
+        # The control function's second stage also has the first-stage residuals as regressors.
+        sample_sub = control_function_sample(
+            sample_sub, _iv_data(design, y_sub, w_all, off_all, fe_codes_sub),
+            drop_singletons=opts.drop_singletons, separation=opts.separation,
+            tol=opts.fe_tol, maxiter=opts.fe_maxiter)
     status = np.full(n_rows, 1, dtype=np.int8)
     status[kept_idx] = sample_sub.status
     sample = Sample(status=status, used=status == 0, fe_codes=sample_sub.fe_codes)
@@ -186,6 +198,11 @@ def estimate(
     fe_codes = list(sample.fe_codes)
     clus_used = [compact(c[used])[0].astype(np.int64) for c in clus]
     absorber = Absorber(fe_codes, w) if fe_codes else None
+    if spec.is_iv:
+        return _estimate_iv(model, design, used, y, w, off, fe_codes, clus_used, absorber, vc, opts,
+                            common=dict(formula=spec.formula, depvar=spec.depvar,
+                                        dropped=dropped, data_info=data_info, where=where,
+                                        weights=weights, offset=offset), sample=sample)
 
     if model == "ols":
         y_fit = y if off is None else y - off
@@ -263,6 +280,64 @@ def estimate(
         notes=tuple(notes),
         versions=_versions(),
         conf_level=opts.conf_level,
+    )
+    return Estimate(result=result, sample=sample)
+
+
+def _iv_data(design: Design, y: np.ndarray, w: np.ndarray | None, off: np.ndarray | None,
+             fe_codes: Sequence[np.ndarray], rows: np.ndarray | None = None) -> IVData:
+    """The arrays of an IV model; ``y``, ``w``, ``off`` and ``fe_codes`` are already on ``rows``."""
+    sel = slice(None) if rows is None else rows
+    return IVData(
+        y=y, X=np.asfortranarray(design.X[sel]), names=design.names,
+        endog=design.endog[sel], endog_names=design.endog_names,
+        instruments=design.instruments[sel], instrument_names=design.instrument_names,
+        weights=np.ones(len(y)) if w is None else w, offset=off,
+        fe_codes=fe_codes, fe_names=design.fe_names,
+    )
+
+
+def _estimate_iv(model: str, design: Design, used: np.ndarray, y: np.ndarray, w: np.ndarray,
+                 off: np.ndarray | None, fe_codes: list[np.ndarray], clus: list[np.ndarray],
+                 absorber: Absorber | None, vc: VcovSpec, opts: FitOptions, *,
+                 common: dict[str, Any], sample: Sample) -> Estimate:
+    """2SLS (``ols``) or the Poisson control function (``ppml``) on the estimation sample."""
+    data = _iv_data(design, y, w, off, fe_codes, rows=used)
+    nested = [vc.kind == "cluster" and any(is_nested(f, c) for c in clus) for f in fe_codes]
+    convention = vc.small_sample.value
+    ctx = VcovContext(spec=vc, clusters=clus, fe_params=fe_dof(fe_codes, nested, convention),
+                      fe_params_iid=fe_dof(fe_codes, [False] * len(fe_codes), convention))
+    if model == "ols":
+        ivf = fit_2sls(data, absorber, ctx, tol=opts.fe_tol, maxiter=opts.fe_maxiter)
+    else:
+        ivf = fit_control_function(data, absorber, ctx, tol=opts.tol, fe_tol=opts.fe_tol,
+                                   maxiter=opts.maxiter, fe_maxiter=opts.fe_maxiter)
+    n = len(y)
+    fe_total, fe_redundant = absorbed_dof(fe_codes)
+    fit_stats = _fit_statistics(model, y, w, locals_=dict(
+        lin=ivf, pf=ivf.poisson, k=ivf.n_params + fe_total - fe_redundant, n=n))
+    notes = list(ivf.notes)
+    dropped = common["dropped"]
+    for status, label in (("singleton", "singleton"), ("separated", "separated")):
+        if dropped[status]:
+            notes.append(f"{dropped[status]} {label} observations dropped")
+    vres = ivf.vcov
+    result = EstimationResult(
+        model=model, formula=common["formula"], depvar=common["depvar"], terms=ivf.terms,
+        params=np.asarray(ivf.params, dtype=float), cov=np.asarray(vres.cov, dtype=float), nobs=n,
+        dropped={"missing": dropped["missing"], "singletons": dropped["singleton"],
+                 "separated": dropped["separated"], "excluded": dropped["excluded"]},
+        omitted=ivf.omitted,
+        fixed_effects={nm: int(c.max()) + 1 for nm, c in zip(design.fe_names, fe_codes, strict=True)},
+        vcov={"type": vc.kind, "clusters": vres.n_clusters, "small_sample": convention,
+              "distribution": vres.distribution, "df": vres.df, "adjustment": vres.adjustment},
+        fit=fit_stats, converged=True, iterations=ivf.iterations, fe_sweeps=ivf.sweeps,
+        data=dict(common["data_info"] or {}),
+        options={"where": common["where"], "weights": common["weights"],
+                 "offset": common["offset"], "tol": opts.tol, "fe_tol": opts.fe_tol,
+                 "separation": list(opts.separation) if model == "ppml" else []},
+        notes=tuple(notes), versions=_versions(), conf_level=opts.conf_level,
+        first_stage=ivf.first_stage,
     )
     return Estimate(result=result, sample=sample)
 

@@ -57,6 +57,9 @@ class EstimationResult:
     notes: tuple[str, ...] = ()
     versions: dict[str, str] = field(default_factory=dict)
     conf_level: float = 0.95
+    # Instrumental-variables models only: first-stage statistics per endogenous regressor, the
+    # weak-instrument flag and the exogeneity test (empty otherwise, and then left out of the JSON).
+    first_stage: dict[str, Any] = field(default_factory=dict)
 
     # statsmodels / linearmodels names
     @property
@@ -106,7 +109,7 @@ class EstimationResult:
     def to_dict(self) -> dict[str, Any]:
         """The ``migtrade.estimation/1`` object."""
         coefs = {t: _clean(vars(c)) for t, c in self.coefficients().items()}
-        return {
+        out: dict[str, Any] = {
             "schema": SCHEMA,
             "model": self.model,
             "formula": self.formula,
@@ -128,6 +131,9 @@ class EstimationResult:
             "notes": list(self.notes),
             "versions": dict(self.versions),
         }
+        if self.first_stage:
+            out["first_stage"] = _clean_tree(self.first_stage)
+        return out
 
     def to_json(self, indent: int | None = 2) -> str:
         """Serialise to JSON (NaN and infinities become null)."""
@@ -166,6 +172,7 @@ class EstimationResult:
             notes=tuple(obj.get("notes", [])),
             versions=dict(obj.get("versions", {})),
             conf_level=float(obj.get("conf_level", 0.95)),
+            first_stage=dict(obj.get("first_stage", {})),
         )
 
     @classmethod
@@ -185,6 +192,17 @@ def _num(v: Any) -> Any:
     if isinstance(v, float) and not math.isfinite(v):
         return None
     return v
+
+
+def _clean_tree(v: Any) -> Any:
+    """Nested dicts and lists with numpy scalars made plain and non-finite floats made null."""
+    if isinstance(v, dict):
+        return {k: _clean_tree(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_clean_tree(x) for x in v]
+    if isinstance(v, np.generic):
+        v = v.item()
+    return _num(v)
 
 
 def _clean(d: dict[str, Any]) -> dict[str, Any]:
