@@ -76,7 +76,7 @@ def emit_results(results: Sequence[EstimationResult], fmt: str, *, save: Path | 
         console = Console(file=sys.stdout, soft_wrap=False)
         head = results[0]
         console.print(
-            f"[bold]{head.model.upper()}[/bold]  {head.formula}\n"
+            f"[bold]{head.label}[/bold]  {head.formula}\n"
             f"N = {head.nobs:,}   dropped: " + ", ".join(f"{k} {v:,}" for k, v in head.dropped.items())
             + f"   iterations: {head.iterations}, converged"
         )

@@ -121,7 +121,7 @@ def coef_plot(
         lo = [e - float(ci[k, 0]) for e, (_, k) in zip(est, rows, strict=True)]
         hi = [float(ci[k, 1]) - e for e, (_, k) in zip(est, rows, strict=True)]
         ax.errorbar(est, y, xerr=[lo, hi], fmt="o", markersize=4, capsize=2.5, linewidth=1.2,
-                    label=f"{names[j]} {r.model.upper()}: {r.depvar}")
+                    label=f"{names[j]} {r.label}: {r.depvar}")
     ax.axvline(0.0, color="0.45", linewidth=0.8, linestyle="--", zorder=0)
     ax.set_yticks(range(len(terms)), terms)
     ax.set_ylim(len(terms) - 0.5, -0.5)  # the first coefficient on top, as in a table

@@ -306,7 +306,7 @@ def _model_notes(results: Sequence[EstimationResult], titles: Sequence[str]) -> 
 
 def _statistic_rows(results: Sequence[EstimationResult], digits: int) -> tuple[tuple[str, tuple[str, ...]], ...]:
     rows: list[tuple[str, tuple[str, ...]]] = [
-        ("Model", tuple(r.model.upper() for r in results)),
+        ("Model", tuple(r.label for r in results)),
         ("Observations", tuple(f"{r.nobs:,}" for r in results)),
     ]
     if any(r.model == "ols" for r in results):

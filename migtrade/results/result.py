@@ -61,6 +61,13 @@ class EstimationResult:
     # weak-instrument flag and the exogeneity test (empty otherwise, and then left out of the JSON).
     first_stage: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def label(self) -> str:
+        """The estimator as printed in tables: OLS, PPML, 2SLS or PPML-IV (control function)."""
+        if self.first_stage:
+            return "2SLS" if self.model == "ols" else "PPML-IV"
+        return self.model.upper()
+
     # statsmodels / linearmodels names
     @property
     def std_errors(self) -> np.ndarray:
