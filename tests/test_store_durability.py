@@ -110,8 +110,9 @@ def test_kill_after_random_delays(tmp_path: Path) -> None:
     rng = np.random.default_rng(7)
     seen, killed = set(), 0
     for round_ in range(6):
-        # Six writes take about two seconds after a second of imports: most kills land mid-write.
-        proc = spawn(store.root, "big", 100 * (round_ + 1), rows=rows, repeat=6)
+        # Twenty writes outlast the longest delay even on a fast machine, so every kill lands on
+        # a live writer, at a random point of its work.
+        proc = spawn(store.root, "big", 100 * (round_ + 1), rows=rows, repeat=20)
         time.sleep(float(rng.uniform(0.3, 2.0)))
         killed += proc.poll() is None
         proc.kill()

@@ -48,7 +48,7 @@ WEIGHT_LADDER = (1e4, 1e2, 1.0)
 # Singular values (of columns scaled to unit norm) below this count as exact collinearity.
 RANK_RTOL = 1e-9
 # The rectifier reads values down to ``tol`` times their scale off the inner demeaning.
-INNER_TOL = 1e-9
+INNER_TOL = 1e-12
 INNER_MAXITER = 20_000
 BALANCE_TOL = 1e-6
 # Every BOOST_EVERY passes, rows whose value fell below DECAY times the last are held at 0.
