@@ -155,7 +155,7 @@ def test_infinite_outcome_for_ppml_is_refused(tmp_path: Path) -> None:
 
 
 def test_quickstart_says_synthetic_first_and_last() -> None:
-    got, out, err = run("quickstart", "--countries", "20", "--years", "4")
+    got, out, err = run("quickstart", "--offline", "--countries", "20", "--years", "4")
     assert got == 0, err
     lines = err.strip().splitlines()
     assert lines[0].startswith("SYNTHETIC DATA") and lines[-1].startswith("SYNTHETIC DATA")

@@ -336,3 +336,17 @@ class HttpClient:
 def host_of(url: str) -> str:
     """The ``host[:port]`` part of a URL, for messages."""
     return urlsplit(url).netloc or url
+
+
+def reachable(url: str, timeout: float = 3.0) -> bool:
+    """Whether the host of ``url`` answers at all within ``timeout`` seconds (any HTTP status).
+
+    Used to choose between real data and the offline demonstration before anything is printed;
+    a fetch still reports its own errors in full.
+    """
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+            client.head(url)
+    except httpx.HTTPError:
+        return False
+    return True
