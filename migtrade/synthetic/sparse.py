@@ -32,7 +32,7 @@ def ring_panel(n_rows: int = 500_000, *, years: int = 10, workers_per_firm: floa
     """Generate the worker-firm ring panel with about ``n_rows`` rows."""
     rng = np.random.default_rng(seed)
     n_ind = max(n_rows // years, 2)
-    n_firms = max(int(round(n_ind / workers_per_firm)), years + 1)
+    n_firms = max(round(n_ind / workers_per_firm), years + 1)
     ind = np.repeat(np.arange(n_ind, dtype=np.int32), years)
     year = np.tile(np.arange(years, dtype=np.int32), n_ind)
     start = rng.integers(0, n_firms, n_ind)
