@@ -84,14 +84,7 @@ class Absorber:
         self.weights = (
             np.ones(n) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
         )
-        wsum = np.concatenate(
-            [
-                np.bincount(row, weights=self.weights, minlength=g)
-                for row, g in zip(self.codes, self.n_levels, strict=True)
-            ]
-        )
-        with np.errstate(divide="ignore"):
-            self.inv_wsum = np.where(wsum > 0, 1.0 / wsum, 0.0)
+        self.inv_wsum = self._inverse_weight_sums()
         self._direct_ok: bool | None = None
         self._direct: object | None = None
 
@@ -103,17 +96,21 @@ class Absorber:
         new.n_levels = self.n_levels
         new.offsets = self.offsets
         new.weights = np.ascontiguousarray(weights, dtype=np.float64)
+        new.inv_wsum = new._inverse_weight_sums()
+        new._direct_ok = self._direct_ok  # a property of the codes, not of the weights
+        new._direct = None
+        return new
+
+    def _inverse_weight_sums(self) -> np.ndarray:
+        """1 / (sum of weights) of every level of every dimension, 0 for an empty level."""
         wsum = np.concatenate(
             [
-                np.bincount(row, weights=new.weights, minlength=g)
+                np.bincount(row, weights=self.weights, minlength=g)
                 for row, g in zip(self.codes, self.n_levels, strict=True)
             ]
         )
         with np.errstate(divide="ignore"):
-            new.inv_wsum = np.where(wsum > 0, 1.0 / wsum, 0.0)
-        new._direct_ok = self._direct_ok  # a property of the codes, not of the weights
-        new._direct = None
-        return new
+            return np.where(wsum > 0, 1.0 / wsum, 0.0)
 
     def _use_direct(self) -> bool:
         if self._direct_ok is None:
