@@ -15,7 +15,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.sparse.linalg import lsqr
 
-from migtrade.estimation import absorb
 from migtrade.estimation.absorb import Absorber
 
 
@@ -80,21 +79,6 @@ def test_warm_start_reaches_the_same_answer() -> None:
     assert warm.sweeps <= cold.sweeps
 
 
-def test_row_parallel_kernel_equals_serial(monkeypatch: pytest.MonkeyPatch) -> None:
-    rng = np.random.default_rng(11)
-    n = 60_000
-    codes = random_fe(rng, n, (300, 250, 2000))
-    w = rng.uniform(0.5, 2.0, n)
-    x = rng.normal(size=(n, 3))
-    monkeypatch.setattr(absorb, "ROW_PARALLEL_MIN_ROWS", 10**12)
-    serial = Absorber(codes, w).demean(x, strategy="map")
-    monkeypatch.setattr(absorb, "ROW_PARALLEL_MIN_ROWS", 1)
-    monkeypatch.setattr(absorb, "_threads", lambda: 2)
-    parallel = Absorber(codes, w).demean(x, strategy="map")
-    assert serial.converged and parallel.converged
-    np.testing.assert_allclose(parallel.resid, serial.resid, atol=1e-9)
-
-
 @pytest.mark.parametrize("sizes", [(30, 20), (40, 25, 60), (10, 10, 10, 10)])
 def test_strategies_give_the_same_projection(sizes: tuple[int, ...]) -> None:
     rng = np.random.default_rng(sum(sizes))
@@ -105,8 +89,11 @@ def test_strategies_give_the_same_projection(sizes: tuple[int, ...]) -> None:
     ab = Absorber(codes, w)
     cg = ab.demean(x, tol=1e-10, strategy="cg")
     ap = ab.demean(x, tol=1e-10, strategy="map")
-    assert cg.converged and ap.converged
-    np.testing.assert_allclose(cg.resid, ap.resid, atol=1e-8)
+    auto = ab.demean(x, tol=1e-10, strategy="auto")
+    direct = ab.demean(x, tol=1e-10, strategy="direct")
+    for other in (ap, auto, direct):
+        assert other.converged
+        np.testing.assert_allclose(cg.resid, other.resid, atol=1e-8)
 
 
 def test_cg_converges_on_a_long_sparse_graph_where_projections_crawl() -> None:

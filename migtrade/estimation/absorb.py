@@ -12,8 +12,10 @@ means. The sweeps converge to the residual of the weighted least-squares project
 ``[D_1 .. D_Q]`` (the method of alternating projections). Irons-Tuck extrapolation on every pair of
 sweeps speeds up the linear convergence. With one dimension a single sweep is exact.
 
-Strategies that compute the same projection (``STRATEGIES``); ``auto`` (the default) takes
-``direct`` where it is cheap and ``cg`` elsewhere:
+Strategies that compute the same projection (``STRATEGIES``). ``auto`` (the default) takes
+``direct`` on large panels where it is cheap; elsewhere it runs ``map``, fastest on the dense
+graphs of gravity panels, and hands any column still unconverged after ``AUTO_MAP_SWEEPS``
+sweeps to ``cg``, which does not crawl on long sparse graphs:
 
 * ``direct``: eliminate the largest dimension and factorise the sparse Schur complement on the
   others (:mod:`migtrade.estimation.direct`), exact in one shot on worker-firm style designs
@@ -46,10 +48,10 @@ DEFAULT_TOL = 1e-8
 DEFAULT_MAXITER = 100_000
 STRATEGIES = ("auto", "direct", "cg", "map")
 DEFAULT_STRATEGY = "auto"
-# Below this many rows the columns are shared among the cores; above it each column's rows are,
-# which keeps every core busy when there are fewer columns than cores (or an odd number).
-ROW_PARALLEL_MIN_ROWS = 200_000
 DIRECT_MIN_ROWS = 200_000
+# ``auto`` gives alternating projections this many sweeps (enough for gravity panels, whose
+# fixed-effect graphs are dense) before handing a column that has not converged to CG.
+AUTO_MAP_SWEEPS = 200
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,12 @@ class Absorber:
         new._direct_ok = self._direct_ok  # a property of the codes, not of the weights
         new._direct = None
         return new
+
+    def _cg(self, work: np.ndarray, tols: np.ndarray, maxiter: int, iters: np.ndarray) -> None:
+        from migtrade.estimation.kernels_cg import cg_columns
+
+        cg_columns(work, self.codes, self.offsets, self.weights, self.inv_wsum,
+                   np.ascontiguousarray(tols), maxiter, iters)
 
     def _inverse_weight_sums(self) -> np.ndarray:
         """1 / (sum of weights) of every level of every dimension, 0 for an empty level."""
@@ -161,9 +169,9 @@ class Absorber:
         if method not in STRATEGIES:
             raise ValueError(f"unknown demeaning strategy {method!r}")
         if method == "auto":
-            # Small problems converge in a few CG passes; the factorisation pays off on big ones.
+            # Small problems converge in a few sweeps; the factorisation pays off on big ones.
             big = self.n >= DIRECT_MIN_ROWS and len(self.n_levels) > 1
-            method = "direct" if big and self._use_direct() else "cg"
+            method = "direct" if big and self._use_direct() else "auto"
         if method == "direct" and work.shape[1] and len(self.n_levels) > 1:
             from migtrade.estimation.direct import DirectProjector
 
@@ -175,21 +183,20 @@ class Absorber:
         if not work.shape[1]:
             pass
         elif method == "cg" and len(self.n_levels) > 1:
-            from migtrade.estimation.kernels_cg import cg_columns
-
-            cg_columns(work, self.codes, self.offsets, self.weights, self.inv_wsum, tols, maxiter, sweeps)
-        elif self.n >= ROW_PARALLEL_MIN_ROWS and _threads() > 1 and len(self.n_levels) > 1:
-            from migtrade.estimation.kernels_parallel import demean_column_parallel
-
-            for j in range(work.shape[1]):
-                sweeps[j] = demean_column_parallel(
-                    work[:, j], self.codes, self.offsets, self.weights, self.inv_wsum,
-                    float(tols[j]), maxiter, _threads(),
-                )
+            self._cg(work, tols, maxiter, sweeps)
         else:
+            budget = min(maxiter, AUTO_MAP_SWEEPS) if method == "auto" else maxiter
             kernels.demean_columns(
-                work, self.codes, self.offsets, self.weights, self.inv_wsum, tols, maxiter, sweeps
+                work, self.codes, self.offsets, self.weights, self.inv_wsum, tols, budget, sweeps
             )
+            slow = np.flatnonzero(sweeps < 0)
+            if method == "auto" and slow.size and len(self.n_levels) > 1:
+                # The last iterate of the projections is a valid start (some x - D a) for CG.
+                sub = np.asfortranarray(work[:, slow])
+                more = np.zeros(slow.size, dtype=np.int64)
+                self._cg(sub, tols[slow], maxiter, more)
+                work[:, slow] = sub
+                sweeps[slow] = np.where(more >= 0, budget + more, -1)
         converged = bool(np.all(sweeps >= 0))
         used = int(sweeps.max()) if converged and sweeps.size else maxiter
         resid = work[:, 0] if one_d else work
@@ -213,8 +220,3 @@ class Absorber:
         sums = kernels.group_sums(values * self.weights, self.codes[dim], self.n_levels[dim])
         return sums * self.inv_wsum[start:stop]
 
-
-def _threads() -> int:
-    import numba
-
-    return int(numba.get_num_threads())
