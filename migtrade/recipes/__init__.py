@@ -1,0 +1,78 @@
+"""Recipes: a whole analysis as a TOML file that ``migtrade run`` executes and can re-check.
+
+A recipe is data, never code. Its keys are fixed by :mod:`migtrade.recipes.schema`; formulas and
+filters go through migtrade's own parsers, as on the command line; nothing is evaluated as Python
+or handed to a shell. Relative input paths are relative to the recipe's folder; output files are
+relative to the output folder and must stay inside it.
+
+::
+
+    [recipe]
+    name = "yotov2016-ch1"                  # required; names the folder migtrade-out/<name>/
+    description = "..."
+
+    [[datasets]]                            # a file as it is ...
+    name = "agtpa"
+    file = "../../shared/data/yotov2016_agtpa/agtpa_applications.csv.gz"
+    [[datasets]]                            # ... or a source of `migtrade fetch`, into the store
+    name = "wdi"
+    source = "worldbank"
+    options = { indicators = ["NY.GDP.MKTP.CD"], years = "1990:2020" }
+
+    [[panels]]                              # `migtrade panel build` -> panels/<name>.parquet
+    name = "gravity_migration"
+    trade = "agtpa"                         # names of datasets: trade, stocks, flows, covariates
+    country_year = ["gdp", "SP.POP.TOTL=pop"]
+    years = "1990:2005:5"
+    countries = "@trade"
+
+    [[models]]                              # `migtrade estimate` -> models/<name>.json
+    name = "t1c4"
+    data = "agtpa"                          # a dataset or a panel
+    formula = "trade ~ log(dist) + cntg | exporter^year + importer^year"
+    model = "ppml"                          # and every option of `migtrade estimate`
+    vcov = "cluster:pair_id"
+    where = "exporter != importer"
+    expect = { "log(dist)" = -0.841 }       # optional: published values ...
+    expect_se = { "log(dist)" = 0.032 }
+    expect_nobs = 28152
+    expect_tol = 0.0005                     # ... and the largest accepted difference
+
+    [[tests]]                               # `migtrade test substitution` -> tests/<name>.json
+    name = "mex"
+    data = "gravity_migration"
+    case = "MEX-USA"
+    alpha = 0.05
+    expect = "complements"                  # optional verdict
+
+    [[tables]]                              # `migtrade table`
+    name = "table1"
+    models = ["t1c3", "t1c4"]
+    format = "latex"
+    file = "table1.tex"                     # and the options of TableOptions
+
+    [[plots]]                               # `migtrade plot coef` or `migtrade plot event`
+    kind = "coef"
+    models = ["t1c4"]
+    file = "coef.png"
+
+Steps run kind by kind in the order above and, within a kind, in the order written. The run
+writes ``manifest.json`` last (:mod:`migtrade.recipes.manifest`).
+"""
+
+from migtrade.recipes.load import RecipeFile, load_recipe
+from migtrade.recipes.manifest import SCHEMA, compare, read_manifest
+from migtrade.recipes.outputs import Writers
+from migtrade.recipes.runner import RunReport, StepRecord, run_recipe
+
+__all__ = [
+    "SCHEMA",
+    "RecipeFile",
+    "RunReport",
+    "StepRecord",
+    "Writers",
+    "compare",
+    "load_recipe",
+    "read_manifest",
+    "run_recipe",
+]

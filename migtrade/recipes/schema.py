@@ -1,0 +1,301 @@
+"""The recipe schema: one frozen dataclass per TOML table, the only keys a recipe may use.
+
+Every field is plain data (text, numbers, booleans, lists and tables of them). Formulas, filters
+and options are handed to migtrade's own parsers, exactly as the commands hand them; nothing in a
+recipe is ever evaluated as Python or passed to a shell.
+
+:func:`migtrade.recipes.validate.build` turns parsed TOML into these classes by their type hints,
+so that the dataclasses below are the whole definition of what a recipe may say.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Verdict = Literal["substitutes", "complements", "short-run-complements-long-run-substitutes",
+                  "inconclusive"]
+TableFormat = Literal["md", "latex", "html", "csv", "json", "text"]
+
+
+@dataclass(frozen=True)
+class RecipeInfo:
+    """``[recipe]``: what the recipe is.
+
+    Attributes
+    ----------
+    name
+        Names the default output folder ``migtrade-out/<name>/``; lowercase letters, digits,
+        ``_``, ``-`` and ``.``.
+    description
+        Free text for the manifest.
+    """
+
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """``options`` of a fetched dataset: the options of ``migtrade fetch SOURCE``.
+
+    Attributes
+    ----------
+    file
+        Read this downloaded copy instead of the network (relative to the recipe's folder).
+    base_url
+        A mirror instead of the source's default address.
+    years
+        ``"FIRST:LAST"`` inclusive, or one year.
+    indicators
+        World Bank indicator codes (``worldbank``).
+    columns
+        CEPII columns, ``NAME`` or ``STANDARD=NAME`` (``cepii``).
+    methods
+        Abel-Cohen estimation methods (``abel-cohen``).
+    mapping
+        ``{standard name = "column in the file"}`` (``file``).
+    """
+
+    file: str | None = None
+    base_url: str | None = None
+    years: str | None = None
+    indicators: tuple[str, ...] = ()
+    columns: tuple[str, ...] = ()
+    methods: tuple[str, ...] = ()
+    mapping: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DatasetStep:
+    """``[[datasets]]``: a data file read as it is, or a source fetched into the store.
+
+    Exactly one of ``file`` and ``source`` is given.
+
+    Attributes
+    ----------
+    name
+        How later steps refer to it; for a fetched source also its name in the store.
+    file
+        CSV, gzip CSV, Parquet or Stata file; a relative path is relative to the recipe's folder.
+    source
+        A source of ``migtrade fetch`` (worldbank, undesa, abel-cohen, cepii, file).
+    options
+        The fetch options (:class:`SourceOptions`), only with ``source``.
+    description
+        Free text.
+    """
+
+    name: str
+    file: str | None = None
+    source: str | None = None
+    options: SourceOptions | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class PanelStep:
+    """``[[panels]]``: ``migtrade panel build`` from datasets of the recipe.
+
+    The panel is written to ``panels/<name>.parquet`` in the output folder and can then be the
+    ``data`` of models and tests.
+
+    Attributes
+    ----------
+    name
+        How later steps refer to the panel.
+    trade, stocks, flows, covariates
+        Names of datasets of the recipe holding each input.
+    country_year
+        Names of country-year datasets, each optionally ``"INDICATOR=name"``.
+    years
+        ``"1990,1995"``, ``"1986:2006"`` or ``"1990:2020:5"``.
+    countries
+        ``"MEX,USA,PHL"``, or ``"@trade"`` for the countries of the trade input.
+    """
+
+    name: str
+    trade: str | None = None
+    stocks: str | None = None
+    flows: str | None = None
+    covariates: str | None = None
+    country_year: tuple[str, ...] = ()
+    years: str | None = None
+    countries: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelStep:
+    """``[[models]]``: ``migtrade estimate`` of one formula with one estimator.
+
+    The result is written to ``models/<name>.json`` (schema ``migtrade.estimation/1``).
+
+    Attributes
+    ----------
+    name
+        How tables and plots refer to the model.
+    data
+        A dataset or panel of the recipe.
+    formula
+        ``"y ~ x1 + x2 | fe1 + fe2"``, parsed by migtrade's formula parser.
+    model, vcov, small_sample, where, weights, offset, separation, keep_singletons, tol,
+    fe_tol, maxiter, fe_maxiter, conf_level
+        As the options of ``migtrade estimate``; ``separation = []`` turns the checks off.
+    expect
+        ``{term = estimate}``: published values the estimates must match.
+    expect_se
+        ``{term = standard error}``: likewise for standard errors.
+    expect_nobs
+        The number of observations, matched exactly.
+    expect_tol
+        Largest accepted absolute difference for ``expect`` and ``expect_se``; the default,
+        0.0005, is half a unit in the last place of a table printed to three decimals.
+    """
+
+    name: str
+    data: str
+    formula: str
+    model: Literal["ppml", "ols"] = "ppml"
+    vcov: str = "robust"
+    small_sample: Literal["stata", "fixest"] = "stata"
+    where: str | None = None
+    weights: str | None = None
+    offset: str | None = None
+    separation: tuple[str, ...] = ("fe", "simplex", "relu")
+    keep_singletons: bool = False
+    tol: float = 1e-8
+    fe_tol: float = 1e-8
+    maxiter: int = 1000
+    fe_maxiter: int = 100_000
+    conf_level: float = 0.95
+    expect: dict[str, float] = field(default_factory=dict)
+    expect_se: dict[str, float] = field(default_factory=dict)
+    expect_nobs: int | None = None
+    expect_tol: float = 0.0005
+
+
+@dataclass(frozen=True)
+class TestStep:
+    """``[[tests]]``: ``migtrade test substitution`` on a dyadic panel.
+
+    The report is written to ``tests/<name>.json`` (schema ``migtrade.substitution/1``).
+
+    Attributes
+    ----------
+    name
+        Names the report.
+    data
+        A dataset or panel of the recipe.
+    case
+        ``"MEX-USA"`` or ``"PHL"``; none for the battery alone.
+    alpha
+        Significance level of the verdict.
+    iv
+        Run the instrumental-variables tests.
+    instruments
+        ``{trade = "TERMS", stock = "TERMS"}`` replacing the default instruments.
+    expect
+        The verdict the test must reach.
+    """
+
+    __test__ = False  # a recipe step, not a test case for pytest to collect
+
+    name: str
+    data: str
+    case: Literal["MEX-USA", "PHL"] | None = None
+    alpha: float = 0.05
+    iv: bool = True
+    instruments: dict[str, str] = field(default_factory=dict)
+    expect: Verdict | None = None
+
+
+@dataclass(frozen=True)
+class TableStep:
+    """``[[tables]]``: ``migtrade table`` of models of the recipe.
+
+    Attributes
+    ----------
+    name
+        Names the table; the file defaults to ``<name>.<extension of the format>``.
+    models
+        Models of the recipe, one column each.
+    format
+        md, latex, html, csv, json or text.
+    file
+        Where to write it, relative to the output folder.
+    keep, drop, order, rename, statistic, stars, digits, titles, title, standalone
+        As the options of ``migtrade table`` (:class:`~migtrade.report.table.TableOptions`);
+        ``rename`` is a table ``{old = "new"}``.
+    """
+
+    name: str
+    models: tuple[str, ...]
+    format: TableFormat
+    file: str | None = None
+    keep: tuple[str, ...] = ()
+    drop: tuple[str, ...] = ()
+    order: tuple[str, ...] = ()
+    rename: dict[str, str] = field(default_factory=dict)
+    statistic: Literal["se", "tstat", "ci"] = "se"
+    stars: tuple[float, ...] = (0.10, 0.05, 0.01)
+    digits: int = 3
+    titles: tuple[str, ...] | None = None
+    title: str | None = None
+    standalone: bool = False
+
+
+@dataclass(frozen=True)
+class PlotStep:
+    """``[[plots]]``: ``migtrade plot coef`` or ``migtrade plot event`` of models of the recipe.
+
+    Attributes
+    ----------
+    kind
+        ``coef`` or ``event``.
+    models
+        Models of the recipe.
+    file
+        Image file relative to the output folder: .png, .svg or .pdf.
+    name
+        Names the step; the file's name without its extension by default.
+    keep, drop
+        Coefficients to show or leave out (``coef``).
+    pattern, periods, ref
+        Event-study coefficients, their periods and the reference period (``event``); ``ref``
+        is a number or ``"none"``.
+    titles, title, xlabel, width, height, dpi
+        Legend labels and the figure's looks.
+    """
+
+    kind: Literal["coef", "event"]
+    models: tuple[str, ...]
+    file: str
+    name: str | None = None
+    keep: tuple[str, ...] = ()
+    drop: tuple[str, ...] = ()
+    pattern: str | None = None
+    periods: tuple[float, ...] | None = None
+    ref: float | str = -1.0
+    titles: tuple[str, ...] | None = None
+    title: str | None = None
+    xlabel: str | None = None
+    width: float = 7.0
+    height: float = 4.5
+    dpi: int = 150
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A whole recipe file.
+
+    Steps run kind by kind in this order (datasets, panels, models, tests, tables, plots), and
+    within a kind in the order written.
+    """
+
+    recipe: RecipeInfo
+    datasets: tuple[DatasetStep, ...] = ()
+    panels: tuple[PanelStep, ...] = ()
+    models: tuple[ModelStep, ...] = ()
+    tests: tuple[TestStep, ...] = ()
+    tables: tuple[TableStep, ...] = ()
+    plots: tuple[PlotStep, ...] = ()
