@@ -79,6 +79,33 @@ def event_command(
     _write_bytes(output, image)
 
 
+@plot_app.command("panel")
+def panel_command(
+    data: str = typer.Argument(..., metavar="PANEL", help="A stored panel name or a file in the panel schema."),
+    pair: str = typer.Option(..., "--pair", help="ORIGIN-DESTINATION in ISO3, e.g. MEX-USA."),
+    variables: str = typer.Option("trade,migrant_stock", "--vars", help="Comma-separated panel columns."),
+    output: Path = typer.Option(..., "--output", "-o", help=_OUTPUT_HELP),
+    store: Path | None = typer.Option(None, "--store", help="Store folder where PANEL may be a dataset name."),
+    title: str | None = typer.Option(None, "--title", help="Title above the plot."),
+    width: float = typer.Option(7.0, "--width", help="Width in inches."),
+    height: float = typer.Option(4.5, "--height", help="Height in inches."),
+    dpi: int = typer.Option(150, "--dpi", help="Resolution of PNG output (pixels = inches x dpi)."),
+) -> None:
+    """A dyad's trade and migration (or any panel columns) over time, one panel per variable."""
+    from migtrade.cli.output import check_writable
+    from migtrade.report.plots import PlotStyle, plot_format
+    from migtrade.report.series import panel_plot, parse_pair
+    from migtrade.store.resolve import load_data
+
+    style = PlotStyle(width=width, height=height, dpi=dpi, title=title)
+    fmt = plot_format(output)
+    dyad = parse_pair(pair)
+    names = [v.strip() for v in variables.split(",") if v.strip()]
+    check_writable(output)
+    frame, info = load_data(data, store=store)
+    _write_bytes(output, panel_plot(frame, dyad, names, fmt, data=info, style=style))
+
+
 def _number(text: str, option: str) -> float:
     from migtrade.errors import UsageError
 
