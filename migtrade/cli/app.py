@@ -37,7 +37,7 @@ def _root(
 
 
 # One module per command group; each exposes register(app). Order is the order in --help.
-COMMAND_MODULES = ("fetch", "data", "panel", "estimate", "table", "plot", "run", "quickstart")
+COMMAND_MODULES = ("fetch", "data", "panel", "estimate", "test", "table", "plot", "run", "quickstart")
 
 
 def _register() -> None:

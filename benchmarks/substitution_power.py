@@ -1,0 +1,105 @@
+"""Size and power of the substitution verdict on synthetic panels whose truth is known.
+
+For each scenario of :mod:`migtrade.synthetic.migration` (complements, substitutes, hump, none)
+it draws panels with seeds 1..D, runs the battery and counts the verdicts. The right verdict for
+``none`` is ``inconclusive``; any other verdict there is a false verdict, whose frequency is the
+size of the procedure and should stay at or below alpha.
+
+By default only the tests that vote are run (the verdict depends on nothing else, so it is the
+same as the full command's); ``--full`` runs the whole battery, instrumental variables included,
+which takes about ten times longer.
+
+Usage::
+
+    .venv/bin/python benchmarks/substitution_power.py               # 100 draws per scenario
+    .venv/bin/python benchmarks/substitution_power.py --draws 20    # a quick look
+    .venv/bin/python benchmarks/substitution_power.py --out benchmarks/README_substitution.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from migtrade.hypotheses.battery import run_battery
+from migtrade.hypotheses.specs import VOTING
+from migtrade.hypotheses.verdict import VERDICTS
+from migtrade.synthetic.migration import SCENARIOS, TRUTHS, migration_panel
+
+SHORT = {"substitutes": "substitutes", "complements": "complements",
+         "short-run-complements-long-run-substitutes": "hump", "inconclusive": "inconclusive"}
+
+
+def one_draw(args: tuple[str, int, int, int, float, bool]) -> tuple[str, str]:
+    """The verdict on one synthetic panel."""
+    scenario, seed, countries, periods, alpha, full = args
+    panel = migration_panel(countries, periods, scenario=scenario, seed=seed)
+    tests = None if full else [t for t in VOTING if not t.startswith("iv_")]
+    report = run_battery(panel.frame, alpha=alpha, tests=tests)
+    return scenario, report.verdict
+
+
+def table(counts: dict[str, Counter[str]], draws: int, alpha: float) -> str:
+    """Markdown table of verdict frequencies per true scenario."""
+    head = ["truth", *(SHORT[v] for v in VERDICTS), "right", "false verdict"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for scenario in SCENARIOS:
+        c = counts[scenario]
+        n = sum(c.values())
+        truth = TRUTHS[scenario].verdict
+        right = c[truth] / n
+        false = sum(c[v] for v in VERDICTS if v not in (truth, "inconclusive")) / n
+        if scenario == "none":
+            false = 1 - right
+        cells = [f"{c[v] / n:.0%}" for v in VERDICTS]
+        lines.append("| " + " | ".join([scenario, *cells, f"{right:.0%}", f"{false:.0%}"]) + " |")
+    se = math.sqrt(alpha * (1 - alpha) / draws)
+    lines.append("")
+    lines.append(f"{draws} draws per scenario; Monte Carlo standard error of a {alpha:.0%} "
+                 f"frequency: {se:.1%}. 'false verdict' counts wrong verdicts other than "
+                 "inconclusive (for 'none', any verdict but inconclusive).")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the study and print (and optionally write) the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--draws", type=int, default=100, help="draws per scenario")
+    parser.add_argument("--countries", type=int, default=60)
+    parser.add_argument("--periods", type=int, default=5)
+    parser.add_argument("--alpha", type=float, default=0.05)
+    parser.add_argument("--full", action="store_true", help="run every test, IV included")
+    parser.add_argument("--workers", type=int, default=1, help="processes (the machine is shared)")
+    parser.add_argument("--out", type=Path, help="also write the table (Markdown) here")
+    opts = parser.parse_args(argv)
+    jobs = [(s, seed, opts.countries, opts.periods, opts.alpha, opts.full)
+            for s in SCENARIOS for seed in range(1, opts.draws + 1)]
+    counts: dict[str, Counter[str]] = {s: Counter() for s in SCENARIOS}
+    start = time.perf_counter()
+    if opts.workers > 1:
+        with ProcessPoolExecutor(opts.workers) as pool:
+            results = list(pool.map(one_draw, jobs, chunksize=4))
+    else:
+        results = [one_draw(j) for j in jobs]
+    for scenario, verdict in results:
+        counts[scenario][verdict] += 1
+    seconds = time.perf_counter() - start
+    text = table(counts, opts.draws, opts.alpha)
+    setup = (f"Synthetic panels of {opts.countries} countries x {opts.periods} five-yearly "
+             f"years, alpha = {opts.alpha:g}, "
+             f"{'the full battery' if opts.full else 'the voting tests only'}; "
+             f"seeds 1..{opts.draws}; {seconds:.0f} s.")
+    print(setup)
+    print(text)
+    if opts.out is not None:
+        opts.out.write_text(f"{setup}\n\n{text}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
