@@ -237,9 +237,9 @@ def estimate(
     )
     notes.extend(vres.notes)
 
-    fit_stats = _fit_statistics(model, y, w, locals_=dict(
-        lin=lin if model == "ols" else None, pf=pf if model == "ppml" else None,
-        k=len(keep) + fe_total - fe_redundant, n=n))
+    k_all = len(keep) + fe_total - fe_redundant
+    fit_stats = (_ols_fit_statistics(y, w, lin.resid, lin.y_tilde, k_all) if model == "ols"
+                 else _poisson_fit_statistics(y, w, pf.mu, pf.deviance, k_all))
     names_kept = tuple(design.names[j] for j in keep)
     omitted = tuple(
         (design.names[j], next((nt.split(" dropped: ", 1)[1] for nt in notes
@@ -314,8 +314,13 @@ def _estimate_iv(model: str, design: Design, used: np.ndarray, y: np.ndarray, w:
                                    maxiter=opts.maxiter, fe_maxiter=opts.fe_maxiter)
     n = len(y)
     fe_total, fe_redundant = absorbed_dof(fe_codes)
-    fit_stats = _fit_statistics(model, y, w, locals_=dict(
-        lin=ivf, pf=ivf.poisson, k=ivf.n_params + fe_total - fe_redundant, n=n))
+    k_all = ivf.n_params + fe_total - fe_redundant
+    if model == "ols":
+        assert ivf.resid is not None and ivf.y_tilde is not None  # 2SLS always sets them
+        fit_stats = _ols_fit_statistics(y, w, ivf.resid, ivf.y_tilde, k_all)
+    else:
+        assert ivf.poisson is not None  # the control function always has a Poisson stage
+        fit_stats = _poisson_fit_statistics(y, w, ivf.poisson.mu, ivf.poisson.deviance, k_all)
     notes = list(ivf.notes)
     dropped = common["dropped"]
     for status, label in (("singleton", "singleton"), ("separated", "separated")):
@@ -342,32 +347,37 @@ def _estimate_iv(model: str, design: Design, used: np.ndarray, y: np.ndarray, w:
     return Estimate(result=result, sample=sample)
 
 
-def _fit_statistics(model: str, y: np.ndarray, w: np.ndarray, locals_: dict[str, Any]) -> dict[str, float | None]:
-    n, k = locals_["n"], locals_["k"]
+def _ols_fit_statistics(y: np.ndarray, w: np.ndarray, resid: np.ndarray, y_tilde: np.ndarray,
+                        k: int) -> dict[str, float | None]:
+    """R², adjusted and within R², RMSE and RSS; ``k`` counts regressors and absorbed levels."""
+    n = y.shape[0]
     wsum = float(w.sum())
     ybar = float(w @ y) / wsum
-    if model == "ols":
-        lin = locals_["lin"]
-        rss = float(w @ lin.resid**2)
-        tss = float(w @ (y - ybar) ** 2)
-        tss_within = float(w @ lin.y_tilde**2)
-        r2 = 1 - rss / tss if tss > 0 else None
-        return {
-            "r2": r2,
-            "adj_r2": None if r2 is None or n <= k else 1 - (1 - r2) * (n - 1) / (n - k),
-            "within_r2": 1 - rss / tss_within if tss_within > 0 else None,
-            "rmse": float(np.sqrt(rss / wsum)),
-            "rss": rss,
-            "df_resid": n - k,
-        }
-    pf = locals_["pf"]
-    mu = pf.mu
+    rss = float(w @ resid**2)
+    tss = float(w @ (y - ybar) ** 2)
+    tss_within = float(w @ y_tilde**2)
+    r2 = 1 - rss / tss if tss > 0 else None
+    return {
+        "r2": r2,
+        "adj_r2": None if r2 is None or n <= k else 1 - (1 - r2) * (n - 1) / (n - k),
+        "within_r2": 1 - rss / tss_within if tss_within > 0 else None,
+        "rmse": float(np.sqrt(rss / wsum)),
+        "rss": rss,
+        "df_resid": n - k,
+    }
+
+
+def _poisson_fit_statistics(y: np.ndarray, w: np.ndarray, mu: np.ndarray, deviance: float,
+                            k: int) -> dict[str, float | None]:
+    """Deviance, log-likelihood, constant-only log-likelihood, pseudo-R² and corr(y, mu)²."""
+    n = y.shape[0]
+    ybar = float(w @ y) / float(w.sum())
     pos = y > 0
     ll = float(w @ (-mu - gammaln(y + 1))) + float(w[pos] @ (y[pos] * np.log(mu[pos])))
     ll0 = float(w @ (-ybar - gammaln(y + 1))) + float(w[pos] @ (y[pos] * np.log(ybar)))
     corr = np.corrcoef(y, mu)[0, 1] if n > 1 and np.std(mu) > 0 else np.nan
     return {
-        "deviance": pf.deviance,
+        "deviance": deviance,
         "loglik": ll,
         "loglik_null": ll0,
         "pseudo_r2": 1 - ll / ll0 if ll0 != 0 else None,
