@@ -27,6 +27,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from migtrade.hypotheses.battery import run_battery
+from migtrade.hypotheses.jackknife import DEFAULT_GROUPS
 from migtrade.hypotheses.specs import VOTING
 from migtrade.hypotheses.verdict import VERDICTS
 from migtrade.synthetic.migration import SCENARIOS, TRUTHS, migration_panel
@@ -35,20 +36,21 @@ SHORT = {"substitutes": "substitutes", "complements": "complements",
          "short-run-complements-long-run-substitutes": "hump", "inconclusive": "inconclusive"}
 
 
-def one_draw(args: tuple[str, int, int, int, float, bool]) -> tuple[str, str]:
+def one_draw(args: tuple[str, int, int, int, float, bool, int]) -> tuple[str, str]:
     """The verdict on one synthetic panel."""
-    scenario, seed, countries, periods, alpha, full = args
+    scenario, seed, countries, periods, alpha, full, groups = args
     panel = migration_panel(countries, periods, scenario=scenario, seed=seed)
     tests = None if full else [t for t in VOTING if not t.startswith("iv_")]
-    report = run_battery(panel.frame, alpha=alpha, tests=tests)
+    report = run_battery(panel.frame, alpha=alpha, tests=tests, jackknife_groups=groups)
     return scenario, report.verdict
 
 
-def table(counts: dict[str, Counter[str]], draws: int, alpha: float) -> str:
+def table(counts: dict[str, Counter[str]], draws: int, alpha: float,
+          scenarios: tuple[str, ...] = SCENARIOS) -> str:
     """Markdown table of verdict frequencies per true scenario."""
     head = ["truth", *(SHORT[v] for v in VERDICTS), "right", "false verdict"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for scenario in SCENARIOS:
+    for scenario in scenarios:
         c = counts[scenario]
         n = sum(c.values())
         truth = TRUTHS[scenario].verdict
@@ -74,12 +76,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--periods", type=int, default=5)
     parser.add_argument("--alpha", type=float, default=0.05)
     parser.add_argument("--full", action="store_true", help="run every test, IV included")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS),
+                        help="comma-separated subset of the scenarios")
+    parser.add_argument("--jackknife-groups", type=int, default=DEFAULT_GROUPS,
+                        help="groups of the voting tests' jackknife; 0 for clustered errors")
     parser.add_argument("--workers", type=int, default=1, help="processes (the machine is shared)")
     parser.add_argument("--out", type=Path, help="also write the table (Markdown) here")
     opts = parser.parse_args(argv)
-    jobs = [(s, seed, opts.countries, opts.periods, opts.alpha, opts.full)
-            for s in SCENARIOS for seed in range(1, opts.draws + 1)]
-    counts: dict[str, Counter[str]] = {s: Counter() for s in SCENARIOS}
+    scenarios = tuple(s.strip() for s in opts.scenarios.split(",") if s.strip())
+    unknown = [s for s in scenarios if s not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenario {unknown[0]!r}; use {', '.join(SCENARIOS)}")
+    jobs = [(s, seed, opts.countries, opts.periods, opts.alpha, opts.full, opts.jackknife_groups)
+            for s in scenarios for seed in range(1, opts.draws + 1)]
+    counts: dict[str, Counter[str]] = {s: Counter() for s in scenarios}
     start = time.perf_counter()
     if opts.workers > 1:
         with ProcessPoolExecutor(opts.workers) as pool:
@@ -89,10 +99,12 @@ def main(argv: list[str] | None = None) -> int:
     for scenario, verdict in results:
         counts[scenario][verdict] += 1
     seconds = time.perf_counter() - start
-    text = table(counts, opts.draws, opts.alpha)
+    text = table(counts, opts.draws, opts.alpha, scenarios)
+    errors = (f"jackknife errors ({opts.jackknife_groups} groups)" if opts.jackknife_groups
+              else "pair-clustered errors")
     setup = (f"Synthetic panels of {opts.countries} countries x {opts.periods} five-yearly "
              f"years, alpha = {opts.alpha:g}, "
-             f"{'the full battery' if opts.full else 'the voting tests only'}; "
+             f"{'the full battery' if opts.full else 'the voting tests only'}, {errors}; "
              f"seeds 1..{opts.draws}; {seconds:.0f} s.")
     print(setup)
     print(text)

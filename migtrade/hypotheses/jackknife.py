@@ -3,11 +3,12 @@
 Why. PPML weighs each observation by its fitted mean, so in gravity panels a few large
 corridors carry most of the information, and with fixed effects for origin-year,
 destination-year and pair those corridors have high leverage: their residuals are shrunk
-towards zero, and the pair-clustered sandwich variance (CR1) is too small. On the synthetic
-panels of :mod:`migtrade.synthetic.migration` with no true effect, the clustered z statistics of
-the voting tests have a standard deviation of 1.3 to 1.5 and a nominal 5% test rejects 12-20% of
-the time. The jackknife re-estimates the model without each group in turn, so an influential
-corridor moves the estimate as much as it really does.
+towards zero, and the pair-clustered sandwich variance (CR1) is too small. On 40 synthetic
+no-effect panels of :mod:`migtrade.synthetic.migration` (40 countries x 5 years) the clustered
+z statistics of the voting quantities had standard deviations of 1.3 to 1.7, and a nominal 5%
+test rejected 15-28% of the time (the engine's errors agree with pyfixest's; the problem is the
+estimator, not the code). The jackknife re-estimates the model without each group in turn, so
+an influential corridor moves the estimate as much as it really does.
 
 How. Country pairs (both directions together, :data:`~migtrade.hypotheses.specs.CLUSTER`) are
 split at random, with a fixed seed, into G groups of nearly equal size. With ``b_g`` the estimate
@@ -16,8 +17,8 @@ without group g and ``b_bar`` their mean,
     V = (G - 1) / G * sum_g (b_g - b_bar)(b_g - b_bar)'
 
 and inference uses the t distribution with G - 1 degrees of freedom. The jackknife variance is
-conservative (Efron & Stein 1981): on the same no-effect panels the 5% test rejects about 3% of
-the time.
+conservative (Efron & Stein 1981): over 60 such panels the migration test's jackknife z had a
+standard deviation of 0.79 and the 5% test rejected 3% of the time.
 """
 
 from __future__ import annotations
