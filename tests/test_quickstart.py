@@ -34,6 +34,7 @@ def test_offline_says_synthetic_in_first_and_last_line() -> None:
     assert proc.returncode == 0, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert lines[0].startswith("SYNTHETIC DATA (--offline)") and lines[-1].startswith("SYNTHETIC DATA")
+    assert "verdict complements (generated as complements)" in lines[-1]
 
 
 def test_unreachable_network_falls_back_to_synthetic() -> None:
@@ -64,6 +65,7 @@ def test_real_path_through_a_local_server(httpserver: HTTPServer, tmp_path: Path
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.startswith("migtrade quickstart: real data")
     assert "SYNTHETIC" not in proc.stderr
+    assert "substitution battery verdict" in proc.stderr.strip().splitlines()[-1]
     assert '"migrant_stock' in proc.stdout or "log1p(migrant_stock)" in proc.stdout
 
 
