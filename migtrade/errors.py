@@ -72,13 +72,3 @@ class CheckFailed(MigtradeError):
 
     exit_code = 6
 
-
-EXIT_CODES: dict[str, int] = {
-    "success": 0,
-    "internal": 1,
-    "usage_or_data": UsageError.exit_code,
-    "source": SourceError.exit_code,
-    "estimation": EstimationError.exit_code,
-    "convergence": ConvergenceError.exit_code,
-    "check_failed": CheckFailed.exit_code,
-}

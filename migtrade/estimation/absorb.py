@@ -213,10 +213,3 @@ class Absorber:
                 "nearly collinear.",
             )
         return res
-
-    def group_means(self, values: np.ndarray, dim: int) -> np.ndarray:
-        """Weighted mean of ``values`` within each level of dimension ``dim``."""
-        start, stop = self.offsets[dim], self.offsets[dim + 1]
-        sums = kernels.group_sums(values * self.weights, self.codes[dim], self.n_levels[dim])
-        return sums * self.inv_wsum[start:stop]
-

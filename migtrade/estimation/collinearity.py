@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import solve_triangular
 
 from migtrade.estimation.fixed_effects import constant_within
 
@@ -85,23 +86,19 @@ def select_columns(
     sub = demeaned[:, candidates]
     gram = (sub * weights[:, None]).T @ sub
     keep: list[int] = []
+    kept_pos: list[int] = []  # positions in ``gram`` of the kept columns
     chol = np.zeros((len(candidates), len(candidates)))
     for pos, j in enumerate(candidates):
         diag = gram[pos, pos]
-        if keep:
-            idx = [candidates.index(i) for i in keep]
-            lkk = chol[np.ix_(range(len(keep)), range(len(keep)))]
-            v = np.linalg.solve(lkk, gram[idx, pos])
-            pivot = diag - float(v @ v)
-        else:
-            v = np.zeros(0)
-            pivot = diag
+        row = len(keep)
+        v = solve_triangular(chol[:row, :row], gram[kept_pos, pos], lower=True) if row else np.zeros(0)
+        pivot = diag - float(v @ v)
         if pivot <= tol * diag or diag <= 0.0:
             kept_names = ", ".join(names[i] for i in keep) or "the constant"
             notes.append(f"{names[j]} dropped: collinear with {kept_names}")
             continue
-        row = len(keep)
         chol[row, :row] = v
         chol[row, row] = np.sqrt(pivot)
         keep.append(j)
+        kept_pos.append(pos)
     return ColumnSelection(keep=tuple(keep), notes=tuple(notes))

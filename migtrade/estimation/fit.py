@@ -5,7 +5,7 @@ from __future__ import annotations
 import platform
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,6 @@ from migtrade.spec.design import Design, build_design
 from migtrade.spec.formula import ModelSpec
 from migtrade.spec.where import where_mask
 
-Model = Literal["ols", "ppml"]
 MODELS: tuple[str, ...] = ("ols", "ppml")
 
 

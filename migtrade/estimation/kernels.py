@@ -104,12 +104,3 @@ def demean_columns(x, codes, offsets, w, inv_wsum, tols, maxiter, sweeps_out):
     k = x.shape[1]
     for j in prange(k):
         sweeps_out[j] = demean_column(x[:, j], codes, offsets, w, inv_wsum, tols[j], maxiter)
-
-
-@njit(cache=True, nogil=True)
-def group_sums(values, code_row, n_levels):
-    """Sum ``values`` by level of one fixed-effect dimension."""
-    out = np.zeros(n_levels)
-    for i in range(values.shape[0]):
-        out[code_row[i]] += values[i]
-    return out

@@ -55,14 +55,6 @@ class PoissonFit:
     sweeps: int
 
 
-def poisson_deviance(y: np.ndarray, mu: np.ndarray, w: np.ndarray) -> float:
-    """``2 Σ w [y log(y/mu) - (y - mu)]`` with ``0 log 0 = 0``."""
-    pos = y > 0
-    term = mu - y
-    term[pos] += y[pos] * (np.log(y[pos]) - np.log(mu[pos]))
-    return float(2.0 * (w @ term))
-
-
 class _Deviance:
     """The Poisson deviance as a function of eta, with the parts that do not change precomputed."""
 
