@@ -93,7 +93,15 @@ def estimate_command(
         if target is not None:
             check_writable(target)
 
-    frame, info = load_data(data, store=store)
+    # Read only the columns the models use, unless a filter or the sample file needs the rest.
+    # When one is missing the whole file is read again, so that the error lists what is there.
+    needed: list[str] | None = None
+    if where is None and sample_out is None:
+        needed = [c for s in specs for c in s.ordered_columns()]
+        needed += [*vc.clusters, *(v for v in (weights, offset) if v)]
+    frame, info = load_data(data, needed, store=store)
+    if needed is not None and not set(needed) <= set(frame.columns):
+        frame, info = load_data(data, store=store)
     options = FitOptions(tol=tol, fe_tol=fe_tol, maxiter=maxiter, fe_maxiter=fe_maxiter,
                          drop_singletons=not keep_singletons, separation=methods, conf_level=conf_level)
     fits = [estimate(spec, frame, model=m, vcov=vc, where=where, weights=weights,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import platform
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -15,9 +15,6 @@ import migtrade
 from migtrade.errors import DataError, EstimationError
 from migtrade.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, Absorber
 from migtrade.estimation.fixed_effects import absorbed_dof, compact, fe_dof, is_nested
-from migtrade.estimation.iv import IVData, check_order_condition, fit_2sls
-from migtrade.estimation.iv_diagnostics import VcovContext
-from migtrade.estimation.iv_poisson import control_function_sample, fit_control_function
 from migtrade.estimation.ols import fit_ols
 from migtrade.estimation.ppml import fit_ppml
 from migtrade.estimation.sample import Sample, build_sample
@@ -26,6 +23,9 @@ from migtrade.results.result import EstimationResult
 from migtrade.spec.design import Design, build_design
 from migtrade.spec.formula import ModelSpec
 from migtrade.spec.where import where_mask
+
+if TYPE_CHECKING:
+    from migtrade.estimation.iv import IVData
 
 MODELS: tuple[str, ...] = ("ols", "ppml")
 
@@ -128,6 +128,9 @@ def estimate(
     sub = frame.iloc[kept_idx] if where else frame
     design = build_design(spec, sub)
     if spec.is_iv:
+        # The IV machinery (and scipy.stats behind its diagnostics) loads only for IV models.
+        from migtrade.estimation.iv import check_order_condition
+
         check_order_condition(design.endog_names, design.instrument_names)
 
     y_sub = design.y
@@ -172,6 +175,8 @@ def estimate(
     )
     if spec.is_iv and model == "ppml" and sample_sub.used.any():
         # The control function's second stage also has the first-stage residuals as regressors.
+        from migtrade.estimation.iv_poisson import control_function_sample
+
         sample_sub = control_function_sample(
             sample_sub, _iv_data(design, y_sub, w_all, off_all, fe_codes_sub),
             drop_singletons=opts.drop_singletons, separation=opts.separation,
@@ -286,6 +291,8 @@ def estimate(
 def _iv_data(design: Design, y: np.ndarray, w: np.ndarray | None, off: np.ndarray | None,
              fe_codes: Sequence[np.ndarray], rows: np.ndarray | None = None) -> IVData:
     """The arrays of an IV model; ``y``, ``w``, ``off`` and ``fe_codes`` are already on ``rows``."""
+    from migtrade.estimation.iv import IVData
+
     sel = slice(None) if rows is None else rows
     return IVData(
         y=y, X=np.asfortranarray(design.X[sel]), names=design.names,
@@ -301,6 +308,10 @@ def _estimate_iv(model: str, design: Design, used: np.ndarray, y: np.ndarray, w:
                  absorber: Absorber | None, vc: VcovSpec, opts: FitOptions, *,
                  common: dict[str, Any], sample: Sample) -> Estimate:
     """2SLS (``ols``) or the Poisson control function (``ppml``) on the estimation sample."""
+    from migtrade.estimation.iv import fit_2sls
+    from migtrade.estimation.iv_diagnostics import VcovContext
+    from migtrade.estimation.iv_poisson import fit_control_function
+
     data = _iv_data(design, y, w, off, fe_codes, rows=used)
     nested = [vc.kind == "cluster" and any(is_nested(f, c) for c in clus) for f in fe_codes]
     convention = vc.small_sample.value

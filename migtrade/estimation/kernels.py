@@ -5,10 +5,17 @@ The layout of the fixed effects is fixed: ``codes`` is a (Q, n) int32 array whos
 level of observation i in fixed-effect dimension q (0 .. G_q - 1), and the levels of all dimensions
 are laid end to end in one vector indexed by ``offsets[q] + code``.
 
-One *sweep* is a Gauss-Seidel pass over the Q dimensions: for each dimension in turn, subtract from
-the residual its weighted group means. Subtracting the means of dimension q and accumulating the
-sums for dimension q + 1 happen in the same pass over memory, so a sweep reads the data Q + 1 times
-instead of 2Q times.
+One *sweep* G is a Gauss-Seidel pass over the Q dimensions: for each dimension in turn, subtract
+from the residual its weighted group means. The loops are arranged so that memory is read as few
+times as possible, which is what their speed depends on:
+
+* subtracting the means of dimension q and summing for dimension q + 1 share one pass;
+* a sweep reads its input and writes its output (no copies), and its last pass already sums the
+  output for the first dimension of the next sweep;
+* the last pass of the second sweep of an Irons-Tuck step also gathers the step's statistics, and
+  the extrapolation sums for the next step's first dimension as it writes.
+
+An Irons-Tuck step (two sweeps and the extrapolation) thus reads the data 2Q + 1 times.
 """
 
 from __future__ import annotations
@@ -16,38 +23,67 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+# What the last pass of a sweep does besides subtracting the means.
+_PLAIN, _SUM_FIRST, _STATS = 0, 1, 2
+
 
 @njit(cache=True, nogil=True)
-def _accumulate(r, code_row, w, acc, start, stop):
+def _zero(acc, start, stop):
     for g in range(start, stop):
         acc[g] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def _sum_first(r, code_row, w, acc, start, stop):
+    """acc[start:stop] = weighted group sums of ``r`` on the first dimension."""
+    _zero(acc, start, stop)
     for i in range(r.shape[0]):
         acc[start + code_row[i]] += w[i] * r[i]
 
 
 @njit(cache=True, nogil=True)
-def _sweep(r, codes, offsets, w, inv_wsum, acc):
-    """One Gauss-Seidel sweep over all fixed-effect dimensions, in place on ``r``."""
+def _sweep(src, dst, codes, offsets, w, inv_wsum, acc, mode, x, gx):
+    """dst = G(src). On entry acc holds the first dimension's group sums of ``src``.
+
+    ``mode`` _SUM_FIRST leaves in acc the first dimension's sums of ``dst``; _STATS returns the
+    Irons-Tuck statistics of the step x -> gx -> dst (largest change, <d, d2>, |d2|^2).
+    """
     n_fe = codes.shape[0]
-    n = r.shape[0]
-    _accumulate(r, codes[0], w, acc, offsets[0], offsets[1])
+    n = dst.shape[0]
+    change = 0.0
+    vprod = 0.0
+    ssq = 0.0
     for q in range(n_fe):
         start = offsets[q]
         for g in range(start, offsets[q + 1]):
             acc[g] *= inv_wsum[g]
         row = codes[q]
-        if q + 1 < n_fe:
-            nxt = codes[q + 1]
-            nstart = offsets[q + 1]
-            for g in range(nstart, offsets[q + 2]):
-                acc[g] = 0.0
+        inp = src if q == 0 else dst
+        last = q + 1 == n_fe
+        if not last or mode == _SUM_FIRST:
+            nq = 0 if last else q + 1
+            nxt = codes[nq]
+            nstart = offsets[nq]
+            _zero(acc, nstart, offsets[nq + 1])
             for i in range(n):
-                v = r[i] - acc[start + row[i]]
-                r[i] = v
+                v = inp[i] - acc[start + row[i]]
+                dst[i] = v
                 acc[nstart + nxt[i]] += w[i] * v
+        elif mode == _STATS:
+            for i in range(n):
+                v = inp[i] - acc[start + row[i]]
+                dst[i] = v
+                d_gx = v - gx[i]
+                a = abs(d_gx)
+                if a > change:
+                    change = a
+                d2 = d_gx - gx[i] + x[i]
+                vprod += d_gx * d2
+                ssq += d2 * d2
         else:
             for i in range(n):
-                r[i] -= acc[start + row[i]]
+                dst[i] = inp[i] - acc[start + row[i]]
+    return change, vprod, ssq
 
 
 @njit(cache=True, nogil=True)
@@ -60,32 +96,19 @@ def demean_column(r, codes, offsets, w, inv_wsum, tol, maxiter):
     n = r.shape[0]
     n_levels = offsets[offsets.shape[0] - 1]
     acc = np.empty(n_levels)
+    first = codes[0]
+    _sum_first(r, first, w, acc, offsets[0], offsets[1])
     if codes.shape[0] == 1:
-        _sweep(r, codes, offsets, w, inv_wsum, acc)
+        _sweep(r, r, codes, offsets, w, inv_wsum, acc, _PLAIN, r, r)
         return 1
     gx = np.empty(n)
     ggx = np.empty(n)
     sweeps = 0
     while sweeps < maxiter:
-        for i in range(n):
-            gx[i] = r[i]
-        _sweep(gx, codes, offsets, w, inv_wsum, acc)
-        for i in range(n):
-            ggx[i] = gx[i]
-        _sweep(ggx, codes, offsets, w, inv_wsum, acc)
+        _sweep(r, gx, codes, offsets, w, inv_wsum, acc, _SUM_FIRST, r, r)
+        # Convergence is judged on the change made by the second, plain sweep.
+        change, vprod, ssq = _sweep(gx, ggx, codes, offsets, w, inv_wsum, acc, _STATS, r, gx)
         sweeps += 2
-        # Convergence is judged on the change made by the last plain sweep.
-        change = 0.0
-        vprod = 0.0
-        ssq = 0.0
-        for i in range(n):
-            d_gx = ggx[i] - gx[i]
-            a = abs(d_gx)
-            if a > change:
-                change = a
-            d2 = d_gx - gx[i] + r[i]
-            vprod += d_gx * d2
-            ssq += d2 * d2
         if not (np.isfinite(vprod) and np.isfinite(ssq)):
             return -1  # the input or a sweep produced NaN or inf: report failure, never converge
         if change <= tol or ssq == 0.0:
@@ -93,8 +116,12 @@ def demean_column(r, codes, offsets, w, inv_wsum, tol, maxiter):
                 r[i] = ggx[i]
             return sweeps
         coef = vprod / ssq
+        _zero(acc, offsets[0], offsets[1])
+        start = offsets[0]
         for i in range(n):
-            r[i] = ggx[i] - coef * (ggx[i] - gx[i])
+            v = ggx[i] - coef * (ggx[i] - gx[i])
+            r[i] = v
+            acc[start + first[i]] += w[i] * v
     return -1
 
 
