@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.sparse.linalg import lsqr
 
+from migtrade.estimation import absorb
 from migtrade.estimation.absorb import Absorber
 
 
@@ -91,9 +92,72 @@ def test_strategies_give_the_same_projection(sizes: tuple[int, ...]) -> None:
     ap = ab.demean(x, tol=1e-10, strategy="map")
     auto = ab.demean(x, tol=1e-10, strategy="auto")
     direct = ab.demean(x, tol=1e-10, strategy="direct")
-    for other in (ap, auto, direct):
+    crossed = ab.demean(x, tol=1e-10, strategy="crossed")
+    for other in (ap, auto, direct, crossed):
         assert other.converged
         np.testing.assert_allclose(cg.resid, other.resid, atol=1e-8)
+
+
+def gravity_blocks(rng: np.random.Generator, countries: int, years: int,
+                   dup: int = 1) -> tuple[list[np.ndarray], np.ndarray]:
+    """Exporter-year, importer-year and pair codes of a gravity panel with holes: every year
+    misses some countries (so the blocks have unequal sizes) and some flows; ``dup`` rows per
+    flow (several products, say)."""
+    rows = []
+    for t in range(years):
+        present = rng.random(countries) > 0.15
+        for e in np.flatnonzero(present):
+            for i in np.flatnonzero(present):
+                if e != i and rng.random() > 0.1:
+                    rows.extend([(e, i, t)] * dup)
+    e, i, t = np.array(rows).T
+    ey = np.unique(e * years + t, return_inverse=True)[1]
+    iy = np.unique(i * years + t, return_inverse=True)[1]
+    pair = np.unique(np.minimum(e, i) * countries + np.maximum(e, i), return_inverse=True)[1]
+    return [ey, iy, pair], e
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+@pytest.mark.parametrize("dup", [1, 3])
+def test_crossed_pair_matches_conjugate_gradients(dims: int, dup: int) -> None:
+    rng = np.random.default_rng(dims * 10 + dup)
+    codes, _ = gravity_blocks(rng, 25, 6, dup)
+    codes = codes[:dims]
+    n = codes[0].size
+    # PPML-like weights spanning several orders of magnitude, the hard case for the block inverse.
+    w = np.exp(rng.normal(0.0, 2.5, n))
+    x = rng.normal(size=(n, 3)) * np.array([1.0, 100.0, 0.01])
+    ab = Absorber(codes, w)
+    layout = ab.crossed_layout()
+    assert layout is not None
+    if dims == 2:
+        assert layout.n_blocks == 6  # one block per year
+    cg = ab.demean(x, tol=1e-11, strategy="cg")
+    crossed = ab.demean(x, tol=1e-11, strategy="crossed")
+    assert crossed.converged
+    scale = np.abs(x).max(axis=0)
+    np.testing.assert_array_less(np.abs(cg.resid - crossed.resid).max(axis=0), 1e-8 * scale)
+    if dims == 2:
+        assert crossed.sweeps <= 3  # exact: one projection and at most a refinement or two
+
+
+def test_auto_takes_the_crossed_pair_for_two_large_crossed_effects() -> None:
+    rng = np.random.default_rng(5)
+    codes, _ = gravity_blocks(rng, 60, 25)
+    ab = Absorber(codes[:2], rng.uniform(0.5, 2.0, codes[0].size))
+    assert codes[0].size >= absorb.CROSSED_MIN_ROWS
+    x = rng.normal(size=codes[0].size)
+    auto = ab.demean(x, tol=1e-10)
+    assert auto.converged and auto.sweeps == 1
+    np.testing.assert_allclose(auto.resid, ab.demean(x, tol=1e-10, strategy="cg").resid, atol=1e-8)
+
+
+def test_no_crossed_pair_when_the_graph_is_one_large_block() -> None:
+    from migtrade.synthetic.sparse import ring_panel
+
+    d = ring_panel(200_000, seed=1).frame  # 20,000 workers x 870 firms in one block
+    ab = Absorber([d["indiv"].to_numpy(), d["firm"].to_numpy()])
+    assert ab.crossed_layout() is None
 
 
 def test_cg_converges_on_a_long_sparse_graph_where_projections_crawl() -> None:

@@ -38,17 +38,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from migtrade.errors import ConvergenceError
 from migtrade.estimation import kernels
 
+if TYPE_CHECKING:
+    from migtrade.estimation.crossed import CrossedLayout
+
 DEFAULT_TOL = 1e-8
 DEFAULT_MAXITER = 100_000
-STRATEGIES = ("auto", "direct", "cg", "map")
+STRATEGIES = ("auto", "direct", "crossed", "cg", "map")
 DEFAULT_STRATEGY = "auto"
 DIRECT_MIN_ROWS = 200_000
+# Below this many rows alternating projections finish before the blocks of a crossed pair are built.
+CROSSED_MIN_ROWS = 50_000
 # ``auto`` gives alternating projections this many sweeps (enough for gravity panels, whose
 # fixed-effect graphs are dense) before handing a column that has not converged to CG.
 AUTO_MAP_SWEEPS = 200
@@ -87,8 +93,10 @@ class Absorber:
             np.ones(n) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
         )
         self.inv_wsum = self._inverse_weight_sums()
-        self._direct_ok: bool | None = None
+        # What depends on the codes alone, shared with every :meth:`with_weights` copy.
+        self._plans: dict[str, object] = {}
         self._direct: object | None = None
+        self._crossed: object | None = None
 
     def with_weights(self, weights: np.ndarray) -> Absorber:
         """The same fixed effects under new weights (the codes are shared, not copied)."""
@@ -99,8 +107,9 @@ class Absorber:
         new.offsets = self.offsets
         new.weights = np.ascontiguousarray(weights, dtype=np.float64)
         new.inv_wsum = new._inverse_weight_sums()
-        new._direct_ok = self._direct_ok  # a property of the codes, not of the weights
+        new._plans = self._plans
         new._direct = None
+        new._crossed = None
         return new
 
     def _cg(self, work: np.ndarray, tols: np.ndarray, maxiter: int, iters: np.ndarray) -> None:
@@ -120,12 +129,22 @@ class Absorber:
         with np.errstate(divide="ignore"):
             return np.where(wsum > 0, 1.0 / wsum, 0.0)
 
+    def crossed_layout(self) -> CrossedLayout | None:
+        """The pair of dimensions projected exactly by ``crossed`` (computed once, kept across
+        :meth:`with_weights`), or None when no pair is affordable."""
+        if "crossed" not in self._plans:
+            from migtrade.estimation.crossed import CrossedLayout
+
+            multi = len(self.n_levels) > 1
+            self._plans["crossed"] = CrossedLayout.plan(self.codes, self.n_levels) if multi else None
+        return self._plans["crossed"]  # type: ignore[return-value]
+
     def _use_direct(self) -> bool:
-        if self._direct_ok is None:
+        if "direct" not in self._plans:
             from migtrade.estimation.direct import DirectProjector
 
-            self._direct_ok = DirectProjector.affordable(self.codes, self.n_levels)
-        return self._direct_ok
+            self._plans["direct"] = DirectProjector.affordable(self.codes, self.n_levels)
+        return bool(self._plans["direct"])
 
     def demean(
         self,
@@ -169,9 +188,37 @@ class Absorber:
         if method not in STRATEGIES:
             raise ValueError(f"unknown demeaning strategy {method!r}")
         if method == "auto":
-            # Small problems converge in a few sweeps; the factorisation pays off on big ones.
+            # Small problems converge in a few sweeps; the factorisations pay off on big ones.
             big = self.n >= DIRECT_MIN_ROWS and len(self.n_levels) > 1
-            method = "direct" if big and self._use_direct() else "auto"
+            if big and self._use_direct():
+                method = "direct"
+            elif (len(self.n_levels) == 2 and self.n >= CROSSED_MIN_ROWS and work.shape[1]
+                  and self.crossed_layout() is not None):
+                # Exact in one projection. With more dimensions the pair halves the sweeps but
+                # each costs twice as much, so alternating projections stay the default there.
+                method = "crossed"
+        if method == "crossed" and work.shape[1] and len(self.n_levels) > 1:
+            layout = self.crossed_layout()
+            if layout is not None:
+                from migtrade.estimation.crossed import CrossedProjector
+
+                if self._crossed is None:
+                    self._crossed = CrossedProjector(layout, self.codes, self.offsets,
+                                                     self.weights, self.inv_wsum)
+                assert isinstance(self._crossed, CrossedProjector)
+                work, sweeps = self._crossed.demean(work, tols, maxiter)
+                work = np.asfortranarray(work)
+                slow = np.flatnonzero(sweeps < 0)
+                if slow.size:
+                    # Any iterate is some x - D a, a valid start for conjugate gradients.
+                    sub = np.asfortranarray(work[:, slow])
+                    more = np.zeros(slow.size, dtype=np.int64)
+                    self._cg(sub, tols[slow], maxiter, more)
+                    work[:, slow] = sub
+                    sweeps[slow] = more
+                method = "done"
+            else:
+                method = "auto"
         if method == "direct" and work.shape[1] and len(self.n_levels) > 1:
             from migtrade.estimation.direct import DirectProjector
 
@@ -180,7 +227,7 @@ class Absorber:
             assert isinstance(self._direct, DirectProjector)
             work = self._direct.project(work)
             method = "cg"  # the check: returns at once when the direct answer meets the tolerance
-        if not work.shape[1]:
+        if not work.shape[1] or method == "done":
             pass
         elif method == "cg" and len(self.n_levels) > 1:
             self._cg(work, tols, maxiter, sweeps)

@@ -47,6 +47,9 @@ from migtrade.estimation.absorb import Absorber
 WEIGHT_LADDER = (1e4, 1e2, 1.0)
 # Singular values (of columns scaled to unit norm) below this count as exact collinearity.
 RANK_RTOL = 1e-9
+# Smallest eigenvalue of a unit-scaled Gram matrix above which its columns are taken as clearly
+# independent without a QR (its rounding error is about n * eps, 1e-9 for ten million rows).
+GRAM_FLOOR = 1e-4
 # The rectifier reads values down to ``tol`` times their scale off the inner demeaning.
 INNER_TOL = 1e-12
 INNER_MAXITER = 20_000
@@ -98,6 +101,30 @@ def fe_separated(y: np.ndarray, codes: Sequence[np.ndarray]) -> np.ndarray:
         if c.size:
             mask |= np.bincount(c[pos], minlength=int(c.max()) + 1)[c] == 0
     return mask
+
+
+def _gram(A: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """A'A (over ``rows`` only, when given), by one matrix product."""
+    if rows is None:
+        return A.T @ A
+    return (A * rows[:, None]).T @ A
+
+
+def _clearly_full_rank(A: np.ndarray, norms: np.ndarray, rows: np.ndarray | None = None,
+                       floor: float = GRAM_FLOOR) -> bool:
+    """True when the columns of ``A`` (on ``rows``), each divided by its entry of ``norms``,
+    have a smallest singular value far above any rank tolerance used here.
+
+    The Gram matrix costs one pass where a QR of a tall matrix costs several. It squares the
+    condition number, so it only answers "clearly full rank" (smallest eigenvalue above
+    ``floor``, far above its rounding error of about n * eps); anything else goes to the QR.
+    """
+    if A.shape[1] == 0 or np.any(norms <= 0):
+        return A.shape[1] == 0
+    g = _gram(A, rows) / np.outer(norms, norms)
+    if not np.all(np.isfinite(g)):
+        return False
+    return bool(np.linalg.eigvalsh(g)[0] > floor)
 
 
 def _null_space(A: np.ndarray, rtol: float) -> np.ndarray:
@@ -158,7 +185,10 @@ def simplex_separated(y: np.ndarray, X: np.ndarray, *, rtol: float = RANK_RTOL) 
     zero_idx = np.flatnonzero(~pos)
     if X.shape[1] == 0 or zero_idx.size == 0:
         return mask
-    Xu = _unit_columns(X, np.linalg.norm(X, axis=0))
+    norms = np.sqrt(np.einsum("ij,ij->j", X, X))
+    if _clearly_full_rank(X, norms, pos):
+        return mask
+    Xu = _unit_columns(X, norms)
     null = _null_space(Xu[pos], rtol)
     if null.shape[1] == 0:
         return mask
@@ -191,11 +221,27 @@ class _Projector:
         if X.shape[1]:
             # Norms taken before demeaning: a column the fixed effects absorb then shows a tiny
             # singular value instead of being blown back up to unit size.
-            norms = np.linalg.norm(X * self.sw[:, None], axis=0)
+            norms = np.sqrt(np.einsum("ij,ij,i->j", X, X, w))
             Xt = self._demean(X, None, np.maximum(np.abs(X).max(axis=0), _TINY))
-            Q, R = np.linalg.qr(_unit_columns(Xt * self.sw[:, None], norms))
-            U, s, _ = np.linalg.svd(R)
-            self.basis = Q @ U[:, : int(np.sum(s > RANK_RTOL))]
+            xs = Xt * self.sw[:, None]
+            self.basis = self._orthonormal(xs, norms)
+
+    @staticmethod
+    def _orthonormal(xs: np.ndarray, norms: np.ndarray) -> np.ndarray:
+        """An orthonormal basis of the columns of ``xs`` that are not (nearly) collinear."""
+        if _clearly_full_rank(xs, norms, floor=GRAM_FLOOR):
+            # Well conditioned even after scaling each column to unit length: a Cholesky
+            # factor of the Gram matrix orthonormalises to rounding error (cond <= 1 / floor).
+            own = np.sqrt(np.einsum("ij,ij->j", xs, xs))
+            g = _gram(xs) / np.outer(own, own)
+            if np.linalg.eigvalsh(g)[0] > GRAM_FLOOR:
+                chol = np.linalg.cholesky(g)
+                from scipy.linalg import solve_triangular
+
+                return np.asarray(solve_triangular(chol, (xs / own).T, lower=True).T)
+        Q, R = np.linalg.qr(_unit_columns(xs, norms))
+        U, s, _ = np.linalg.svd(R)
+        return np.asarray(Q @ U[:, : int(np.sum(s > RANK_RTOL))])
 
     def _demean(self, x: np.ndarray, start: np.ndarray | None, scale: np.ndarray) -> np.ndarray:
         if self.absorber is None:

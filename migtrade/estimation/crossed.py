@@ -1,0 +1,220 @@
+"""Exact weighted projection on two crossed fixed effects whose graph falls apart into blocks.
+
+Exporter-year and importer-year effects only meet within a year: the bipartite graph of their
+levels splits into one connected block per year, in a gravity panel a dense table of countries x
+countries. Within a block the normal equations of the two effects are ``[A C; C' B]``, A and B
+diagonal (the weight sums of each level) and C the cross table of weights; eliminating the larger
+side leaves ``S = B - C' A^{-1} C`` on the smaller one, a dense matrix per block. All blocks are
+padded to one size and inverted in one batched call, so a projection on both effects costs two
+passes over the rows (group sums; subtract) and a few batched matrix products, whatever the
+weights, where alternating projections need tens of sweeps.
+
+``S`` has one null direction per block (adding a constant to one side and removing it from the
+other); the first level of the smaller side of each block is held at 0 to remove it.
+
+With more fixed effects, the pair becomes one step of the Gauss-Seidel sweep and the other
+dimensions are swept around it as in :mod:`migtrade.estimation.kernels`, with Irons-Tuck
+extrapolation over pairs of sweeps: the pair is the part of the problem that converges slowest
+under plain alternating projections (gravity: exporter-year against importer-year).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+
+from migtrade.estimation import kernels_crossed as kc
+
+# Use the pair only when its padded blocks are small next to the data.
+MAX_CELLS_PER_ROW = 2.0
+MIN_CELLS = 1_000_000
+MAX_FLOPS = 3e9
+# Balance checks and re-projections in the exact (two-dimension) case; each re-projection
+# multiplies the error left by an imprecise block inverse by about cond(S) * eps.
+MAX_REFINEMENTS = 4
+
+
+@dataclass(frozen=True)
+class CrossedLayout:
+    """Where every row sits in the padded blocks of a pair of fixed-effect dimensions.
+
+    ``e`` is the eliminated (larger) side and ``s`` the side the Schur complement lives on.
+    """
+
+    q_e: int
+    q_s: int
+    n_blocks: int
+    m_e: int
+    m_s: int
+    e_idx: np.ndarray  # (n,) int64: block * m_e + local level on the e side
+    s_idx: np.ndarray  # (n,) int64: block * m_s + local level on the s side
+    s_real: np.ndarray  # (n_blocks * m_s,) bool: a level that exists (not padding)
+
+    @property
+    def cells(self) -> int:
+        return self.n_blocks * self.m_e * self.m_s
+
+    @classmethod
+    def plan(cls, codes: np.ndarray, n_levels: tuple[int, ...]) -> CrossedLayout | None:
+        """The affordable pair with the most levels, or None when no pair is affordable."""
+        n = codes.shape[1]
+        budget = max(MIN_CELLS, MAX_CELLS_PER_ROW * n)
+        best: CrossedLayout | None = None
+        for qa, qb in combinations(range(len(n_levels)), 2):
+            layout = cls._build(codes, n_levels, qa, qb, budget)
+            if layout is None:
+                continue
+            if best is None or (n_levels[layout.q_e] + n_levels[layout.q_s]
+                                > n_levels[best.q_e] + n_levels[best.q_s]):
+                best = layout
+        return best
+
+    @classmethod
+    def _build(cls, codes: np.ndarray, n_levels: tuple[int, ...], qa: int, qb: int,
+               budget: float) -> CrossedLayout | None:
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        ga, gb = n_levels[qa], n_levels[qb]
+        if min(ga, gb) < 2:
+            return None
+        ca = codes[qa].astype(np.int64)
+        cb = codes[qb].astype(np.int64)
+        graph = coo_matrix((np.ones(ca.size, dtype=np.int8), (ca, cb + ga)),
+                           shape=(ga + gb, ga + gb)).tocsr()
+        n_blocks, labels = connected_components(graph, directed=True, connection="weak")
+        local_a, m_a = _local_index(labels[:ga], n_blocks)
+        local_b, m_b = _local_index(labels[ga:], n_blocks)
+        if min(m_a, m_b) < 2:
+            return None  # one side nested in the other: a single dimension's means suffice
+        (q_e, m_e, local_e, ce), (q_s, m_s, local_s, cs) = sorted(
+            [(qa, m_a, local_a, ca), (qb, m_b, local_b, cb)], key=lambda t: -t[1])
+        cells = float(n_blocks) * m_e * m_s
+        if cells > budget or n_blocks * m_s * m_s > budget or cells * m_s > MAX_FLOPS:
+            return None
+        block = labels[ca].astype(np.int64)
+        counts_s = np.bincount(labels[ga:] if q_s == qb else labels[:ga], minlength=n_blocks)
+        s_real = (np.arange(m_s)[None, :] < counts_s[:, None]).ravel()
+        return cls(q_e=q_e, q_s=q_s, n_blocks=int(n_blocks), m_e=int(m_e), m_s=int(m_s),
+                   e_idx=block * m_e + local_e[ce], s_idx=block * m_s + local_s[cs],
+                   s_real=s_real)
+
+
+def _local_index(labels: np.ndarray, n_blocks: int) -> tuple[np.ndarray, int]:
+    """Each level's rank among the levels of its block, and the largest block size."""
+    order = np.argsort(labels, kind="stable")
+    counts = np.bincount(labels, minlength=n_blocks)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    local = np.empty(labels.size, dtype=np.int64)
+    local[order] = np.arange(labels.size) - starts[labels[order]]
+    return local, int(counts.max(initial=0))
+
+
+class CrossedProjector:
+    """The pair's exact projection under fixed weights, and the sweeps around it."""
+
+    def __init__(self, layout: CrossedLayout, codes: np.ndarray, offsets: np.ndarray,
+                 weights: np.ndarray, inv_wsum: np.ndarray) -> None:
+        lo = layout
+        self.layout = lo
+        self.w = weights
+        cell = lo.e_idx * lo.m_s + (lo.s_idx % lo.m_s)
+        cross = np.bincount(cell, weights=weights, minlength=lo.cells).reshape(
+            lo.n_blocks, lo.m_e, lo.m_s)
+        a = cross.sum(axis=2).ravel()
+        b = cross.sum(axis=1).ravel()
+        self.inv_a = np.where(a > 0, 1.0 / np.where(a > 0, a, 1.0), 0.0)
+        self.inv_b = np.where(b > 0, 1.0 / np.where(b > 0, b, 1.0), 0.0)
+        scaled = cross * self.inv_a.reshape(lo.n_blocks, lo.m_e, 1)
+        schur = -np.matmul(cross.transpose(0, 2, 1), scaled)
+        diag = np.arange(lo.m_s)
+        schur[:, diag, diag] += b.reshape(lo.n_blocks, lo.m_s)
+        # Hold the first level of every block at 0, and padding out of the system.
+        held = ~lo.s_real.reshape(lo.n_blocks, lo.m_s)
+        held[:, 0] = True
+        schur[held, :] = 0.0
+        schur.transpose(0, 2, 1)[held, :] = 0.0
+        schur[:, diag, diag] += held
+        inv = np.linalg.inv(schur)
+        inv[held, :] = 0.0
+        inv.transpose(0, 2, 1)[held, :] = 0.0
+        self.cross = cross
+        self.s_inv = inv
+        rest = [q for q in range(codes.shape[0]) if q not in (lo.q_e, lo.q_s)]
+        # One index type for every grouping, so that the pass is compiled once.
+        self.rest_codes = [codes[q].astype(np.int64) for q in rest]
+        self.rest_inv = [inv_wsum[offsets[q]:offsets[q + 1]] for q in rest]
+
+    def _solve(self, se: np.ndarray, ss: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Coefficients (alpha on e, beta on s) of the pair fitted to columns with sums se, ss."""
+        lo = self.layout
+        k = se.shape[1]
+        t = (self.inv_a[:, None] * se).reshape(lo.n_blocks, lo.m_e, k)
+        rhs = ss.reshape(lo.n_blocks, lo.m_s, k) - np.matmul(self.cross.transpose(0, 2, 1), t)
+        beta = np.matmul(self.s_inv, rhs)
+        alpha = (se.reshape(lo.n_blocks, lo.m_e, k) - np.matmul(self.cross, beta))
+        alpha = alpha.reshape(-1, k) * self.inv_a[:, None]
+        return np.asfortranarray(alpha), np.asfortranarray(beta.reshape(-1, k))
+
+    def demean(self, r: np.ndarray, tols: np.ndarray, maxiter: int) -> tuple[np.ndarray, np.ndarray]:
+        """Demean the columns of the Fortran-ordered ``r`` (n, k), in place where it can; returns
+        the residuals and the sweeps per column (-1 where ``maxiter`` sweeps were not enough)."""
+        lo = self.layout
+        k = r.shape[1]
+        sweeps = np.full(k, -1, dtype=np.int64)
+        se, ss = kc.empty_sums(lo.n_blocks * lo.m_e, k), kc.empty_sums(lo.n_blocks * lo.m_s, k)
+        kc.sum_two(r, lo.e_idx, se, lo.s_idx, ss, self.w)
+        if not self.rest_codes:
+            # Exact up to the precision of the block inverse: project, check, refine.
+            for it in range(1, MAX_REFINEMENTS + 2):
+                alpha, beta = self._solve(se, ss)
+                kc.pair_then_pair_sums(r, r, lo.e_idx, alpha, lo.s_idx, beta, se, ss, self.w)
+                worst = np.maximum(np.abs(se * self.inv_a[:, None]).max(axis=0, initial=0.0),
+                                   np.abs(ss * self.inv_b[:, None]).max(axis=0, initial=0.0))
+                done = (worst <= tols) & (sweeps < 0)
+                sweeps[done] = it
+                if np.all(sweeps >= 0):
+                    break
+            return r, sweeps
+        gx = np.empty_like(r)
+        ggx = np.empty_like(r)
+        stats = np.zeros((3, k), order="F")
+        used = 0
+        while used < maxiter:
+            self._sweep(r, gx, se, ss)
+            self._sweep(gx, ggx, se, ss, x=r, gx=gx, stats=stats)
+            used += 2
+            change, vprod, ssq = stats
+            bad = ~(np.isfinite(vprod) & np.isfinite(ssq))
+            if bad.any():
+                return ggx, np.where(bad, -1, sweeps)
+            if np.all((change <= tols) | (ssq == 0.0)):
+                sweeps[:] = used
+                return ggx, sweeps
+            coef = np.where(ssq > 0, vprod / np.where(ssq > 0, ssq, 1.0), 0.0)
+            kc.extrapolate_then_sum_two(ggx, gx, coef, r, lo.e_idx, se, lo.s_idx, ss, self.w)
+        return r, sweeps
+
+    def _sweep(self, src: np.ndarray, dst: np.ndarray, se: np.ndarray, ss: np.ndarray, *,
+               x: np.ndarray | None = None, gx: np.ndarray | None = None,
+               stats: np.ndarray | None = None) -> None:
+        """dst = (sweep of the other dimensions)(I - P_pair) src, given the pair's sums of src in
+        ``se``, ``ss``. Leaves in them the pair's sums of dst, or with ``stats`` fills it with
+        the Irons-Tuck statistics of x -> gx -> dst instead."""
+        lo = self.layout
+        k = src.shape[1]
+        alpha, beta = self._solve(se, ss)
+        rest, invs = self.rest_codes, self.rest_inv
+        acc = kc.empty_sums(invs[0].size, k)
+        kc.pair_then_sum(src, dst, lo.e_idx, alpha, lo.s_idx, beta, rest[0], acc, self.w)
+        for q, (code, inv) in enumerate(zip(rest, invs, strict=True)):
+            means = np.asfortranarray(acc * inv[:, None])
+            if q + 1 < len(rest):
+                acc = kc.empty_sums(invs[q + 1].size, k)
+                kc.one_then_sum(dst, dst, code, means, rest[q + 1], acc, self.w)
+            elif stats is None:
+                kc.one_then_sum_two(dst, dst, code, means, lo.e_idx, se, lo.s_idx, ss, self.w)
+            else:
+                kc.one_then_stats(dst, dst, code, means, x, gx, stats)
