@@ -50,6 +50,7 @@ class CrossedLayout:
     m_s: int
     e_idx: np.ndarray  # (n,) int64: block * m_e + local level on the e side
     s_idx: np.ndarray  # (n,) int64: block * m_s + local level on the s side
+    cell: np.ndarray  # (n,) int64: the row's cell in the padded (block, e, s) tables
     s_real: np.ndarray  # (n_blocks * m_s,) bool: a level that exists (not padding)
 
     @property
@@ -97,8 +98,9 @@ class CrossedLayout:
         block = labels[ca].astype(np.int64)
         counts_s = np.bincount(labels[ga:] if q_s == qb else labels[:ga], minlength=n_blocks)
         s_real = (np.arange(m_s)[None, :] < counts_s[:, None]).ravel()
+        e_idx = block * m_e + local_e[ce]
         return cls(q_e=q_e, q_s=q_s, n_blocks=int(n_blocks), m_e=int(m_e), m_s=int(m_s),
-                   e_idx=block * m_e + local_e[ce], s_idx=block * m_s + local_s[cs],
+                   e_idx=e_idx, s_idx=block * m_s + local_s[cs], cell=e_idx * m_s + local_s[cs],
                    s_real=s_real)
 
 
@@ -120,8 +122,7 @@ class CrossedProjector:
         lo = layout
         self.layout = lo
         self.w = weights
-        cell = lo.e_idx * lo.m_s + (lo.s_idx % lo.m_s)
-        cross = np.bincount(cell, weights=weights, minlength=lo.cells).reshape(
+        cross = np.bincount(lo.cell, weights=weights, minlength=lo.cells).reshape(
             lo.n_blocks, lo.m_e, lo.m_s)
         a = cross.sum(axis=2).ravel()
         b = cross.sum(axis=1).ravel()

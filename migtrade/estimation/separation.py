@@ -110,21 +110,20 @@ def _gram(A: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
     return (A * rows[:, None]).T @ A
 
 
-def _clearly_full_rank(A: np.ndarray, norms: np.ndarray, rows: np.ndarray | None = None,
-                       floor: float = GRAM_FLOOR) -> bool:
-    """True when the columns of ``A`` (on ``rows``), each divided by its entry of ``norms``,
-    have a smallest singular value far above any rank tolerance used here.
+def _clearly_full_rank(gram: np.ndarray, norms: np.ndarray, floor: float = GRAM_FLOOR) -> bool:
+    """True when columns with Gram matrix ``gram``, each divided by its entry of ``norms``, have
+    a smallest singular value far above any rank tolerance used here.
 
     The Gram matrix costs one pass where a QR of a tall matrix costs several. It squares the
     condition number, so it only answers "clearly full rank" (smallest eigenvalue above
     ``floor``, far above its rounding error of about n * eps); anything else goes to the QR.
     """
-    if A.shape[1] == 0 or np.any(norms <= 0):
-        return A.shape[1] == 0
-    g = _gram(A, rows) / np.outer(norms, norms)
-    if not np.all(np.isfinite(g)):
+    if gram.shape[0] == 0:
+        return True
+    if np.any(norms <= 0):
         return False
-    return bool(np.linalg.eigvalsh(g)[0] > floor)
+    g = gram / np.outer(norms, norms)
+    return bool(np.all(np.isfinite(g)) and np.linalg.eigvalsh(g)[0] > floor)
 
 
 def _null_space(A: np.ndarray, rtol: float) -> np.ndarray:
@@ -186,7 +185,7 @@ def simplex_separated(y: np.ndarray, X: np.ndarray, *, rtol: float = RANK_RTOL) 
     if X.shape[1] == 0 or zero_idx.size == 0:
         return mask
     norms = np.sqrt(np.einsum("ij,ij->j", X, X))
-    if _clearly_full_rank(X, norms, pos):
+    if _clearly_full_rank(_gram(X, pos), norms):
         return mask
     Xu = _unit_columns(X, norms)
     null = _null_space(Xu[pos], rtol)
@@ -221,7 +220,7 @@ class _Projector:
         if X.shape[1]:
             # Norms taken before demeaning: a column the fixed effects absorb then shows a tiny
             # singular value instead of being blown back up to unit size.
-            norms = np.sqrt(np.einsum("ij,ij,i->j", X, X, w))
+            norms = np.sqrt(w @ (X * X))
             Xt = self._demean(X, None, np.maximum(np.abs(X).max(axis=0), _TINY))
             xs = Xt * self.sw[:, None]
             self.basis = self._orthonormal(xs, norms)
@@ -229,16 +228,14 @@ class _Projector:
     @staticmethod
     def _orthonormal(xs: np.ndarray, norms: np.ndarray) -> np.ndarray:
         """An orthonormal basis of the columns of ``xs`` that are not (nearly) collinear."""
-        if _clearly_full_rank(xs, norms, floor=GRAM_FLOOR):
-            # Well conditioned even after scaling each column to unit length: a Cholesky
-            # factor of the Gram matrix orthonormalises to rounding error (cond <= 1 / floor).
-            own = np.sqrt(np.einsum("ij,ij->j", xs, xs))
-            g = _gram(xs) / np.outer(own, own)
-            if np.linalg.eigvalsh(g)[0] > GRAM_FLOOR:
-                chol = np.linalg.cholesky(g)
-                from scipy.linalg import solve_triangular
-
-                return np.asarray(solve_triangular(chol, (xs / own).T, lower=True).T)
+        gram = _gram(xs)
+        own = np.sqrt(np.diag(gram))
+        if _clearly_full_rank(gram, norms) and _clearly_full_rank(gram, own):
+            # Well conditioned even with each column at unit length: a Cholesky factor of the
+            # Gram matrix orthonormalises to rounding error (condition number <= 1 / floor);
+            # xs D^-1 L^-T has the identity as Gram matrix and spans the same space.
+            chol = np.linalg.cholesky(gram / np.outer(own, own))
+            return np.asarray(xs @ (np.linalg.inv(chol).T / own[:, None]))
         Q, R = np.linalg.qr(_unit_columns(xs, norms))
         U, s, _ = np.linalg.svd(R)
         return np.asarray(Q @ U[:, : int(np.sum(s > RANK_RTOL))])
