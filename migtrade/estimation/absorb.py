@@ -118,6 +118,12 @@ class Absorber:
         cg_columns(work, self.codes, self.offsets, self.weights, self.inv_wsum,
                    np.ascontiguousarray(tols), maxiter, iters)
 
+    def _map(self, work: np.ndarray, tols: np.ndarray, maxiter: int, sweeps: np.ndarray) -> None:
+        # One thread per column. Splitting the rows of a lone column between threads was tried:
+        # the passes are bound by memory bandwidth, and two threads on one column gained nothing.
+        kernels.demean_columns(work, self.codes, self.offsets, self.weights, self.inv_wsum, tols,
+                               maxiter, sweeps, self._runs())
+
     def _inverse_weight_sums(self) -> np.ndarray:
         """1 / (sum of weights) of every level of every dimension, 0 for an empty level."""
         wsum = np.concatenate(
@@ -139,6 +145,12 @@ class Absorber:
             self._plans["crossed"] = CrossedLayout.plan(self.codes, self.n_levels) if multi else None
         return self._plans["crossed"]  # type: ignore[return-value]
 
+    def _runs(self) -> np.ndarray:
+        """Per dimension, whether its groups come in runs of adjacent rows (kernels notes)."""
+        if "runs" not in self._plans:
+            self._plans["runs"] = np.array([kernels.grouped_in_runs(c) for c in self.codes])
+        return self._plans["runs"]  # type: ignore[return-value]
+
     def _use_direct(self) -> bool:
         if "direct" not in self._plans:
             from migtrade.estimation.direct import DirectProjector
@@ -156,6 +168,7 @@ class Absorber:
         scale: np.ndarray | None = None,
         tols: np.ndarray | None = None,
         strategy: str | None = None,
+        overwrite: bool = False,
     ) -> DemeanResult:
         """Residuals of the weighted projection of each column of ``x`` on the fixed effects.
 
@@ -173,11 +186,17 @@ class Absorber:
         tols
             Per-column absolute tolerances; overrides ``tol`` and ``scale``.
         strategy
-            ``"cg"`` or ``"map"`` (module notes); by default :data:`DEFAULT_STRATEGY`.
+            One of :data:`STRATEGIES` (module notes); by default :data:`DEFAULT_STRATEGY`.
+        overwrite
+            Demean ``x`` in place when it is a Fortran-ordered float64 (n, k) array and no
+            ``start`` is given, instead of working on a copy.
         """
         one_d = x.ndim == 1
         cols = x.reshape(-1, 1) if one_d else x
-        work = np.array(cols if start is None else start.reshape(cols.shape), dtype=np.float64, order="F")
+        in_place = (overwrite and start is None and not one_d and x.dtype == np.float64
+                    and x.flags.f_contiguous)
+        work = x if in_place else np.array(
+            cols if start is None else start.reshape(cols.shape), dtype=np.float64, order="F")
         if tols is None:
             if scale is None:
                 scale = np.maximum(1.0, cols.std(axis=0)) if cols.shape[0] else np.ones(cols.shape[1])
@@ -233,9 +252,7 @@ class Absorber:
             self._cg(work, tols, maxiter, sweeps)
         else:
             budget = min(maxiter, AUTO_MAP_SWEEPS) if method == "auto" else maxiter
-            kernels.demean_columns(
-                work, self.codes, self.offsets, self.weights, self.inv_wsum, tols, budget, sweeps
-            )
+            self._map(work, tols, budget, sweeps)
             slow = np.flatnonzero(sweeps < 0)
             if method == "auto" and slow.size and len(self.n_levels) > 1:
                 # The last iterate of the projections is a valid start (some x - D a) for CG.

@@ -34,15 +34,33 @@ def _zero(acc, start, stop):
 
 
 @njit(cache=True, nogil=True)
-def _sum_first(r, code_row, w, acc, start, stop):
-    """acc[start:stop] = weighted group sums of ``r`` on the first dimension."""
+def _extrapolate_sum_first(ggx, gx, coef, r, code_row, w, acc, start, stop, in_runs):
+    """r = ggx - coef (ggx - gx), and acc[start:stop] = its weighted sums on the first dimension
+    (with ``gx`` = ``ggx`` this just sums ``ggx`` into ``acc``)."""
     _zero(acc, start, stop)
-    for i in range(r.shape[0]):
-        acc[start + code_row[i]] += w[i] * r[i]
+    n = r.shape[0]
+    if in_runs and n:
+        cur = code_row[0]
+        run = 0.0
+        for i in range(n):
+            v = ggx[i] - coef * (ggx[i] - gx[i])
+            r[i] = v
+            g = code_row[i]
+            if g != cur:
+                acc[start + cur] += run
+                run = 0.0
+                cur = g
+            run += w[i] * v
+        acc[start + cur] += run
+    else:
+        for i in range(n):
+            v = ggx[i] - coef * (ggx[i] - gx[i])
+            r[i] = v
+            acc[start + code_row[i]] += w[i] * v
 
 
 @njit(cache=True, nogil=True)
-def _sweep(src, dst, codes, offsets, w, inv_wsum, acc, mode, x, gx):
+def _sweep(src, dst, codes, offsets, w, inv_wsum, acc, mode, x, gx, runs):
     """dst = G(src). On entry acc holds the first dimension's group sums of ``src``.
 
     ``mode`` _SUM_FIRST leaves in acc the first dimension's sums of ``dst``; _STATS returns the
@@ -65,10 +83,26 @@ def _sweep(src, dst, codes, offsets, w, inv_wsum, acc, mode, x, gx):
             nxt = codes[nq]
             nstart = offsets[nq]
             _zero(acc, nstart, offsets[nq + 1])
-            for i in range(n):
-                v = inp[i] - acc[start + row[i]]
-                dst[i] = v
-                acc[nstart + nxt[i]] += w[i] * v
+            if runs[nq] and n:
+                # The rows of a group sit together (a panel sorted by it): summing each run in a
+                # register avoids a chain of loads and stores to one address.
+                cur = nstart + nxt[0]
+                run = 0.0
+                for i in range(n):
+                    v = inp[i] - acc[start + row[i]]
+                    dst[i] = v
+                    g = nstart + nxt[i]
+                    if g != cur:
+                        acc[cur] += run
+                        run = 0.0
+                        cur = g
+                    run += w[i] * v
+                acc[cur] += run
+            else:
+                for i in range(n):
+                    v = inp[i] - acc[start + row[i]]
+                    dst[i] = v
+                    acc[nstart + nxt[i]] += w[i] * v
         elif mode == _STATS:
             for i in range(n):
                 v = inp[i] - acc[start + row[i]]
@@ -87,7 +121,7 @@ def _sweep(src, dst, codes, offsets, w, inv_wsum, acc, mode, x, gx):
 
 
 @njit(cache=True, nogil=True)
-def demean_column(r, codes, offsets, w, inv_wsum, tol, maxiter):
+def demean_column(r, codes, offsets, w, inv_wsum, tol, maxiter, runs):
     """Project ``r`` (in place) off the span of the fixed effects; Irons-Tuck accelerated.
 
     Returns the number of sweeps used, or -1 when ``maxiter`` sweeps were not enough. The
@@ -97,17 +131,17 @@ def demean_column(r, codes, offsets, w, inv_wsum, tol, maxiter):
     n_levels = offsets[offsets.shape[0] - 1]
     acc = np.empty(n_levels)
     first = codes[0]
-    _sum_first(r, first, w, acc, offsets[0], offsets[1])
+    _extrapolate_sum_first(r, r, 0.0, r, first, w, acc, offsets[0], offsets[1], runs[0])
     if codes.shape[0] == 1:
-        _sweep(r, r, codes, offsets, w, inv_wsum, acc, _PLAIN, r, r)
+        _sweep(r, r, codes, offsets, w, inv_wsum, acc, _PLAIN, r, r, runs)
         return 1
     gx = np.empty(n)
     ggx = np.empty(n)
     sweeps = 0
     while sweeps < maxiter:
-        _sweep(r, gx, codes, offsets, w, inv_wsum, acc, _SUM_FIRST, r, r)
+        _sweep(r, gx, codes, offsets, w, inv_wsum, acc, _SUM_FIRST, r, r, runs)
         # Convergence is judged on the change made by the second, plain sweep.
-        change, vprod, ssq = _sweep(gx, ggx, codes, offsets, w, inv_wsum, acc, _STATS, r, gx)
+        change, vprod, ssq = _sweep(gx, ggx, codes, offsets, w, inv_wsum, acc, _STATS, r, gx, runs)
         sweeps += 2
         if not (np.isfinite(vprod) and np.isfinite(ssq)):
             return -1  # the input or a sweep produced NaN or inf: report failure, never converge
@@ -116,18 +150,21 @@ def demean_column(r, codes, offsets, w, inv_wsum, tol, maxiter):
                 r[i] = ggx[i]
             return sweeps
         coef = vprod / ssq
-        _zero(acc, offsets[0], offsets[1])
-        start = offsets[0]
-        for i in range(n):
-            v = ggx[i] - coef * (ggx[i] - gx[i])
-            r[i] = v
-            acc[start + first[i]] += w[i] * v
+        _extrapolate_sum_first(ggx, gx, coef, r, first, w, acc, offsets[0], offsets[1], runs[0])
     return -1
 
 
 @njit(cache=True, parallel=True)
-def demean_columns(x, codes, offsets, w, inv_wsum, tols, maxiter, sweeps_out):
-    """Demean every column of the Fortran-ordered ``x`` in place, columns in parallel."""
+def demean_columns(x, codes, offsets, w, inv_wsum, tols, maxiter, sweeps_out, runs):
+    """Demean every column of the Fortran-ordered ``x`` in place, columns in parallel.
+
+    ``runs[q]`` says that the rows of each group of dimension q mostly sit next to each other.
+    """
     k = x.shape[1]
     for j in prange(k):
-        sweeps_out[j] = demean_column(x[:, j], codes, offsets, w, inv_wsum, tols[j], maxiter)
+        sweeps_out[j] = demean_column(x[:, j], codes, offsets, w, inv_wsum, tols[j], maxiter, runs)
+
+
+def grouped_in_runs(code_row: np.ndarray) -> bool:
+    """Whether most rows have the same level as the row before (a panel sorted by this)."""
+    return bool(code_row.size > 1 and np.count_nonzero(code_row[1:] == code_row[:-1]) * 2 > code_row.size)

@@ -69,11 +69,11 @@ class _Deviance:
 
 
 def _demean(absorber: Absorber | None, start: np.ndarray, tols: np.ndarray,
-            maxiter: int) -> tuple[np.ndarray, int]:
+            maxiter: int, *, overwrite: bool = False) -> tuple[np.ndarray, int]:
     """Demean the columns of ``start`` (each any ``x - D a``) to per-column tolerances."""
     if absorber is None:
         return start, 0
-    res = absorber.demean(start, tols=tols, maxiter=maxiter)
+    res = absorber.demean(start, tols=tols, maxiter=maxiter, overwrite=overwrite)
     if not res.converged:
         raise ConvergenceError(
             f"PPML: the inner fixed-effect demeaning did not converge within {maxiter} sweeps",
@@ -118,27 +118,35 @@ def fit_ppml(
     # z and X are demeaned together so that the columns share the cores. Collinearity is a
     # property of the design, not of the weights: X is demeaned to the target tolerance once,
     # here, and the regressors to keep are decided on it.
-    both, sweeps_total = _demean(
-        ab, np.column_stack([z, X]), np.concatenate([[inner_tol * z_scale], fe_tol * x_scale]), fe_maxiter
+    # One Fortran-ordered block [z, X] is demeaned in place at every step: z's column is
+    # refreshed, X's columns stay as the warm start of the next step (only the weights changed).
+    work = np.empty((n, 1 + X.shape[1]), order="F")
+    work[:, 0] = z
+    work[:, 1:] = X
+    work, sweeps_total = _demean(
+        ab, work, np.concatenate([[inner_tol * z_scale], fe_tol * x_scale]), fe_maxiter,
+        overwrite=True,
     )
-    zt = both[:, 0]
-    selection = select_columns(both[:, 1:], X, irls_w, names, fe_codes=fe_codes, fe_names=fe_names)
+    zt = work[:, 0].copy()
+    selection = select_columns(work[:, 1:], X, irls_w, names, fe_codes=fe_codes, fe_names=fe_names)
     cols = list(selection.keep)
     x_scale = x_scale[cols]
-    xt = np.asfortranarray(both[:, 1:][:, cols])
-    del both
+    if len(cols) < X.shape[1]:
+        work = np.asfortranarray(np.column_stack([work[:, 0], work[:, 1:][:, cols]]))
+    xt = work[:, 1:]
 
     z_fe = z - zt  # the fixed-effect part of z, the warm start of the next demeaning
     dev_old = np.inf
     for iteration in range(1, maxiter + 1):
         if iteration > 1:
             # Warm start: the previous fixed-effect part of z, and the previous demeaned X.
+            np.subtract(z, z_fe, out=work[:, 0])
             work, sweeps = _demean(
-                ab, np.column_stack([z - z_fe, xt]),
-                inner_tol * np.concatenate([[z_scale], x_scale]), fe_maxiter,
+                ab, work, inner_tol * np.concatenate([[z_scale], x_scale]), fe_maxiter,
+                overwrite=True,
             )
             sweeps_total += sweeps
-            zt, xt = work[:, 0], np.asfortranarray(work[:, 1:])
+            zt, xt = work[:, 0].copy(), work[:, 1:]
             z_fe = z - zt
         beta, bread = solve_wls(xt, zt, irls_w)
         eta_new = z - (zt - xt @ beta) + off
@@ -183,7 +191,7 @@ def fit_ppml(
     irls_w = weights * mu
     if absorber is not None and xt.shape[1]:
         ab = absorber.with_weights(irls_w)
-        xt, s3 = _demean(ab, xt, fe_tol * x_scale, fe_maxiter)
+        xt, s3 = _demean(ab, xt, fe_tol * x_scale, fe_maxiter, overwrite=True)
         sweeps_total += s3
     _, bread = solve_wls(xt, np.zeros(n), irls_w)
     return PoissonFit(
