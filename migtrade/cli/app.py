@@ -6,7 +6,14 @@ Heavy libraries (numpy, pandas, numba) are imported inside the commands that nee
 
 from __future__ import annotations
 
+import os
 import sys
+
+# The engine's compiled loops use every core; the linear algebra around them is on small
+# matrices, where a second BLAS thread gains little and its busy-waiting slows those loops
+# (measured: PPML with two fixed effects on 1.6 M rows, 1.45 s -> 1.2 s). Set before numpy
+# loads; a value the user has set wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import typer
 

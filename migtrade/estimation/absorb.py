@@ -92,7 +92,7 @@ class Absorber:
         self.weights = (
             np.ones(n) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
         )
-        self.inv_wsum = self._inverse_weight_sums()
+        self._inv_wsum: np.ndarray | None = None
         # What depends on the codes alone, shared with every :meth:`with_weights` copy.
         self._plans: dict[str, object] = {}
         self._direct: object | None = None
@@ -106,7 +106,7 @@ class Absorber:
         new.n_levels = self.n_levels
         new.offsets = self.offsets
         new.weights = np.ascontiguousarray(weights, dtype=np.float64)
-        new.inv_wsum = new._inverse_weight_sums()
+        new._inv_wsum = None
         new._plans = self._plans
         new._direct = None
         new._crossed = None
@@ -124,8 +124,15 @@ class Absorber:
         kernels.demean_columns(work, self.codes, self.offsets, self.weights, self.inv_wsum, tols,
                                maxiter, sweeps, self._runs())
 
+    @property
+    def inv_wsum(self) -> np.ndarray:
+        """1 / (sum of weights) of every level of every dimension, 0 for an empty level; computed
+        when a strategy first needs it (the crossed pair does not)."""
+        if self._inv_wsum is None:
+            self._inv_wsum = self._inverse_weight_sums()
+        return self._inv_wsum
+
     def _inverse_weight_sums(self) -> np.ndarray:
-        """1 / (sum of weights) of every level of every dimension, 0 for an empty level."""
         wsum = np.concatenate(
             [
                 np.bincount(row, weights=self.weights, minlength=g)
@@ -222,8 +229,9 @@ class Absorber:
                 from migtrade.estimation.crossed import CrossedProjector
 
                 if self._crossed is None:
+                    rest_inv = self.inv_wsum if len(self.n_levels) > 2 else None
                     self._crossed = CrossedProjector(layout, self.codes, self.offsets,
-                                                     self.weights, self.inv_wsum)
+                                                     self.weights, rest_inv)
                 assert isinstance(self._crossed, CrossedProjector)
                 work, sweeps = self._crossed.demean(work, tols, maxiter)
                 work = np.asfortranarray(work)

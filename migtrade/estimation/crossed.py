@@ -118,7 +118,9 @@ class CrossedProjector:
     """The pair's exact projection under fixed weights, and the sweeps around it."""
 
     def __init__(self, layout: CrossedLayout, codes: np.ndarray, offsets: np.ndarray,
-                 weights: np.ndarray, inv_wsum: np.ndarray) -> None:
+                 weights: np.ndarray, inv_wsum: np.ndarray | None) -> None:
+        """``inv_wsum`` (inverse weight sums of all levels) is needed only when dimensions other
+        than the pair's are swept around it."""
         lo = layout
         self.layout = lo
         self.w = weights
@@ -146,7 +148,9 @@ class CrossedProjector:
         rest = [q for q in range(codes.shape[0]) if q not in (lo.q_e, lo.q_s)]
         # One index type for every grouping, so that the pass is compiled once.
         self.rest_codes = [codes[q].astype(np.int64) for q in rest]
-        self.rest_inv = [inv_wsum[offsets[q]:offsets[q + 1]] for q in rest]
+        if rest and inv_wsum is None:
+            raise ValueError("the other dimensions need their inverse weight sums")
+        self.rest_inv = [inv_wsum[offsets[q]:offsets[q + 1]] for q in rest] if inv_wsum is not None else []
 
     def _solve(self, se: np.ndarray, ss: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Coefficients (alpha on e, beta on s) of the pair fitted to columns with sums se, ss."""

@@ -168,3 +168,20 @@ def demean_columns(x, codes, offsets, w, inv_wsum, tols, maxiter, sweeps_out, ru
 def grouped_in_runs(code_row: np.ndarray) -> bool:
     """Whether most rows have the same level as the row before (a panel sorted by this)."""
     return bool(code_row.size > 1 and np.count_nonzero(code_row[1:] == code_row[:-1]) * 2 > code_row.size)
+
+
+@njit(cache=True, parallel=True)
+def group_sums(x, codes, offsets, w, net, gross):
+    """net[:, j] = weighted sums of column j by every level of every dimension (levels laid end
+    to end as in ``offsets``), gross[:, j] = the same sums of absolute values; one pass each."""
+    n_fe = codes.shape[0]
+    for j in prange(x.shape[1]):
+        net[:, j] = 0.0
+        gross[:, j] = 0.0
+        for i in range(x.shape[0]):
+            v = w[i] * x[i, j]
+            a = abs(v)
+            for q in range(n_fe):
+                g = offsets[q] + codes[q, i]
+                net[g, j] += v
+                gross[g, j] += a

@@ -72,8 +72,10 @@ def build_sample(
                 changed = separation_stale = True
         if separation_stale and methods and alive.any() and np.any(y[alive] == 0):
             idx = np.flatnonzero(alive)
-            codes_alive = [compact(c[idx])[0] for c in fe_codes]
-            report = detect_separation(y[idx], X[idx], codes_alive, methods=methods)
+            every = idx.size == n_rows  # then the arrays are passed as they are, not copied
+            codes_alive = [compact(c if every else c[idx])[0] for c in fe_codes]
+            report = detect_separation(y if every else y[idx], X if every else X[idx],
+                                       codes_alive, methods=methods)
             separation_stale = False
             if report.mask.any():
                 sep = idx[report.mask]

@@ -76,6 +76,11 @@ def _dense_codes(codes: Sequence[np.ndarray], keep: np.ndarray) -> list[np.ndarr
     return [np.unique(np.asarray(c)[keep], return_inverse=True)[1] for c in codes]
 
 
+def _rows(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``a[idx]``, without the copy when ``idx`` keeps every row in order."""
+    return a if idx.size == a.shape[0] else a[idx]
+
+
 def _unit_columns(X: np.ndarray, norms: np.ndarray) -> np.ndarray:
     return X / np.where(norms > 0, norms, 1.0)
 
@@ -255,15 +260,17 @@ class _Projector:
         """Raise unless each column of ``r`` is W-orthogonal to every dummy: a sweep that stopped
         early along a slow direction (module notes) looked converged but leaves groups unbalanced.
         """
-        assert self.absorber is not None
-        cols = r.reshape(r.shape[0], -1)
-        for j in range(cols.shape[1]):
-            wr = self.w * cols[:, j]
-            for c, g in zip(self.absorber.codes, self.absorber.n_levels, strict=True):
-                net = np.abs(np.bincount(c, weights=wr, minlength=g))
-                gross = np.bincount(c, weights=np.abs(wr), minlength=g)
-                if np.any(net > BALANCE_TOL * np.maximum(gross, scale[j])):
-                    raise _Inaccurate
+        from migtrade.estimation.kernels import group_sums
+
+        ab = self.absorber
+        assert ab is not None
+        cols = np.asfortranarray(r.reshape(r.shape[0], -1))
+        levels = int(ab.offsets[-1])
+        net = np.empty((levels, cols.shape[1]), order="F")
+        gross = np.empty_like(net)
+        group_sums(cols, ab.codes, ab.offsets, self.w, net, gross)
+        if np.any(np.abs(net) > BALANCE_TOL * np.maximum(gross, scale.reshape(1, -1))):
+            raise _Inaccurate
 
     def residual(self, u: np.ndarray) -> np.ndarray:
         """e = u - P u."""
@@ -372,7 +379,8 @@ def relu_separated(
         sub_codes = _dense_codes(codes, keep) if mask.any() else codes
         for weight in WEIGHT_LADDER:
             try:
-                found, used = _relu_run(pos[idx], X[idx], sub_codes, tol, budget, weight, boost)
+                found, used = _relu_run(_rows(pos, idx), _rows(X, idx), sub_codes, tol, budget,
+                                        weight, boost)
                 break
             except _Inaccurate:
                 continue
@@ -465,12 +473,13 @@ def detect_separation(
             keep = ~mask
             idx = np.flatnonzero(keep)
             if method == "fe":
-                found = fe_separated(y[idx], [c[idx] for c in codes])
+                found = fe_separated(_rows(y, idx), [_rows(c, idx) for c in codes])
             elif method == "simplex":
-                found = simplex_separated(y[idx], X[idx])
+                found = simplex_separated(_rows(y, idx), _rows(X, idx))
             else:
                 sub_codes = _dense_codes(codes, keep) if mask.any() else codes
-                found = relu_separated(y[idx], X[idx], sub_codes, tol=tol, maxiter=maxiter)
+                found = relu_separated(_rows(y, idx), _rows(X, idx), sub_codes, tol=tol,
+                                       maxiter=maxiter)
             if found.any():
                 mask[idx[found]] = True
                 counts[method] += int(found.sum())
