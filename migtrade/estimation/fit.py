@@ -383,8 +383,10 @@ def _poisson_fit_statistics(y: np.ndarray, w: np.ndarray, mu: np.ndarray, devian
     n = y.shape[0]
     ybar = float(w @ y) / float(w.sum())
     pos = y > 0
-    ll = float(w @ (-mu - gammaln(y + 1))) + float(w[pos] @ (y[pos] * np.log(mu[pos])))
-    ll0 = float(w @ (-ybar - gammaln(y + 1))) + float(w[pos] @ (y[pos] * np.log(ybar)))
+    # log(y!) is 0 where y = 0, often a third of a trade panel.
+    log_fact = float(w[pos] @ gammaln(y[pos] + 1))
+    ll = -float(w @ mu) - log_fact + float(w[pos] @ (y[pos] * np.log(mu[pos])))
+    ll0 = -ybar * float(w.sum()) - log_fact + float(w[pos] @ (y[pos] * np.log(ybar)))
     corr = np.corrcoef(y, mu)[0, 1] if n > 1 and np.std(mu) > 0 else np.nan
     return {
         "deviance": deviance,

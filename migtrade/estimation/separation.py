@@ -41,6 +41,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from migtrade.estimation.absorb import Absorber
+from migtrade.estimation.fixed_effects import compact
 
 # Weights of the positive rows in the rectifier's regressions, tried in turn until the inner
 # demeaning is accurate (see the module notes).
@@ -73,7 +74,7 @@ def _as_matrix(X: np.ndarray | None, n: int) -> np.ndarray:
 
 def _dense_codes(codes: Sequence[np.ndarray], keep: np.ndarray) -> list[np.ndarray]:
     """Codes restricted to ``keep``, renumbered so that every level is present."""
-    return [np.unique(np.asarray(c)[keep], return_inverse=True)[1] for c in codes]
+    return [compact(np.asarray(c)[keep])[0] for c in codes]
 
 
 def _rows(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
