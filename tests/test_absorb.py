@@ -179,3 +179,45 @@ def test_non_finite_input_is_reported_not_converged() -> None:
     codes = [np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])]
     x = np.array([1.0, np.nan, 2.0, 3.0])
     assert not Absorber(codes).demean(x).converged
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_crossed_pair_reports_non_finite_input_as_not_converged(dims: int) -> None:
+    rng = np.random.default_rng(11)
+    codes, _ = gravity_blocks(rng, 12, 3)
+    x = rng.normal(size=codes[0].size)
+    x[5] = np.nan
+    assert not Absorber(codes[:dims]).demean(x, strategy="crossed").converged
+
+
+def test_overwrite_demeans_in_place_with_the_same_answer() -> None:
+    rng = np.random.default_rng(12)
+    codes = random_fe(rng, 4000, (30, 20, 15))
+    ab = Absorber(codes, rng.uniform(0.5, 2.0, 4000))
+    x = np.asfortranarray(rng.normal(size=(4000, 3)))
+    copy = ab.demean(x, tol=1e-10)
+    work = x.copy(order="F")
+    inplace = ab.demean(work, tol=1e-10, overwrite=True)
+    assert inplace.resid is work
+    np.testing.assert_array_equal(inplace.resid, copy.resid)
+    np.testing.assert_array_equal(ab.demean(x, tol=1e-10).resid, copy.resid)  # x untouched
+
+
+def test_ppml_through_the_crossed_pair_equals_alternating_projections(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A two-way gravity PPML large enough for ``auto`` to take the crossed pair (in the IRLS
+    steps and the separation check) gives the estimates alternating projections give."""
+    from migtrade.estimation.fit import estimate
+    from migtrade.estimation.vcov import VcovSpec
+    from migtrade.synthetic.gravity import gravity_panel
+
+    frame = gravity_panel(60, 15, seed=3).frame
+    assert len(frame) >= absorb.CROSSED_MIN_ROWS
+    formula = "trade ~ rta + log_migrant_stock + log_dist | exporter^year + importer^year"
+    vcov = VcovSpec.parse("cluster:pair_id")
+    crossed = estimate(formula, frame, vcov=vcov).result
+    monkeypatch.setattr(absorb, "CROSSED_MIN_ROWS", 10**12)
+    plain = estimate(formula, frame, vcov=vcov).result
+    assert crossed.fe_sweeps < plain.fe_sweeps  # the crossed pair was used
+    np.testing.assert_allclose(crossed.params, plain.params, rtol=1e-7)
+    np.testing.assert_allclose(np.sqrt(np.diag(crossed.cov)), np.sqrt(np.diag(plain.cov)), rtol=1e-6)
