@@ -13,9 +13,14 @@ means. The sweeps converge to the residual of the weighted least-squares project
 sweeps speeds up the linear convergence. With one dimension a single sweep is exact.
 
 Strategies that compute the same projection (``STRATEGIES``). ``auto`` (the default) takes
-``direct`` on large panels where it is cheap; elsewhere it runs ``map``, fastest on the dense
-graphs of gravity panels, and hands any column still unconverged after ``AUTO_MAP_SWEEPS``
-sweeps to ``cg``, which does not crawl on long sparse graphs:
+``direct`` on large panels where it is cheap, ``crossed`` on large two-dimension models whose
+pair splits into blocks; elsewhere it runs ``map``, fastest on the dense graphs of gravity
+panels, and hands any column still unconverged after ``AUTO_MAP_SWEEPS`` sweeps to ``cg``,
+which does not crawl on long sparse graphs:
+
+* ``crossed``: an exact projection on the pair of dimensions whose graph falls apart into small
+  blocks (exporter-year and importer-year: one block per year), by a batched Schur complement
+  per block (:mod:`migtrade.estimation.crossed`); further dimensions are swept around the pair.
 
 * ``direct``: eliminate the largest dimension and factorise the sparse Schur complement on the
   others (:mod:`migtrade.estimation.direct`), exact in one shot on worker-firm style designs
@@ -119,10 +124,40 @@ class Absorber:
                    np.ascontiguousarray(tols), maxiter, iters)
 
     def _map(self, work: np.ndarray, tols: np.ndarray, maxiter: int, sweeps: np.ndarray) -> None:
-        # One thread per column. Splitting the rows of a lone column between threads was tried:
-        # the passes are bound by memory bandwidth, and two threads on one column gained nothing.
+        # One thread per column: the passes are bound by memory bandwidth, so splitting a lone
+        # column's rows between threads does not pay.
         kernels.demean_columns(work, self.codes, self.offsets, self.weights, self.inv_wsum, tols,
                                maxiter, sweeps, self._runs())
+
+    def _demean_crossed(self, work: np.ndarray, tols: np.ndarray, maxiter: int,
+                        sweeps: np.ndarray) -> np.ndarray:
+        from migtrade.estimation.crossed import CrossedProjector
+
+        layout = self.crossed_layout()
+        assert layout is not None
+        if self._crossed is None:
+            rest_inv = self.inv_wsum if len(self.n_levels) > 2 else None
+            self._crossed = CrossedProjector(layout, self.codes, self.offsets, self.weights,
+                                             rest_inv)
+        assert isinstance(self._crossed, CrossedProjector)
+        work, used = self._crossed.demean(work, tols, maxiter)
+        work = np.asfortranarray(work)
+        sweeps[:] = used
+        self._finish_with_cg(work, tols, maxiter, sweeps, 0)
+        return work
+
+    def _finish_with_cg(self, work: np.ndarray, tols: np.ndarray, maxiter: int,
+                        sweeps: np.ndarray, spent: int) -> None:
+        """Hand the columns not converged (sweeps < 0) to CG; their last iterate is some
+        x - D a, a valid start. ``spent`` sweeps are added to the count of those that then do."""
+        slow = np.flatnonzero(sweeps < 0)
+        if not slow.size:
+            return
+        sub = np.asfortranarray(work[:, slow])
+        more = np.zeros(slow.size, dtype=np.int64)
+        self._cg(sub, tols[slow], maxiter, more)
+        work[:, slow] = sub
+        sweeps[slow] = np.where(more >= 0, spent + more, -1)
 
     @property
     def inv_wsum(self) -> np.ndarray:
@@ -223,29 +258,8 @@ class Absorber:
                 # Exact in one projection. With more dimensions the pair halves the sweeps but
                 # each costs twice as much, so alternating projections stay the default there.
                 method = "crossed"
-        if method == "crossed" and work.shape[1] and len(self.n_levels) > 1:
-            layout = self.crossed_layout()
-            if layout is not None:
-                from migtrade.estimation.crossed import CrossedProjector
-
-                if self._crossed is None:
-                    rest_inv = self.inv_wsum if len(self.n_levels) > 2 else None
-                    self._crossed = CrossedProjector(layout, self.codes, self.offsets,
-                                                     self.weights, rest_inv)
-                assert isinstance(self._crossed, CrossedProjector)
-                work, sweeps = self._crossed.demean(work, tols, maxiter)
-                work = np.asfortranarray(work)
-                slow = np.flatnonzero(sweeps < 0)
-                if slow.size:
-                    # Any iterate is some x - D a, a valid start for conjugate gradients.
-                    sub = np.asfortranarray(work[:, slow])
-                    more = np.zeros(slow.size, dtype=np.int64)
-                    self._cg(sub, tols[slow], maxiter, more)
-                    work[:, slow] = sub
-                    sweeps[slow] = more
-                method = "done"
-            else:
-                method = "auto"
+        if method == "crossed" and (len(self.n_levels) < 2 or self.crossed_layout() is None):
+            method = "auto"  # no pair to project on: what auto does without it
         if method == "direct" and work.shape[1] and len(self.n_levels) > 1:
             from migtrade.estimation.direct import DirectProjector
 
@@ -254,21 +268,17 @@ class Absorber:
             assert isinstance(self._direct, DirectProjector)
             work = self._direct.project(work)
             method = "cg"  # the check: returns at once when the direct answer meets the tolerance
-        if not work.shape[1] or method == "done":
+        if not work.shape[1]:
             pass
+        elif method == "crossed":
+            work = self._demean_crossed(work, tols, maxiter, sweeps)
         elif method == "cg" and len(self.n_levels) > 1:
             self._cg(work, tols, maxiter, sweeps)
         else:
             budget = min(maxiter, AUTO_MAP_SWEEPS) if method == "auto" else maxiter
             self._map(work, tols, budget, sweeps)
-            slow = np.flatnonzero(sweeps < 0)
-            if method == "auto" and slow.size and len(self.n_levels) > 1:
-                # The last iterate of the projections is a valid start (some x - D a) for CG.
-                sub = np.asfortranarray(work[:, slow])
-                more = np.zeros(slow.size, dtype=np.int64)
-                self._cg(sub, tols[slow], maxiter, more)
-                work[:, slow] = sub
-                sweeps[slow] = np.where(more >= 0, budget + more, -1)
+            if method == "auto" and len(self.n_levels) > 1:
+                self._finish_with_cg(work, tols, maxiter, sweeps, budget)
         converged = bool(np.all(sweeps >= 0))
         used = int(sweeps.max()) if converged and sweeps.size else maxiter
         resid = work[:, 0] if one_d else work
