@@ -120,3 +120,29 @@ def test_collinear_regressor_is_dropped_deterministically(panel: pd.DataFrame) -
         assert r.omitted[0][0] == "x3" and "collinear" in r.omitted[0][1]
     base = estimate("y ~ x1 + x2 | exp + imp", panel, model="ppml").result
     np.testing.assert_allclose(runs[0].params, base.params, rtol=1e-10)
+
+
+def test_regressor_absorbed_by_a_combination_of_effects_is_dropped(panel: pd.DataFrame) -> None:
+    # Constant within neither effect alone, but a sum of an exporter and an importer term.
+    rng = np.random.default_rng(3)
+    p = panel.assign(x3=rng.normal(size=12)[panel["exp"]] + rng.normal(size=10)[panel["imp"]])
+    res = estimate("y ~ x1 + x3 + x2 | exp + imp", p, model="ppml").result
+    assert res.terms == ("x1", "x2")
+    assert res.omitted == (("x3", "absorbed by the fixed effects"),)
+
+
+def test_nearly_collinear_regressor_passes_the_screen_as_before(
+        panel: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PPML decides collinearity on its first, loose demeaning only when every regressor clears
+    a wide screen; a regressor close to, but not in, the span of the others is looked at again
+    on X demeaned to the target tolerance, and kept, with the estimates of that precise path."""
+    from migtrade.estimation import ppml
+
+    rng = np.random.default_rng(4)
+    p = panel.assign(x4=panel["x1"] + 0.01 * rng.normal(size=len(panel)))
+    formula = "y ~ x1 + x2 + x4 | exp + imp"
+    screened = estimate(formula, p, model="ppml").result
+    monkeypatch.setattr(ppml, "START_INNER_TOL", 1e-8)  # first demeaning already precise
+    precise = estimate(formula, p, model="ppml").result
+    assert screened.terms == precise.terms == ("x1", "x2", "x4")
+    np.testing.assert_allclose(screened.params, precise.params, rtol=1e-6)

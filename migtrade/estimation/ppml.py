@@ -33,6 +33,10 @@ from migtrade.estimation.collinearity import select_columns
 from migtrade.estimation.ols import solve_wls
 
 START_INNER_TOL = 1e-4
+# A regressor whose share of variance left after the fixed effects, and whose Cholesky pivot
+# against the others, exceed this on the first (loose) demeaning is kept without a second look:
+# the loose demeaning moves those shares by far less than this, the drop threshold is 1e-8.
+SCREEN_TOL = 1e-3
 MAX_HALVINGS = 30
 ETA_CAP = 700.0  # exp(700) is still finite in float64
 DIVERGENCE_RTOL = 1e-6
@@ -115,20 +119,28 @@ def fit_ppml(
     inner_tol = max(START_INNER_TOL, fe_tol)
     deviance = _Deviance(y, weights)
 
-    # z and X are demeaned together so that the columns share the cores. Collinearity is a
-    # property of the design, not of the weights: X is demeaned to the target tolerance once,
-    # here, and the regressors to keep are decided on it.
     # One Fortran-ordered block [z, X] is demeaned in place at every step: z's column is
     # refreshed, X's columns stay as the warm start of the next step (only the weights changed).
+    # Collinearity is a property of the design, not of the weights, and is decided here. The
+    # first demeaning runs at the loose inner tolerance; when every regressor clears a screen
+    # far above the error that leaves (SCREEN_TOL), the decision at the target tolerance could
+    # not differ. Otherwise X is demeaned to the target tolerance and decided on that.
     work = np.empty((n, 1 + X.shape[1]), order="F")
     work[:, 0] = z
     work[:, 1:] = X
     work, sweeps_total = _demean(
-        ab, work, np.concatenate([[inner_tol * z_scale], fe_tol * x_scale]), fe_maxiter,
-        overwrite=True,
-    )
+        ab, work, inner_tol * np.concatenate([[z_scale], x_scale]), fe_maxiter, overwrite=True)
     zt = work[:, 0].copy()
-    selection = select_columns(work[:, 1:], X, irls_w, names, fe_codes=fe_codes, fe_names=fe_names)
+    loose = inner_tol > fe_tol
+    selection = select_columns(work[:, 1:], X, irls_w, names, fe_codes=fe_codes,
+                               fe_names=fe_names, **({"tol": SCREEN_TOL} if loose else {}))
+    if loose and len(selection.keep) < X.shape[1]:
+        xt_fine, more = _demean(ab, np.asfortranarray(work[:, 1:]), fe_tol * x_scale, fe_maxiter,
+                                overwrite=True)
+        sweeps_total += more
+        work[:, 1:] = xt_fine
+        selection = select_columns(work[:, 1:], X, irls_w, names, fe_codes=fe_codes,
+                                   fe_names=fe_names)
     cols = list(selection.keep)
     x_scale = x_scale[cols]
     if len(cols) < X.shape[1]:
