@@ -22,6 +22,7 @@ import numpy as np
 from scipy.linalg import solve_triangular
 
 from migtrade.estimation.fixed_effects import constant_within
+from migtrade.estimation.kernels import weighted_cross
 
 DEFAULT_TOL = 1e-9
 
@@ -83,8 +84,7 @@ def select_columns(
     if not candidates:
         return ColumnSelection(keep=(), notes=tuple(notes))
 
-    sub = demeaned[:, candidates]
-    gram = (sub * weights[:, None]).T @ sub
+    gram = weighted_cross(demeaned[:, candidates], weights)[0]
     keep: list[int] = []
     kept_pos: list[int] = []  # positions in ``gram`` of the kept columns
     chol = np.zeros((len(candidates), len(candidates)))

@@ -5,7 +5,7 @@ levels splits into one connected block per year, in a gravity panel a dense tabl
 countries. Within a block the normal equations of the two effects are ``[A C; C' B]``, A and B
 diagonal (the weight sums of each level) and C the cross table of weights; eliminating the larger
 side leaves ``S = B - C' A^{-1} C`` on the smaller one, a dense matrix per block. All blocks are
-padded to one size and inverted in one batched call, so a projection on both effects costs two
+padded to one size and solved in one batched call, so a projection on both effects costs two
 passes over the rows (group sums; subtract) and a few batched matrix products, whatever the
 weights, where alternating projections need tens of sweeps.
 
@@ -32,7 +32,7 @@ MAX_CELLS_PER_ROW = 2.0
 MIN_CELLS = 1_000_000
 MAX_FLOPS = 3e9
 # Balance checks and re-projections in the exact (two-dimension) case; each re-projection
-# multiplies the error left by an imprecise block inverse by about cond(S) * eps.
+# multiplies the error left by an imprecise block solve by about cond(S) * eps.
 MAX_REFINEMENTS = 4
 
 
@@ -140,11 +140,11 @@ class CrossedProjector:
         schur[held, :] = 0.0
         schur.transpose(0, 2, 1)[held, :] = 0.0
         schur[:, diag, diag] += held
-        inv = np.linalg.inv(schur)
-        inv[held, :] = 0.0
-        inv.transpose(0, 2, 1)[held, :] = 0.0
         self.cross = cross
-        self.s_inv = inv
+        self.schur = schur
+        self.held = held
+        self.s_inv: np.ndarray | None = None
+        self.solves = 0
         rest = [q for q in range(codes.shape[0]) if q not in (lo.q_e, lo.q_s)]
         # One index type for every grouping, so that the pass is compiled once.
         self.rest_codes = [codes[q].astype(np.int64) for q in rest]
@@ -158,7 +158,14 @@ class CrossedProjector:
         k = se.shape[1]
         t = (self.inv_a[:, None] * se).reshape(lo.n_blocks, lo.m_e, k)
         rhs = ss.reshape(lo.n_blocks, lo.m_s, k) - np.matmul(self.cross.transpose(0, 2, 1), t)
-        beta = np.matmul(self.s_inv, rhs)
+        rhs[self.held, :] = 0.0  # held levels stay at 0 (their rows of S are the identity)
+        # A batched LU solve costs a third of an inverse: two passes (the exact case) solve,
+        # sweeps around the pair (many solves under the same weights) invert once.
+        self.solves += 1
+        if self.s_inv is None and self.solves > 2:
+            self.s_inv = np.linalg.inv(self.schur)
+        beta = (np.matmul(self.s_inv, rhs) if self.s_inv is not None
+                else np.linalg.solve(self.schur, rhs))
         alpha = (se.reshape(lo.n_blocks, lo.m_e, k) - np.matmul(self.cross, beta))
         alpha = alpha.reshape(-1, k) * self.inv_a[:, None]
         return np.asfortranarray(alpha), np.asfortranarray(beta.reshape(-1, k))
@@ -172,7 +179,7 @@ class CrossedProjector:
         se, ss = kc.empty_sums(lo.n_blocks * lo.m_e, k), kc.empty_sums(lo.n_blocks * lo.m_s, k)
         kc.sum_two(r, lo.e_idx, se, lo.s_idx, ss, self.w)
         if not self.rest_codes:
-            # Exact up to the precision of the block inverse: project, check, refine.
+            # Exact up to the precision of the block solve: project, check, refine.
             for it in range(1, MAX_REFINEMENTS + 2):
                 alpha, beta = self._solve(se, ss)
                 kc.pair_then_pair_sums(r, r, lo.e_idx, alpha, lo.s_idx, beta, se, ss, self.w)

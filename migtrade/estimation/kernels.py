@@ -185,3 +185,57 @@ def group_sums(x, codes, offsets, w, net, gross):
                 g = offsets[q] + codes[q, i]
                 net[g, j] += v
                 gross[g, j] += a
+
+
+@njit(cache=True, parallel=True)
+def weighted_gram(x, w, y, chunks, gram, xty):
+    """gram = X'WX and xty = X'WY (Y with m columns) in one pass over the rows of the
+    Fortran-ordered ``x`` and ``y``, the rows split in ``chunks`` blocks summed separately (then
+    added), without an n x k temporary."""
+    n, k = x.shape
+    m = y.shape[1]
+    width = k * k + k * m
+    parts = np.zeros((chunks, width))
+    for c in prange(chunks):
+        lo = n * c // chunks
+        hi = n * (c + 1) // chunks
+        acc = parts[c]
+        for i in range(lo, hi):
+            wi = w[i]
+            for a in range(k):
+                v = wi * x[i, a]
+                for b in range(a + 1):
+                    acc[a * k + b] += v * x[i, b]
+                for j in range(m):
+                    acc[k * k + a * m + j] += v * y[i, j]
+    for a in range(k):
+        for b in range(a + 1):
+            s = 0.0
+            for c in range(chunks):
+                s += parts[c, a * k + b]
+            gram[a, b] = s
+            gram[b, a] = s
+        for j in range(m):
+            s = 0.0
+            for c in range(chunks):
+                s += parts[c, k * k + a * m + j]
+            xty[a, j] = s
+
+
+# Row blocks summed separately in the Gram matrix: more blocks, smaller rounding error.
+GRAM_CHUNKS = 32
+
+
+def weighted_cross(x: np.ndarray, w: np.ndarray, y: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """X'WX and X'Wy in one compiled pass, without an n x k temporary; ``y`` is (n,) or (n, m)
+    and X'Wy has its shape after the first axis (empty without ``y``)."""
+    n, k = x.shape
+    yy = np.zeros((n, 0)) if y is None else np.asfortranarray(
+        np.asarray(y, dtype=np.float64).reshape(n, -1))
+    gram, xty = np.empty((k, k)), np.empty((k, yy.shape[1]))
+    weighted_gram(np.asfortranarray(x, dtype=np.float64), np.ascontiguousarray(w, dtype=np.float64),
+                  yy, GRAM_CHUNKS, gram, xty)
+    if y is None:
+        return gram, np.zeros(0)
+    return gram, xty.reshape((k, *np.shape(y)[1:]))

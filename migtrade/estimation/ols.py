@@ -9,6 +9,7 @@ import numpy as np
 
 from migtrade.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, Absorber
 from migtrade.estimation.collinearity import select_columns
+from migtrade.estimation.kernels import weighted_cross
 
 
 @dataclass(frozen=True)
@@ -31,14 +32,14 @@ def solve_wls(xt: np.ndarray, yt: np.ndarray, w: np.ndarray) -> tuple[np.ndarray
     """Coefficients and ``(X'WX)^{-1}`` of a weighted regression on full-rank columns."""
     if xt.shape[1] == 0:
         return np.zeros(0), np.zeros((0, 0))
-    xw = xt * w[:, None]
-    gram = xw.T @ xt
+    gram, xty = weighted_cross(xt, w, yt)
     # Scale to unit diagonal before inverting: regressors in different units (km, dummies,
     # dollars) otherwise make the Gram matrix badly conditioned for no reason.
     d = 1.0 / np.sqrt(np.diag(gram))
     inv = np.linalg.inv(gram * np.outer(d, d)) * np.outer(d, d)
-    beta = inv @ (xw.T @ yt)
+    beta = inv @ xty
     return beta, inv
+
 
 
 def fit_ols(
