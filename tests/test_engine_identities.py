@@ -146,3 +146,32 @@ def test_nearly_collinear_regressor_passes_the_screen_as_before(
     precise = estimate(formula, p, model="ppml").result
     assert screened.terms == precise.terms == ("x1", "x2", "x4")
     np.testing.assert_allclose(screened.params, precise.params, rtol=1e-6)
+
+
+def test_ppml_start_means_are_positive_group_means() -> None:
+    """IRLS starts from the group means of the largest fixed effect; a group with no positive
+    outcome (kept when separation checks are off) falls back to the overall mean."""
+    from migtrade.estimation.absorb import Absorber
+    from migtrade.estimation.ppml import _start_means
+
+    y = np.array([0.0, 0.0, 2.0, 4.0, 1.0, 0.0, 0.0])
+    big = np.array([0, 0, 1, 1, 2, 2, 2])  # three levels: the start uses these groups
+    small = np.array([0, 1, 0, 1, 0, 1, 0])
+    w = np.ones(7)
+    got = _start_means(y, w, Absorber([small, big], w))
+    np.testing.assert_allclose(got, [1.0, 1.0, 3.0, 3.0, 1 / 3, 1 / 3, 1 / 3])
+    np.testing.assert_allclose(_start_means(y, w, None), np.full(7, 1.0))
+
+
+def test_ppml_estimates_do_not_depend_on_the_start(panel: pd.DataFrame,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Group-mean start and overall-mean start (ppmlhdfe's) reach the same estimates."""
+    from migtrade.estimation import ppml
+
+    formula = "y ~ x1 + x2 | exp + imp"
+    grouped = estimate(formula, panel, model="ppml").result
+    monkeypatch.setattr(ppml, "_start_means",
+                        lambda y, w, ab: np.full(y.shape[0], float(w @ y) / float(w.sum())))
+    overall = estimate(formula, panel, model="ppml").result
+    np.testing.assert_allclose(grouped.params, overall.params, rtol=1e-7)
+    np.testing.assert_allclose(grouped.cov, overall.cov, rtol=1e-6)
