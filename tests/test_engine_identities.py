@@ -148,24 +148,32 @@ def test_nearly_collinear_regressor_passes_the_screen_as_before(
     np.testing.assert_allclose(screened.params, precise.params, rtol=1e-6)
 
 
-def test_ppml_start_means_are_positive_group_means() -> None:
-    """IRLS starts from the group means of the largest fixed effect; a group with no positive
-    outcome (kept when separation checks are off) falls back to the overall mean."""
+def test_ppml_start_means_match_every_group_total_after_one_sweep() -> None:
+    """IRLS starts from one sweep of iterative proportional fitting: after it the means add up
+    to the observed totals of the last dimension swept, and of the first where it is nested;
+    a group with no positive outcome (kept when separation checks are off) keeps a positive
+    mean."""
     from migtrade.estimation.absorb import Absorber
     from migtrade.estimation.ppml import _start_means
 
     y = np.array([0.0, 0.0, 2.0, 4.0, 1.0, 0.0, 0.0])
-    big = np.array([0, 0, 1, 1, 2, 2, 2])  # three levels: the start uses these groups
+    big = np.array([0, 0, 1, 1, 2, 2, 2])  # three levels: swept first
     small = np.array([0, 1, 0, 1, 0, 1, 0])
     w = np.ones(7)
     got = _start_means(y, w, Absorber([small, big], w))
-    np.testing.assert_allclose(got, [1.0, 1.0, 3.0, 3.0, 1 / 3, 1 / 3, 1 / 3])
+    # First sweep (big): group means 1 (overall, as group 0 has no positive outcome), 3, 1/3.
+    first = np.array([1.0, 1.0, 3.0, 3.0, 1 / 3, 1 / 3, 1 / 3])
+    # Then small: observed totals 3 and 4, fitted totals 1 + 3 + 2/3 and 1 + 3 + 1/3.
+    ratio = np.array([3 / (1 + 3 + 2 / 3), 4 / (1 + 3 + 1 / 3)])
+    np.testing.assert_allclose(got, first * ratio[small])
+    np.testing.assert_allclose(np.bincount(small, weights=got), [3.0, 4.0])
+    assert np.all(got > 0)
     np.testing.assert_allclose(_start_means(y, w, None), np.full(7, 1.0))
 
 
 def test_ppml_estimates_do_not_depend_on_the_start(panel: pd.DataFrame,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """Group-mean start and overall-mean start (ppmlhdfe's) reach the same estimates."""
+    """Proportional-fitting start and overall-mean start (ppmlhdfe's) reach the same estimates."""
     from migtrade.estimation import ppml
 
     formula = "y ~ x1 + x2 | exp + imp"

@@ -9,8 +9,8 @@ effects never have to be recovered.
 
 Four things make it fast and safe on large panels:
 
-* a start near the answer: each row starts from the mean of its group in the fixed effect with
-  the most levels (:func:`_start_means`), not from the overall mean;
+* a start near the answer: one sweep of iterative proportional fitting of the fixed effects
+  (:func:`_start_means`), not the overall mean;
 
 * warm starts: the demeaned z and X of the previous step are the starting point of the next
   demeaning (only the weights changed), so late steps cost a few sweeps;
@@ -80,22 +80,28 @@ class _Deviance:
 
 
 def _start_means(y: np.ndarray, weights: np.ndarray, absorber: Absorber | None) -> np.ndarray:
-    """Per row, the mean outcome of its group in the fixed effect with the most levels (the
-    overall mean without fixed effects, or where a group's mean is not positive).
+    """Start values for the fitted means: one sweep of iterative proportional fitting of the
+    fixed-effects-only Poisson model, from the overall mean.
 
-    IRLS starts from ``(y + this) / 2``. ppmlhdfe starts every row from the overall mean, but a
-    pair whose flows are mostly zero has a fitted mean orders of magnitude below it, and IRLS
-    brings it down by about a factor e per step: measured on the 1.6 M-row gravity panel with
-    pair effects, 10 steps from the overall mean, 6 from the pair means, same estimates.
+    Each dimension in turn (largest first) rescales the current means of every group so that
+    they add up to the group's observed total, the condition the Poisson fit meets at its
+    optimum; a group with no positive outcome (kept when separation checks are off) is left as
+    it is, so every start is positive. IRLS starts from ``(y + this) / 2``. ppmlhdfe starts every
+    row from the overall mean, but a pair whose flows are mostly zero has a fitted mean orders of
+    magnitude below it, and IRLS brings it down by about a factor e per step: measured on the
+    1.6 M-row gravity panel, 10 steps from the overall mean and 5 from here with pair effects,
+    8 and 6 with exporter-year and importer-year effects, same estimates.
     """
     ybar = float(weights @ y) / float(weights.sum())
+    means = np.full(y.shape[0], ybar)
     if absorber is None:
-        return np.full(y.shape[0], ybar)
-    g = absorber.codes[0]  # the dimension with the most levels comes first
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = np.bincount(g, weights=weights * y) / np.bincount(g, weights=weights)
-    means = np.where(np.isfinite(means) & (means > 0), means, ybar)
-    return means[g]
+        return means
+    for g in absorber.codes:
+        observed = np.bincount(g, weights=weights * y)
+        fitted = np.bincount(g, weights=weights * means)
+        ratio = np.where((observed > 0) & (fitted > 0), observed / np.where(fitted > 0, fitted, 1.0), 1.0)
+        means *= ratio[g]
+    return means
 
 
 def _demean(absorber: Absorber | None, start: np.ndarray, tols: np.ndarray,
