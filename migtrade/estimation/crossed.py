@@ -59,7 +59,21 @@ class CrossedLayout:
 
     @classmethod
     def plan(cls, codes: np.ndarray, n_levels: tuple[int, ...]) -> CrossedLayout | None:
-        """The affordable pair with the most levels, or None when no pair is affordable."""
+        """The affordable pair with the most levels, or None when no pair is affordable.
+
+        The last plan is kept with a copy of its codes: the separation checks and the fit
+        build their own absorbers on the same rows, and comparing the codes costs one pass
+        where planning costs a graph search per pair.
+        """
+        last = _LAST_PLAN.get("codes")
+        if isinstance(last, np.ndarray) and last.shape == codes.shape and np.array_equal(last, codes):
+            return _LAST_PLAN["layout"]  # type: ignore[return-value]
+        layout = cls._plan(codes, n_levels)
+        _LAST_PLAN.update(codes=codes.copy(), layout=layout)
+        return layout
+
+    @classmethod
+    def _plan(cls, codes: np.ndarray, n_levels: tuple[int, ...]) -> CrossedLayout | None:
         n = codes.shape[1]
         budget = max(MIN_CELLS, MAX_CELLS_PER_ROW * n)
         best: CrossedLayout | None = None
@@ -102,6 +116,9 @@ class CrossedLayout:
         return cls(q_e=q_e, q_s=q_s, n_blocks=int(n_blocks), m_e=int(m_e), m_s=int(m_s),
                    e_idx=e_idx, s_idx=block * m_s + local_s[cs], cell=e_idx * m_s + local_s[cs],
                    s_real=s_real)
+
+
+_LAST_PLAN: dict[str, object] = {}
 
 
 def _local_index(labels: np.ndarray, n_blocks: int) -> tuple[np.ndarray, int]:

@@ -77,12 +77,17 @@ def is_nested(fe_codes: np.ndarray, cluster_codes: np.ndarray) -> bool:
 
 
 def constant_within(x: np.ndarray, codes: np.ndarray, rtol: float = 1e-10) -> bool:
-    """True when ``x`` takes one value within every group of ``codes`` (it is absorbed by them)."""
-    g = int(codes.max()) + 1 if codes.size else 0
-    counts = np.bincount(codes, minlength=g)
-    means = np.bincount(codes, weights=x, minlength=g) / np.maximum(counts, 1)
-    scale = max(1.0, float(np.abs(x).max())) if x.size else 1.0
-    return bool(np.abs(x - means[codes]).max(initial=0.0) <= rtol * scale)
+    """True when ``x`` takes one value within every group of ``codes`` (it is absorbed by them):
+    no group's spread exceeds ``rtol`` times the largest absolute value (at least 1)."""
+    from migtrade.estimation.kernels import spread_within
+
+    if x.size == 0:
+        return True
+    g = int(codes.max()) + 1
+    scale = max(1.0, float(np.abs(x).max()))
+    spread = spread_within(np.ascontiguousarray(x, dtype=np.float64),
+                           np.ascontiguousarray(codes), g)
+    return bool(spread <= rtol * scale)
 
 
 def fe_dof(

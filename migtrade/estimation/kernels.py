@@ -239,3 +239,22 @@ def weighted_cross(x: np.ndarray, w: np.ndarray, y: np.ndarray | None = None
     if y is None:
         return gram, np.zeros(0)
     return gram, xty.reshape((k, *np.shape(y)[1:]))
+
+
+@njit(cache=True, nogil=True)
+def spread_within(x, codes, n_levels):
+    """The largest spread (max - min) of ``x`` within any group of ``codes``, in one pass."""
+    lo = np.full(n_levels, np.inf)
+    hi = np.full(n_levels, -np.inf)
+    for i in range(x.shape[0]):
+        g = codes[i]
+        v = x[i]
+        if v < lo[g]:
+            lo[g] = v
+        if v > hi[g]:
+            hi[g] = v
+    worst = 0.0
+    for g in range(n_levels):
+        if hi[g] >= lo[g] and hi[g] - lo[g] > worst:
+            worst = hi[g] - lo[g]
+    return worst
