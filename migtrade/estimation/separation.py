@@ -42,6 +42,7 @@ import scipy.sparse as sp
 
 from migtrade.estimation.absorb import Absorber
 from migtrade.estimation.fixed_effects import compact
+from migtrade.estimation.kernels import weighted_cross
 
 # Weights of the positive rows in the rectifier's regressions, tried in turn until the inner
 # demeaning is accurate (see the module notes).
@@ -109,11 +110,9 @@ def fe_separated(y: np.ndarray, codes: Sequence[np.ndarray]) -> np.ndarray:
     return mask
 
 
-def _gram(A: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-    """A'A (over ``rows`` only, when given), by one matrix product."""
-    if rows is None:
-        return A.T @ A
-    return (A * rows[:, None]).T @ A
+def _gram(A: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """A'A over ``rows`` only, in one compiled pass."""
+    return weighted_cross(A, rows.astype(np.float64))[0]
 
 
 def _clearly_full_rank(gram: np.ndarray, norms: np.ndarray, floor: float = GRAM_FLOOR) -> bool:
@@ -221,30 +220,32 @@ class _Projector:
         self.w = w
         self.sw = np.sqrt(w)
         self.absorber = Absorber(codes, w) if codes else None
-        self.basis = np.empty((w.shape[0], 0))
+        # The projection on the demeaned regressors X~ is either X~ M M' X~'W (M a k x r
+        # matrix, no n x k array beyond X~ itself) or, for nearly collinear X, B B' with an
+        # explicit orthonormal basis B of sqrt(W) X~.
+        self.xt = np.empty((w.shape[0], 0))
+        self.m = np.empty((0, 0))
+        self.basis: np.ndarray | None = None
         self._last: tuple[np.ndarray, np.ndarray] | None = None
         if X.shape[1]:
             # Norms taken before demeaning: a column the fixed effects absorb then shows a tiny
             # singular value instead of being blown back up to unit size.
-            norms = np.sqrt(w @ (X * X))
-            Xt = self._demean(X, None, np.maximum(np.abs(X).max(axis=0), _TINY))
-            xs = Xt * self.sw[:, None]
-            self.basis = self._orthonormal(xs, norms)
-
-    @staticmethod
-    def _orthonormal(xs: np.ndarray, norms: np.ndarray) -> np.ndarray:
-        """An orthonormal basis of the columns of ``xs`` that are not (nearly) collinear."""
-        gram = _gram(xs)
-        own = np.sqrt(np.diag(gram))
-        if _clearly_full_rank(gram, norms) and _clearly_full_rank(gram, own):
-            # Well conditioned even with each column at unit length: a Cholesky factor of the
-            # Gram matrix orthonormalises to rounding error (condition number <= 1 / floor);
-            # xs D^-1 L^-T has the identity as Gram matrix and spans the same space.
-            chol = np.linalg.cholesky(gram / np.outer(own, own))
-            return np.asarray(xs @ (np.linalg.inv(chol).T / own[:, None]))
-        Q, R = np.linalg.qr(_unit_columns(xs, norms))
-        U, s, _ = np.linalg.svd(R)
-        return np.asarray(Q @ U[:, : int(np.sum(s > RANK_RTOL))])
+            norms = np.sqrt(np.diag(weighted_cross(X, w)[0]))
+            self.xt = np.asfortranarray(
+                self._demean(X, None, np.maximum(np.abs(X).max(axis=0), _TINY)))
+            gram = weighted_cross(self.xt, w)[0]
+            own = np.sqrt(np.diag(gram))
+            if _clearly_full_rank(gram, norms) and _clearly_full_rank(gram, own):
+                # Well conditioned even with each column at unit length: with L the Cholesky
+                # factor of the unit-scaled Gram matrix, sqrt(W) X~ D^-1 L^-T is orthonormal to
+                # rounding error (condition number <= 1 / floor), so M = D^-1 L^-T.
+                chol = np.linalg.cholesky(gram / np.outer(own, own))
+                self.m = np.linalg.inv(chol).T / own[:, None]
+            else:
+                xs = self.xt * self.sw[:, None]
+                Q, R = np.linalg.qr(_unit_columns(xs, norms))
+                U, sv, _ = np.linalg.svd(R)
+                self.basis = np.asarray(Q @ U[:, : int(np.sum(sv > RANK_RTOL))])
 
     def _demean(self, x: np.ndarray, start: np.ndarray | None, scale: np.ndarray) -> np.ndarray:
         if self.absorber is None:
@@ -281,10 +282,13 @@ class _Projector:
             start = self._last[1] + (u - self._last[0])
         ut = self._demean(u, start, np.array([max(float(np.abs(u).max()), _TINY)]))
         self._last = (u.copy(), ut)
-        v = ut * self.sw
-        if self.basis.shape[1]:
+        if self.basis is not None:
+            v = ut * self.sw
             v -= self.basis @ (self.basis.T @ v)
-        return v / self.sw
+            return v / self.sw
+        if self.m.shape[1]:
+            return ut - self.xt @ (self.m @ (self.m.T @ (self.xt.T @ (self.w * ut))))
+        return ut
 
 
 def _relu_run(
