@@ -1,3 +1,3 @@
-from migtrade.cli.app import main
+from migtrade.cli.app import entry
 
-main()
+entry()

@@ -161,3 +161,13 @@ def test_bad_input_one_line_nothing_written(cli: Runner, panel_csv: Path, tmp_pa
     assert len(lines) == 1 and lines[0].startswith("migtrade: error: ") and message in lines[0]
     assert save.read_text() == "previous"
     assert not (tmp_path / "rows.csv").exists()
+
+
+def test_main_returns_to_its_caller_after_an_estimate(cli: Runner, panel_csv: Path) -> None:
+    """Only the console script ends the process at once after an estimate; ``main`` returns."""
+    from migtrade.cli.output import may_exit_at_once
+
+    code, out, _ = cli("estimate", "trade ~ log_dist + cntg | exporter + importer", "--data",
+                       str(panel_csv), "--format", "json")
+    assert code == 0 and json.loads(out)["nobs"] > 0
+    assert may_exit_at_once()  # the estimate declared its outputs closed, and we are still here

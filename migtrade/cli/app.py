@@ -116,3 +116,19 @@ def main() -> None:
         sys.exit(getattr(exc, "exit_code", 2))
     if isinstance(result, int) and result:
         sys.exit(result)
+
+
+def entry() -> None:
+    """The console script: :func:`main`, then, when the command succeeded and declared its
+    outputs written and closed, the end of the process without the interpreter's teardown
+    (unloading some 1,300 modules and freeing the arrays one by one takes 0.2 s after an
+    estimate on 1.6 M rows). Code that calls :func:`main` itself keeps its process."""
+    main()
+    output = sys.modules.get("migtrade.cli.output")
+    if output is not None and output.may_exit_at_once():
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except OSError:  # a closed pipe downstream (| head): nothing more can be written
+            pass
+        os._exit(0)

@@ -70,7 +70,7 @@ def estimate_command(
 
     Several models are shown side by side: each formula (after csw()/sw()) with each --model.
     """
-    from migtrade.cli.output import check_writable, emit_results, write_sample
+    from migtrade.cli.output import check_writable, emit_results, outputs_closed, write_sample
     from migtrade.errors import UsageError
     from migtrade.estimation.fit import FitOptions, estimate
     from migtrade.estimation.vcov import VcovSpec
@@ -109,6 +109,7 @@ def estimate_command(
     if sample_out is not None:
         write_sample(frame, fits[0].sample.labels(), sample_out)
     emit_results([f.result for f in fits], fmt.value, save=save)
+    outputs_closed()
 
 
 def _models(text: str) -> list[str]:

@@ -17,6 +17,21 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+# Set by a command whose every output is written and closed, so that the process may end
+# without the interpreter's teardown (see :func:`migtrade.cli.app.main`).
+_DONE = {"outputs_closed": False}
+
+
+def outputs_closed() -> None:
+    """Declare that the command has written and closed everything it produces."""
+    _DONE["outputs_closed"] = True
+
+
+def may_exit_at_once() -> bool:
+    """Whether :func:`outputs_closed` was called."""
+    return _DONE["outputs_closed"]
+
+
 def check_writable(path: Path) -> None:
     """Fail before any work when an output file cannot be written."""
     parent = path.expanduser().resolve().parent
