@@ -195,12 +195,17 @@ def estimate(
             f"singletons {dropped['singleton']}, separated {dropped['separated']})",
             "Loosen --where or check the outcome and regressors for missing values.",
         )
-    y = y_sub[used]
-    X = np.asfortranarray(design.X[used])
-    w = np.ones(n) if w_all is None else w_all[used]
-    off = None if off_all is None else off_all[used]
+    every = n == len(used)  # all rows kept: the arrays are used as they are, not copied
+
+    def rows(a: np.ndarray) -> np.ndarray:
+        return a if every else a[used]
+
+    y = rows(y_sub)
+    X = np.asfortranarray(rows(design.X))
+    w = np.ones(n) if w_all is None else rows(w_all)
+    off = None if off_all is None else rows(off_all)
     fe_codes = list(sample.fe_codes)
-    clus_used = [compact(c[used])[0].astype(np.int64) for c in clus]
+    clus_used = [compact(rows(c))[0].astype(np.int64) for c in clus]
     absorber = Absorber(fe_codes, w) if fe_codes else None
     if spec.is_iv:
         return _estimate_iv(model, design, used, y, w, off, fe_codes, clus_used, absorber, vc, opts,
