@@ -18,9 +18,9 @@ pair splits into blocks; elsewhere it runs ``map``, fastest on the dense graphs 
 panels, and hands any column still unconverged after ``AUTO_MAP_SWEEPS`` sweeps to ``cg``,
 which does not crawl on long sparse graphs:
 
-* ``crossed``: an exact projection on the pair of dimensions whose graph falls apart into small
-  blocks (exporter-year and importer-year: one block per year), by a batched Schur complement
-  per block (:mod:`migtrade.estimation.crossed`); further dimensions are swept around the pair.
+* ``crossed``: for exactly two dimensions whose graph falls apart into small blocks
+  (exporter-year and importer-year: one block per year), an exact projection by a batched
+  Schur complement per block (:mod:`migtrade.estimation.crossed`); otherwise what ``auto`` does.
 
 * ``direct``: eliminate the largest dimension and factorise the sparse Schur complement on the
   others (:mod:`migtrade.estimation.direct`), exact in one shot on worker-firm style designs
@@ -142,11 +142,9 @@ class Absorber:
         layout = self.crossed_layout()
         assert layout is not None
         if self._crossed is None:
-            rest_inv = self.inv_wsum if len(self.n_levels) > 2 else None
-            self._crossed = CrossedProjector(layout, self.codes, self.offsets, self.weights,
-                                             rest_inv)
+            self._crossed = CrossedProjector(layout, self.weights)
         assert isinstance(self._crossed, CrossedProjector)
-        work, used = self._crossed.demean(work, tols, maxiter)
+        work, used = self._crossed.demean(work, tols)
         work = np.asfortranarray(work)
         sweeps[:] = used
         self._finish_with_cg(work, tols, maxiter, sweeps, 0)
@@ -261,11 +259,9 @@ class Absorber:
                 method = "direct"
             elif (len(self.n_levels) == 2 and self.n >= CROSSED_MIN_ROWS and work.shape[1]
                   and self.crossed_layout() is not None):
-                # Exact in one projection. With more dimensions the pair halves the sweeps but
-                # each costs twice as much, so alternating projections stay the default there.
-                method = "crossed"
-        if method == "crossed" and (len(self.n_levels) < 2 or self.crossed_layout() is None):
-            method = "auto"  # no pair to project on: what auto does without it
+                method = "crossed"  # exact in one projection
+        if method == "crossed" and (len(self.n_levels) != 2 or self.crossed_layout() is None):
+            method = "auto"  # not two crossed dimensions in blocks: what auto does then
         if method == "direct" and work.shape[1] and len(self.n_levels) > 1:
             from migtrade.estimation.direct import DirectProjector
 

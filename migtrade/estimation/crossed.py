@@ -12,10 +12,11 @@ weights, where alternating projections need tens of sweeps.
 ``S`` has one null direction per block (adding a constant to one side and removing it from the
 other); the first level of the smaller side of each block is held at 0 to remove it.
 
-With more fixed effects, the pair becomes one step of the Gauss-Seidel sweep and the other
-dimensions are swept around it as in :mod:`migtrade.estimation.kernels`, with Irons-Tuck
-extrapolation over pairs of sweeps: the pair is the part of the problem that converges slowest
-under plain alternating projections (gravity: exporter-year against importer-year).
+It serves models with exactly these two fixed effects. With a third (a pair effect) the pair
+could be one step of a Gauss-Seidel sweep; measured on the gravity panel that needs a third of
+the sweeps of alternating projections but each costs twice as much and the blocks must be
+refactorised at every IRLS step, so :mod:`migtrade.estimation.absorb` keeps alternating
+projections there.
 """
 
 from __future__ import annotations
@@ -134,10 +135,7 @@ def _local_index(labels: np.ndarray, n_blocks: int) -> tuple[np.ndarray, int]:
 class CrossedProjector:
     """The pair's exact projection under fixed weights, and the sweeps around it."""
 
-    def __init__(self, layout: CrossedLayout, codes: np.ndarray, offsets: np.ndarray,
-                 weights: np.ndarray, inv_wsum: np.ndarray | None) -> None:
-        """``inv_wsum`` (inverse weight sums of all levels) is needed only when dimensions other
-        than the pair's are swept around it."""
+    def __init__(self, layout: CrossedLayout, weights: np.ndarray) -> None:
         lo = layout
         self.layout = lo
         self.w = weights
@@ -160,14 +158,6 @@ class CrossedProjector:
         self.cross = cross
         self.schur = schur
         self.held = held
-        self.s_inv: np.ndarray | None = None
-        self.solves = 0
-        rest = [q for q in range(codes.shape[0]) if q not in (lo.q_e, lo.q_s)]
-        # One index type for every grouping, so that the pass is compiled once.
-        self.rest_codes = [codes[q].astype(np.int64) for q in rest]
-        if rest and inv_wsum is None:
-            raise ValueError("the other dimensions need their inverse weight sums")
-        self.rest_inv = [inv_wsum[offsets[q]:offsets[q + 1]] for q in rest] if inv_wsum is not None else []
 
     def _solve(self, se: np.ndarray, ss: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Coefficients (alpha on e, beta on s) of the pair fitted to columns with sums se, ss."""
@@ -176,74 +166,30 @@ class CrossedProjector:
         t = (self.inv_a[:, None] * se).reshape(lo.n_blocks, lo.m_e, k)
         rhs = ss.reshape(lo.n_blocks, lo.m_s, k) - np.matmul(self.cross.transpose(0, 2, 1), t)
         rhs[self.held, :] = 0.0  # held levels stay at 0 (their rows of S are the identity)
-        # A batched LU solve costs a third of an inverse: two passes (the exact case) solve,
-        # sweeps around the pair (many solves under the same weights) invert once.
-        self.solves += 1
-        if self.s_inv is None and self.solves > 2:
-            self.s_inv = np.linalg.inv(self.schur)
-        beta = (np.matmul(self.s_inv, rhs) if self.s_inv is not None
-                else np.linalg.solve(self.schur, rhs))
+        # One batched LU solve per projection: a third of the cost of forming the inverse.
+        beta = np.linalg.solve(self.schur, rhs)
         alpha = (se.reshape(lo.n_blocks, lo.m_e, k) - np.matmul(self.cross, beta))
         alpha = alpha.reshape(-1, k) * self.inv_a[:, None]
         return np.asfortranarray(alpha), np.asfortranarray(beta.reshape(-1, k))
 
-    def demean(self, r: np.ndarray, tols: np.ndarray, maxiter: int) -> tuple[np.ndarray, np.ndarray]:
-        """Demean the columns of the Fortran-ordered ``r`` (n, k), in place where it can; returns
-        the residuals and the sweeps per column (-1 where ``maxiter`` sweeps were not enough)."""
+    def demean(self, r: np.ndarray, tols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Demean the columns of the Fortran-ordered ``r`` (n, k) in place; returns them and the
+        projections used per column (-1 where the refinements did not reach ``tols``).
+
+        Exact up to the precision of the block solve: project, check every group's weighted
+        mean of the residual, and project the residual again where one is above ``tols``.
+        """
         lo = self.layout
         k = r.shape[1]
         sweeps = np.full(k, -1, dtype=np.int64)
         se, ss = kc.empty_sums(lo.n_blocks * lo.m_e, k), kc.empty_sums(lo.n_blocks * lo.m_s, k)
         kc.sum_two(r, lo.e_idx, se, lo.s_idx, ss, self.w)
-        if not self.rest_codes:
-            # Exact up to the precision of the block solve: project, check, refine.
-            for it in range(1, MAX_REFINEMENTS + 2):
-                alpha, beta = self._solve(se, ss)
-                kc.pair_then_pair_sums(r, r, lo.e_idx, alpha, lo.s_idx, beta, se, ss, self.w)
-                worst = np.maximum(np.abs(se * self.inv_a[:, None]).max(axis=0, initial=0.0),
-                                   np.abs(ss * self.inv_b[:, None]).max(axis=0, initial=0.0))
-                done = (worst <= tols) & (sweeps < 0)
-                sweeps[done] = it
-                if np.all(sweeps >= 0):
-                    break
-            return r, sweeps
-        gx = np.empty_like(r)
-        ggx = np.empty_like(r)
-        stats = np.zeros((3, k), order="F")
-        used = 0
-        while used < maxiter:
-            self._sweep(r, gx, se, ss)
-            self._sweep(gx, ggx, se, ss, x=r, gx=gx, stats=stats)
-            used += 2
-            change, vprod, ssq = stats
-            bad = ~(np.isfinite(vprod) & np.isfinite(ssq))
-            if bad.any():
-                return ggx, np.where(bad, -1, sweeps)
-            if np.all((change <= tols) | (ssq == 0.0)):
-                sweeps[:] = used
-                return ggx, sweeps
-            coef = np.where(ssq > 0, vprod / np.where(ssq > 0, ssq, 1.0), 0.0)
-            kc.extrapolate_then_sum_two(ggx, gx, coef, r, lo.e_idx, se, lo.s_idx, ss, self.w)
+        for it in range(1, MAX_REFINEMENTS + 2):
+            alpha, beta = self._solve(se, ss)
+            kc.pair_then_pair_sums(r, r, lo.e_idx, alpha, lo.s_idx, beta, se, ss, self.w)
+            worst = np.maximum(np.abs(se * self.inv_a[:, None]).max(axis=0, initial=0.0),
+                               np.abs(ss * self.inv_b[:, None]).max(axis=0, initial=0.0))
+            sweeps[(worst <= tols) & (sweeps < 0)] = it
+            if np.all(sweeps >= 0):
+                break
         return r, sweeps
-
-    def _sweep(self, src: np.ndarray, dst: np.ndarray, se: np.ndarray, ss: np.ndarray, *,
-               x: np.ndarray | None = None, gx: np.ndarray | None = None,
-               stats: np.ndarray | None = None) -> None:
-        """dst = (sweep of the other dimensions)(I - P_pair) src, given the pair's sums of src in
-        ``se``, ``ss``. Leaves in them the pair's sums of dst, or with ``stats`` fills it with
-        the Irons-Tuck statistics of x -> gx -> dst instead."""
-        lo = self.layout
-        k = src.shape[1]
-        alpha, beta = self._solve(se, ss)
-        rest, invs = self.rest_codes, self.rest_inv
-        acc = kc.empty_sums(invs[0].size, k)
-        kc.pair_then_sum(src, dst, lo.e_idx, alpha, lo.s_idx, beta, rest[0], acc, self.w)
-        for q, (code, inv) in enumerate(zip(rest, invs, strict=True)):
-            means = np.asfortranarray(acc * inv[:, None])
-            if q + 1 < len(rest):
-                acc = kc.empty_sums(invs[q + 1].size, k)
-                kc.one_then_sum(dst, dst, code, means, rest[q + 1], acc, self.w)
-            elif stats is None:
-                kc.one_then_sum_two(dst, dst, code, means, lo.e_idx, se, lo.s_idx, ss, self.w)
-            else:
-                kc.one_then_stats(dst, dst, code, means, x, gx, stats)

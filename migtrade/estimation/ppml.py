@@ -35,6 +35,7 @@ import numpy as np
 
 from migtrade.errors import ConvergenceError
 from migtrade.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, Absorber
+from migtrade.estimation.collinearity import DEFAULT_TOL as COLLINEAR_TOL
 from migtrade.estimation.collinearity import select_columns
 from migtrade.estimation.ols import solve_wls
 
@@ -164,7 +165,7 @@ def fit_ppml(
     zt = work[:, 0].copy()
     loose = inner_tol > fe_tol
     selection = select_columns(work[:, 1:], X, irls_w, names, fe_codes=fe_codes,
-                               fe_names=fe_names, **({"tol": SCREEN_TOL} if loose else {}))
+                               fe_names=fe_names, tol=SCREEN_TOL if loose else COLLINEAR_TOL)
     if loose and len(selection.keep) < X.shape[1]:
         xt_fine, more = _demean(ab, np.asfortranarray(work[:, 1:]), fe_tol * x_scale, fe_maxiter,
                                 overwrite=True)
