@@ -79,6 +79,34 @@ def event_command(
     _write_bytes(output, image)
 
 
+@plot_app.command("ge")
+def ge_command(
+    file: Path = typer.Argument(..., metavar="RESULT", help="A file written by 'migtrade ge --save'."),
+    output: Path = typer.Option(..., "--output", "-o", help=_OUTPUT_HELP),
+    countries: str | None = typer.Option(
+        None, "--countries", help="Comma-separated ISO3 codes to draw, e.g. CAN,MEX,USA,PHL (default: all)."),
+    title: str | None = typer.Option(None, "--title", help="Title above the plot."),
+    xlabel: str | None = typer.Option(None, "--xlabel", help="Label of the horizontal axis."),
+    width: float = typer.Option(7.0, "--width", help="Width in inches."),
+    height: float | None = typer.Option(
+        None, "--height", help="Height in inches (default: grows with the number of countries)."),
+    dpi: int = typer.Option(150, "--dpi", help="Resolution of PNG output (pixels = inches x dpi)."),
+) -> None:
+    """Welfare: real GDP change by country, sorted, changed countries highlighted, intervals when drawn."""
+    from migtrade.cli.output import check_writable
+    from migtrade.report.ge_plot import auto_height, welfare_plot
+    from migtrade.report.ge_table import load_ge_document, select_countries
+    from migtrade.report.plots import PlotStyle, plot_format
+
+    fmt = plot_format(output)
+    selection = [c for c in countries.split(",") if c.strip()] if countries else None
+    doc = load_ge_document(file)
+    rows = height if height is not None else auto_height(len(select_countries(doc, selection)))
+    style = PlotStyle(width=width, height=rows, dpi=dpi, title=title, xlabel=xlabel)
+    check_writable(output)
+    _write_bytes(output, welfare_plot(doc, fmt, countries=selection, style=style))
+
+
 @plot_app.command("panel")
 def panel_command(
     data: str = typer.Argument(..., metavar="PANEL", help="A stored panel name or a file in the panel schema."),

@@ -36,20 +36,25 @@ def load_results(paths: Sequence[str | Path]) -> list[EstimationResult]:
 def load_result_file(path: str | Path) -> list[EstimationResult]:
     """The results in one file: a single object or a non-empty list of objects."""
     p = Path(path)
-    try:
-        obj = json.loads(p.read_bytes())
-    except FileNotFoundError:
-        raise DataError(f"result file '{p}' does not exist", "Check the path.") from None
-    except IsADirectoryError:
-        raise DataError(f"'{p}' is a folder, not a result file", _HINT) from None
-    except PermissionError:
-        raise DataError(f"result file '{p}' cannot be read (permission denied)", "Check its permissions.") from None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise DataError(f"'{p}' is not a JSON file", _HINT) from None
+    obj = read_json_file(p, _HINT)
     items = obj if isinstance(obj, list) else [obj]
     if not items:
         raise DataError(f"'{p}' holds an empty list of results", _HINT)
     return [_result(item, p, i if isinstance(obj, list) else None) for i, item in enumerate(items)]
+
+
+def read_json_file(p: Path, hint: str) -> Any:
+    """The JSON value in a result file, or a DataError naming the file and ``hint``."""
+    try:
+        return json.loads(p.read_bytes())
+    except FileNotFoundError:
+        raise DataError(f"result file '{p}' does not exist", "Check the path.") from None
+    except IsADirectoryError:
+        raise DataError(f"'{p}' is a folder, not a result file", hint) from None
+    except PermissionError:
+        raise DataError(f"result file '{p}' cannot be read (permission denied)", "Check its permissions.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise DataError(f"'{p}' is not a JSON file", hint) from None
 
 
 def _result(obj: Any, path: Path, index: int | None) -> EstimationResult:

@@ -129,7 +129,7 @@ def coef_plot(
     ax.grid(axis="x", color="0.9", linewidth=0.6)
     if m > 1:
         _legend(ax)
-    return _save(fig, fmt, st)
+    return save_figure(fig, fmt, st)
 
 
 def event_plot(
@@ -208,7 +208,7 @@ def event_plot(
     ax.set_ylabel(f"Estimate with {_level_text(results)} confidence band")
     ax.grid(axis="y", color="0.9", linewidth=0.6)
     _legend(ax)
-    return _save(fig, fmt, st)
+    return save_figure(fig, fmt, st)
 
 
 def _check_ref(ref: float, series: Sequence[tuple[str, Sequence[tuple[float, ...]]]],
@@ -240,6 +240,11 @@ def _level_text(results: Sequence[EstimationResult]) -> str:
 
 def _figure(st: PlotStyle, results: Sequence[EstimationResult], names: Sequence[str]) -> tuple[Figure, Axes]:
     """A figure with one axes, a title and the source note below, laid out to fit."""
+    return figure_with_notes(st, source_notes([r.data for r in results], names))
+
+
+def figure_with_notes(st: PlotStyle, notes: Sequence[str]) -> tuple[Figure, Axes]:
+    """A figure with one axes, a title, and ``notes`` in small print below, laid out to fit."""
     from matplotlib.figure import Figure
     from matplotlib.layout_engine import ConstrainedLayoutEngine
 
@@ -252,8 +257,7 @@ def _figure(st: PlotStyle, results: Sequence[EstimationResult], names: Sequence[
     # An average character of the default sans-serif font is about 0.55 em wide; wrap a little
     # narrower so that the notes never run off the figure.
     chars = max(40, int(st.width * 72 / (_NOTE_SIZE * 0.62)))
-    lines = [w for note in source_notes([r.data for r in results], names)
-             for w in textwrap.wrap(note, chars, break_on_hyphens=False)]
+    lines = [w for note in notes for w in textwrap.wrap(note, chars, break_on_hyphens=False)]
     if lines:
         fig.text(0.01, 0.01, "\n".join(lines), fontsize=_NOTE_SIZE, color="0.35", ha="left", va="bottom")
         bottom = min(0.4, (len(lines) * _NOTE_SIZE * 1.3 + 6) / (st.height * 72))
@@ -270,7 +274,8 @@ def _legend(ax: Axes) -> None:
               borderaxespad=0.0, fontsize="small")
 
 
-def _save(fig: Figure, fmt: str, st: PlotStyle) -> bytes:
+def save_figure(fig: Figure, fmt: str, st: PlotStyle) -> bytes:
+    """The figure as the bytes of a png, svg or pdf file, without dates or versions."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown image format '{fmt}'", "Use png, svg or pdf.")
     from matplotlib import rc_context

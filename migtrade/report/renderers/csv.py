@@ -13,9 +13,10 @@ from migtrade.results.result import EstimationResult
 COLUMNS = ("model", "term", "estimate", "std_error", "statistic", "p_value", "ci_low", "ci_high", "nobs")
 
 
-def _full(x: float) -> str:
-    # repr is the shortest text that reads back to the same float; empty marks a missing value in
-    # every CSV reader, where 'nan' is understood by some and not others.
+def full_precision(x: float) -> str:
+    """The shortest text that reads back to the same float (repr); empty when not finite."""
+    # Empty marks a missing value in every CSV reader, where 'nan' is understood by some and not
+    # others.
     return repr(x) if math.isfinite(x) else ""
 
 
@@ -34,6 +35,6 @@ def render_csv(table: RegressionTable, results: Sequence[EstimationResult]) -> s
             if c is None or c.value is None:
                 continue
             v = c.value
-            w.writerow([table.titles[j], term, *(_full(x) for x in (
+            w.writerow([table.titles[j], term, *(full_precision(x) for x in (
                 v.estimate, v.std_error, v.statistic, v.p_value, v.ci_low, v.ci_high)), r.nobs])
     return buf.getvalue()

@@ -23,7 +23,8 @@ def latex_escape(text: str) -> str:
     return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in text)
 
 
-def _number(text: str) -> str:
+def latex_number(text: str) -> str:
+    """A number as LaTeX text: minus signs typeset as such."""
     # A typeset minus sign, not a hyphen; numeric cells hold no other '-'.
     return text.replace("-", "$-$")
 
@@ -31,7 +32,7 @@ def _number(text: str) -> str:
 def _estimate(c: CoefCell | None) -> str:
     if c is None:
         return ""
-    return _number(c.estimate) + (f"$^{{{c.stars}}}$" if c.stars else "")
+    return latex_number(c.estimate) + (f"$^{{{c.stars}}}$" if c.stars else "")
 
 
 def _row(first: str, cells: Sequence[str]) -> str:
@@ -65,7 +66,7 @@ def latex_tabular(table: RegressionTable, *, title_row: bool = False) -> list[st
     lines.append(r"\midrule")
     for term, row in zip(table.terms, table.cells, strict=True):
         lines.append(_row(latex_escape(term), [_estimate(c) for c in row]))
-        lines.append(_row("", [_number(c.below) if c else "" for c in row]))
+        lines.append(_row("", [latex_number(c.below) if c else "" for c in row]))
     if table.fixed_effects:
         lines.append(r"\midrule")
         lines += [_row(latex_escape(f"FE: {name}"), list(vals)) for name, vals in table.fixed_effects]
