@@ -25,6 +25,7 @@ from migtrade.spec.formula import ModelSpec
 from migtrade.spec.where import where_mask
 
 if TYPE_CHECKING:
+    from migtrade.estimation.bootstrap import BootstrapOptions
     from migtrade.estimation.iv import IVData
 
 MODELS: tuple[str, ...] = ("ols", "ppml")
@@ -95,6 +96,7 @@ def estimate(
     offset: str | None = None,
     options: FitOptions | None = None,
     data_info: dict[str, Any] | None = None,
+    bootstrap: BootstrapOptions | None = None,
 ) -> Estimate:
     """Estimate a gravity model.
 
@@ -109,6 +111,10 @@ def estimate(
         is heteroskedasticity-robust.
     where
         A filter such as ``"exporter != importer and year in (1986, 1990)"``.
+    bootstrap
+        Bootstrap p-values and intervals for every coefficient, clustered by the ``vcov``
+        cluster variable: the wild cluster bootstrap for OLS, the score bootstrap for PPML
+        (:mod:`migtrade.estimation.bootstrap`); they go to ``result.bootstrap``.
 
     Notes
     -----
@@ -121,6 +127,11 @@ def estimate(
     if model not in MODELS:
         raise DataError(f"unknown model '{model}'", f"Use one of: {', '.join(MODELS)}.")
     vc = vcov or VcovSpec.parse("robust")
+    if bootstrap is not None:
+        from migtrade.estimation.bootstrap import check_bootstrap
+
+        check_bootstrap(bootstrap, model=model, is_iv=spec.is_iv, vcov_kind=vc.kind,
+                        clusters=vc.clusters)
     n_rows = len(frame)
 
     excluded = ~where_mask(frame, where) if where else np.zeros(n_rows, dtype=bool)
@@ -245,11 +256,20 @@ def estimate(
         cluster_codes=clus_used, sigma2_rss=rss,
     )
     notes.extend(vres.notes)
+    names_kept = tuple(design.names[j] for j in keep)
+    boot: dict[str, Any] = {}
+    if bootstrap is not None:
+        from migtrade.estimation.bootstrap.engine import bootstrap_fit
+
+        fitted = lin if model == "ols" else pf
+        boot, boot_notes = bootstrap_fit(
+            bootstrap, fitted, names_kept, y=y, X=X, w=w, off=off, absorber=absorber,
+            fe_codes=fe_codes, fe_names=design.fe_names, cluster=clus_used[0], opts=opts)
+        notes.extend(boot_notes)
 
     k_all = len(keep) + fe_total - fe_redundant
     fit_stats = (_ols_fit_statistics(y, w, lin.resid, lin.y_tilde, k_all) if model == "ols"
                  else _poisson_fit_statistics(y, w, pf.mu, pf.deviance, k_all))
-    names_kept = tuple(design.names[j] for j in keep)
     omitted = tuple(
         (design.names[j], next((nt.split(" dropped: ", 1)[1] for nt in notes
                                 if nt.startswith(f"{design.names[j]} dropped: ")), "dropped"))
@@ -289,6 +309,7 @@ def estimate(
         notes=tuple(notes),
         versions=_versions(),
         conf_level=opts.conf_level,
+        bootstrap={t: b.to_dict() for t, b in boot.items()},
     )
     return Estimate(result=result, sample=sample)
 

@@ -60,6 +60,9 @@ class EstimationResult:
     # Instrumental-variables models only: first-stage statistics per endogenous regressor, the
     # weak-instrument flag and the exogeneity test (empty otherwise, and then left out of the JSON).
     first_stage: dict[str, Any] = field(default_factory=dict)
+    # Bootstrap inference per term (``coefficients[term].bootstrap`` in the JSON): method,
+    # p_value, ci_low, ci_high, reps, weights, full_enumeration, ... (empty without a bootstrap).
+    bootstrap: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -116,6 +119,9 @@ class EstimationResult:
     def to_dict(self) -> dict[str, Any]:
         """The ``migtrade.estimation/1`` object."""
         coefs = {t: _clean(vars(c)) for t, c in self.coefficients().items()}
+        for t, boot in self.bootstrap.items():
+            if t in coefs:
+                coefs[t]["bootstrap"] = _clean(dict(boot))
         out: dict[str, Any] = {
             "schema": SCHEMA,
             "model": self.model,
@@ -180,6 +186,8 @@ class EstimationResult:
             versions=dict(obj.get("versions", {})),
             conf_level=float(obj.get("conf_level", 0.95)),
             first_stage=dict(obj.get("first_stage", {})),
+            bootstrap={t: dict(c["bootstrap"]) for t, c in obj["coefficients"].items()
+                       if isinstance(c.get("bootstrap"), dict)},
         )
 
     @classmethod

@@ -1,0 +1,90 @@
+"""From a fitted model to bootstrap inference on each coefficient: the engine's hook.
+
+:func:`bootstrap_fit` is called by :func:`migtrade.estimation.fit.estimate` after the fit, with
+the arrays of the estimation sample; :data:`RUNNERS` maps each bootstrap method to the function
+that runs it on the fit of its model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from migtrade.estimation.absorb import Absorber
+from migtrade.estimation.bootstrap import bootstrap_linear, bootstrap_poisson
+from migtrade.estimation.bootstrap.options import BootstrapMethod, BootstrapOptions, TermBootstrap
+from migtrade.estimation.bootstrap.score import PoissonScores
+from migtrade.estimation.fixed_effects import is_nested
+from migtrade.estimation.ols import LinearFit, solve_wls
+from migtrade.estimation.ppml import PoissonFit, fit_ppml
+
+if TYPE_CHECKING:
+    from migtrade.estimation.fit import FitOptions
+
+Runner = Callable[..., tuple[dict[str, TermBootstrap], list[str]]]
+
+
+def _run_wild(options: BootstrapOptions, fitted: LinearFit, names: Sequence[str], *,
+              w: np.ndarray, absorber: Absorber | None, fe_codes: Sequence[np.ndarray],
+              cluster: np.ndarray, opts: FitOptions, **_: Any) -> tuple[dict[str, TermBootstrap], list[str]]:
+    nested = all(is_nested(f, cluster) for f in fe_codes)
+    out = bootstrap_linear(
+        names, x_tilde=fitted.x_tilde, resid=fitted.resid, weights=w, beta=fitted.beta,
+        bread=fitted.bread, cluster=cluster, absorber=absorber, nested=nested,
+        options=options, conf_level=opts.conf_level, fe_tol=opts.fe_tol, fe_maxiter=opts.fe_maxiter)
+    return out, []
+
+
+def _poisson_scores(mu: np.ndarray, X: np.ndarray, w: np.ndarray, absorber: Absorber | None,
+                    opts: FitOptions) -> PoissonScores:
+    """Regressors demeaned under the weights ``w * mu``, and the inverse Hessian."""
+    hess_w = w * mu
+    xt = X
+    if absorber is not None and X.shape[1]:
+        xt = absorber.with_weights(hess_w).demean_or_raise(
+            np.asfortranarray(X), tol=opts.fe_tol, maxiter=opts.fe_maxiter).resid
+    _, bread = solve_wls(xt, np.zeros(X.shape[0]), hess_w)
+    return PoissonScores(mu=mu, x_tilde=xt, bread=bread)
+
+
+def _run_score(options: BootstrapOptions, fitted: PoissonFit, names: Sequence[str], *,
+               y: np.ndarray, X: np.ndarray, w: np.ndarray, off: np.ndarray | None,
+               absorber: Absorber | None, fe_codes: Sequence[np.ndarray], fe_names: Sequence[str],
+               cluster: np.ndarray, opts: FitOptions, **_: Any) -> tuple[dict[str, TermBootstrap], list[str]]:
+    kept = np.asfortranarray(X[:, list(fitted.keep)])
+    base_offset = np.zeros(y.shape[0]) if off is None else off
+
+    def restricted(j: int, beta0: float) -> PoissonScores:
+        # beta_j fixed at beta0: x_j moves into the offset, the others are re-estimated.
+        others = [m for m in range(kept.shape[1]) if m != j]
+        fit = fit_ppml(y, np.asfortranarray(kept[:, others]), [names[m] for m in others], absorber,
+                       w, offset=base_offset + beta0 * kept[:, j], fe_codes=fe_codes,
+                       fe_names=fe_names, tol=opts.tol, fe_tol=opts.fe_tol,
+                       maxiter=opts.maxiter, fe_maxiter=opts.fe_maxiter)
+        return _poisson_scores(fit.mu, kept, w, absorber, opts)
+
+    unrestricted = PoissonScores(mu=fitted.mu, x_tilde=fitted.x_tilde, bread=fitted.bread)
+    return bootstrap_poisson(names, beta=fitted.beta, unrestricted=unrestricted, y=y, weights=w,
+                             cluster=cluster, restricted=restricted, options=options,
+                             conf_level=opts.conf_level)
+
+
+RUNNERS: dict[BootstrapMethod, Runner] = {
+    BootstrapMethod.wild: _run_wild,
+    BootstrapMethod.score: _run_score,
+}
+"""Each bootstrap method and the function that runs it on a fit of its model."""
+
+
+def bootstrap_fit(options: BootstrapOptions, fitted: LinearFit | PoissonFit, names: Sequence[str],
+                  **arrays: Any) -> tuple[dict[str, TermBootstrap], list[str]]:
+    """Bootstrap inference on every kept coefficient of ``fitted``, and notes for the result."""
+    out, notes = RUNNERS[options.method](options, fitted, names, **arrays)
+    first = next(iter(out.values()), None)
+    if first is not None:
+        draws = (f"all {first.reps:,} sign vectors of the {first.clusters} clusters (full enumeration)"
+                 if first.full_enumeration else f"{first.reps:,} draws, seed {first.seed}")
+        notes.insert(0, f"bootstrap p-values and intervals: {options.describe()}, {draws}")
+    return out, notes
