@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from migtrade.recipes.schema import (
+    CounterfactualStep,
     DatasetStep,
     ModelStep,
     PanelStep,
@@ -162,6 +163,27 @@ def test_command(step: TestStep, data: str, save: Path, store: Path | None) -> s
     if step.expect:
         words += ["--expect", step.expect]
     return shell([*words, "--save", display(save), *_store(store)])
+
+
+def ge_command(step: CounterfactualStep, data: str, save: Path, table: Path,
+               plot: Path | None, store: Path | None) -> str:
+    """``migtrade ge --data REF ... --save FILE > TABLE``, then ``migtrade plot ge`` if any."""
+    from migtrade.recipes.counterfactuals import GE_OPTION_FIELDS
+
+    flags = {name: "--" + name.replace("_", "-") for name in GE_OPTION_FIELDS}
+    required = ["--year", str(step.year)]
+    words = ["migtrade", "ge", "--data", data, *required,
+             *_flags(step, {k: v for k, v in flags.items() if k != "year"}),
+             "--format", step.format, "--save", display(save), *_store(store)]
+    command = shell(words) + " > " + shlex.quote(display(table))
+    shown = ["--countries", ",".join(step.countries)] if step.countries else []
+    if plot is not None:
+        command += " && " + shell(["migtrade", "plot", "ge", display(save), *shown,
+                                   "-o", display(plot)])
+    if step.countries:
+        # `migtrade ge` prints every country; say which ones the recipe's table keeps.
+        command += "  # table countries: " + ",".join(step.countries)
+    return command
 
 
 def table_command(step: TableStep, results: Sequence[Path], output: Path) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 from migtrade.errors import DataError, MigtradeError
 from migtrade.recipes.commands import SOURCE_OPTIONS
 from migtrade.recipes.schema import (
+    CounterfactualStep,
     DatasetStep,
     ModelStep,
     PanelStep,
@@ -30,7 +31,7 @@ from migtrade.recipes.schema import (
 )
 from migtrade.recipes.validate import RecipeError, build, key_path
 
-RESERVED_OUTPUTS = ("manifest.json", "models", "tests", "panels")
+RESERVED_OUTPUTS = ("manifest.json", "models", "tests", "panels", "counterfactuals")
 """Names in the output folder that steps write themselves and tables and plots may not use."""
 
 TABLE_EXTENSIONS: dict[str, str] = {"md": "md", "latex": "tex", "html": "html", "csv": "csv",
@@ -144,7 +145,7 @@ class _Checker:
         self.name("recipe.name", r.recipe.name)
         self.unique([(f"datasets[{i}].name", d.name) for i, d in enumerate(r.datasets)]
                     + [(f"panels[{i}].name", p.name) for i, p in enumerate(r.panels)])
-        for kind in ("models", "tests", "tables"):
+        for kind in ("models", "tests", "counterfactuals", "tables"):
             self.unique([(f"{kind}[{i}].name", s.name) for i, s in enumerate(getattr(r, kind))])
         # A plot's name only labels its step (its file is its own), so any text will do.
         self.unique([(f"plots[{i}].name", self.loaded.plot_name(i)) for i in range(len(r.plots))],
@@ -158,6 +159,10 @@ class _Checker:
         for i, t in enumerate(self.recipe.tests):
             self.test(f"tests[{i}]", t)
         outputs: dict[str, str] = {}
+        for i, c in enumerate(self.recipe.counterfactuals):
+            self.counterfactual(f"counterfactuals[{i}]", c)
+            if c.plot is not None:
+                self.output(f"counterfactuals[{i}].plot", c.plot, outputs)
         for i, table in enumerate(self.recipe.tables):
             self.table(f"tables[{i}]", table)
             self.output(f"tables[{i}].file", self.loaded.table_file(i), outputs)
@@ -272,6 +277,29 @@ class _Checker:
         self.refer(key_path(path, "data"), t.data, self.data_names, "dataset or panel")
         if not 0 < t.alpha < 1:
             raise self.fail(key_path(path, "alpha"), "must be between 0 and 1")
+
+    def counterfactual(self, path: str, c: CounterfactualStep) -> None:
+        from migtrade.recipes.counterfactuals import ge_options, parse_expect_key
+        from migtrade.report.plots import plot_format
+
+        self.refer(key_path(path, "data"), c.data, self.data_names, "dataset or panel")
+        try:
+            with at(self.source, path):
+                ge_options(c)
+        except ImportError:
+            pass  # without the engine the step fails when it runs, with the reason
+        for key in c.expect:
+            with at(self.source, key_path(key_path(path, "expect"), key)):
+                parse_expect_key(key)
+        if not c.expect_tol > 0:
+            raise self.fail(key_path(path, "expect_tol"), "must be positive")
+        for i, code in enumerate(c.countries):
+            if not (len(code) == 3 and code.isalpha() and code.isupper()):
+                raise self.fail(f"{path}.countries[{i}]", f"'{code}' is not an ISO3 code",
+                                "Write codes such as MEX, in capitals.")
+        if c.plot is not None:
+            with at(self.source, key_path(path, "plot")):
+                plot_format(Path(c.plot))
 
     def models(self, path: str, names: Sequence[str]) -> None:
         if not names:

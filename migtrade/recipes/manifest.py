@@ -14,13 +14,20 @@ A manifest is one JSON object written last, atomically, into the output folder::
         "models": {NAME: {"nobs": int, "converged": bool,
                           "coefficients": {TERM: {"estimate": float, "std_error": float}}}},
         "tests": {NAME: {"verdict": str,
-                         "estimates": {"TEST: QUANTITY": {"estimate": float, "std_error": float}}}}
+                         "estimates": {"TEST: QUANTITY": {"estimate": float, "std_error": float}}}},
+        "counterfactuals": {NAME: {"converged": bool, "iterations": int,
+                                   "partial": {TERM: {"estimate": float, "std_error": float}},
+                                   "countries": {ISO3: {FIELD: float, "changed": bool,
+                                                        "intervals": {FIELD: [low, high]}}},
+                                   "draws": {"requested", "succeeded", "failed"} | null}}
       },
       "expectations": {"checked": int, "failed": [str, ...]}
     }
 
 A step's ``command`` is null for a dataset read from a file as it is (the commands of the steps
-that use it read the file themselves). ``results`` holds every number the run produced; ``--check`` compares exactly these. Fields are
+that use it read the file themselves). ``results`` holds every number the run produced
+(``counterfactuals`` only when the recipe has some; their pair flows stay in the saved
+``migtrade.ge/1`` documents); ``--check`` compares exactly these. Fields are
 only ever added within a schema version.
 """
 
@@ -119,7 +126,7 @@ class Drift:
     def label(self) -> str:
         """``models.t1c4: log(dist) estimate``."""
         head = ".".join(self.path[:2])
-        rest = [p for p in self.path[2:] if p not in ("coefficients", "estimates")]
+        rest = [p for p in self.path[2:] if p not in ("coefficients", "estimates", "countries")]
         return f"{head}: {' '.join(rest)}" if rest else head
 
     @property

@@ -1,9 +1,9 @@
 """Run a checked recipe: every step through the library call its command uses, then the manifest.
 
-Steps run kind by kind (datasets, panels, models, tests, tables, plots). Each writes its files
-into the output folder as it finishes; ``manifest.json`` is written last, so a run that fails part
-way leaves no manifest. A step's error keeps its exit code and gains the recipe file and the
-step's key path in its message.
+Steps run kind by kind (datasets, panels, models, tests, counterfactuals, tables, plots). Each
+writes its files into the output folder as it finishes; ``manifest.json`` is written last, so a
+run that fails part way leaves no manifest. A step's error keeps its exit code and gains the
+recipe file and the step's key path in its message.
 """
 
 from __future__ import annotations
@@ -23,7 +23,15 @@ from migtrade.recipes.expect import check_model, check_test
 from migtrade.recipes.load import RecipeFile
 from migtrade.recipes.manifest import SCHEMA, Comparison, compare, finite, read_manifest, versions
 from migtrade.recipes.outputs import MANIFEST, OutputFolder, Writers, prepare_output
-from migtrade.recipes.schema import DatasetStep, ModelStep, PanelStep, PlotStep, TableStep, TestStep
+from migtrade.recipes.schema import (
+    CounterfactualStep,
+    DatasetStep,
+    ModelStep,
+    PanelStep,
+    PlotStep,
+    TableStep,
+    TestStep,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -131,10 +139,13 @@ class _Run:
         self.results: dict[str, EstimationResult] = {}
         self.steps: list[StepRecord] = []
         self.numbers: dict[str, dict[str, Any]] = {"models": {}, "tests": {}}
+        if self.recipe.counterfactuals:
+            self.numbers["counterfactuals"] = {}
         self.checked = 0
         self.failures: list[str] = []
         # Frames only models and tests read are kept in memory; panel inputs are read by the builder.
-        self.needed = {m.data for m in self.recipe.models} | {t.data for t in self.recipe.tests}
+        self.needed = {m.data for m in self.recipe.models} | {t.data for t in self.recipe.tests} \
+            | {c.data for c in self.recipe.counterfactuals}
 
     def all(self) -> None:
         r = self.recipe
@@ -146,6 +157,9 @@ class _Run:
             self.step("model", f"models[{i}]", m.name, partial(self.model, m))
         for i, t in enumerate(r.tests):
             self.step("test", f"tests[{i}]", t.name, partial(self.test, t))
+        for i, c in enumerate(r.counterfactuals):
+            self.step("counterfactual", f"counterfactuals[{i}]", c.name,
+                      partial(self.counterfactual, c))
         for i, table in enumerate(r.tables):
             self.step("table", f"tables[{i}]", table.name,
                       partial(self.table, table, self.loaded.table_file(i)))
@@ -301,6 +315,39 @@ class _Run:
         self.failures.extend(failures)
         command = commands.test_command(t, self.refs[t.data], target, self.store)
         return command, f"verdict: {obj['verdict']}"
+
+    def counterfactual(self, c: CounterfactualStep) -> tuple[str | None, str]:
+        from migtrade.recipes import counterfactuals as cf
+
+        try:
+            from migtrade.ge.run import run_counterfactual
+        except ImportError as exc:
+            raise MigtradeError(f"the general-equilibrium engine cannot be loaded ({exc})",
+                                "Install a migtrade that includes it, or remove the "
+                                "[[counterfactuals]] step.") from None
+        from migtrade.report.ge_plot import welfare_plot
+        from migtrade.report.ge_table import render_ge
+        from migtrade.report.plots import plot_format
+
+        frame, info = self.frames[c.data]
+        result = run_counterfactual(frame, cf.ge_options(c), data_info=info)
+        doc = result.to_dict()
+        target = self.folder.text(f"counterfactuals/{c.name}.json", result.to_json() + "\n")
+        shown = c.countries or None
+        table = self.folder.text(cf.table_file(c), render_ge(doc, c.format, countries=shown))
+        image = None
+        if c.plot is not None:
+            image = self.folder.binary(c.plot, welfare_plot(doc, plot_format(Path(c.plot)),
+                                                            countries=shown))
+        self.numbers["counterfactuals"][c.name] = cf.manifest_numbers(doc)
+        checked, failures = cf.check_counterfactual(c, doc)
+        self.checked += checked
+        self.failures.extend(failures)
+        met = f", {checked - len(failures)}/{checked} expected values met" if checked else ""
+        state = "converged" if doc["converged"] else "NOT converged"
+        command = commands.ge_command(c, self.refs[c.data], target, table, image, self.store)
+        return command, (f"{len(doc['countries'])} countries, {state} in {doc['iterations']} "
+                         f"iterations{met}")
 
     def model_files(self, names: tuple[str, ...]) -> list[Path]:
         return [self.folder.root / f"models/{n}.json" for n in names]

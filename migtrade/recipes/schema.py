@@ -210,6 +210,69 @@ class TestStep:
 
 
 @dataclass(frozen=True)
+class CounterfactualStep:
+    """``[[counterfactuals]]``: ``migtrade ge``, a general-equilibrium counterfactual.
+
+    The result is written to ``counterfactuals/<name>.json`` (schema ``migtrade.ge/1``) and its
+    table to ``counterfactuals/<name>.<extension of the format>``; every number goes into the
+    manifest.
+
+    Attributes
+    ----------
+    name
+        Names the result.
+    data
+        A dataset or panel of the recipe.
+    year, sigma, theta, reference, beta, estimate, change, fill_pairs, where, exporter,
+    importer, trade, imbalances, method, draws, seed, vcov, tol, maxiter, max_rounds,
+    conf_level
+        As the options of ``migtrade ge`` (:class:`~migtrade.ge.options.GEOptions`).
+    format
+        The table written beside the result: md, latex, csv or rich (plain text).
+    countries
+        ISO3 codes the table and the plot show; all by default.
+    plot
+        An image file (.png, .svg or .pdf, relative to the output folder) for the welfare plot
+        of ``migtrade plot ge``; none by default.
+    expect
+        ``{"ISO3.field" = value}`` for any per-country number (``"MEX.real_gdp_pct"``), or
+        ``{"partial.TERM" = value}`` for an estimated partial effect.
+    expect_tol
+        Largest accepted absolute difference for ``expect``; 0.0005 by default, half a unit in
+        the last place of a number printed to three decimals.
+    """
+
+    name: str
+    data: str
+    year: int
+    sigma: float | None = None
+    theta: float | None = None
+    reference: str | None = None
+    beta: str | None = None
+    estimate: str | None = None
+    change: str | None = None
+    fill_pairs: str | None = None
+    where: str | None = None
+    exporter: str | None = None
+    importer: str | None = None
+    trade: str | None = None
+    imbalances: Literal["additive", "multiplicative"] = "additive"
+    method: Literal["fixed-point", "geppml"] = "fixed-point"
+    draws: int = 0
+    seed: int | None = None
+    vcov: str = "cluster:<pair>"
+    tol: float = 1e-10
+    maxiter: int = 10_000
+    max_rounds: int | None = None
+    conf_level: float = 0.95
+    format: Literal["md", "latex", "csv", "rich"] = "md"
+    countries: tuple[str, ...] = ()
+    plot: str | None = None
+    expect: dict[str, float] = field(default_factory=dict)
+    expect_tol: float = 0.0005
+
+
+@dataclass(frozen=True)
 class TableStep:
     """``[[tables]]``: ``migtrade table`` of models of the recipe.
 
@@ -288,8 +351,8 @@ class PlotStep:
 class Recipe:
     """A whole recipe file.
 
-    Steps run kind by kind in this order (datasets, panels, models, tests, tables, plots), and
-    within a kind in the order written.
+    Steps run kind by kind in this order (datasets, panels, models, tests, counterfactuals,
+    tables, plots), and within a kind in the order written.
     """
 
     recipe: RecipeInfo
@@ -297,5 +360,6 @@ class Recipe:
     panels: tuple[PanelStep, ...] = ()
     models: tuple[ModelStep, ...] = ()
     tests: tuple[TestStep, ...] = ()
+    counterfactuals: tuple[CounterfactualStep, ...] = ()
     tables: tuple[TableStep, ...] = ()
     plots: tuple[PlotStep, ...] = ()
