@@ -26,6 +26,17 @@ class SmallSampleChoice(StrEnum):
     fixest = "fixest"
 
 
+class BootstrapChoice(StrEnum):
+    wild = "wild"
+    score = "score"
+
+
+class BootstrapWeightsChoice(StrEnum):
+    rademacher = "rademacher"
+    webb = "webb"
+    mammen = "mammen"
+
+
 def register(app: typer.Typer) -> None:
     """Add the command to the app."""
     app.command(name="estimate")(estimate_command)
@@ -65,6 +76,17 @@ def estimate_command(
     maxiter: int = typer.Option(1000, "--maxiter", help="Maximum IRLS iterations (PPML)."),
     fe_maxiter: int = typer.Option(100_000, "--fe-maxiter", help="Maximum demeaning sweeps."),
     conf_level: float = typer.Option(0.95, "--conf-level", help="Confidence level of the intervals."),
+    bootstrap: BootstrapChoice | None = typer.Option(
+        None, "--bootstrap", help="Bootstrap p-values and intervals for every coefficient, clustered "
+        "by the --vcov cluster variable: wild (wild cluster bootstrap, OLS) or score (score "
+        "bootstrap, PPML). With Rademacher weights and 2^G <= --reps every sign vector is used."),
+    reps: int = typer.Option(9999, "--reps", help="Bootstrap replications."),
+    seed: int = typer.Option(20_240_601, "--seed", help="Seed of the bootstrap weights."),
+    bootstrap_weights: BootstrapWeightsChoice = typer.Option(
+        BootstrapWeightsChoice.rademacher, "--bootstrap-weights", help="Distribution of the bootstrap weights."),
+    impose_null: bool = typer.Option(
+        True, "--impose-null/--no-impose-null", help="Impose the null on the bootstrap (WCR; "
+        "restricted score bootstrap) or not (WCU)."),
 ) -> None:
     """Estimate gravity models by OLS or PPML with any number of absorbed fixed effects.
 
@@ -92,6 +114,12 @@ def estimate_command(
     for target in (save, sample_out):
         if target is not None:
             check_writable(target)
+    boot = None
+    if bootstrap is not None:
+        from migtrade.estimation.bootstrap import BootstrapMethod, BootstrapOptions, WeightKind
+
+        boot = BootstrapOptions(method=BootstrapMethod(bootstrap.value), reps=reps, seed=seed,
+                                weights=WeightKind(bootstrap_weights.value), impose_null=impose_null)
 
     # Read only the columns the models use, unless a filter or the sample file needs the rest.
     # When one is missing the whole file is read again, so that the error lists what is there.
@@ -105,7 +133,8 @@ def estimate_command(
     options = FitOptions(tol=tol, fe_tol=fe_tol, maxiter=maxiter, fe_maxiter=fe_maxiter,
                          drop_singletons=not keep_singletons, separation=methods, conf_level=conf_level)
     fits = [estimate(spec, frame, model=m, vcov=vc, where=where, weights=weights,
-                     offset=offset, options=options, data_info=info) for spec in specs for m in models]
+                     offset=offset, options=options, data_info=info, bootstrap=boot)
+            for spec in specs for m in models]
     if sample_out is not None:
         write_sample(frame, fits[0].sample.labels(), sample_out)
     emit_results([f.result for f in fits], fmt.value, save=save)

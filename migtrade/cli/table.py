@@ -49,6 +49,12 @@ def table_command(
     se: bool = typer.Option(False, "--se", help="Standard errors in parentheses below the estimates (default)."),
     tstat: bool = typer.Option(False, "--tstat", help="t statistics in parentheses instead."),
     ci: bool = typer.Option(False, "--ci", help="Confidence intervals in brackets instead."),
+    bootstrap_p: bool = typer.Option(
+        False, "--bootstrap-p", help="Bootstrap p-values in braces instead, with stars from them "
+        "(results of 'migtrade estimate --bootstrap')."),
+    bootstrap_ci: bool = typer.Option(
+        False, "--bootstrap-ci", help="Bootstrap confidence intervals (test inversion) in brackets "
+        "instead, with stars from the bootstrap p-values."),
     stars: str = typer.Option("0.1,0.05,0.01", "--stars", help="Significance levels, comma-separated, or none."),
     digits: int = typer.Option(3, "--digits", help="Decimal places."),
     title: str | None = typer.Option(None, "--title", help="Caption of the table."),
@@ -71,8 +77,9 @@ def table_command(
     from migtrade.report.render import render_table
     from migtrade.report.table import TableOptions
 
-    if sum((se, tstat, ci)) > 1:
-        raise UsageError("--se, --tstat and --ci exclude each other", "Choose one.")
+    if sum((se, tstat, ci, bootstrap_p, bootstrap_ci)) > 1:
+        raise UsageError("--se, --tstat, --ci, --bootstrap-p and --bootstrap-ci exclude each other",
+                         "Choose one.")
     chosen = fmt or (SUFFIX_FORMATS.get(output.suffix.lower(), TableFormat.rich) if output else TableFormat.rich)
     if output is not None and chosen is TableFormat.rich:
         chosen = TableFormat.text
@@ -81,7 +88,8 @@ def table_command(
     options = TableOptions(
         keep=tuple(keep or ()), drop=tuple(drop or ()), order=tuple(order or ()),
         rename=tuple(_pair(r) for r in rename or ()),
-        statistic="tstat" if tstat else "ci" if ci else "se",
+        statistic=("tstat" if tstat else "ci" if ci else "boot_p" if bootstrap_p
+                   else "boot_ci" if bootstrap_ci else "se"),
         stars=_levels(stars), digits=digits, title=title,
     )
     if output is not None:

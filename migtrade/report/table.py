@@ -12,15 +12,16 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 from migtrade.errors import UsageError
 from migtrade.report.sources import source_notes
 from migtrade.results.result import Coefficient, EstimationResult
 
 DEFAULT_STARS = (0.10, 0.05, 0.01)
-Statistic = Literal["se", "tstat", "ci"]
-STATISTICS: tuple[str, ...] = ("se", "tstat", "ci")
+Statistic = Literal["se", "tstat", "ci", "boot_p", "boot_ci"]
+STATISTICS: tuple[str, ...] = ("se", "tstat", "ci", "boot_p", "boot_ci")
+BOOTSTRAP_STATISTICS: tuple[str, ...] = ("boot_p", "boot_ci")
 MAX_DIGITS = 12
 
 
@@ -43,7 +44,9 @@ class TableOptions:
         ``log_dist`` as "Distance").
     statistic
         What is printed below each estimate: ``se`` (standard error, in parentheses), ``tstat``
-        (t or z statistic, in parentheses) or ``ci`` (confidence interval, in brackets).
+        (t or z statistic, in parentheses), ``ci`` (confidence interval, in brackets), or from a
+        bootstrap (``estimate --bootstrap``) ``boot_p`` (p-value, in braces) or ``boot_ci``
+        (interval by test inversion, in brackets); stars then follow the bootstrap p-values.
     stars
         Significance levels; a coefficient gets one star per level its p-value is below. Empty
         for no stars.
@@ -75,7 +78,7 @@ class TableOptions:
             for pattern in getattr(self, option):
                 _compile(pattern, option)
         if self.statistic not in STATISTICS:
-            raise UsageError(f"unknown statistic '{self.statistic}'", "Use se, tstat or ci.")
+            raise UsageError(f"unknown statistic '{self.statistic}'", f"Use {', '.join(STATISTICS)}.")
         if not 0 <= self.digits <= MAX_DIGITS:
             raise UsageError(f"digits must be between 0 and {MAX_DIGITS}, not {self.digits}", "Use e.g. 3.")
         for level in self.stars:
@@ -126,10 +129,15 @@ class RegressionTable:
             text = "Standard errors in parentheses."
         elif self.statistic == "tstat":
             text = "t statistics in parentheses."
+        elif self.statistic == "boot_p":
+            text = "Bootstrap p-values in braces; stars from them."
         else:
             levels = sorted(set(self.conf_levels)) or [0.95]
             pct = "/".join(f"{100 * lvl:g}%" for lvl in levels)
-            text = f"{pct} confidence intervals in brackets."
+            what = "bootstrap confidence intervals (test inversion)" if self.statistic == "boot_ci" \
+                else "confidence intervals"
+            text = f"{pct} {what} in brackets." + (" Stars from bootstrap p-values."
+                                                    if self.statistic == "boot_ci" else "")
         return f"{text} {self.star_legend}." if self.stars else text
 
     def text_rows(self) -> list[list[str]]:
@@ -180,6 +188,9 @@ def build_table(
     col_titles = opts.titles or tuple(f"({i + 1})" for i in range(len(results)))
     if len(col_titles) != len(results):
         raise UsageError(f"{len(col_titles)} column titles for {len(results)} models", "Give one title per model.")
+    if opts.statistic in BOOTSTRAP_STATISTICS and not any(r.bootstrap for r in results):
+        raise UsageError("the results have no bootstrap inference to show",
+                         "Estimate with --bootstrap wild|score and --vcov cluster:VAR, or show --se.")
     rename = dict(opts.rename)
     rows = _coefficient_rows(results, opts, col_titles)
     cells = tuple(
@@ -260,7 +271,10 @@ def _cell(r: EstimationResult, term: str, opts: TableOptions) -> CoefCell:
     lo, hi = (float(v) for v in r.conf_int()[i])
     p = float(r.pvalues[i])
     d = opts.digits
-    if opts.statistic == "ci":
+    star_p = p
+    if opts.statistic in BOOTSTRAP_STATISTICS:
+        below, star_p = _bootstrap_below(r.bootstrap.get(term), opts.statistic, d)
+    elif opts.statistic == "ci":
         below = f"[{format_number(lo, d)}, {format_number(hi, d)}]" if math.isfinite(se) else "[n/a]"
     else:
         shown = se if opts.statistic == "se" else tstat
@@ -268,10 +282,23 @@ def _cell(r: EstimationResult, term: str, opts: TableOptions) -> CoefCell:
     return CoefCell(
         estimate=format_number(est, d),
         below=below,
-        stars=_stars(p, opts.stars),
+        stars=_stars(star_p, opts.stars),
         value=Coefficient(est, se, tstat, p, lo, hi),
         term=term,
     )
+
+
+def _bootstrap_below(boot: dict[str, Any] | None, statistic: str, digits: int) -> tuple[str, float]:
+    """The bootstrap p-value in braces or interval in brackets, and the p-value for the stars."""
+    if not boot:
+        return ("{n/a}" if statistic == "boot_p" else "[n/a]"), math.nan
+    p = boot.get("p_value")
+    p = math.nan if p is None else float(p)
+    if statistic == "boot_p":
+        return (f"{{{format_number(p, digits)}}}" if math.isfinite(p) else "{n/a}"), p
+    lo, hi = (math.nan if boot.get(k) is None else float(boot[k]) for k in ("ci_low", "ci_high"))
+    ends = [format_number(v, digits) if math.isfinite(v) else ("-inf" if v < 0 else "inf") for v in (lo, hi)]
+    return f"[{ends[0]}, {ends[1]}]", p
 
 
 def _stars(p: float, levels: Sequence[float]) -> str:
