@@ -198,7 +198,8 @@ def print_rich(blocks: Sequence[Block], write: Callable[[Any], None]) -> None:
         elif b.kind == "table":
             table = Table(title=b.title, title_justify="left")
             for i, col in enumerate(b.columns):
-                numeric = col in _NUMERIC or col.startswith(("effect", "placebo", "19", "20"))
+                numeric = col in _NUMERIC or col.startswith(("effect", "placebo", "19", "20")) \
+                    or col.endswith(("%", "ratio"))
                 table.add_column(col, justify="right" if numeric else "left", no_wrap=i == 0)
             for r in b.rows:
                 table.add_row(*(Text(c) for c in r))

@@ -11,6 +11,7 @@ from migtrade.errors import UsageError
 from migtrade.estimation.fit import FitOptions
 from migtrade.hypotheses.battery import run_battery
 from migtrade.hypotheses.cases import CASES, case_mex_usa, case_phl
+from migtrade.hypotheses.nafta_ge import with_nafta_ge
 from migtrade.hypotheses.report import SubstitutionReport
 from migtrade.hypotheses.variables import add_battery_variables
 
@@ -32,7 +33,8 @@ def substitution_test(
     frame
         The dyadic panel (:mod:`migtrade.panel.schema`).
     case
-        ``"MEX-USA"`` (the NAFTA event study; the verdict is the whole panel's) or ``"PHL"``
+        ``"MEX-USA"`` (the NAFTA event study beside NAFTA's general-equilibrium real GDP
+        effect; the verdict is the whole panel's) or ``"PHL"``
         (the Philippines; the verdict is that of the Philippine dyads).
     alpha
         Significance level of the verdict.
@@ -64,7 +66,8 @@ def substitution_test(
         return run_battery(derived, **common)
     name = case.strip().upper()
     if name == "MEX-USA":
-        return run_battery(derived, case=case_mex_usa(derived, options=options), **common)
+        case_study = with_nafta_ge(case_mex_usa(derived, options=options), frame)
+        return run_battery(derived, case=case_study, **common)
     if name == "PHL":
         return run_battery(derived, case=case_phl(derived), focus=("PHL",), **common)
     raise UsageError(f"unknown case '{case}'", f"Use one of: {', '.join(CASES)}.")
