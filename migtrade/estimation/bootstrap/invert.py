@@ -12,9 +12,9 @@ vectors v = 1 and v = -1 reproduce the sample's |t| exactly, so the smallest p-v
 (as in boottest and wildboottest); a relative tolerance of ``TIE_RTOL`` keeps rounding from
 deciding a tie. The test rejects at level alpha when p <= alpha, that is when |t| > q(beta0), the
 (B - floor(alpha B))-th smallest |t*_b|. The confidence set is the set of beta0 the test does not
-reject; its ends are the roots of ``|t(beta0)| - q(beta0)``. For fixed draws every t*_b is a
+reject; its ends are where ``|t(beta0)| - q(beta0)`` (:func:`rejection_gap`) turns positive. For fixed draws every t*_b is a
 continuous function of beta0, so that gap is continuous (unlike p, a step function) and a
-bracketing root finder (Brent) converges in a few evaluations. Each side is bracketed from the
+bracketing root finder converges in a few evaluations. Each side is bracketed from the
 estimate (where t = 0 and the gap is -q) outwards, doubling the step until the test rejects.
 """
 
@@ -24,7 +24,6 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from scipy.optimize import brentq
 
 MAX_WIDENINGS = 12
 TIE_RTOL = 1e-9
@@ -43,20 +42,30 @@ def critical_value(tstar: np.ndarray, alpha: float) -> float:
     return float(np.partition(np.abs(tstar), k)[k])
 
 
+def rejection_gap(t_obs: float, tstar: np.ndarray, alpha: float) -> float:
+    """Positive exactly when the test rejects at ``alpha`` (p <= alpha under the tie rule of
+    :func:`p_value`): ``|t| (1 - TIE_RTOL) - q``. Replications that reproduce the sample's
+    statistic for every null value (v = 1 and v = -1 under the null imposed; random draws pick
+    them often when clusters are few) then count as ties, not as a crossing, so the gap is not
+    zero along a whole stretch of null values."""
+    return abs(t_obs) * (1.0 - TIE_RTOL) - critical_value(tstar, alpha)
+
+
 class EvaluationBudget(Exception):
     """Raised inside the root search when it has used up its evaluations."""
 
 
-def invert(gap: Callable[[float], float], estimate: float, step: float, *, xtol: float,
-           max_evals: int) -> tuple[float, float]:
-    """The interval ``{beta0 : gap(beta0) < 0}`` around ``estimate``.
+def invert(gap: Callable[[float], float], estimate: float, gap_at_estimate: float, step: float,
+           *, xtol: float, max_evals: int) -> tuple[float, float]:
+    """The interval ``{beta0 : gap(beta0) <= 0}`` around ``estimate``.
 
     Parameters
     ----------
     gap
-        ``|t(beta0)| - q(beta0)``; negative at ``estimate``.
-    estimate
-        The point estimate, inside the interval.
+        :func:`rejection_gap` as a function of the null value.
+    estimate, gap_at_estimate
+        The point estimate, inside the interval, and the gap there (known without evaluating:
+        the statistic is 0 and the replications are those of the fit itself).
     step
         First distance tried on each side (a guess of the half-width).
     xtol
@@ -64,11 +73,21 @@ def invert(gap: Callable[[float], float], estimate: float, step: float, *, xtol:
     max_evals
         Most evaluations of ``gap`` on each side.
 
+    Returns
+    -------
+    lo, hi
+        An end is infinite when the test does not reject within ``MAX_WIDENINGS`` doublings.
+
     Raises
     ------
     EvaluationBudget
-        When a side needs more than ``max_evals`` evaluations; (-inf or inf) when the test
-        never rejects within ``MAX_WIDENINGS`` doublings is returned as an infinite end.
+        When a side needs more than ``max_evals`` evaluations.
+
+    Notes
+    -----
+    Each side is bracketed by doubling the step, then narrowed by false position with the
+    Illinois modification (superlinear where the gap is smooth) and a bisection whenever a step
+    fails to halve the bracket (the gap jumps where two replications swap places).
     """
     ends = []
     for sign in (-1.0, 1.0):
@@ -81,20 +100,44 @@ def invert(gap: Callable[[float], float], estimate: float, step: float, *, xtol:
                 raise EvaluationBudget
             return gap(x)
 
-        inner, dist = estimate, step
+        inner, f_inner, dist = estimate, gap_at_estimate, step
         outer = estimate + sign * dist
-        value = counted(outer)
+        f_outer = counted(outer)
         widen = 0
-        while value < 0:
+        while f_outer <= 0:
             widen += 1
             if widen > MAX_WIDENINGS:
                 break
-            inner, dist = outer, dist * 2.0
+            inner, f_inner, dist = outer, f_outer, dist * 2.0
             outer = estimate + sign * dist
-            value = counted(outer)
-        if value < 0:
+            f_outer = counted(outer)
+        if f_outer <= 0:
             ends.append(sign * math.inf)
             continue
-        lo, hi = sorted((inner, outer))
-        ends.append(float(brentq(counted, lo, hi, xtol=xtol, maxiter=max_evals)))
+        ends.append(_boundary(counted, inner, f_inner, outer, f_outer, xtol))
     return ends[0], ends[1]
+
+
+def _boundary(f: Callable[[float], float], inner: float, f_inner: float, outer: float,
+              f_outer: float, xtol: float) -> float:
+    """Where ``f`` turns positive between ``inner`` (f <= 0) and ``outer`` (f > 0)."""
+    last_width = abs(outer - inner)
+    kept = 0  # +1 when the inner end moved twice running, -1 for the outer end
+    while abs(outer - inner) > xtol:
+        width = abs(outer - inner)
+        x = inner + (outer - inner) * f_inner / (f_inner - f_outer)
+        if width > 0.5 * last_width or not min(inner, outer) < x < max(inner, outer):
+            x = 0.5 * (inner + outer)
+        last_width = width
+        fx = f(x)
+        if fx <= 0:
+            inner, f_inner = x, fx
+            if kept == 1:
+                f_outer *= 0.5
+            kept = 1
+        else:
+            outer, f_outer = x, fx
+            if kept == -1:
+                f_inner *= 0.5
+            kept = -1
+    return 0.5 * (inner + outer)

@@ -39,7 +39,13 @@ import numpy as np
 
 from migtrade.errors import MigtradeError
 from migtrade.estimation.bootstrap import kernels
-from migtrade.estimation.bootstrap.invert import EvaluationBudget, critical_value, invert, p_value
+from migtrade.estimation.bootstrap.invert import (
+    EvaluationBudget,
+    critical_value,
+    invert,
+    p_value,
+    rejection_gap,
+)
 from migtrade.estimation.bootstrap.options import BootstrapOptions, TermBootstrap
 from migtrade.estimation.bootstrap.weights import DrawPlan
 from migtrade.estimation.bootstrap.wild import group_sums
@@ -128,10 +134,11 @@ class ScoreTest:
 
             def gap(beta0: float) -> float:
                 t, ts = self.imposed(beta0)
-                return abs(t) - critical_value(ts, alpha)
+                return rejection_gap(t, ts, alpha)
 
             try:
-                lo, hi = invert(gap, self.estimate, half, xtol=XTOL_SE * self.se, max_evals=MAX_FITS)
+                lo, hi = invert(gap, self.estimate, rejection_gap(0.0, self.tstar_hat, alpha), half,
+                                xtol=XTOL_SE * self.se, max_evals=MAX_FITS)
                 how = "test inversion"
             except (EvaluationBudget, MigtradeError) as err:
                 reason = "the search needed too many fits" if isinstance(err, EvaluationBudget) \

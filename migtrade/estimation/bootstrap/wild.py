@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from migtrade.estimation.absorb import Absorber
-from migtrade.estimation.bootstrap.invert import critical_value, invert, p_value
+from migtrade.estimation.bootstrap.invert import critical_value, invert, p_value, rejection_gap
 from migtrade.estimation.bootstrap.options import BootstrapOptions, TermBootstrap
 from migtrade.estimation.bootstrap.weights import DrawPlan
 
@@ -148,10 +148,11 @@ class WildTest:
         if self.options.impose_null:
             def gap(beta0: float) -> float:
                 t, ts = self.replications(self.estimate - beta0)
-                return abs(t) - critical_value(ts, alpha)
+                return rejection_gap(t, ts, alpha)
 
             q_hat = critical_value(tstar_hat, alpha)
-            lo, hi = invert(gap, self.estimate, q_hat * se, xtol=XTOL_SE * se, max_evals=MAX_EVALS)
+            lo, hi = invert(gap, self.estimate, rejection_gap(0.0, tstar_hat, alpha), q_hat * se,
+                            xtol=XTOL_SE * se, max_evals=MAX_EVALS)
             how = "test inversion"
         else:
             # WCU: the replications do not depend on beta0, so the interval is b̂ ± q se.

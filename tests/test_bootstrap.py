@@ -1,0 +1,246 @@
+"""The wild cluster bootstrap and the score bootstrap: against wildboottest and against the same
+models with the fixed effects as dummies.
+
+Tolerances. Under full enumeration (Rademacher weights, 2^G <= B) a bootstrap p-value is a
+count over the same 2^G sign vectors in both programs, so it must agree exactly; the only
+freedom is how a replication that ties the sample's |t| is counted. With the null imposed the
+vectors v = 1 and v = -1 reproduce the sample's |t| exactly, and whether wildboottest (which
+counts strictly larger |t*|) sees them depends on rounding in its last digit; we count ties as
+at least as extreme (as boottest does). The comparison therefore recomputes wildboottest's
+p-value from its own replications with our tie rule, and requires its raw p-value to be within
+those two ties (2 / 2^G). Absorbed versus dummy fixed effects: the same draws (same seed) give
+the same replications up to rounding, so p-values agree exactly; intervals come from a root
+search to 1e-6 standard errors (wild) or 1e-3 (score), the tolerance used for them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from migtrade.cli.app import app
+from migtrade.errors import UsageError
+from migtrade.estimation.bootstrap import BootstrapOptions, WeightKind
+from migtrade.estimation.bootstrap.invert import TIE_RTOL
+from migtrade.estimation.bootstrap.weights import WEIGHTS, DrawPlan
+from migtrade.estimation.fit import estimate
+from migtrade.estimation.vcov import VcovSpec
+from migtrade.results.result import EstimationResult
+
+wbt = pytest.importorskip("wildboottest.wildboottest")
+
+G = 8
+B = 999  # 2^8 = 256 < 999: both programs enumerate every sign vector
+
+
+def _panel(seed: int = 3, n: int = 400, clusters: int = G) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({
+        "x1": rng.normal(size=n), "x2": rng.normal(size=n),
+        "cl": rng.integers(0, clusters, n), "year": rng.integers(0, 5, n),
+    })
+    # A firm effect nested in the clusters: firm = cluster * 3 + (0..2).
+    frame["firm"] = frame["cl"] * 3 + rng.integers(0, 3, n)
+    shock = rng.normal(size=clusters)[frame["cl"]]
+    frame["y"] = 0.3 * frame["x1"] + 0.2 * frame["year"] + 0.1 * frame["firm"] % 1.3 + shock \
+        + rng.normal(size=n)
+    frame["flow"] = rng.poisson(np.exp(0.5 + 0.3 * frame["x1"] + 0.1 * frame["year"] + 0.5 * shock))
+    return frame
+
+
+def _dummies(frame: pd.DataFrame, column: str) -> tuple[pd.DataFrame, list[str]]:
+    d = pd.get_dummies(frame[column], prefix=column, drop_first=True).astype(float)
+    return pd.concat([frame, d], axis=1), list(d.columns)
+
+
+def _wildboottest_p(X: pd.DataFrame, y: pd.Series, cluster: np.ndarray, param: str,
+                    impose_null: bool) -> tuple[float, float]:
+    """wildboottest's raw p-value, and the p-value from its replications with our tie rule."""
+    R = np.zeros(X.shape[1])
+    R[list(X.columns).index(param)] = 1.0
+    boot = wbt.WildboottestCL(X=X.to_numpy(), Y=y.to_numpy(), cluster=cluster, R=R, B=B, seed=1,
+                              parallel=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        boot.get_scores(bootstrap_type="11", impose_null=impose_null)
+        boot.get_weights(weights_type="rademacher")
+    assert boot.full_enumeration and boot.B == 2 ** G
+    boot.get_numer()
+    boot.get_denom()
+    boot.get_tboot()
+    boot.get_vcov()
+    boot.get_tstat()
+    boot.get_pvalue()
+    t = float(np.ravel(boot.t_stat)[0])
+    ours = float(np.mean(np.abs(boot.t_boot) >= abs(t) * (1 - TIE_RTOL)))
+    return float(boot.pvalue), ours
+
+
+def _boot(formula: str, frame: pd.DataFrame, model: str = "ols", **kw: object) -> EstimationResult:
+    method = "wild" if model == "ols" else "score"
+    opts = BootstrapOptions(method=method, reps=kw.pop("reps", B), **kw)  # type: ignore[arg-type]
+    return estimate(formula, frame, model=model, vcov=VcovSpec.parse("cluster:cl"),
+                    bootstrap=opts).result
+
+
+@pytest.mark.parametrize("impose_null", [True, False])
+def test_wild_matches_wildboottest_without_fixed_effects(impose_null: bool) -> None:
+    frame = _panel()
+    res = _boot("y ~ x1 + x2", frame, impose_null=impose_null)
+    X = pd.DataFrame({"(Intercept)": 1.0, "x1": frame["x1"], "x2": frame["x2"]})
+    for term in ("x1", "x2"):
+        raw, tie_rule = _wildboottest_p(X, frame["y"], frame["cl"].to_numpy(), term, impose_null)
+        boot = res.bootstrap[term]
+        assert boot["full_enumeration"] and boot["reps"] == 2 ** G
+        assert boot["p_value"] == pytest.approx(tie_rule, abs=1e-12)
+        assert abs(boot["p_value"] - raw) <= 2 / 2 ** G + 1e-12
+
+
+@pytest.mark.parametrize("fe", ["firm", "year"])  # nested in the clusters, and not nested
+def test_wild_with_absorbed_fixed_effects_equals_dummies_in_wildboottest(fe: str) -> None:
+    frame, dummies = _dummies(_panel(), fe)
+    res = _boot(f"y ~ x1 + x2 | {fe}", frame)
+    X = pd.concat([pd.DataFrame({"(Intercept)": 1.0, "x1": frame["x1"], "x2": frame["x2"]}),
+                   frame[dummies]], axis=1)
+    for term in ("x1", "x2"):
+        _, tie_rule = _wildboottest_p(X, frame["y"], frame["cl"].to_numpy(), term, True)
+        assert res.bootstrap[term]["p_value"] == pytest.approx(tie_rule, abs=1e-12)
+
+
+@pytest.mark.parametrize("weights", ["webb", "mammen", "rademacher"])
+def test_wild_absorbed_equals_dummies_with_random_draws(weights: str) -> None:
+    # 12 clusters and 999 draws: no enumeration, the same seeded draws on both sides.
+    frame, dummies = _dummies(_panel(seed=7, clusters=12), "year")
+    absorbed = _boot("y ~ x1 + x2 | year", frame, weights=weights)
+    explicit = _boot(f"y ~ x1 + x2 + {' + '.join(dummies)}", frame, weights=weights)
+    for term in ("x1", "x2"):
+        a, e = absorbed.bootstrap[term], explicit.bootstrap[term]
+        assert not a["full_enumeration"] and a["reps"] == B
+        assert a["p_value"] == e["p_value"]
+        se = absorbed.std_errors[absorbed.terms.index(term)]
+        assert a["ci_low"] == pytest.approx(e["ci_low"], abs=1e-5 * se)
+        assert a["ci_high"] == pytest.approx(e["ci_high"], abs=1e-5 * se)
+
+
+def test_wild_interval_is_the_inverted_test() -> None:
+    """Just inside the interval the test does not reject at 5%, just outside it does."""
+    frame = _panel(seed=11, clusters=12)
+    res = _boot("y ~ x1 + x2 | year", frame, reps=1999)
+    for term in ("x1", "x2"):
+        b = res.bootstrap[term]
+        se = res.std_errors[res.terms.index(term)]
+        for end, inward in ((b["ci_low"], 1.0), (b["ci_high"], -1.0)):
+            # y - beta0 * x has coefficient 0 where the original has beta0: test beta0 = end ± 1e-3 se.
+            def at(beta0: float) -> EstimationResult:
+                return _boot("y ~ x1 + x2 | year", frame.assign(y=frame["y"] - beta0 * frame[term]),
+                             reps=1999)
+
+            inside, outside = at(end + inward * 1e-3 * se), at(end - inward * 1e-3 * se)
+            assert inside.bootstrap[term]["p_value"] > 0.05 >= outside.bootstrap[term]["p_value"]
+
+
+def test_score_bootstrap_absorbed_equals_dummies() -> None:
+    frame, dummies = _dummies(_panel(seed=5, clusters=10), "year")
+    for impose in (True, False):
+        absorbed = _boot("flow ~ x1 + x2 | year", frame, model="ppml", impose_null=impose)
+        explicit = _boot(f"flow ~ x1 + x2 + {' + '.join(dummies)}", frame, model="ppml",
+                         impose_null=impose)
+        for term in ("x1", "x2"):
+            a, e = absorbed.bootstrap[term], explicit.bootstrap[term]
+            se = absorbed.std_errors[absorbed.terms.index(term)]
+            assert a["p_value"] == e["p_value"]
+            assert a["statistic"] == pytest.approx(e["statistic"], rel=1e-6)
+            assert a["ci_low"] == pytest.approx(e["ci_low"], abs=2e-3 * se)
+            assert a["ci_high"] == pytest.approx(e["ci_high"], abs=2e-3 * se)
+            assert a["interval"] == ("test inversion" if impose else "bootstrap-t (unrestricted)")
+
+
+def test_unrestricted_score_statistic_is_the_cluster_robust_t() -> None:
+    """Without the null imposed the sample's statistic is b / se with the CR0 sandwich: the
+    engine's clustered t (normal, G/(G-1) for PPML under the Stata convention) times
+    sqrt(G/(G-1))."""
+    frame = _panel(seed=5, clusters=10)
+    res = _boot("flow ~ x1 + x2 | year", frame, model="ppml", impose_null=False)
+    for term in ("x1", "x2"):
+        t = res.tstats[res.terms.index(term)]
+        assert res.bootstrap[term]["statistic"] == pytest.approx(t * np.sqrt(10 / 9), rel=1e-8)
+
+
+def test_weights_have_mean_zero_and_variance_one() -> None:
+    for table in WEIGHTS.values():
+        assert table.probs.sum() == pytest.approx(1.0)
+        assert table.probs @ table.values == pytest.approx(0.0, abs=1e-15)
+        assert table.probs @ table.values**2 == pytest.approx(1.0)
+
+
+def test_full_enumeration_uses_every_sign_vector_once() -> None:
+    plan = DrawPlan(WeightKind.rademacher, 100, 1, 6)
+    assert plan.full_enumeration and plan.draws == 64
+    table = WEIGHTS[WeightKind.rademacher]
+    rows = np.vstack([c.matrix(6, table) for c in plan.chunks()])
+    assert len({tuple(r) for r in rows}) == 64
+    webb = WEIGHTS[WeightKind.webb]
+    first, again = (np.vstack([c.matrix(6, webb) for c in DrawPlan(WeightKind.webb, 50, 9, 6).chunks()])
+                    for _ in range(2))
+    assert first.shape == (50, 6) and np.array_equal(first, again)  # same seed, same draws
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"vcov": "robust"}, "needs clusters"),
+    ({"vcov": "cluster:cl,year"}, "one cluster variable"),
+    ({"model": "ppml"}, "applies to OLS"),
+    ({"reps": 10, "clusters": 12}, "too small"),
+    ({"clusters": 4}, "too few"),
+    ({"formula": "y ~ x2 | year | x1 ~ firm"}, "instrumental"),
+])
+def test_bad_bootstrap_requests_are_usage_errors(kwargs: dict, message: str) -> None:
+    frame = _panel(clusters=kwargs.pop("clusters", G))
+    formula = kwargs.pop("formula", "y ~ x1 + x2 | year")
+    model = kwargs.pop("model", "ols")
+    opts = BootstrapOptions(method="wild", reps=kwargs.pop("reps", B))  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match=message):
+        estimate(formula.replace("y ~", "flow ~") if model == "ppml" else formula, frame,
+                 model=model, vcov=VcovSpec.parse(kwargs.pop("vcov", "cluster:cl")), bootstrap=opts)
+
+
+def test_cli_json_round_trip_and_table(tmp_path) -> None:
+    path = tmp_path / "panel.csv"
+    _panel().to_csv(path, index=False)
+    runner = CliRunner()
+    out = tmp_path / "r.json"
+    res = runner.invoke(app, ["estimate", "y ~ x1 + x2 | year", "--data", str(path), "--model", "ols",
+                              "--vcov", "cluster:cl", "--bootstrap", "wild", "--reps", "999",
+                              "--format", "json", "--save", str(out)])
+    assert res.exit_code == 0, res.output
+    boot = json.loads(res.stdout)["coefficients"]["x1"]["bootstrap"]
+    assert {"method", "p_value", "ci_low", "ci_high", "reps", "weights", "full_enumeration"} <= set(boot)
+    assert boot["method"] == "wild" and boot["full_enumeration"] is True and boot["reps"] == 256
+    again = EstimationResult.load(out)
+    assert again.bootstrap["x1"] == boot
+    assert again.to_dict()["coefficients"]["x1"]["bootstrap"] == boot
+    table = runner.invoke(app, ["table", str(out), "--bootstrap-p", "--format", "text"])
+    assert table.exit_code == 0, table.output
+    assert f"{{{boot['p_value']:.3f}}}" in table.stdout
+    assert "full enumeration" in table.stdout and "Bootstrap p-values in braces" in table.stdout
+
+
+def test_cli_one_cluster_and_no_cluster_exit_2(tmp_path) -> None:
+    """The installed entry point: one line on stderr and exit code 2."""
+    path = tmp_path / "panel.csv"
+    _panel().to_csv(path, index=False)
+    exe = Path(sys.executable).with_name("migtrade")
+    base = [str(exe), "estimate", "y ~ x1 + x2", "--data", str(path), "--model", "ols",
+            "--bootstrap", "wild"]
+    for extra, message in ((["--vcov", "cluster:cl", "--where", "cl == 1"], "only 1 cluster"),
+                           ([], "needs clusters")):
+        proc = subprocess.run([*base, *extra], capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 2
+        assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
