@@ -139,8 +139,8 @@ def test_wild_interval_is_the_inverted_test() -> None:
         se = res.std_errors[res.terms.index(term)]
         for end, inward in ((b["ci_low"], 1.0), (b["ci_high"], -1.0)):
             # y - beta0 * x has coefficient 0 where the original has beta0: test beta0 = end ± 1e-3 se.
-            def at(beta0: float) -> EstimationResult:
-                return _boot("y ~ x1 + x2 | year", frame.assign(y=frame["y"] - beta0 * frame[term]),
+            def at(beta0: float, x: str = term) -> EstimationResult:
+                return _boot("y ~ x1 + x2 | year", frame.assign(y=frame["y"] - beta0 * frame[x]),
                              reps=1999)
 
             inside, outside = at(end + inward * 1e-3 * se), at(end - inward * 1e-3 * se)
