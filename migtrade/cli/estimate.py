@@ -56,7 +56,9 @@ def estimate_command(
         ModelChoice.ppml.value, "--model", "-m",
         help="Estimator: ppml or ols; several comma-separated (ols,ppml) fit each formula with each, "
         "formula by formula."),
-    vcov: str = typer.Option("robust", "--vcov", help="iid, robust, or cluster:VAR[,VAR2]."),
+    vcov: str = typer.Option(
+        "robust", "--vcov", help="iid, robust, or cluster:VAR[,VAR2]; VAR1^VAR2 clusters on their "
+        "combinations."),
     small_sample: SmallSampleChoice = typer.Option(
         SmallSampleChoice.stata, "--small-sample", help="Small-sample convention of the standard errors."),
     where: str | None = typer.Option(None, "--where", help='Row filter, e.g. "exporter != importer and year >= 1990".'),
@@ -126,7 +128,7 @@ def estimate_command(
     needed: list[str] | None = None
     if where is None and sample_out is None:
         needed = [c for s in specs for c in s.ordered_columns()]
-        needed += [*vc.clusters, *(v for v in (weights, offset) if v)]
+        needed += [*vc.cluster_columns, *(v for v in (weights, offset) if v)]
     frame, info = load_data(data, needed, store=store)
     if needed is not None and not set(needed) <= set(frame.columns):
         frame, info = load_data(data, store=store)

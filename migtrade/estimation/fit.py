@@ -74,15 +74,31 @@ def _column(frame: pd.DataFrame, name: str | None, role: str) -> np.ndarray | No
 
 
 def _cluster_codes(frame: pd.DataFrame, names: Sequence[str]) -> list[np.ndarray]:
+    """One code array per clustering dimension; ``a^b`` numbers the observed combinations of
+    ``a`` and ``b``. A row missing any of the columns gets -1."""
     codes = []
     for name in names:
-        if name not in frame.columns:
-            raise DataError(
-                f"cluster variable '{name}' not found in the data",
-                "Check the name given to --vcov cluster:VAR.",
-            )
-        codes.append(pd.factorize(frame[name], use_na_sentinel=True)[0].astype(np.int64))
+        parts = name.split("^")
+        for col in parts:
+            if col not in frame.columns:
+                raise DataError(
+                    f"cluster variable '{col}' not found in the data",
+                    "Check the name given to --vcov cluster:VAR (or VAR1^VAR2).",
+                )
+        if len(parts) == 1:
+            codes.append(pd.factorize(frame[name], use_na_sentinel=True)[0].astype(np.int64))
+        else:
+            codes.append(_combined_codes(frame[parts]))
     return codes
+
+
+def _combined_codes(columns: pd.DataFrame) -> np.ndarray:
+    """Codes of the observed combinations of several columns, -1 where any of them is missing
+    (the codes may have gaps; the estimation sample renumbers them)."""
+    codes = columns.groupby(list(columns.columns), sort=False, dropna=False,
+                            observed=True).ngroup().to_numpy().astype(np.int64)
+    missing = columns.isna().any(axis=1).to_numpy()
+    return np.where(missing, -1, codes) if missing.any() else codes
 
 
 def estimate(

@@ -60,10 +60,30 @@ class VcovSpec:
             raise UsageError("cluster vcov needs a variable", "Write --vcov cluster:VAR.")
         if self.kind != "cluster" and self.clusters:
             raise UsageError(f"vcov '{self.kind}' takes no variables", "Write --vcov cluster:VAR.")
+        for name in self.clusters:
+            parts = name.split("^")
+            if not all(p.strip() for p in parts) or len(set(parts)) != len(parts):
+                raise UsageError(
+                    f"cluster variable '{name}' is not a column or a combination of distinct columns",
+                    "Write --vcov cluster:VAR or cluster:VAR1^VAR2 (their combinations).",
+                )
+        if len(set(self.clusters)) != len(self.clusters):
+            raise UsageError(f"cluster variables repeat in '{','.join(self.clusters)}'",
+                             "Name each clustering dimension once.")
+
+    @property
+    def cluster_columns(self) -> tuple[str, ...]:
+        """The data columns the clusters are made of (``a^b`` reads ``a`` and ``b``)."""
+        return tuple(dict.fromkeys(c.strip() for name in self.clusters for c in name.split("^")))
 
     @classmethod
     def parse(cls, text: str, small_sample: str | SmallSample = SmallSample.stata) -> VcovSpec:
-        """Parse ``iid``, ``robust``/``hetero`` or ``cluster:VAR[,VAR2...]``."""
+        """Parse ``iid``, ``robust``/``hetero`` or ``cluster:VAR[,VAR2...]``.
+
+        A cluster variable ``a^b`` clusters on each observed combination of the columns ``a``
+        and ``b`` (fixest's ``a^b``, Stata's ``cluster(a#b)``); ``cluster:a^b,c`` is two-way
+        clustering by the combination and by ``c``.
+        """
         try:
             convention = SmallSample(small_sample)
         except ValueError:
@@ -75,7 +95,8 @@ class VcovSpec:
         kind = kind.strip().lower()
         if kind == "hetero":
             kind = "robust"
-        clusters = tuple(v.strip() for v in rest.split(",") if v.strip()) if rest else ()
+        clusters = tuple("^".join(p.strip() for p in v.split("^")) for v in rest.split(",")
+                         if v.strip()) if rest else ()
         if rest and not clusters:
             raise UsageError(f"no cluster variable in '{raw}'", "Write --vcov cluster:VAR.")
         return cls(kind=kind, clusters=clusters, small_sample=convention)
