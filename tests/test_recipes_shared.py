@@ -1,5 +1,7 @@
 """The recipes shipped in ``recipes/``, run on ``../shared/data`` (skipped where it is absent).
 
+The recipes name their data by address and sha256; here ``MIGTRADE_DATA_DIR`` points at
+``../shared/data``, where the files are found by name and checked, so nothing is downloaded.
 The Yotov et al. (2016) recipe runs once end to end and must meet every published number it
 states; ``--check`` against its own manifest runs through the installed ``migtrade`` script, as
 scripts and CI would run it, and a tampered manifest must show its drift.
@@ -11,6 +13,7 @@ import json
 import shlex
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,10 +37,21 @@ def test_trade_migration_recipe_is_valid() -> None:
     assert {p.kind for p in loaded.recipe.plots} == {"event"}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def shared_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every run of this module finds its files in ../shared/data; downloads are impossible."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MIGTRADE_DATA_DIR", str(SHARED))
+        patch.setenv("MIGTRADE_CACHE", str(tmp_path_factory.mktemp("cache")))
+        patch.setenv("MIGTRADE_FILE_URL", "http://127.0.0.1:9")  # nothing listens there
+        patch.setenv("MIGTRADE_HTTP_ATTEMPTS", "1")
+        yield
+
+
 @pytest.fixture(scope="module")
 def yotov(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """The shipped Yotov recipe run once: (output folder, stdout)."""
-    if not (SHARED / "yotov2016_agtpa" / "agtpa_applications.csv.gz").is_file():
+    if not (SHARED / "yotov2016_agtpa" / "Chapter2Application2.dta").is_file():
         pytest.skip("../shared/data/yotov2016_agtpa is not available beside this checkout")
     out = tmp_path_factory.mktemp("yotov") / "out"
     code, stdout, err = run_cli("run", YOTOV, "--out", out)

@@ -51,6 +51,10 @@ REFRESH = typer.Option(False, "--refresh", help="Ignore the download cache and d
 QUIET = typer.Option(False, "--quiet", "-q", help="No progress bars.")
 STORE = typer.Option(None, "--store", help="Store folder (default: $MIGTRADE_STORE or the user data folder).")
 FORMAT = typer.Option(FormatChoice.rich, "--format", "-f", help="Report on stdout: one line per dataset, or JSON.")
+DATA_DIR = typer.Option(
+    None, "--data-dir", metavar="DIR",
+    help="Folder of local copies, searched by file name (subfolders too) before downloading; repeatable. "
+         "Also $MIGTRADE_DATA_DIR.")
 
 
 def _split(values: list[str] | None) -> tuple[str, ...]:
@@ -59,16 +63,19 @@ def _split(values: list[str] | None) -> tuple[str, ...]:
 
 
 def _run(source: str, *, name: str | None, store: Path | None, fmt: FormatChoice, offline: bool,
-         refresh: bool, quiet: bool, years: str | None, **options: Any) -> None:
+         refresh: bool, quiet: bool, years: str | None, data_dir: list[Path] | None = None,
+         **options: Any) -> None:
     import json
 
     from migtrade.sources.base import FetchOptions, parse_years
     from migtrade.sources.http import HttpSettings
     from migtrade.sources.run import fetch_to_store
+    from migtrade.sources.verified import data_dirs
 
     request = FetchOptions(years=parse_years(years), **options)
     settings = HttpSettings.from_env(offline=offline, refresh=refresh, quiet=quiet)
-    written = fetch_to_store(source, request, name=name, store_root=store, settings=settings)
+    written = fetch_to_store(source, request, name=name, store_root=store, settings=settings,
+                             data_dirs=data_dirs(data_dir or ()))
     if fmt is FormatChoice.json:
         typer.echo(json.dumps([w.to_dict() for w in written], indent=2))
         return
@@ -135,19 +142,65 @@ def cepii_command(
 
 @fetch_app.command("file", help=SOURCES["file"].description)
 def file_command(
-    file: Path | None = typer.Option(None, "--file", help="CSV, gzip CSV, Parquet, Stata or Excel file (required)."),
+    file: Path | None = typer.Option(
+        None, "--file", help="CSV, gzip CSV, Parquet, Stata or Excel file; with --url, a local copy used "
+        "when present."),
+    url: list[str] | None = typer.Option(
+        None, "--url", help="Address of the file; repeat for mirrors of the same bytes, tried in order."),
+    sha256: str | None = typer.Option(
+        None, "--sha256", help="The file's sha256 (required with --url): any other bytes are refused."),
+    member: str | None = typer.Option(None, "--member", help="The member of a zip archive to read."),
     mapping: list[str] | None = typer.Option(
         None, "--map", help="Rename a column to a standard name: STANDARD=COLUMN, e.g. origin=iso_o; repeatable."),
     map_json: str | None = typer.Option(
         None, "--map-json", help='The mapping as a JSON object (or a file holding one): {"origin": "iso_o"}.'),
-    years: str | None = YEARS, name: str | None = NAME, quiet: bool = QUIET,
+    base_url: str | None = typer.Option(
+        None, "--base-url", help="A mirror root: each --url's path is fetched from here instead "
+        "(also $MIGTRADE_FILE_URL)."),
+    years: str | None = YEARS, name: str | None = NAME, data_dir: list[Path] | None = DATA_DIR,
+    offline: bool = OFFLINE, refresh: bool = REFRESH, quiet: bool = QUIET,
     store: Path | None = STORE, fmt: FormatChoice = FORMAT,
 ) -> None:
     """Stores the file's columns, mapped ones renamed; the dataset is named after the file unless --name."""
     from migtrade.sources.userfile import parse_mapping
 
-    _run("file", name=name, store=store, fmt=fmt, offline=False, refresh=False, quiet=quiet,
-         years=years, file=file, mapping=parse_mapping(mapping or [], map_json))
+    _run("file", name=name, store=store, fmt=fmt, offline=offline, refresh=refresh, quiet=quiet,
+         years=years, file=file, mapping=parse_mapping(mapping or [], map_json), urls=tuple(url or ()),
+         sha256=sha256, member=member, base_url=base_url, data_dir=data_dir)
+
+
+def _publisher_command(source: str) -> None:
+    """Register ``migtrade fetch SOURCE`` for a named publisher of replication files."""
+    from migtrade.sources.publishers import PUBLISHERS
+
+    publisher = PUBLISHERS[source]
+    tables = ", ".join(t.name for t in publisher.tables)
+
+    def command(
+        table: str | None = typer.Option(
+            None, "--table", help=f"Which file: {tables} (default: {publisher.tables[0].name})."),
+        name: str | None = typer.Option(
+            None, "--name", help="Dataset name in the store (default: the table's own, "
+            f"{publisher.tables[0].dataset} for the default)."),
+        file: Path | None = typer.Option(
+            None, "--file", help="A downloaded copy to read instead of the network (its sha256 is checked)."),
+        base_url: str | None = BASE_URL, data_dir: list[Path] | None = DATA_DIR,
+        offline: bool = OFFLINE, refresh: bool = REFRESH, quiet: bool = QUIET,
+        store: Path | None = STORE, fmt: FormatChoice = FORMAT,
+    ) -> None:
+        from migtrade.sources.publishers import default_dataset
+
+        _run(source, name=name or default_dataset(source, table), store=store, fmt=fmt,
+             offline=offline, refresh=refresh, quiet=quiet, years=None, file=file, base_url=base_url,
+             table=table, data_dir=data_dir)
+
+    about = f"From {publisher.origin}. Cite {publisher.citation}. Licence: {publisher.licence}."
+    fetch_app.command(source, help=f"{SOURCES[source].description}\n\n{about}",
+                      short_help=SOURCES[source].description)(command)
+
+
+for _source in ("yotov2016", "santos-silva-tenreyro", "ppml-fe-bias", "ge-gravity"):
+    _publisher_command(_source)
 
 
 def register(app: typer.Typer) -> None:

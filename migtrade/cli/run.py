@@ -44,6 +44,14 @@ def run_command(
         None, "--store", help="Store folder for fetched datasets (default: $MIGTRADE_STORE or the "
         "per-user data folder)."),
     offline: bool = typer.Option(False, "--offline", help="Fetch only from the download cache."),
+    data_dir: list[Path] | None = typer.Option(
+        None, "--data-dir", metavar="DIR",
+        help="Folder of local copies of the recipe's files, searched by file name (subfolders too) "
+        "before any download; repeatable. Also $MIGTRADE_DATA_DIR."),
+    base_url: str | None = typer.Option(
+        None, "--base-url", metavar="URL",
+        help="A mirror root: the path of each dataset's url is fetched from here instead (also "
+        "$MIGTRADE_FILE_URL)."),
     schema: bool = typer.Option(False, "--schema", callback=_schema, is_eager=True,
                                 help="Print every key a recipe may use, with types and defaults, "
                                 "and exit."),
@@ -55,6 +63,8 @@ def run_command(
     Results go to models/NAME.json and tests/NAME.json. The manifest records the sha256 of the recipe and of every dataset, the versions, each step's equivalent command and every number.
 
     Values under expect are checked once everything is written; a mismatch exits with code 6. See --schema for every key.
+
+    Datasets given by url and sha256 are found in --data-dir folders or downloaded once into the download cache, and checked before any step runs; a file that cannot be had, or has another sha256, stops the run with exit code 3.
     """
     import tempfile
 
@@ -62,6 +72,7 @@ def run_command(
     from migtrade.cli.plot import _write_bytes
     from migtrade.errors import UsageError
     from migtrade.recipes import Writers, load_recipe, run_recipe
+    from migtrade.sources.verified import data_dirs
 
     for name, value in (("--rtol", rtol), ("--atol", atol)):
         if not value >= 0:
@@ -71,7 +82,8 @@ def run_command(
     with tempfile.TemporaryDirectory(prefix="migtrade-run-") as scratch:
         target = out or (Path(scratch) if check is not None else DEFAULT_ROOT / loaded.recipe.recipe.name)
         report = run_recipe(loaded, target, writers=writers, force=force, store=store,
-                            offline=offline, check=check, rtol=rtol, atol=atol, on_step=_print_step)
+                            offline=offline, check=check, rtol=rtol, atol=atol, on_step=_print_step,
+                            data_dirs=data_dirs(data_dir or ()), base_url=base_url)
         kept = out is not None or check is None
         files = sum(len(s["outputs"]) for s in report.manifest["steps"])
         noun = "file" if files == 1 else "files"

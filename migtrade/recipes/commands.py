@@ -29,12 +29,14 @@ SOURCE_OPTIONS: dict[str, tuple[str, ...]] = {
     "abel-cohen": ("methods", "years", "file", "base_url"),
     "cepii": ("columns", "years", "file", "base_url"),
     "file": ("file", "mapping", "years"),
+    **{publisher: ("table", "file", "base_url")
+       for publisher in ("yotov2016", "santos-silva-tenreyro", "ppml-fe-bias", "ge-gravity")},
 }
 """The options of ``[[datasets]] options`` each source of ``migtrade fetch`` takes."""
 
 _FETCH_FLAGS = {"file": "--file", "base_url": "--base-url", "years": "--years",
                 "indicators": "--indicator", "columns": "--columns", "methods": "--method",
-                "mapping": "--map"}
+                "mapping": "--map", "table": "--table"}
 _ESTIMATE_FLAGS = {"model": "--model", "vcov": "--vcov", "small_sample": "--small-sample",
                    "where": "--where", "weights": "--weights", "offset": "--offset",
                    "separation": "--separation", "keep_singletons": "--keep-singletons",
@@ -121,6 +123,27 @@ def fetch_command(step: DatasetStep, store: Path | None, resolve: Callable[[str]
                 words += [flag, ",".join(value)]
             else:
                 words += [flag, str(value)]
+    return shell([*words, *_store(store)])
+
+
+def file_command(step: DatasetStep, local: Path | None, store: Path | None) -> str:
+    """``migtrade fetch file --url URL --sha256 HEX --name NAME ...`` for a dataset given by url,
+    or ``migtrade fetch file --file PATH --name NAME --map ...`` for a renamed local file.
+
+    ``rename = {old = "new"}`` becomes ``--map new=old``; the models' commands then read the
+    stored dataset by name.
+    """
+    words = ["migtrade", "fetch", "file", "--name", step.name]
+    for url in step.urls:
+        words += ["--url", url]
+    if step.sha256:
+        words += ["--sha256", step.sha256]
+    if step.member:
+        words += ["--member", step.member]
+    if local is not None and not step.urls:
+        words += ["--file", display(local)]
+    for old, new in step.rename.items():
+        words += ["--map", f"{new}={old}"]
     return shell([*words, *_store(store)])
 
 

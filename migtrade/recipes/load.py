@@ -201,13 +201,18 @@ class _Checker:
                             "Relative paths are relative to the recipe's folder.")
 
     def dataset(self, path: str, d: DatasetStep) -> None:
-        if (d.file is None) == (d.source is None):
-            raise self.fail(path, "give exactly one of 'file' and 'source'")
-        if d.file is not None:
-            if d.options is not None:
-                raise self.fail(key_path(path, "options"), "only a 'source' takes options")
-            self.existing(key_path(path, "file"), d.file)
+        given = d.file is not None or d.url is not None
+        if given == (d.source is not None):
+            problem = "'source' does not go with 'url' or 'file'" if given else \
+                "give 'url' (with 'sha256') or 'file', or else 'source'"
+            raise self.fail(path, problem, "Run `migtrade run --schema` for the dataset keys.")
+        if given:
+            self.located(path, d)
             return
+        for key in ("sha256", "member", "rename"):
+            if getattr(d, key):
+                raise self.fail(key_path(path, key), "does not apply to a 'source'",
+                                "A source checks its own data; map columns with options.mapping.")
         from migtrade.sources.base import parse_years
         from migtrade.sources.registry import SOURCES
 
@@ -218,7 +223,8 @@ class _Checker:
         if options is None:
             return
         allowed = SOURCE_OPTIONS.get(str(d.source), ("file", "base_url", "years"))
-        for key in ("file", "base_url", "years", "indicators", "columns", "methods", "mapping"):
+        for key in ("file", "base_url", "years", "indicators", "columns", "methods", "mapping",
+                    "table"):
             if getattr(options, key) and key not in allowed:
                 raise self.fail(key_path(key_path(path, "options"), key),
                                 f"source '{d.source}' does not take this option",
@@ -228,6 +234,39 @@ class _Checker:
         with at(self.source, f"{path}.options.years"):
             parse_years(options.years)
 
+    def located(self, path: str, d: DatasetStep) -> None:
+        """A dataset given by ``url`` and ``sha256`` and/or ``file``: addresses, hash, member, rename.
+
+        Whether the file can be had is decided when the run starts, for all datasets at once
+        (:mod:`migtrade.recipes.acquire`), since a copy may sit in a ``--data-dir`` folder.
+        """
+        from migtrade.sources.verified import RemoteFile, check_sha256, check_url
+
+        if d.options is not None:
+            raise self.fail(key_path(path, "options"), "only a 'source' takes options")
+        if d.url is not None and not d.urls:
+            raise self.fail(key_path(path, "url"), "names no address", "Give one or more addresses.")
+        for i, url in enumerate(d.urls):
+            with at(self.source, key_path(path, "url") + (f"[{i}]" if isinstance(d.url, tuple) else "")):
+                check_url(url)
+        if d.sha256 is None and (d.urls or d.member):
+            raise self.fail(key_path(path, "sha256"), "missing: a file named by its address needs "
+                            "the sha256 of its bytes" if d.urls else "missing: 'member' needs it",
+                            "Take it from the publisher, or compute it from a copy with "
+                            "`sha256sum FILE`.")
+        if d.sha256 is not None:
+            with at(self.source, key_path(path, "sha256")):
+                check_sha256(d.sha256)
+            with at(self.source, path):
+                RemoteFile(urls=d.urls, sha256=d.sha256, member=d.member, local=d.file)
+        renamed = list(d.rename.values())
+        for old, new in d.rename.items():
+            if not old or not new.strip():
+                raise self.fail(key_path(key_path(path, "rename"), old), "an empty column name")
+            if renamed.count(new) > 1:
+                raise self.fail(key_path(key_path(path, "rename"), old),
+                                f"'{new}' is the new name of two columns", "Give each its own name.")
+
     def panel(self, path: str, p: PanelStep) -> None:
         from migtrade.panel.build import parse_years
 
@@ -236,9 +275,15 @@ class _Checker:
             raise self.fail(path, "no dyadic input", "Give at least one of trade, stocks, flows, "
                             "covariates.")
         datasets = [d.name for d in self.recipe.datasets]
+        renamed = {d.name for d in self.recipe.datasets if d.rename}
         for key, name in inputs.items():
             if name is not None:
                 self.refer(key_path(path, key), name, datasets, "dataset")
+                if name in renamed:
+                    raise self.fail(key_path(path, key), f"dataset '{name}' renames columns, which a "
+                                    "panel input does not take",
+                                    "The panel builder recognises the columns of known layouts; "
+                                    "leave out 'rename', or give the models another dataset.")
         for i, entry in enumerate(p.country_year):
             self.refer(f"{path}.country_year[{i}]", entry.rpartition("=")[2].strip(), datasets,
                        "dataset")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from migtrade.errors import MigtradeError
 from migtrade.recipes import commands
+from migtrade.recipes.acquire import Located
 from migtrade.recipes.expect import check_model, check_test
 from migtrade.recipes.load import RecipeFile
 from migtrade.recipes.manifest import SCHEMA, Comparison, compare, finite, read_manifest, versions
@@ -84,7 +85,8 @@ class RunReport:
 def run_recipe(loaded: RecipeFile, out: Path, *, writers: Writers, force: bool = False,
                store: Path | None = None, offline: bool = False, check: Path | None = None,
                rtol: float = 1e-6, atol: float = 1e-10,
-               on_step: Callable[[StepRecord], None] | None = None) -> RunReport:
+               on_step: Callable[[StepRecord], None] | None = None,
+               data_dirs: Sequence[Path] = (), base_url: str | None = None) -> RunReport:
     """Run every step of a recipe into ``out`` and write the manifest.
 
     Parameters
@@ -107,16 +109,32 @@ def run_recipe(loaded: RecipeFile, out: Path, *, writers: Writers, force: bool =
         Tolerances of that comparison.
     on_step
         Called after each step, e.g. to print progress.
+    data_dirs
+        Folders searched by file name for local copies of the recipe's files.
+    base_url
+        A mirror root for the addresses of ``url`` datasets (else ``MIGTRADE_FILE_URL``).
 
     Returns
     -------
     RunReport
         Expectations that failed and drift are reported there, not raised.
+
+    Raises
+    ------
+    SourceError
+        Before anything is written, when a dataset's file cannot be obtained or has another
+        sha256 (:func:`~migtrade.recipes.acquire.acquire`).
     """
+    from migtrade.recipes.acquire import acquire
+    from migtrade.sources.http import HttpSettings
+
     previous = read_manifest(check) if check is not None else None
-    prepare_output(out, force=force)
     started = time.perf_counter()
+    located = acquire(loaded, folders=data_dirs, base_url=base_url,
+                      settings=HttpSettings.from_env(offline=offline, refresh=False, quiet=True))
+    prepare_output(out, force=force)
     run = _Run(loaded, OutputFolder(out, writers), store=store, offline=offline, on_step=on_step)
+    run.located, run.data_dirs = located, tuple(data_dirs)
     run.all()
     manifest = run.manifest(time.perf_counter() - started)
     writers.text(out / MANIFEST, json.dumps(manifest, indent=2, allow_nan=False) + "\n")
@@ -132,6 +150,8 @@ class _Run:
                  offline: bool, on_step: Callable[[StepRecord], None] | None) -> None:
         self.loaded, self.recipe, self.folder = loaded, loaded.recipe, folder
         self.store, self.offline, self.on_step = store, offline, on_step
+        self.located: dict[str, Located] = {}  # url and file datasets, obtained before the run
+        self.data_dirs: tuple[Path, ...] = ()
         self.frames: dict[str, tuple[pd.DataFrame, dict[str, Any]]] = {}
         self.refs: dict[str, str] = {}       # name -> what `--data` takes in a command
         self.sources: dict[str, str] = {}    # name -> what the panel builder reads
@@ -195,18 +215,28 @@ class _Run:
             self.frames[name] = (frame, info)
 
     def dataset(self, d: DatasetStep) -> tuple[str | None, str]:
+        from migtrade.sources.userfile import apply_mapping
         from migtrade.store.resolve import load_data
 
-        if d.file is not None:
-            path = self.loaded.resolve(d.file)
-            frame, info = load_data(str(path), store=self.store)
-            self.refs[d.name] = commands.display(path)
-            self.sources[d.name] = str(path)
-            self.datasets[d.name] = {"kind": "file", "location": d.file,
-                                     "sha256": info["sha256"], "rows": info["rows"]}
-            self.keep(d.name, frame, info)
-            return None, f"{info['rows']:,} rows, sha256 {info['sha256'][:12]}"
-        return self.fetch(d)
+        if d.source is not None:
+            return self.fetch(d)
+        located = self.located[d.name]
+        frame, info = load_data(str(located.path), store=self.store)
+        if d.rename:
+            frame = apply_mapping(frame, {new: old for old, new in d.rename.items()},
+                                  located.path.name)
+        entry = located.manifest_entry(d, info["sha256"], info["rows"])
+        self.sources[d.name] = str(located.path)
+        self.datasets[d.name] = entry
+        self.keep(d.name, frame, located.data_info(info))
+        command = None
+        if d.urls or d.rename:
+            # Commands read the file as the recipe does only once it is stored under its name.
+            command = commands.file_command(d, located.path, self.store)
+            self.refs[d.name] = d.name
+        else:
+            self.refs[d.name] = commands.display(located.path)
+        return command, f"{info['rows']:,} rows, sha256 {entry['sha256'][:12]}, {located.summary()}"
 
     def fetch(self, d: DatasetStep) -> tuple[str | None, str]:
         from migtrade.sources.base import FetchOptions, parse_years
@@ -218,10 +248,10 @@ class _Run:
         request = FetchOptions() if o is None else FetchOptions(
             file=self.loaded.resolve(o.file) if o.file else None, base_url=o.base_url,
             years=parse_years(o.years), indicators=o.indicators, columns=o.columns,
-            methods=o.methods, mapping=dict(o.mapping))
+            methods=o.methods, mapping=dict(o.mapping), table=o.table)
         settings = HttpSettings.from_env(offline=self.offline, refresh=False, quiet=True)
         written = fetch_to_store(str(d.source), request, name=d.name, store_root=self.store,
-                                 settings=settings)
+                                 settings=settings, data_dirs=self.data_dirs)
         main = written[0]
         frame, info = load_data(d.name, store=self.store)
         self.refs[d.name] = self.sources[d.name] = d.name

@@ -55,6 +55,8 @@ class SourceOptions:
         Abel-Cohen estimation methods (``abel-cohen``).
     mapping
         ``{standard name = "column in the file"}`` (``file``).
+    table
+        Which file of a named publisher (``yotov2016``, ``santos-silva-tenreyro``, ...).
     """
 
     file: str | None = None
@@ -64,22 +66,37 @@ class SourceOptions:
     columns: tuple[str, ...] = ()
     methods: tuple[str, ...] = ()
     mapping: dict[str, str] = field(default_factory=dict)
+    table: str | None = None
 
 
 @dataclass(frozen=True)
 class DatasetStep:
-    """``[[datasets]]``: a data file read as it is, or a source fetched into the store.
+    """``[[datasets]]``: a published file (url + sha256), a local file, or a fetched source.
 
-    Exactly one of ``file`` and ``source`` is given.
+    Give ``url`` (with ``sha256``), ``file``, or both; or else ``source``.
 
     Attributes
     ----------
     name
         How later steps refer to it; for a fetched source also its name in the store.
+    url
+        The file's public address, or several addresses serving the same bytes (mirrors, tried
+        in order). It is downloaded once into the download cache; a copy found by name in a
+        ``--data-dir`` folder is used first.
+    sha256
+        The sha256 of the file's bytes (of the archive, with ``member``); required with ``url``.
+        Any copy with another hash is refused.
+    member
+        For a zip archive: the member to read.
     file
-        CSV, gzip CSV, Parquet or Stata file; a relative path is relative to the recipe's folder.
+        CSV, gzip CSV, Parquet or Stata file; a relative path is relative to the recipe's folder,
+        and is also looked for by name in the ``--data-dir`` folders. With ``url``, a local copy
+        used when present.
+    rename
+        ``{old = "new"}`` column names, applied when the file is read (not with ``source``, whose
+        ``options.mapping`` does this, nor for panel inputs, which are recognised by layout).
     source
-        A source of ``migtrade fetch`` (worldbank, undesa, abel-cohen, cepii, file).
+        A source of ``migtrade fetch`` (worldbank, undesa, abel-cohen, cepii, file, yotov2016...).
     options
         The fetch options (:class:`SourceOptions`), only with ``source``.
     description
@@ -87,10 +104,21 @@ class DatasetStep:
     """
 
     name: str
+    url: str | tuple[str, ...] | None = None
+    sha256: str | None = None
+    member: str | None = None
     file: str | None = None
+    rename: dict[str, str] = field(default_factory=dict)
     source: str | None = None
     options: SourceOptions | None = None
     description: str = ""
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """``url`` as a tuple of addresses (empty when not given)."""
+        if self.url is None:
+            return ()
+        return (self.url,) if isinstance(self.url, str) else self.url
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,15 @@ class FetchOptions:
         Abel & Cohen estimation methods to keep (all when empty).
     mapping
         User-file column renames, ``{standard name: column in the file}``.
+    urls
+        Addresses of the file (mirrors of the same bytes), with ``sha256``; ``file`` is then a
+        local copy to use when present.
+    sha256
+        The file's sha256: any copy with another hash is refused.
+    member
+        The member of a zip archive to read.
+    table
+        Which file of a named publisher (``yotov2016 --table Chapter1Application1``).
     """
 
     file: Path | None = None
@@ -77,9 +86,16 @@ class FetchOptions:
     columns: tuple[str, ...] = ()
     methods: tuple[str, ...] = ()
     mapping: dict[str, str] = field(default_factory=dict)
+    urls: tuple[str, ...] = ()
+    sha256: str | None = None
+    member: str | None = None
+    table: str | None = None
 
     def __post_init__(self) -> None:
-        if self.file is not None and not Path(self.file).expanduser().is_file():
+        if self.urls and self.sha256 is None:
+            raise UsageError("a file given by --url needs its --sha256",
+                             "Take it from the publisher, or compute it from a copy with `sha256sum FILE`.")
+        if self.file is not None and not self.urls and not Path(self.file).expanduser().is_file():
             where = Path(self.file).expanduser()
             what = "is a folder" if where.is_dir() else "does not exist"
             raise DataError(f"--file '{self.file}' {what}", "Give the path of a downloaded file.")
@@ -99,16 +115,23 @@ class FetchOptions:
                 out[key] = list(value)
         if self.mapping:
             out["mapping"] = dict(self.mapping)
+        if self.urls:
+            out["urls"] = list(self.urls)
+        for key in ("sha256", "member", "table"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
         return out
 
 
 @dataclass(frozen=True)
 class FetchContext:
-    """What a source may use besides its options: the HTTP door, a scratch folder, the verbosity."""
+    """What a source may use besides its options: the HTTP door, a scratch folder, the verbosity,
+    and the data folders searched for local copies of files named by URL and sha256."""
 
     client: HttpClient
     workdir: Path
     quiet: bool = False
+    data_dirs: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)

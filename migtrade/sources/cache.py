@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,3 +107,28 @@ class PayloadCache:
     def forget(self, url: str) -> None:
         for path in self.paths(url):
             path.unlink(missing_ok=True)
+
+    def verified_path(self, sha256: str, name: str) -> Path:
+        """Where a file whose bytes were checked against ``sha256`` is kept under its own name.
+
+        Readers decide a file's format by its name, so a verified download (or a member taken
+        out of a verified archive) is kept as ``verified/<sha256>/<name>`` beside the payloads.
+        """
+        return self.root / "verified" / sha256 / name
+
+    def keep_verified(self, target: Path, fill: Callable[[Path], None]) -> Path:
+        """Write ``target`` (a :meth:`verified_path`) atomically: ``fill`` writes a temporary path.
+
+        ``fill`` may hard-link, copy, decompress or extract; the file appears complete or not
+        at all, so an interrupted run never leaves a partial file under a verified name.
+        """
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        tmp.unlink(missing_ok=True)
+        try:
+            fill(tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return target

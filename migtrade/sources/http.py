@@ -154,6 +154,11 @@ class HttpClient:
             )
         return self._client
 
+    @property
+    def cache(self) -> PayloadCache:
+        """The raw-payload cache this client reads and fills."""
+        return self._cache
+
     def forget(self, url: str) -> None:
         """Drop a cached payload, e.g. one that turned out not to parse."""
         self._cache.forget(url)

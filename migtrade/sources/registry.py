@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from migtrade.errors import UsageError
+from migtrade.sources.publishers import PUBLISHERS
 
 if TYPE_CHECKING:
     from migtrade.sources.base import FetchContext, FetchOptions, Output
@@ -54,6 +55,8 @@ class Source:
     datasets
         Default names of the datasets written, main one first. Extra datasets are named
         ``<main>_<suffix>`` when the user chooses the main name with ``--name``.
+    function
+        The name of the fetch function in :attr:`module` (several sources may share a module).
     """
 
     name: str
@@ -61,6 +64,7 @@ class Source:
     module: str
     default_url: str | None
     datasets: tuple[str, ...]
+    function: str = "fetch"
 
     def __post_init__(self) -> None:
         if not self.name or self.name != self.name.lower() or " " in self.name:
@@ -106,7 +110,7 @@ class Source:
 
     def fetcher(self) -> Fetcher:
         """The source's ``fetch`` function (imports its module)."""
-        fetch: Fetcher = importlib.import_module(self.module).fetch
+        fetch: Fetcher = getattr(importlib.import_module(self.module), self.function)
         return fetch
 
 
@@ -123,6 +127,17 @@ def dataset_name_from_file(path: Path) -> str:
         return "data"
     return cleaned if not cleaned[0].isdigit() else f"d_{cleaned}"
 
+
+_PUBLISHED = {
+    "yotov2016": "Yotov et al. (2016) An Advanced Guide to Trade Policy Analysis: the book's application "
+                 "files (pinned, sha256-checked), --table to choose.",
+    "santos-silva-tenreyro": "Santos Silva & Tenreyro (2006) The Log of Gravity: the replication data "
+                             "(pinned, sha256-checked).",
+    "ppml-fe-bias": "Weidner & Zylkin (2021): the example data of the Stata package ppml_fe_bias "
+                    "(pinned, sha256-checked).",
+    "ge-gravity": "Baier, Yotov & Zylkin (2019): the example data of the Stata command ge_gravity "
+                  "(pinned, sha256-checked).",
+}
 
 SOURCES: dict[str, Source] = {
     source.name: source
@@ -157,10 +172,22 @@ SOURCES: dict[str, Source] = {
         ),
         Source(
             name="file",
-            description="Your own CSV, gzip CSV, Parquet, Stata or Excel file, with columns mapped to standard names.",
+            description="Your own CSV, gzip CSV, Parquet, Stata or Excel file, or one given by --url and "
+                        "--sha256, with columns mapped to standard names.",
             module="migtrade.sources.userfile",
             default_url=None,
             datasets=(),
+        ),
+        *(
+            Source(
+                name=publisher.source,
+                description=_PUBLISHED[publisher.source],
+                module="migtrade.sources.publishers",
+                default_url=publisher.base_url,
+                datasets=(publisher.tables[0].dataset,),
+                function="fetch_" + publisher.source.replace("-", "_"),
+            )
+            for publisher in PUBLISHERS.values()
         ),
     )
 }

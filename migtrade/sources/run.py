@@ -32,7 +32,8 @@ class Written:
 
 
 def fetch_to_store(source_name: str, options: FetchOptions, *, name: str | None = None,
-                   store_root: str | Path | None = None, settings: HttpSettings | None = None) -> list[Written]:
+                   store_root: str | Path | None = None, settings: HttpSettings | None = None,
+                   data_dirs: tuple[Path, ...] = ()) -> list[Written]:
     """Fetch ``source_name`` and write its datasets to the store.
 
     Nothing is written until every dataset of the source has been fetched and parsed, so a
@@ -50,6 +51,8 @@ def fetch_to_store(source_name: str, options: FetchOptions, *, name: str | None 
         Store folder; ``None`` for ``$MIGTRADE_STORE`` or the per-user default.
     settings
         HTTP settings; ``HttpSettings.from_env()`` when ``None``.
+    data_dirs
+        Folders searched by file name for local copies of files given by URL and sha256.
 
     Returns
     -------
@@ -60,16 +63,24 @@ def fetch_to_store(source_name: str, options: FetchOptions, *, name: str | None 
     from migtrade.store.names import check_name
 
     source = get_source(source_name)
-    if source.default_url is None and options.file is None:
-        raise UsageError(f"{source.name}: no file given", "Pass --file PATH.")
-    if source.default_url is None and options.base_url:
-        raise UsageError(f"{source.name}: --base-url does not apply, this source reads --file only")
-    names = source.dataset_names(name, options.file)
+    if source.default_url is None and options.file is None and not options.urls:
+        raise UsageError(f"{source.name}: no file given",
+                         "Pass --file PATH, or --url URL with --sha256 HEX.")
+    if source.default_url is None and options.base_url and not options.urls:
+        raise UsageError(f"{source.name}: --base-url applies to files given by --url only")
+    named_by = options.file
+    if named_by is None and options.urls:
+        from migtrade.sources.verified import url_file_name
+
+        named_by = Path(url_file_name(options.urls[0]))
+    names = source.dataset_names(name, named_by)
     for each in names:
         check_name(each)
     settings = settings or HttpSettings.from_env()
     with tempfile.TemporaryDirectory(prefix="migtrade-fetch-") as tmp, HttpClient(settings) as client:
-        outputs = source.fetcher()(options, FetchContext(client=client, workdir=Path(tmp), quiet=settings.quiet))
+        context = FetchContext(client=client, workdir=Path(tmp), quiet=settings.quiet,
+                               data_dirs=data_dirs)
+        outputs = source.fetcher()(options, context)
         if len(outputs) != len(names):
             raise RuntimeError(f"{source.name} produced {len(outputs)} datasets for {len(names)} names")
         store = Store(store_root)

@@ -123,25 +123,46 @@ def apply_mapping(frame: pd.DataFrame, mapping: dict[str, str], where: str) -> p
 def fetch(options: FetchOptions, ctx: FetchContext) -> list[Output]:
     """Read ``--file``, rename mapped columns, keep ``--years`` if the data have a ``year`` column.
 
+    With ``--url`` and ``--sha256`` the file is obtained and checked by
+    :func:`migtrade.sources.verified.obtain` (``--file`` is then a local copy to use when present),
+    and its provenance cites the first address.
+
     Returns
     -------
     list[Output]
         One dataset: every column of the file, mapped ones under their standard names.
     """
-    del ctx
-    if options.file is None:
-        raise UsageError("file: no file given", "Pass --file PATH.")
-    path = Path(options.file).expanduser()
+    if options.file is None and not options.urls:
+        raise UsageError("file: no file given", "Pass --file PATH, or --url URL with --sha256 HEX.")
+    location, retrieved_at, options_record = None, utc_now(), options.record()
+    if options.urls or options.sha256 is not None:
+        from migtrade.sources.verified import RemoteFile, mirror_addresses, obtain
+
+        remote = RemoteFile(urls=options.urls, sha256=str(options.sha256), member=options.member,
+                            local=str(options.file) if options.file else None)
+        found = obtain(remote, ctx.client, beside=(Path.cwd(),), folders=ctx.data_dirs,
+                       addresses=mirror_addresses(remote.urls, options.base_url))
+        path, digest = found.path, found.sha256
+        location = found.url or found.found_at
+        retrieved_at = found.retrieved_at or retrieved_at
+        options_record["obtained"] = found.describe()
+    else:
+        path = Path(str(options.file)).expanduser()
+        digest = _file_sha256(path)
     frame = apply_mapping(read_any(path), options.mapping, str(path))
     if options.years is not None:
         if "year" not in frame.columns:
             raise UsageError("--years needs a 'year' column", "Map one with --map year=COLUMN.")
         frame = filter_years(frame, options.years)
+    prov = make_provenance(source="file", location=location or str(path.resolve()),
+                           retrieved_at=retrieved_at, sha256=digest, parser_version=PARSER_VERSION,
+                           rows=len(frame), options=options_record)
+    return [Output(provenance=prov, frame=frame.reset_index(drop=True))]
+
+
+def _file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         while block := fh.read(1 << 20):
             digest.update(block)
-    prov = make_provenance(source="file", location=str(path.resolve()), retrieved_at=utc_now(),
-                           sha256=digest.hexdigest(), parser_version=PARSER_VERSION, rows=len(frame),
-                           options=options.record())
-    return [Output(provenance=prov, frame=frame.reset_index(drop=True))]
+    return digest.hexdigest()
