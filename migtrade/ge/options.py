@@ -114,9 +114,14 @@ class GEOptions:
             raise UsageError(f"--tol must be a positive number, not {self.tol}", "Use e.g. 1e-10.")
         if self.maxiter < 1:
             raise UsageError(f"--maxiter must be at least 1, not {self.maxiter}", "Use e.g. 10000.")
-        if self.max_rounds is not None and self.max_rounds < 1:
-            raise UsageError(f"max_rounds must be at least 1, not {self.max_rounds}",
-                             "Leave it unset to iterate to the tolerance.")
+        if self.max_rounds is not None:
+            if self.max_rounds < 1:
+                raise UsageError(f"max_rounds must be at least 1, not {self.max_rounds}",
+                                 "Leave it unset to iterate to the tolerance.")
+            if self.method != "geppml" or self.reference is None:
+                raise UsageError("max_rounds runs the published GEPPML loop, which needs "
+                                 "--method geppml and a --reference country",
+                                 "Add --method geppml --reference DEU, or leave max_rounds unset.")
         if not 0 < self.conf_level < 1:
             raise UsageError(f"the confidence level must be between 0 and 1, not {self.conf_level}",
                              "Use e.g. 0.95.")
