@@ -67,7 +67,7 @@ def _root(
 
 
 # One module per command group; each exposes register(app). Order is the order in --help.
-COMMAND_MODULES = ("fetch", "data", "panel", "estimate", "test", "ge", "table", "plot", "run", "quickstart")
+COMMAND_MODULES = ("fetch", "data", "panel", "estimate", "test", "ge", "table", "plot", "run", "recipe", "quickstart")
 
 
 def _register() -> None:
