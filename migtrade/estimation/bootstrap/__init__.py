@@ -93,7 +93,7 @@ def bootstrap_linear(names: Sequence[str], *, x_tilde: np.ndarray, resid: np.nda
     pieces = LinearPieces(xt=x_tilde, resid=resid, weights=weights, beta=beta, bread=bread,
                           cluster=cluster, n_clusters=n_clusters, absorber=absorber,
                           nested=nested, fe_tol=fe_tol, fe_maxiter=fe_maxiter)
-    return wild_bootstrap(pieces, names, options, conf_level)
+    return wild_bootstrap(pieces, options.targets(names), options, conf_level)
 
 
 def bootstrap_poisson(names: Sequence[str], *, beta: np.ndarray, unrestricted: PoissonScores,
@@ -103,5 +103,5 @@ def bootstrap_poisson(names: Sequence[str], *, beta: np.ndarray, unrestricted: P
     """Score bootstrap of every coefficient of a PPML fit (see
     :mod:`migtrade.estimation.bootstrap.score`)."""
     n_clusters = int(cluster.max()) + 1
-    return score_bootstrap(names, beta, unrestricted, y, weights, cluster, n_clusters,
-                           restricted, options, conf_level)
+    return score_bootstrap(options.targets(names), beta, unrestricted, y, weights, cluster,
+                           n_clusters, restricted, options, conf_level)

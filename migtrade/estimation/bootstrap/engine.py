@@ -56,13 +56,17 @@ def _run_score(options: BootstrapOptions, fitted: PoissonFit, names: Sequence[st
     kept = np.asfortranarray(X[:, list(fitted.keep)])
     base_offset = np.zeros(y.shape[0]) if off is None else off
 
-    def restricted(j: int, beta0: float) -> PoissonScores:
-        # beta_j fixed at beta0: x_j moves into the offset, the others are re-estimated.
-        others = [m for m in range(kept.shape[1]) if m != j]
-        fit = fit_ppml(y, np.asfortranarray(kept[:, others]), [names[m] for m in others], absorber,
-                       w, offset=base_offset + beta0 * kept[:, j], fe_codes=fe_codes,
-                       fe_names=fe_names, tol=opts.tol, fe_tol=opts.fe_tol,
-                       maxiter=opts.maxiter, fe_maxiter=opts.fe_maxiter)
+    def restricted(r: np.ndarray, beta0: float) -> PoissonScores:
+        # Under r'beta = beta0, with p the first term of r: beta_p = (beta0 - sum_m r_m beta_m) / r_p,
+        # so x_p beta0 / r_p moves into the offset and every other x_m becomes x_m - x_p r_m / r_p.
+        pivot = int(np.flatnonzero(r)[0])
+        others = [m for m in range(kept.shape[1]) if m != pivot]
+        xp = kept[:, pivot] / r[pivot]
+        design = np.asfortranarray(kept[:, others] - np.outer(xp, r[others]))
+        fit = fit_ppml(y, design, [names[m] for m in others], absorber, w,
+                       offset=base_offset + beta0 * xp, fe_codes=fe_codes, fe_names=fe_names,
+                       tol=opts.tol, fe_tol=opts.fe_tol, maxiter=opts.maxiter,
+                       fe_maxiter=opts.fe_maxiter)
         return _poisson_scores(fit.mu, kept, w, absorber, opts)
 
     unrestricted = PoissonScores(mu=fitted.mu, x_tilde=fitted.x_tilde, bread=fitted.bread)
@@ -82,6 +86,9 @@ def bootstrap_fit(options: BootstrapOptions, fitted: LinearFit | PoissonFit, nam
                   **arrays: Any) -> tuple[dict[str, TermBootstrap], list[str]]:
     """Bootstrap inference on every kept coefficient of ``fitted``, and notes for the result."""
     out, notes = RUNNERS[options.method](options, fitted, names, **arrays)
+    for terms in options.hypotheses or ():
+        if " + ".join(terms) not in out:
+            notes.append(f"no bootstrap of {' + '.join(terms)}: a term was not estimated")
     first = next(iter(out.values()), None)
     if first is not None:
         draws = (f"all {first.reps:,} sign vectors of the {first.clusters} clusters (full enumeration)"

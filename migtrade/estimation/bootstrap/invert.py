@@ -126,7 +126,10 @@ def _boundary(f: Callable[[float], float], inner: float, f_inner: float, outer: 
     while abs(outer - inner) > xtol:
         width = abs(outer - inner)
         x = inner + (outer - inner) * f_inner / (f_inner - f_outer)
-        if width > 0.5 * last_width or not min(inner, outer) < x < max(inner, outer):
+        # Bisect when the last step did not halve the bracket, or when false position would
+        # land next to an end (at a jump of the gap it would creep towards the jump).
+        margin = 0.01 * width
+        if width > 0.5 * last_width or not min(inner, outer) + margin < x < max(inner, outer) - margin:
             x = 0.5 * (inner + outer)
         last_width = width
         fx = f(x)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+import numpy as np
 
 from migtrade.errors import UsageError
 from migtrade.estimation.bootstrap.weights import WeightKind
@@ -44,6 +47,14 @@ class BootstrapOptions:
     impose_null
         Impose the null hypothesis on the bootstrap data-generating process (WCR, and the
         restricted score bootstrap); False gives the unrestricted versions (WCU).
+    hypotheses
+        What to test against zero: None for every coefficient, or sums of coefficients, each
+        given by its terms (``("rta", "rta_lag1", "rta_lag2")``) and reported under the label
+        ``"rta + rta_lag1 + rta_lag2"``.
+    invert_intervals
+        With the null imposed, find intervals by test inversion (for the score bootstrap one
+        restricted fit per trial value); False reports the unrestricted bootstrap-t interval of
+        the score bootstrap and no interval for the wild bootstrap.
     """
 
     method: BootstrapMethod
@@ -51,6 +62,8 @@ class BootstrapOptions:
     seed: int = DEFAULT_SEED
     weights: WeightKind = WeightKind.rademacher
     impose_null: bool = True
+    hypotheses: tuple[tuple[str, ...], ...] | None = None
+    invert_intervals: bool = True
 
     def __post_init__(self) -> None:
         try:
@@ -84,6 +97,22 @@ class BootstrapOptions:
             need = math.ceil(1.0 / alpha)
             raise UsageError(f"--reps {self.reps} is too small for a {conf_level:g} confidence level",
                              f"Use at least {need} replications, e.g. --reps 9999.")
+
+    def targets(self, names: Sequence[str]) -> dict[str, np.ndarray]:
+        """Each tested quantity's label and its vector r over the kept terms ``names``.
+
+        A sum naming a term that was not estimated is left out (the caller notes it).
+        """
+        if self.hypotheses is None:
+            return {name: np.eye(len(names))[j] for j, name in enumerate(names)}
+        out: dict[str, np.ndarray] = {}
+        for terms in self.hypotheses:
+            if all(t in names for t in terms):
+                r = np.zeros(len(names))
+                for t in terms:
+                    r[list(names).index(t)] += 1.0
+                out[" + ".join(terms)] = r
+        return out
 
     def describe(self) -> str:
         """One phrase naming the bootstrap, e.g. 'wild cluster bootstrap (WCR, rademacher)'."""

@@ -32,7 +32,7 @@ with a note).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,7 +52,7 @@ from migtrade.estimation.bootstrap.wild import group_sums
 
 # PPML fits are dear: interval ends to a thousandth of a standard error, at most this many fits a side.
 XTOL_SE = 1e-3
-MAX_FITS = 16
+MAX_FITS = 24
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,8 @@ class PoissonScores:
     bread: np.ndarray  # (X̃' W mu X̃)^{-1}
 
 
-RestrictedFit = Callable[[int, float], PoissonScores]
-"""``(j, beta0) -> scores`` of the PPML fit with beta_j fixed at beta0."""
+RestrictedFit = Callable[[np.ndarray, float], PoissonScores]
+"""``(r, beta0) -> scores`` of the PPML fit under r'beta = beta0."""
 
 
 def replications(c: np.ndarray, share: np.ndarray, plan: DrawPlan) -> np.ndarray:
@@ -96,12 +96,13 @@ def _centred_variance(c: np.ndarray, share: np.ndarray) -> float:
 
 
 class ScoreTest:
-    """The score bootstrap test of H0: beta_j = beta0, on fixed draws."""
+    """The score bootstrap test of H0: r'beta = beta0, on fixed draws (r = e_j for a
+    coefficient; ``c_g = r' H^{-1} s_g`` for a combination)."""
 
-    def __init__(self, j: int, estimate: float, unrestricted: PoissonScores, y: np.ndarray,
-                 weights: np.ndarray, cluster: np.ndarray, n_clusters: int,
+    def __init__(self, label: str, r: np.ndarray, estimate: float, unrestricted: PoissonScores,
+                 y: np.ndarray, weights: np.ndarray, cluster: np.ndarray, n_clusters: int,
                  restricted: RestrictedFit, options: BootstrapOptions, plan: DrawPlan) -> None:
-        self.j, self.estimate, self.y, self.w = j, estimate, y, weights
+        self.label, self.r, self.estimate, self.y, self.w = label, r, estimate, y, weights
         self.cluster, self.n_clusters = cluster, n_clusters
         self.restricted, self.options, self.plan = restricted, options, plan
         self.share = np.bincount(cluster, weights=weights, minlength=n_clusters) / float(weights.sum())
@@ -111,43 +112,43 @@ class ScoreTest:
         self.fits = 0
 
     def cluster_scores(self, fit: PoissonScores) -> np.ndarray:
-        """``c_g = e_j' H^{-1} Σ_{i in g} x̃_i w_i (y_i - mu_i)``."""
+        """``c_g = r' H^{-1} Σ_{i in g} x̃_i w_i (y_i - mu_i)``."""
         g = group_sums(fit.x_tilde * (self.w * (self.y - fit.mu))[:, None], self.cluster, self.n_clusters)
-        return g @ fit.bread[self.j]
+        return g @ (fit.bread @ self.r)
 
     def imposed(self, beta0: float) -> tuple[float, np.ndarray]:
-        """The sample's score statistic and its replications under beta_j = beta0."""
+        """The sample's score statistic and its replications under r'beta = beta0."""
         self.fits += 1
-        c = self.cluster_scores(self.restricted(self.j, beta0))
+        c = self.cluster_scores(self.restricted(self.r, beta0))
         return float(c.sum()) / np.sqrt(max(_centred_variance(c, self.share), 1e-300)), \
             replications(c, self.share, self.plan)
 
     def run(self, conf_level: float) -> tuple[TermBootstrap, list[str]]:
+        """p-value of r'beta = 0 and the interval at ``conf_level``."""
         alpha = 1.0 - conf_level
         notes: list[str] = []
-        q_hat = critical_value(self.tstar_hat, alpha)
-        half = q_hat * self.se
+        half = critical_value(self.tstar_hat, alpha) * self.se
         lo, hi = self.estimate - half, self.estimate + half
         how = "bootstrap-t (unrestricted)"
-        if self.options.impose_null:
-            t0, tstar0 = self.imposed(0.0)
-
-            def gap(beta0: float) -> float:
-                t, ts = self.imposed(beta0)
-                return rejection_gap(t, ts, alpha)
-
-            try:
-                lo, hi = invert(gap, self.estimate, rejection_gap(0.0, self.tstar_hat, alpha), half,
-                                xtol=XTOL_SE * self.se, max_evals=MAX_FITS)
-                how = "test inversion"
-            except (EvaluationBudget, MigtradeError) as err:
-                reason = "the search needed too many fits" if isinstance(err, EvaluationBudget) \
-                    else err.one_line()
-                notes.append(f"score bootstrap interval of coefficient {self.j + 1} from the "
-                             f"unrestricted bootstrap: inverting the restricted test failed ({reason})")
-        else:
+        if not self.options.impose_null:
             t0 = self.estimate / self.se if self.se > 0 else 0.0
             tstar0 = self.tstar_hat
+        else:
+            t0, tstar0 = self.imposed(0.0)
+            if self.options.invert_intervals:
+                def gap(beta0: float) -> float:
+                    t, ts = self.imposed(beta0)
+                    return rejection_gap(t, ts, alpha)
+
+                try:
+                    lo, hi = invert(gap, self.estimate, rejection_gap(0.0, self.tstar_hat, alpha),
+                                    half, xtol=XTOL_SE * self.se, max_evals=MAX_FITS)
+                    how = "test inversion"
+                except (EvaluationBudget, MigtradeError) as err:
+                    reason = ("the search needed too many fits" if isinstance(err, EvaluationBudget)
+                              else err.one_line())
+                    notes.append(f"score bootstrap interval of {self.label} from the unrestricted "
+                                 f"bootstrap: inverting the restricted test failed ({reason})")
         return TermBootstrap(
             method="score", p_value=p_value(t0, tstar0), ci_low=lo, ci_high=hi,
             reps=self.plan.draws, weights=self.options.weights.value,
@@ -155,18 +156,19 @@ class ScoreTest:
             seed=self.options.seed, clusters=self.n_clusters, statistic=t0, interval=how), notes
 
 
-def score_bootstrap(names: Sequence[str], beta: np.ndarray, unrestricted: PoissonScores,
-                    y: np.ndarray, weights: np.ndarray, cluster: np.ndarray, n_clusters: int,
-                    restricted: RestrictedFit, options: BootstrapOptions,
+def score_bootstrap(targets: Mapping[str, np.ndarray], beta: np.ndarray,
+                    unrestricted: PoissonScores, y: np.ndarray, weights: np.ndarray,
+                    cluster: np.ndarray, n_clusters: int, restricted: RestrictedFit,
+                    options: BootstrapOptions,
                     conf_level: float) -> tuple[dict[str, TermBootstrap], list[str]]:
-    """Score bootstrap p-values and intervals of every coefficient."""
+    """Score bootstrap p-values and intervals of each ``label: r`` in ``targets``."""
     plan = DrawPlan(options.weights, options.reps, options.seed, n_clusters)
     options.check_level(plan.draws, conf_level, n_clusters)
     out: dict[str, TermBootstrap] = {}
     notes: list[str] = []
-    for j, name in enumerate(names):
-        test = ScoreTest(j, float(beta[j]), unrestricted, y, weights, cluster, n_clusters,
+    for label, r in targets.items():
+        test = ScoreTest(label, r, float(r @ beta), unrestricted, y, weights, cluster, n_clusters,
                          restricted, options, plan)
-        out[name], more = test.run(conf_level)
-        notes.extend(n.replace(f"coefficient {j + 1}", name) for n in more)
+        out[label], more = test.run(conf_level)
+        notes.extend(more)
     return out, notes

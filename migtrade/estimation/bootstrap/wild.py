@@ -28,7 +28,7 @@ one pass over the draws per trial value and no pass over the data.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,17 +100,22 @@ class _Affine:
 
 
 class WildTest:
-    """The bootstrap test of H0: beta_j = beta0 for every beta0, on fixed draws."""
+    """The bootstrap test of H0: r'beta = beta0 for every beta0, on fixed draws.
 
-    def __init__(self, pieces: LinearPieces, j: int, options: BootstrapOptions, plan: DrawPlan) -> None:
-        self.pieces, self.j, self.options, self.plan = pieces, j, options, plan
+    ``r`` is e_j for a coefficient, or any linear combination (the notes' e_j becomes r and
+    B_jj becomes r'Br).
+    """
+
+    def __init__(self, pieces: LinearPieces, r: np.ndarray, options: BootstrapOptions, plan: DrawPlan) -> None:
+        self.pieces, self.r, self.options, self.plan = pieces, r, options, plan
         p = pieces
-        a = p.bread[j]
-        self.estimate = float(p.beta[j])
+        a = r @ p.bread
+        self.estimate = float(r @ p.beta)
+        self.variance_scale = float(a @ r)
         q = np.einsum("gkl,l->gk", p.cluster_gram, a) @ p.bread
         self.q = q
-        # Residuals of the data-generating process: û + d * X̃ B e_j / B_jj under WCR.
-        slope_u = p.xt @ p.bread[:, j] / p.bread[j, j] if options.impose_null else np.zeros_like(p.resid)
+        # Residuals of the data-generating process: û + d * X̃ B r / r'Br under WCR.
+        slope_u = p.xt @ a / self.variance_scale if options.impose_null else np.zeros_like(p.resid)
         s0 = group_sums(p.xw * p.resid[:, None], p.cluster, p.n_clusters)
         s1 = group_sums(p.xw * slope_u[:, None], p.cluster, p.n_clusters)
         self.s = _Affine(s0, s1)
@@ -144,8 +149,8 @@ class WildTest:
         t0, tstar0 = self.replications(self.estimate)
         p = p_value(t0, tstar0)
         _, tstar_hat = self.replications(0.0)
-        se = abs(self.estimate / t0) if t0 != 0 else float(np.sqrt(self.pieces.bread[self.j, self.j]))
-        if self.options.impose_null:
+        se = abs(self.estimate / t0) if t0 != 0 else float(np.sqrt(self.variance_scale))
+        if self.options.impose_null and self.options.invert_intervals:
             def gap(beta0: float) -> float:
                 t, ts = self.replications(self.estimate - beta0)
                 return rejection_gap(t, ts, alpha)
@@ -154,6 +159,9 @@ class WildTest:
             lo, hi = invert(gap, self.estimate, rejection_gap(0.0, tstar_hat, alpha), q_hat * se,
                             xtol=XTOL_SE * se, max_evals=MAX_EVALS)
             how = "test inversion"
+        elif self.options.impose_null:
+            lo = hi = float("nan")
+            how = "none"
         else:
             # WCU: the replications do not depend on beta0, so the interval is b̂ ± q se.
             half = critical_value(tstar_hat, alpha) * se
@@ -166,9 +174,9 @@ class WildTest:
             clusters=self.plan.n_clusters, statistic=t0, interval=how)
 
 
-def wild_bootstrap(pieces: LinearPieces, names: Sequence[str], options: BootstrapOptions,
+def wild_bootstrap(pieces: LinearPieces, targets: Mapping[str, np.ndarray], options: BootstrapOptions,
                    conf_level: float) -> dict[str, TermBootstrap]:
-    """Wild cluster bootstrap p-values and intervals of every coefficient."""
+    """Wild cluster bootstrap p-values and intervals of each ``label: r`` in ``targets``."""
     plan = DrawPlan(options.weights, options.reps, options.seed, pieces.n_clusters)
     options.check_level(plan.draws, conf_level, pieces.n_clusters)
-    return {name: WildTest(pieces, j, options, plan).run(conf_level) for j, name in enumerate(names)}
+    return {label: WildTest(pieces, r, options, plan).run(conf_level) for label, r in targets.items()}
