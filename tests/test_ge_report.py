@@ -51,6 +51,7 @@ def doc() -> dict[str, Any]:
 def without_draws(doc: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(doc)
     out["draws"] = None
+    out["notes"] = [n for n in out["notes"] if not n.startswith("Intervals:")]
     for country in out["countries"].values():
         country.pop("intervals", None)
     return out
@@ -93,25 +94,36 @@ def test_header_and_notes_say_scenario_parameters_baseline_and_draws(doc: dict[s
     assert "partial effects estimated by trade ~ rta | exporter^year" in header
     assert "change: rta = 0 if exporter in (CAN, MEX, USA)" in header
     assert "Partial effects: rta 0.5572 (SE 0.1021)" in header
-    assert "year 1994, sigma 7, reference DEU, method fixed-point, imbalances additive" in header
-    notes = "\n".join(table.notes)
+    assert ("year 1994, sigma 7, theta 6, reference DEU, method fixed-point, imbalances additive"
+            in header)
+    notes = list(table.notes)
+    assert "Below each number: its 95% interval over the draws." in notes
+    assert ("Failed draws (1, left out of the intervals): draw 7: the solver did not converge in "
+            "1000 iterations.") in notes
+    for sentence in doc["notes"]:  # the engine's own notes, each once: no second baseline line
+        assert notes.count(sentence) == 1
+    assert sum(n.startswith("Percent changes are") for n in notes) == 1
+    assert sum(n.startswith("Converged") for n in notes) == 1
+    assert notes[-1] == ("Data: ../shared/data/yotov2016_agtpa/agtpa_applications.csv.gz "
+                         "(sha256 302fd7585683)")
+
+
+def test_documents_without_engine_notes_get_the_tables_own(doc: dict[str, Any]) -> None:
+    doc["notes"] = []
+    notes = "\n".join(build_ge_table(doc).notes)
     assert ("Percent changes are (counterfactual - baseline) / baseline x 100, where the baseline "
             "is the trade flows as observed in 1994.") in notes
     assert "95% interval over 19 of 20 draws" in notes and "(seed 42)" in notes
-    assert ("Failed draws (1, left out of the intervals): draw 7: the solver did not converge in "
-            "1000 iterations.") in notes
     assert "Converged in 37 iterations (tolerance 1e-10)." in notes
-    assert doc["notes"][0] in table.notes  # the engine's own notes are kept
-    assert "Data: ../shared/data/yotov2016_agtpa/agtpa_applications.csv.gz (sha256 302fd7585683)" in notes
 
 
-def test_fitted_baseline_non_convergence_and_theta_are_said(doc: dict[str, Any]) -> None:
-    doc.update(baseline="fitted", converged=False, iterations=1000, theta=4.0)
+def test_fitted_baseline_non_convergence_and_reference(doc: dict[str, Any]) -> None:
+    doc.update(baseline="fitted", converged=False, iterations=1000, reference=None, notes=[])
     table = build_ge_table(doc)
     notes = "\n".join(table.notes)
     assert "the baseline is the trade flows fitted by the gravity model in 1994" in notes
     assert "NOT converged: stopped after 1000 iterations" in notes
-    assert "theta 4" in table.header[-1]
+    assert "reference none (world output held constant)" in table.header[-1]
 
 
 def test_without_draws_no_interval_rows_or_draw_notes(doc: dict[str, Any]) -> None:
@@ -168,7 +180,7 @@ def test_markdown_rows_numbers_and_notes(doc: dict[str, Any]) -> None:
     assert body == ["MEX \\*", "CAN \\*", "USA \\*", "JPN", "PHL", "DEU"]
     assert "| MEX \\* | -3.670 | 0.96330 | -29.40 | -30.33 | -28.10 | 6.81 | -2.510 |" in text
     assert "|  | [-4.588, -2.568] | [0.95412, 0.97432] |" in text
-    assert "where the baseline is the trade flows as observed in 1994." in text
+    assert "where the baseline is the flows of 1994 as observed." in text
     assert "draw 7: the solver did not converge" in text
     assert "trade \\~ rta \\| exporter^year" in text  # markup characters escaped
     assert "pair\\_id" in text
@@ -225,7 +237,7 @@ def test_rich_keeps_every_number_and_interval_on_one_line(doc: dict[str, Any]) -
                            "-2.510", "1.210", "4.920", "-1.800"]
     below = lines[lines.index(mex) + 1]
     assert "[-4.588, -2.568]" in below and "[-2.251, -1.259]" in below
-    assert lines[0].startswith("Scenario: ") and "where the baseline is the trade flows" in text
+    assert lines[0].startswith("Scenario: ") and "where the baseline is the flows of 1994" in text
     assert "\x1b[" not in text  # no colour codes in text meant for files and pipes
 
 

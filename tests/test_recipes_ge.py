@@ -203,7 +203,7 @@ def test_run_writes_result_table_plot_and_manifest(recipe: Path, engine: None) -
     doc = json.loads((out / "counterfactuals" / "cf.json").read_text())
     assert doc["schema"] == "migtrade.ge/1" and doc["converged"] and doc["year"] == 1992
     table = (out / "counterfactuals" / "cf.md").read_text()
-    assert "where the baseline is the trade flows as observed in 1992" in table
+    assert "where the baseline is the flows of 1992 as observed" in table
     assert (out / "welfare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     manifest = json.loads((out / "manifest.json").read_text())
     numbers = manifest["results"]["counterfactuals"]["cf"]

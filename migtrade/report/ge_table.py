@@ -64,6 +64,14 @@ BASELINE_FIELDS = ("output_baseline", "expenditure_baseline")
 REQUIRED_KEYS = ("schema", "year", "sigma", "reference", "method", "baseline", "countries",
                  "converged", "iterations")
 
+# Sentences the engine writes into a document's notes, by how they begin. A document without one
+# (written by hand or by another version) gets the table's own sentence instead.
+_ENGINE_SAYS: dict[str, tuple[str, ...]] = {
+    "baseline": ("Percent changes are",),
+    "convergence": ("Converged", "Solved", "NOT converged"),
+    "draws": ("Intervals:",),
+}
+
 _BASELINE_TEXT = {
     "observed": "the trade flows as observed in {year}",
     "fitted": "the trade flows fitted by the gravity model in {year}",
@@ -286,7 +294,8 @@ def _header(doc: Mapping[str, Any]) -> list[str]:
     params = [f"year {doc['year']}", f"sigma {_g(doc['sigma'])}"]
     if doc.get("theta") is not None:
         params.append(f"theta {_g(doc['theta'])}")
-    params += [f"reference {doc['reference']}", f"method {doc['method']}",
+    reference = doc["reference"] or "none (world output held constant)"
+    params += [f"reference {reference}", f"method {doc['method']}",
                f"imbalances {doc.get('imbalances', 'additive')}"]
     lines.append("Parameters: " + ", ".join(params))
     return lines
@@ -307,11 +316,20 @@ def baseline_sentence(doc: Mapping[str, Any]) -> str:
 
 
 def _notes(doc: Mapping[str, Any], intervals: bool) -> list[str]:
-    notes = [
-        baseline_sentence(doc),
-        "Every column is a percent change except the welfare ratio, counterfactual over baseline "
-        "real GDP (as ge_gravity reports it); real GDP is output deflated by the inward "
-        "multilateral resistance P.",
+    engine = [str(n) for n in doc.get("notes") or ()]
+
+    def said(kind: str) -> bool:
+        return any(n.startswith(_ENGINE_SAYS[kind]) for n in engine)
+
+    # What the percent changes are measured from comes first, the engine's sentence if it wrote one.
+    first = [n for n in engine if n.startswith(_ENGINE_SAYS["baseline"])] or [baseline_sentence(doc)]
+    engine = [n for n in engine if n not in first]
+    notes = list(first)
+    notes += [
+        "Every column is a percent change except the welfare ratio, new over old welfare as "
+        "ge_gravity reports it (real expenditure with additive imbalances, real GDP with "
+        "multiplicative ones); real GDP is output deflated by the inward multilateral "
+        "resistance P.",
         "Exports (cond.): conditional general equilibrium, factory-gate prices, output and "
         "expenditure fixed; every other column: full endowment general equilibrium. P and Pi are "
         "the multilateral resistances themselves, not their powers 1 - sigma.",
@@ -319,28 +337,32 @@ def _notes(doc: Mapping[str, Any], intervals: bool) -> list[str]:
     ]
     draws = doc.get("draws")
     if isinstance(draws, Mapping):
-        notes.extend(_draw_notes(draws, intervals))
-    if doc.get("converged"):
-        notes.append(f"Converged in {doc['iterations']} iterations (tolerance "
-                     f"{_g(doc.get('tolerance'))}).")
-    else:
+        notes.extend(_draw_notes(draws, intervals, detailed=not said("draws")))
+    if not doc.get("converged"):
         notes.append(f"NOT converged: stopped after {doc['iterations']} iterations (tolerance "
                      f"{_g(doc.get('tolerance'))}); the numbers are those of the last iteration.")
-    notes.extend(str(n) for n in doc.get("notes") or ())
+    elif not said("convergence"):
+        notes.append(f"Converged in {doc['iterations']} iterations (tolerance "
+                     f"{_g(doc.get('tolerance'))}).")
+    notes += engine
     if doc.get("data"):
         notes.append(f"Data: {describe_data(doc['data'])}")
     return notes
 
 
-def _draw_notes(draws: Mapping[str, Any], intervals: bool) -> list[str]:
+def _draw_notes(draws: Mapping[str, Any], intervals: bool, *, detailed: bool) -> list[str]:
     level = _number(draws.get("conf_level")) or 0.95
     requested, succeeded = draws.get("requested", 0), draws.get("succeeded", 0)
     seed = draws.get("seed")
-    text = (f"Below each number: its {100 * level:g}% interval over {succeeded} of {requested} "
-            f"draws of the partial effects from their estimated distribution"
-            + (f" (seed {seed})." if seed is not None else "."))
-    notes = [text if intervals else f"{requested} draws requested, {succeeded} succeeded; no "
-             "interval could be formed."]
+    if not intervals:
+        notes = [f"{requested} draws requested, {succeeded} succeeded; no interval could be "
+                 "formed."]
+    elif detailed:
+        notes = [f"Below each number: its {100 * level:g}% interval over {succeeded} of "
+                 f"{requested} draws of the partial effects from their estimated distribution"
+                 + (f" (seed {seed})." if seed is not None else ".")]
+    else:  # the engine's own note on the draws follows
+        notes = [f"Below each number: its {100 * level:g}% interval over the draws."]
     failed = list(draws.get("failed") or ())
     if failed:
         listed = "; ".join(f"draw {f.get('draw')}: {f.get('reason')}" if isinstance(f, Mapping)
