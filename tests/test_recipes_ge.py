@@ -27,6 +27,8 @@ from migtrade.recipes.counterfactuals import (
     check_counterfactual,
     manifest_numbers,
     parse_expect_key,
+    reverse_percent,
+    tolerance,
 )
 from migtrade.recipes.schema import CounterfactualStep
 from migtrade.recipes.validate import RecipeError
@@ -135,6 +137,13 @@ def test_step_fields_and_defaults_are_those_of_geoptions() -> None:
     (LAST, 'plot = "../w.png"', "is not a path inside the output folder"),
     (LAST, f'{LAST}\nformat = "html"', "counterfactuals[0].format: string 'html' is not one of"),
     (LAST, f'{LAST}\nexpect_tol = 0', "counterfactuals[0].expect_tol: must be positive"),
+    (LAST, f'{LAST}\nexpect_tol = {{ gdp = 0.1 }}',
+     "counterfactuals[0].expect_tol.gdp: names neither an expected value nor a field"),
+    (LAST, f'{LAST}\nexpect_tol = {{ real_gdp_pct = -1 }}',
+     "counterfactuals[0].expect_tol.real_gdp_pct: must be positive"),
+    (LAST, f'{LAST}\nexpect_reverse = {{ "MEX.welfare_ratio" = 1.0 }}',
+     "counterfactuals[0].expect_reverse.\"MEX.welfare_ratio\": 'MEX.welfare_ratio' is not a "
+     "country's percent change"),
 ])
 def test_schema_errors_name_the_key_path(recipe: Path, old: str, new: str, message: str) -> None:
     edit(recipe, old, new)
@@ -176,6 +185,25 @@ def test_check_counterfactual_reports_every_mismatch(doc: dict[str, Any]) -> Non
     doc["countries"]["MEX"]["real_gdp_pct"] = None
     _, failures = check_counterfactual(step, doc)
     assert "counterfactuals.n: MEX real_gdp_pct is missing (not finite), expected -3.6704" in failures
+
+
+def test_expect_reverse_reads_the_change_back_with_tolerances_by_key_and_field(
+        doc: dict[str, Any]) -> None:
+    # MEX real GDP -3.67% when the agreement is removed is a gain of 1/0.9633 - 1 = 3.80989% from
+    # having it; exports -30.33% are a gain of 43.5319%.
+    step = CounterfactualStep(
+        name="n", data="d", year=1994, sigma=7.0, beta="b",
+        expect_reverse={"MEX.real_gdp_pct": 3.810, "MEX.exports_full_pct": 43.53,
+                        "CAN.exports_full_pct": 37.46},
+        expect_tol={"real_gdp_pct": 0.0005, "MEX.exports_full_pct": 0.005})
+    checked, failures = check_counterfactual(step, doc)
+    assert checked == 3
+    assert failures == ["counterfactuals.n: CAN exports_full_pct read back 37.457 differs from "
+                        "the expected 37.46 by 0.003 (tolerance 0.0005)"]
+    assert tolerance(step, "CAN.exports_full_pct") == 0.0005  # neither key nor field: default
+    assert tolerance(step, "CAN.real_gdp_pct") == 0.0005
+    assert tolerance(step, "MEX.exports_full_pct") == 0.005
+    assert reverse_percent(-100 / 11) == pytest.approx(10.0) and reverse_percent(-100.0) is None
 
 
 def test_manifest_numbers_hold_every_country_number_and_interval(doc: dict[str, Any]) -> None:

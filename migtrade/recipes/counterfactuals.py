@@ -75,6 +75,15 @@ def parse_expect_key(key: str) -> ExpectKey:
                      f"{', '.join(COUNTRY_NUMBERS)}) or \"partial.TERM\" (e.g. \"partial.rta\").")
 
 
+def parse_reverse_key(key: str) -> ExpectKey:
+    """An ``expect_reverse`` key: a country's percent change (``"MEX.real_gdp_pct"``)."""
+    parsed = parse_expect_key(key)
+    if parsed.country is None or not parsed.name.endswith("_pct"):
+        raise UsageError(f"'{key}' is not a country's percent change",
+                         "expect_reverse reads percent changes back, e.g. \"MEX.real_gdp_pct\".")
+    return parsed
+
+
 def table_file(step: CounterfactualStep) -> str:
     """Where the step's table is written, relative to the output folder."""
     return f"counterfactuals/{step.name}.{TABLE_EXTENSIONS[step.format]}"
@@ -107,8 +116,26 @@ def expected_value(key: ExpectKey, doc: Mapping[str, Any]) -> tuple[float | None
     return _number(country.get(key.name)), None
 
 
+DEFAULT_TOL = 0.0005
+
+
+def tolerance(step: CounterfactualStep, key: str) -> float:
+    """The accepted difference for an expectation: by key, then by field, then the default."""
+    if isinstance(step.expect_tol, float | int):
+        return float(step.expect_tol)
+    field_name = key.partition(".")[2]
+    return float(step.expect_tol.get(key, step.expect_tol.get(field_name, DEFAULT_TOL)))
+
+
+def reverse_percent(change: float) -> float | None:
+    """``(old - new) / new x 100`` from ``change = (new - old) / old x 100``."""
+    if change <= -100:
+        return None
+    return 100.0 * (1.0 / (1.0 + change / 100.0) - 1.0)
+
+
 def check_counterfactual(step: CounterfactualStep, doc: Mapping[str, Any]) -> tuple[int, list[str]]:
-    """Compare a counterfactual's numbers with ``expect``.
+    """Compare a counterfactual's numbers with ``expect`` and ``expect_reverse``.
 
     Returns
     -------
@@ -117,20 +144,25 @@ def check_counterfactual(step: CounterfactualStep, doc: Mapping[str, Any]) -> tu
     """
     where = f"counterfactuals.{step.name}"
     failures: list[str] = []
-    for raw, wanted in step.expect.items():
+    wanted_values = [(k, v, False) for k, v in step.expect.items()]
+    wanted_values += [(k, v, True) for k, v in step.expect_reverse.items()]
+    for raw, wanted, reverse in wanted_values:
         key = parse_expect_key(raw)
         got, problem = expected_value(key, doc)
+        label = f"{key.label} read back" if reverse else key.label
         if problem is not None:
             failures.append(f"{where}: {problem}")
             continue
+        if got is not None and reverse:
+            got = reverse_percent(got)
         if got is None:
-            failures.append(f"{where}: {key.label} is missing (not finite), expected {wanted:g}")
+            failures.append(f"{where}: {label} is missing (not finite), expected {wanted:g}")
             continue
-        gap = abs(got - wanted)
-        if not gap <= step.expect_tol + _SLACK:
-            failures.append(f"{where}: {key.label} {got:.6g} differs from the expected {wanted:g} "
-                            f"by {gap:.2g} (tolerance {step.expect_tol:g})")
-    return len(step.expect), failures
+        gap, tol = abs(got - wanted), tolerance(step, raw)
+        if not gap <= tol + _SLACK:
+            failures.append(f"{where}: {label} {got:.6g} differs from the expected {wanted:g} "
+                            f"by {gap:.2g} (tolerance {tol:g})")
+    return len(wanted_values), failures
 
 
 def manifest_numbers(doc: Mapping[str, Any]) -> dict[str, Any]:

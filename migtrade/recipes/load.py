@@ -324,7 +324,12 @@ class _Checker:
             raise self.fail(key_path(path, "alpha"), "must be between 0 and 1")
 
     def counterfactual(self, path: str, c: CounterfactualStep) -> None:
-        from migtrade.recipes.counterfactuals import ge_options, parse_expect_key
+        from migtrade.recipes.counterfactuals import (
+            COUNTRY_NUMBERS,
+            ge_options,
+            parse_expect_key,
+            parse_reverse_key,
+        )
         from migtrade.report.plots import plot_format
 
         self.refer(key_path(path, "data"), c.data, self.data_names, "dataset or panel")
@@ -336,8 +341,19 @@ class _Checker:
         for key in c.expect:
             with at(self.source, key_path(key_path(path, "expect"), key)):
                 parse_expect_key(key)
-        if not c.expect_tol > 0:
-            raise self.fail(key_path(path, "expect_tol"), "must be positive")
+        for key in c.expect_reverse:
+            with at(self.source, key_path(key_path(path, "expect_reverse"), key)):
+                parse_reverse_key(key)
+        tols = c.expect_tol if isinstance(c.expect_tol, dict) else {"": c.expect_tol}
+        for key, value in tols.items():
+            where = key_path(key_path(path, "expect_tol"), key) if key else key_path(path, "expect_tol")
+            if key and key not in c.expect and key not in c.expect_reverse \
+                    and key not in COUNTRY_NUMBERS:
+                raise self.fail(where, "names neither an expected value nor a field",
+                                "Use a key of expect or expect_reverse, or a field such as "
+                                "real_gdp_pct.")
+            if not value > 0:
+                raise self.fail(where, "must be positive")
         for i, code in enumerate(c.countries):
             if not (len(code) == 3 and code.isalpha() and code.isupper()):
                 raise self.fail(f"{path}.countries[{i}]", f"'{code}' is not an ISO3 code",

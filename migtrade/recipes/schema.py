@@ -265,9 +265,15 @@ class CounterfactualStep:
     expect
         ``{"ISO3.field" = value}`` for any per-country number (``"MEX.real_gdp_pct"``), or
         ``{"partial.TERM" = value}`` for an estimated partial effect.
+    expect_reverse
+        ``{"ISO3.field_pct" = value}``: a percent change read the other way, from the
+        counterfactual back to the baseline, ``(baseline - counterfactual) / counterfactual x
+        100`` (how Yotov et al. 2016 report the effect of an agreement that the counterfactual
+        removes); compared as ``100 (1 / (1 + c / 100) - 1)`` of the result's change ``c``.
     expect_tol
-        Largest accepted absolute difference for ``expect``; 0.0005 by default, half a unit in
-        the last place of a number printed to three decimals.
+        Largest accepted absolute difference for ``expect`` and ``expect_reverse``: one number,
+        or a table by key (``"MEX.exports_full_pct"``) or by field (``exports_full_pct``);
+        0.0005 where none is given, half a unit in the last place of three decimals.
     """
 
     name: str
@@ -297,7 +303,8 @@ class CounterfactualStep:
     countries: tuple[str, ...] = ()
     plot: str | None = None
     expect: dict[str, float] = field(default_factory=dict)
-    expect_tol: float = 0.0005
+    expect_reverse: dict[str, float] = field(default_factory=dict)
+    expect_tol: float | dict[str, float] = 0.0005
 
 
 @dataclass(frozen=True)
