@@ -103,12 +103,14 @@ def recover_effects(spec: ModelSpec, frame: pd.DataFrame, fit: Estimate, columns
     kept = where_mask(frame, where) if where else np.ones(len(frame), dtype=bool)
     sub = frame[kept]
     used = fit.sample.used[kept]
+    codes = list(fit.sample.fe_codes)
+    if not codes:
+        return EffectValues(rows=sub[used].reset_index(drop=True), values=(), names=(), sides=())
     design = build_design(spec, sub)
     res = fit.result
     X = term_columns(design.names, design.X[used], res.terms)
     xb = X @ res.params
     y = design.y[used]
-    codes = list(fit.sample.fe_codes)
     refit = fit_ppml(y, np.empty((y.shape[0], 0), order="F"), (), Absorber(codes), np.ones(y.shape[0]),
                      offset=xb, fe_codes=codes, tol=REFIT_TOL, fe_tol=REFIT_TOL)
     target = refit.eta - xb
