@@ -31,6 +31,14 @@ class BootstrapChoice(StrEnum):
     score = "score"
 
 
+class BiasCorrectionChoice(StrEnum):
+    """Mirrors migtrade.estimation.bias_correction.BiasCorrection (kept here so that --help
+    does not import the engine)."""
+
+    analytical = "analytical"
+    jackknife = "jackknife"
+
+
 class BootstrapWeightsChoice(StrEnum):
     rademacher = "rademacher"
     webb = "webb"
@@ -89,6 +97,11 @@ def estimate_command(
     impose_null: bool = typer.Option(
         True, "--impose-null/--no-impose-null", help="Impose the null on the bootstrap (WCR; "
         "restricted score bootstrap) or not (WCU)."),
+    bias_correction: BiasCorrectionChoice | None = typer.Option(
+        None, "--bias-correction", help="PPML gravity models: analytical (Weidner & Zylkin 2021: "
+        "the estimates and pair-clustered standard errors of exp^year + imp^year [+ exp^imp] "
+        "models; with --vcov cluster:exp^imp) or jackknife (split-panel, over halves of the "
+        "countries; standard errors unchanged)."),
 ) -> None:
     """Estimate gravity models by OLS or PPML with any number of absorbed fixed effects.
 
@@ -135,7 +148,8 @@ def estimate_command(
     options = FitOptions(tol=tol, fe_tol=fe_tol, maxiter=maxiter, fe_maxiter=fe_maxiter,
                          drop_singletons=not keep_singletons, separation=methods, conf_level=conf_level)
     fits = [estimate(spec, frame, model=m, vcov=vc, where=where, weights=weights,
-                     offset=offset, options=options, data_info=info, bootstrap=boot)
+                     offset=offset, options=options, data_info=info, bootstrap=boot,
+                     bias_correction=bias_correction.value if bias_correction else None)
             for spec in specs for m in models]
     if sample_out is not None:
         write_sample(frame, fits[0].sample.labels(), sample_out)

@@ -12,8 +12,16 @@ import pandas as pd
 from scipy.special import gammaln
 
 import migtrade
-from migtrade.errors import DataError, EstimationError
+from migtrade.errors import DataError, EstimationError, UsageError
 from migtrade.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, Absorber
+from migtrade.estimation.bias_correction import (
+    BiasCorrection,
+    FittedModel,
+    RefitRows,
+    check_request,
+    correct,
+    parse_request,
+)
 from migtrade.estimation.fixed_effects import absorbed_dof, compact, fe_dof, is_nested
 from migtrade.estimation.ols import fit_ols
 from migtrade.estimation.ppml import fit_ppml
@@ -113,6 +121,7 @@ def estimate(
     options: FitOptions | None = None,
     data_info: dict[str, Any] | None = None,
     bootstrap: BootstrapOptions | None = None,
+    bias_correction: str | BiasCorrection | None = None,
 ) -> Estimate:
     """Estimate a gravity model.
 
@@ -131,6 +140,10 @@ def estimate(
         Bootstrap p-values and intervals for every coefficient, clustered by the ``vcov``
         cluster variable: the wild cluster bootstrap for OLS, the score bootstrap for PPML
         (:mod:`migtrade.estimation.bootstrap`); they go to ``result.bootstrap``.
+    bias_correction
+        PPML only: ``"analytical"`` (Weidner & Zylkin 2021, :mod:`migtrade.estimation.bias`)
+        or ``"jackknife"`` (:mod:`migtrade.estimation.jackknife_bias`). The corrected estimates
+        and covariance are reported; the rest goes to ``result.bias_correction``.
 
     Notes
     -----
@@ -148,6 +161,12 @@ def estimate(
 
         check_bootstrap(bootstrap, model=model, is_iv=spec.is_iv, vcov_kind=vc.kind,
                         clusters=vc.clusters)
+    bias = parse_request(bias_correction)
+    if bias is not None:
+        if bootstrap is not None:
+            raise UsageError("--bootstrap and --bias-correction cannot be combined",
+                             "The bootstrap is of the uncorrected estimate; ask for one of them.")
+        check_request(bias, model=model, spec=spec, vcov=vc, weights=weights)
     n_rows = len(frame)
 
     excluded = ~where_mask(frame, where) if where else np.zeros(n_rows, dtype=bool)
@@ -282,6 +301,15 @@ def estimate(
             bootstrap, fitted, names_kept, y=y, X=X, w=w, off=off, absorber=absorber,
             fe_codes=fe_codes, fe_names=design.fe_names, cluster=clus_used[0], opts=opts)
         notes.extend(boot_notes)
+    cov, bias_record = vres.cov, {}
+    if bias is not None:
+        fixed = correct(bias, FittedModel(
+            spec=spec, vcov=vc, terms=names_kept, params=beta, cov=vres.cov, y=y, mu=pf.mu,
+            x_tilde=pf.x_tilde, bread=pf.bread, rows=sub if every else sub.iloc[np.flatnonzero(used)],
+            fe_codes=tuple(fe_codes), cluster_codes=tuple(clus_used), adjustment=vres.adjustment,
+            refit=_refit(spec, weights, offset, opts)))
+        beta, cov, bias_record = fixed.params, fixed.cov, fixed.record
+        notes.extend(fixed.notes)
 
     k_all = len(keep) + fe_total - fe_redundant
     fit_stats = (_ols_fit_statistics(y, w, lin.resid, lin.y_tilde, k_all) if model == "ols"
@@ -301,7 +329,7 @@ def estimate(
         depvar=spec.depvar,
         terms=names_kept,
         params=np.asarray(beta, dtype=float),
-        cov=np.asarray(vres.cov, dtype=float),
+        cov=np.asarray(cov, dtype=float),
         nobs=n,
         dropped={"missing": dropped["missing"], "singletons": dropped["singleton"],
                  "separated": dropped["separated"], "excluded": dropped["excluded"]},
@@ -326,8 +354,20 @@ def estimate(
         versions=_versions(),
         conf_level=opts.conf_level,
         bootstrap={t: b.to_dict() for t, b in boot.items()},
+        bias_correction=bias_record,
     )
     return Estimate(result=result, sample=sample)
+
+
+def _refit(spec: ModelSpec, weights: str | None, offset: str | None,
+           opts: FitOptions) -> RefitRows:
+    """The same PPML model re-estimated on other rows (for the jackknife's sub-panels)."""
+    def refit(rows: pd.DataFrame) -> tuple[tuple[str, ...], np.ndarray]:
+        got = estimate(spec, rows, model="ppml", vcov=VcovSpec.parse("iid"), weights=weights,
+                       offset=offset, options=opts).result
+        return got.terms, got.params
+
+    return refit
 
 
 def _iv_data(design: Design, y: np.ndarray, w: np.ndarray | None, off: np.ndarray | None,

@@ -346,10 +346,26 @@ def _statistic_rows(results: Sequence[EstimationResult], digits: int) -> tuple[t
         rows.append(("Clusters", tuple(
             ", ".join(f"{v:,}" for v in (r.vcov.get("clusters") or {}).values()) for r in results)))
     rows.append(("Small sample", tuple(str(r.vcov.get("small_sample", "")) for r in results)))
+    if any(r.bias_correction for r in results):
+        rows.append(("Bias correction", tuple(_bias_label(r) for r in results)))
     for key, label in (("singletons", "Singletons dropped"), ("separated", "Separated dropped")):
         if any(r.dropped.get(key) for r in results):
             rows.append((label, tuple(f"{r.dropped.get(key, 0):,}" for r in results)))
     return tuple(rows)
+
+
+# How a bias-corrected column is marked (the result's note says what was corrected).
+BIAS_LABELS = {"weidner-zylkin-2021": "Weidner-Zylkin", "split-panel-jackknife": "jackknife"}
+
+
+def _bias_label(r: EstimationResult) -> str:
+    """'Weidner-Zylkin (three-way)', 'jackknife', or empty for an uncorrected column."""
+    if not r.bias_correction:
+        return ""
+    method = str(r.bias_correction.get("method", ""))
+    label = BIAS_LABELS.get(method, method)
+    structure = r.bias_correction.get("structure")
+    return f"{label} ({structure})" if structure and method == "weidner-zylkin-2021" else label
 
 
 def _vcov_label(r: EstimationResult) -> str:

@@ -63,6 +63,10 @@ class EstimationResult:
     # Bootstrap inference per term (``coefficients[term].bootstrap`` in the JSON): method,
     # p_value, ci_low, ci_high, reps, weights, full_enumeration, ... (empty without a bootstrap).
     bootstrap: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Bias-corrected PPML only: the method, the fixed-effect structure and, per term, the
+    # uncorrected estimate and standard error and the bias (``params`` hold the corrected
+    # estimates, ``cov`` the corrected covariance); empty otherwise, and then not in the JSON.
+    bias_correction: dict[str, Any] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -146,6 +150,8 @@ class EstimationResult:
         }
         if self.first_stage:
             out["first_stage"] = _clean_tree(self.first_stage)
+        if self.bias_correction:
+            out["bias_correction"] = _clean_tree(self.bias_correction)
         return out
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -186,6 +192,7 @@ class EstimationResult:
             versions=dict(obj.get("versions", {})),
             conf_level=float(obj.get("conf_level", 0.95)),
             first_stage=dict(obj.get("first_stage", {})),
+            bias_correction=dict(obj.get("bias_correction") or {}),
             bootstrap={t: dict(c["bootstrap"]) for t, c in obj["coefficients"].items()
                        if isinstance(c.get("bootstrap"), dict)},
         )

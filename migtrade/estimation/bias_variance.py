@@ -1,0 +1,172 @@
+"""Leverage-adjusted pair scores for the Weidner–Zylkin variance correction.
+
+The cluster-robust variance of PPML with many fixed effects is biased downward because each
+pair's residuals are partly fitted by its own exporter-time and importer-time effects (and by
+the regressors). Weidner & Zylkin (2021) replace each pair's score residuals ``e_g = y_g - mu_g``
+(a T-vector) by
+
+    u_g = (I - L_g)^{-1} e_g,      L_g = H_g (x_g V x_g' + d_g V_FE d_g'),
+
+where ``H_g`` is the pair's Hessian block (``diag(mu_g) - mu_g mu_g' / sum(mu_g)`` with a pair
+effect, ``diag(mu_g)`` without), ``x_g`` its demeaned regressors, ``V = (X~' diag(mu) X~)^{-1}``,
+``d_g`` its rows of the country-time dummies and ``V_FE`` the inverse of the country-time
+effects' Hessian (pair effects profiled out). ``L_g`` is the transposed diagonal block of the
+hat matrix of the weighted fit, so this is the "CR3" idea applied to PPML's working
+regression; ``ppml_fe_bias`` computes the same quantity.
+
+Three ways to get ``u``:
+
+* :func:`three_way_exact`: ``V_FE`` as the pseudo-inverse of the dense (N_i + N_j) T square
+  Hessian, for models with few country-time effects (as ``ppml_fe_bias`` does below 1,500).
+* :func:`three_way_local`: beyond that size, each pair's leverage is computed exactly in the
+  sub-model of its own origin-time and destination-time effects, the information the other pairs
+  carry about them held fixed. With ``A_i = H_i - H_g`` (origin i's Hessian without pair g) the
+  correction is then ``u_g = e_g + H_g (A_i^+ + A_j^+) e_g``; the regressors' leverage (of order
+  1/N^2) is added by Woodbury's identity. The error is of order 1/N^2 against 1/N for the
+  correction; on the ``ppml_fe_bias`` example (65 countries) the adjusted standard error is 0.9%
+  below the exact one. ``A_i^+ e`` is found by the iteration ``w <- H_i^+ (e + H_g w)``, which
+  contracts at the rate of the pair's share in its country's flows; the few pairs that dominate
+  their country's trade are solved directly. No N x N or pairs x T x T array is formed.
+* :func:`two_way_exact`: without pair effects the country-time effects of different periods do
+  not interact, so ``V_FE`` is exact period by period through the Schur complement on the
+  destinations, at any size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from migtrade.estimation.bias_panel import CountryGroups, PairPanel
+
+PINV_RTOL = 1e-10
+LOCAL_MAX_ITER = 60
+LOCAL_TOL = 1e-10
+# When fewer than this share of pairs is still moving, those are solved directly.
+LOCAL_DIRECT_SHARE = 0.002
+
+
+def pinv_psd(matrices: np.ndarray) -> np.ndarray:
+    """Moore-Penrose inverse of symmetric positive semi-definite matrices (stacked or single);
+    eigenvalues below ``PINV_RTOL`` times the largest count as zero."""
+    return np.linalg.pinv(matrices, rtol=PINV_RTOL, hermitian=True)
+
+
+def pair_hessians(lam: np.ndarray) -> np.ndarray:
+    """Every pair's Hessian block with a pair effect: (pairs, T, T)."""
+    t = lam.shape[1]
+    h = -lam[:, :, None] * lam[:, None, :] / lam.sum(axis=1)[:, None, None]
+    h[:, np.arange(t), np.arange(t)] += lam
+    return h
+
+
+def apply_pair_hessian(lam: np.ndarray, total: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``H_g v_g`` for every pair with a pair effect, ``mu_g * v_g - mu_g (mu_g'v_g) / sum(mu_g)``;
+    ``v`` is (pairs, T) or (pairs, R, T) for R vectors per pair."""
+    if v.ndim == 3:
+        lam3 = lam[:, None, :]
+        return lam3 * v - lam3 * (np.einsum("pt,prt->pr", lam, v) / total[:, None])[:, :, None]
+    return lam * v - lam * (np.einsum("pt,pt->p", lam, v) / total)[:, None]
+
+
+def _woodbury(ju: np.ndarray, je: np.ndarray, xt: np.ndarray, bread: np.ndarray) -> np.ndarray:
+    """``(J^-1 - U W')^-1 e`` from ``J e`` and ``J U``, with ``W' = V x_g'`` (K per pair)."""
+    wju = np.einsum("kl,ptl,ptm->pkm", bread, xt, ju)
+    wje = np.einsum("kl,ptl,pt->pk", bread, xt, je)
+    k = bread.shape[0]
+    coef = np.linalg.solve(np.eye(k)[None] - wju, wje[:, :, None])[:, :, 0]
+    return je + np.einsum("ptk,pk->pt", ju, coef)
+
+
+def three_way_exact(lam: np.ndarray, e: np.ndarray, xt: np.ndarray, bread: np.ndarray,
+                    panel: PairPanel, h_origin: np.ndarray, h_destination: np.ndarray) -> np.ndarray:
+    """Adjusted residuals with the exact leverage of the country-time effects (dense)."""
+    n_i, n_j = panel.n_origins, panel.n_destinations
+    t = panel.n_periods
+    g = n_i + n_j
+    hp = pair_hessians(lam)
+    blocks = np.zeros((g, g, t, t))
+    blocks[np.arange(n_i), np.arange(n_i)] = h_origin
+    blocks[n_i + np.arange(n_j), n_i + np.arange(n_j)] = h_destination
+    o, d = panel.origin, n_i + panel.destination
+    blocks[o, d] = hp
+    blocks[d, o] = hp.transpose(0, 2, 1)
+    v_fe = pinv_psd(blocks.transpose(0, 2, 1, 3).reshape(g * t, g * t))
+    del blocks
+    vb = v_fe.reshape(g, t, g, t).transpose(0, 2, 1, 3)
+    m = vb[o, o] + vb[d, d] + vb[o, d] + vb[d, o]
+    m += np.einsum("psk,kl,ptl->pst", xt, bread, xt)
+    lev = hp @ m
+    lev[:, np.arange(t), np.arange(t)] -= 1.0
+    return -np.linalg.solve(lev, e[:, :, None])[:, :, 0]
+
+
+def _leave_out_solve(groups: CountryGroups, country: np.ndarray, h_country: np.ndarray,
+                     h_inverse: np.ndarray, lam: np.ndarray, total: np.ndarray,
+                     r: np.ndarray) -> np.ndarray:
+    """``w_g = (H_c - H_g)^+ r_g`` for every pair g of country c, for the (pairs, R, T) vectors
+    ``r`` (each orthogonal to the ones vector)."""
+    w = groups.times(r, h_inverse)
+    active = np.ones(len(r), dtype=bool)
+    for _ in range(LOCAL_MAX_ITER):
+        new = groups.times(r + apply_pair_hessian(lam, total, w), h_inverse)
+        change = np.abs(new - w).max(axis=(1, 2))
+        size = np.abs(new).max(axis=(1, 2))
+        w = new
+        active = change > LOCAL_TOL * np.maximum(size, 1e-300)
+        if active.mean() < LOCAL_DIRECT_SHARE:
+            break
+    if active.any():  # pairs that dominate their country's flows: solve them directly
+        rows = np.flatnonzero(active)
+        left = h_country[country[rows]] - pair_hessians(lam[rows])
+        w[rows] = np.einsum("pst,prt->prs", pinv_psd(left), r[rows])
+    return w
+
+
+def three_way_local(lam: np.ndarray, e: np.ndarray, xt: np.ndarray, bread: np.ndarray,
+                    panel: PairPanel, h_origin: np.ndarray, h_destination: np.ndarray,
+                    inv_origin: np.ndarray, inv_destination: np.ndarray) -> np.ndarray:
+    """Adjusted residuals with each pair's leverage from its own two country-time effects."""
+    total = lam.sum(axis=1)
+    by_origin, by_destination = panel.groups()
+    # J = I + H_g (A_i^+ + A_j^+) applied to e and to the columns of U = H_g x~_g at once.
+    rhs = np.concatenate([e[:, None, :],
+                          apply_pair_hessian(lam, total, np.ascontiguousarray(xt.transpose(0, 2, 1)))],
+                         axis=1)
+    w = _leave_out_solve(by_origin, panel.origin, h_origin, inv_origin, lam, total, rhs)
+    w += _leave_out_solve(by_destination, panel.destination, h_destination, inv_destination,
+                          lam, total, rhs)
+    j = rhs + apply_pair_hessian(lam, total, w)
+    return _woodbury(j[:, 1:, :].transpose(0, 2, 1), j[:, 0, :], xt, bread)
+
+
+def _period_leverage(lam_t: np.ndarray) -> np.ndarray:
+    """Leverage weights ``d V_FE d'`` of the origin and destination effects of one period, for
+    a (origins x destinations) matrix of means (zero where unobserved)."""
+    rows = lam_t.sum(axis=1)
+    cols = lam_t.sum(axis=0)
+    ri, cj = rows > 0, cols > 0
+    lam_c = lam_t[np.ix_(ri, cj)]
+    inv_r = 1.0 / rows[ri]
+    scaled = lam_c * inv_r[:, None]  # R = D_r^-1 Lambda
+    schur = np.diag(cols[cj]) - lam_c.T @ scaled
+    s_inv = pinv_psd(schur)
+    rs = scaled @ s_inv
+    own = inv_r + np.einsum("ij,ij->i", rs, scaled)
+    lev = np.zeros_like(lam_t)
+    lev[np.ix_(ri, cj)] = own[:, None] + np.diag(s_inv)[None, :] - 2.0 * rs
+    return lev
+
+
+def two_way_exact(lam: np.ndarray, e: np.ndarray, xt: np.ndarray, bread: np.ndarray,
+                  panel: PairPanel) -> np.ndarray:
+    """Adjusted residuals of the two-way model: exact leverage period by period."""
+    h = np.zeros_like(lam)
+    for t in range(panel.n_periods):
+        present = lam[:, t] > 0
+        grid = np.zeros((panel.n_origins, panel.n_destinations))
+        o, d = panel.origin[present], panel.destination[present]
+        grid[o, d] = lam[present, t]
+        h[present, t] = _period_leverage(grid)[o, d]
+    j = 1.0 / (1.0 - lam * h)  # (I - diag(mu h))^-1, diagonal
+    ju = (lam * j)[:, :, None] * xt
+    return _woodbury(ju, j * e, xt, bread)
