@@ -59,8 +59,9 @@ class DrawContext:
 
     def solve(self, params: np.ndarray) -> np.ndarray:
         """Every country measure (N x fields) for one coefficient vector."""
-        problem = self.problem(params)
+        # A draw far in the tails can overflow the costs: that is a failed draw, not a warning.
         with np.errstate(over="raise", invalid="raise", divide="raise"):
+            problem = self.problem(params)
             eq = SOLVERS[self.method](problem, tol=self.tol, maxiter=self.maxiter)
         return measures(problem, eq)
 
