@@ -374,10 +374,14 @@ class _Run:
         self.checked += checked
         self.failures.extend(failures)
         met = f", {checked - len(failures)}/{checked} expected values met" if checked else ""
-        state = "converged" if doc["converged"] else "NOT converged"
+        if c.max_rounds is not None:  # the published loop: its rule, not a tolerance, stops it
+            state = ("stopped by the published rule after" if doc["converged"] else
+                     "NOT stopped by the published rule in") + f" {doc['iterations']} rounds"
+        else:
+            state = ("converged" if doc["converged"] else "NOT converged") + \
+                f" in {doc['iterations']} iterations"
         command = commands.ge_command(c, self.refs[c.data], target, table, image, self.store)
-        return command, (f"{len(doc['countries'])} countries, {state} in {doc['iterations']} "
-                         f"iterations{met}")
+        return command, f"{len(doc['countries'])} countries, {state}{met}"
 
     def model_files(self, names: tuple[str, ...]) -> list[Path]:
         return [self.folder.root / f"models/{n}.json" for n in names]
