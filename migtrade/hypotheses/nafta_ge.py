@@ -7,7 +7,8 @@ country outside it, the Philippines, by the structural gravity counterfactual of
 importer-year and pair fixed effects, NAFTA is removed in the first panel year it is in force,
 and the new equilibrium is solved (sigma 7, Germany's inward multilateral resistance the
 numeraire, as in the book). The gain from NAFTA is reported as the book reports it,
-(with - without) / without x 100, that is ``100 (1 / welfare_ratio - 1)`` of the removal.
+(with - without) / without x 100, that is ``100 (1 / welfare_ratio - 1)`` of the removal (with
+expenditure proportional to output, as in the book, the welfare ratio is real GDP's).
 
 A general equilibrium needs what the migration battery does not: domestic trade flows
 (origin == destination), from which output and expenditure are summed, and an RTA column. When
@@ -113,6 +114,7 @@ def nafta_general_equilibrium(frame: pd.DataFrame, *, shown: Sequence[str] = SHO
         change=f"rta = 0 if origin in ({members}) and destination in ({members})",
         fill_pairs=" + ".join(fill) if fill else None,
         exporter="origin", importer="destination", trade="trade",
+        imbalances="multiplicative",  # the book's phi = E / Y: the welfare ratio is real GDP's
     )
     try:
         doc = run_counterfactual(frame, options).to_dict()
@@ -149,12 +151,15 @@ def _piece(doc: Mapping[str, Any], year: int, codes: Sequence[str]) -> NaftaGE:
                     "removal: welfare ratio", "book, 1994: real GDP gain %"],
         "rows": rows,
     }
+    baseline = ("fitted from the estimated trade costs, as in the book" if doc.get("baseline") ==
+                "fitted" else "as observed")
     notes = (
-        f"General equilibrium: NAFTA removed in {year} from the panel's observed flows (domestic "
-        f"flows included), RTA partial effect {_fmt(rta.get('estimate'))} (SE "
+        f"General equilibrium: NAFTA removed in {year} from the panel's flows of that year "
+        f"({baseline}; domestic flows included), RTA partial effect "
+        f"{_fmt(rta.get('estimate'))} (SE "
         f"{_fmt(rta.get('std_error'))}) from PPML with origin-year, destination-year and pair "
-        f"effects on every panel year, sigma {SIGMA:g}, reference {doc.get('reference')}; "
-        f"{state} in {doc.get('iterations')} iterations.",
+        f"effects on every panel year, sigma {SIGMA:g}, reference {doc.get('reference')}, "
+        f"expenditure proportional to output; {state} in {doc.get('iterations')} iterations.",
         "Gain % = (with NAFTA - without) / without x 100, as Yotov et al. (2016) report it; the "
         "removal columns are (without - with) / with x 100 and the welfare ratio without / with. "
         "The book's numbers use the 1994 data and every fourth year from 1986; the panel's years "
