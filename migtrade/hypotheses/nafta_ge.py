@@ -175,6 +175,10 @@ def _fmt(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, int | float) and math.isfinite(value) else "n/a"
 
 
+def _signed(value: Any) -> str:
+    return f"{value:+.3f}" if isinstance(value, int | float) and math.isfinite(value) else "n/a"
+
+
 def read_together(case: Mapping[str, Any], piece: NaftaGE) -> str | None:
     """One sentence joining the trade side (GE real GDP) and the migration side (event study)."""
     if piece.summary is None:
@@ -184,9 +188,10 @@ def read_together(case: Mapping[str, Any], piece: NaftaGE) -> str | None:
     after = None
     if flows is not None:
         after = next((r for r in flows["rows"] if r[0] >= NAFTA_YEAR and r[1] is not None), None)
-    parts = [f"{code} {_fmt(gains[code]['real_gdp_gain_pct'])}%" for code in ("MEX", "USA", "PHL")
-             if code in gains]
-    text = "Read together: NAFTA raised real GDP by " + ", ".join(parts)
+    parts = [f"{_signed(gains[code]['real_gdp_gain_pct'])}% in {code}"
+             for code in ("MEX", "USA", "PHL") if code in gains]
+    listed = ", ".join(parts[:-1]) + f" and {parts[-1]}" if len(parts) > 1 else "".join(parts)
+    text = f"Read together: NAFTA changed real GDP by {listed} (general equilibrium)"
     if after is not None:
         text += (f", while the Mexico -> United States migration flow of the period from "
                  f"{after[0]} deviated {_fmt(after[1])} log points from its reference year "
