@@ -350,3 +350,18 @@ def test_load_ge_document(tmp_path: Path, doc: dict[str, Any]) -> None:
     assert load_ge_document(FIXTURE) == doc
     with pytest.raises(DataError, match="is a folder"):
         load_ge_document(tmp_path)
+
+
+def test_cli_table_renders_a_saved_ge_result(cli: Runner, tmp_path: Path) -> None:
+    code, out, err = cli("table", str(FIXTURE), "--format", "md", "--title", "NAFTA")
+    assert code == 0, err
+    assert out.startswith("**NAFTA**") and "| MEX \\* | -3.670 |" in out
+    target = tmp_path / "ge.tex"
+    code, _, err = cli("table", str(FIXTURE), "-o", str(target))
+    assert code == 0, err
+    assert "\\begin{tabular}{lrrrrrrrrrr}" in target.read_text()
+    code, out, err = cli("table", str(FIXTURE))
+    assert code == 0 and "MEX *" in out and "\x1b[" not in out
+    code, out, err = cli("table", str(FIXTURE), "--format", "html")
+    assert code == 2 and out == ""
+    assert "a general-equilibrium result has no html table. Use --format rich, md, latex" in err

@@ -67,6 +67,8 @@ def table_command(
 
     Rows: estimates with stars and standard errors, fixed effects, fit, clusters, drops, conventions.
 
+    A file written by 'migtrade ge --save' is shown as its general-equilibrium table (rich, md, latex, csv, json).
+
     A note names each model's data: file or stored dataset, sha256 prefix and provenance.
     """
     import sys
@@ -94,6 +96,10 @@ def table_command(
     )
     if output is not None:
         check_writable(output)
+    ge_doc = _ge_document(files)
+    if ge_doc is not None:
+        _write(_ge_text(ge_doc, chosen, title, standalone), output)
+        return
     results = load_results(files)
     if chosen is TableFormat.rich:
         from migtrade.report.table import build_table
@@ -106,6 +112,44 @@ def table_command(
         sys.stdout.write(text)
     else:
         atomic_write_text(output, text)
+
+
+def _write(text: str, output: Path | None) -> None:
+    import sys
+
+    from migtrade.cli.output import atomic_write_text
+
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        atomic_write_text(output, text)
+
+
+def _ge_document(files: list[Path]) -> dict | None:
+    """The document when the one file given is a general-equilibrium result (``migtrade ge --save``)."""
+    import json
+
+    if len(files) != 1:
+        return None
+    try:
+        obj = json.loads(files[0].read_bytes())
+    except (OSError, ValueError):
+        return None  # reported by the loader of estimation results
+    schema = obj.get("schema") if isinstance(obj, dict) else None
+    return obj if isinstance(schema, str) and schema.startswith("migtrade.ge/") else None
+
+
+def _ge_text(doc: dict, fmt: TableFormat, title: str | None, standalone: bool) -> str:
+    """A GE result in the formats of its own table (the regression options do not apply)."""
+    from migtrade.errors import UsageError
+    from migtrade.report.ge_table import GE_FORMATS, render_ge
+
+    name = "rich" if fmt is TableFormat.text else fmt.value  # plain text is rich without colour
+    if name not in GE_FORMATS or standalone:
+        raise UsageError(f"a general-equilibrium result has no {fmt.value}"
+                         + (" standalone" if standalone else "") + " table",
+                         f"Use --format {', '.join(GE_FORMATS)}.")
+    return render_ge(doc, name, title=title)
 
 
 def _pair(text: str) -> tuple[str, str]:

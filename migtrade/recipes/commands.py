@@ -195,17 +195,14 @@ def ge_command(step: CounterfactualStep, data: str, save: Path, table: Path,
 
     flags = {name: "--" + name.replace("_", "-") for name in GE_OPTION_FIELDS}
     required = ["--year", str(step.year)]
+    shown = ["--countries", ",".join(step.countries)] if step.countries else []
     words = ["migtrade", "ge", "--data", data, *required,
              *_flags(step, {k: v for k, v in flags.items() if k != "year"}),
-             "--format", step.format, "--save", display(save), *_store(store)]
+             *shown, "--format", step.format, "--save", display(save), *_store(store)]
     command = shell(words) + " > " + shlex.quote(display(table))
-    shown = ["--countries", ",".join(step.countries)] if step.countries else []
     if plot is not None:
         command += " && " + shell(["migtrade", "plot", "ge", display(save), *shown,
                                    "-o", display(plot)])
-    if step.countries:
-        # `migtrade ge` prints every country; say which ones the recipe's table keeps.
-        command += "  # table countries: " + ",".join(step.countries)
     return command
 
 
