@@ -56,11 +56,11 @@ def run_command(
                                 help="Print every key a recipe may use, with types and defaults, "
                                 "and exit."),
 ) -> None:
-    """Run a recipe: datasets, panels, models, tests, tables and plots, then manifest.json.
+    """Run a recipe: datasets, panels, models, tests, counterfactuals, tables and plots, then manifest.json.
 
     A recipe is a TOML file whose tables take the options of the matching commands; nothing in it runs as code.
 
-    Results go to models/NAME.json and tests/NAME.json. The manifest records the sha256 of the recipe and of every dataset, the versions, each step's equivalent command and every number.
+    Results go to models/NAME.json, tests/NAME.json and counterfactuals/NAME.json. The manifest records the sha256 of the recipe and of every dataset, the versions, each step's equivalent command and every number.
 
     Values under expect are checked once everything is written; a mismatch exits with code 6. See --schema for every key.
 

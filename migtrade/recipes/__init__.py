@@ -45,6 +45,16 @@ relative to the output folder and must stay inside it.
     alpha = 0.05
     expect = "complements"                  # optional verdict
 
+    [[counterfactuals]]                     # `migtrade ge` -> counterfactuals/<name>.json
+    name = "nafta"                          # and a table counterfactuals/<name>.md
+    data = "agtpa"
+    year = 1994                             # and every option of `migtrade ge`
+    sigma = 7.0
+    estimate = "trade ~ rta | exporter^year + importer^year + pair_id"
+    change = "rta = 0 if exporter in ('CAN', 'MEX', 'USA') and importer in ('CAN', 'MEX', 'USA')"
+    plot = "welfare.png"                    # optional: `migtrade plot ge`
+    expect = { "MEX.real_gdp_pct" = -3.688 }  # optional, and expect_reverse, expect_tol
+
     [[tables]]                              # `migtrade table`
     name = "table1"
     models = ["t1c3", "t1c4"]
