@@ -155,10 +155,16 @@ def _fe_index(spec: ModelSpec, name: str) -> int:
     return [fe.name for fe in spec.fixed_effects].index(name)
 
 
+def _levels(fitted: FittedModel) -> dict[str, int]:
+    """Distinct values of each fixed-effect column in the sample (which one is the period)."""
+    columns = {v for fe in fitted.spec.fixed_effects for v in fe.variables}
+    return {c: int(fitted.rows[c].nunique()) for c in columns}
+
+
 def _analytical(fitted: FittedModel) -> Corrected:
     from migtrade.estimation.bias import weidner_zylkin
 
-    structure = detect_structure(fitted.spec.fixed_effects)
+    structure = detect_structure(fitted.spec.fixed_effects, _levels(fitted))
     panel = _pair_panel(fitted, structure)
     cluster = fitted.cluster_codes[0]
     joint = np.unique(panel.pair * (int(cluster.max()) + 1) + cluster).size
@@ -191,12 +197,13 @@ def _analytical(fitted: FittedModel) -> Corrected:
 def _jackknife(fitted: FittedModel) -> Corrected:
     from migtrade.estimation.jackknife_bias import split_panel_jackknife
 
-    origin, destination, _ = country_variables(fitted.spec.fixed_effects)
+    levels = _levels(fitted)
+    origin, destination, _ = country_variables(fitted.spec.fixed_effects, levels)
     rows = fitted.rows
     jk = split_panel_jackknife(fitted.terms, fitted.params, rows[origin], rows[destination],
                                lambda mask: fitted.refit(rows.iloc[np.flatnonzero(mask)]))
     try:
-        structure: str | None = detect_structure(fitted.spec.fixed_effects).kind.value
+        structure: str | None = detect_structure(fitted.spec.fixed_effects, levels).kind.value
     except UsageError:
         structure = None
     terms = _terms(fitted, jk.bias)

@@ -17,7 +17,7 @@ which is all the split-panel jackknife needs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -70,10 +70,17 @@ class GravityStructure:
         return text
 
 
-def _country_time(fixed_effects: Sequence[FixedEffect]) -> tuple[int, int, str, str, str] | None:
-    """Indices of the first two two-variable effects sharing one variable (the period), with
-    the two countries and the period; None when there are none."""
+def _country_time(fixed_effects: Sequence[FixedEffect],
+                  levels: Mapping[str, int] | None) -> tuple[int, int, str, str, str] | None:
+    """Indices of two two-variable effects sharing one variable (the period), with the two
+    countries and the period; None when there are none.
+
+    Three effects ``a^b + b^c + a^c`` read alike whichever variable is the period; the period is
+    then the variable with the fewest levels in ``levels`` (the short dimension of Weidner &
+    Zylkin's asymptotics), ties and a missing ``levels`` going to the formula's order.
+    """
     pairs = [(k, fe.variables) for k, fe in enumerate(fixed_effects) if len(fe.variables) == 2]
+    found = []
     for x, (k1, v1) in enumerate(pairs):
         for k2, v2 in pairs[x + 1:]:
             shared = set(v1) & set(v2)
@@ -82,19 +89,25 @@ def _country_time(fixed_effects: Sequence[FixedEffect]) -> tuple[int, int, str, 
                 a = next(v for v in v1 if v != time)
                 b = next(v for v in v2 if v != time)
                 if a != b:
-                    return k1, k2, a, b, time
-    return None
+                    found.append((k1, k2, a, b, time))
+    if not found:
+        return None
+    if levels is None:
+        return found[0]
+    return min(found, key=lambda f: levels.get(f[4], 0))  # min keeps the first of equals
 
 
-def country_variables(fixed_effects: Sequence[FixedEffect]) -> tuple[str, str, str]:
-    """The origin, destination and period columns of any model with effects ``i^t`` and ``j^t``.
+def country_variables(fixed_effects: Sequence[FixedEffect],
+                      levels: Mapping[str, int] | None = None) -> tuple[str, str, str]:
+    """The origin, destination and period columns of any model with effects ``i^t`` and ``j^t``
+    (``levels``: the number of distinct values of each column, see :func:`_country_time`).
 
     Raises
     ------
     UsageError
         When no two effects interact two different country columns with one period column.
     """
-    found = _country_time(fixed_effects)
+    found = _country_time(fixed_effects, levels)
     if found is None:
         raise UsageError(
             f"no origin-time and destination-time fixed effects in '{_listed(fixed_effects)}'",
@@ -104,8 +117,10 @@ def country_variables(fixed_effects: Sequence[FixedEffect]) -> tuple[str, str, s
     return found[2], found[3], found[4]
 
 
-def detect_structure(fixed_effects: Sequence[FixedEffect]) -> GravityStructure:
-    """The Weidner–Zylkin structure of a model's fixed effects.
+def detect_structure(fixed_effects: Sequence[FixedEffect],
+                     levels: Mapping[str, int] | None = None) -> GravityStructure:
+    """The Weidner–Zylkin structure of a model's fixed effects (``levels``: the number of
+    distinct values of each column, which decides the period when the formula cannot).
 
     Raises
     ------
@@ -113,7 +128,7 @@ def detect_structure(fixed_effects: Sequence[FixedEffect]) -> GravityStructure:
         When the effects are not ``i^t + j^t`` or ``i^t + j^t + pair``; the message lists the
         effects found.
     """
-    found = _country_time(fixed_effects)
+    found = _country_time(fixed_effects, levels)
     listed = _listed(fixed_effects)
     if found is None:
         raise UsageError(

@@ -1,0 +1,157 @@
+"""Which models the bias corrections take, and one line with exit code 2 for the rest."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from migtrade.cli.app import main
+from migtrade.errors import DataError, UsageError
+from migtrade.estimation.bias_structure import GravityKind, country_variables, detect_structure
+from migtrade.estimation.fit import estimate
+from migtrade.estimation.vcov import VcovSpec
+from migtrade.spec.formula import ModelSpec
+from migtrade.synthetic.three_way import three_way_panel
+
+
+def _effects(fe: str) -> ModelSpec:
+    return ModelSpec.parse(f"y ~ x | {fe}")
+
+
+@pytest.mark.parametrize(("fe", "kind", "countries"), [
+    ("exp^year + imp^year + exp^imp", GravityKind.three_way, ("exp", "imp")),
+    ("year^imp + exp^imp + exp^year", GravityKind.three_way, ("imp", "exp")),
+    ("exp^year + imp^year + imp^exp", GravityKind.three_way, ("exp", "imp")),
+    ("exp^year + imp^year + pair", GravityKind.three_way, ("exp", "imp")),
+    ("imp^year + exp^year", GravityKind.two_way, ("imp", "exp")),
+])
+def test_structures_recognised(fe: str, kind: GravityKind, countries: tuple[str, str]) -> None:
+    # Three effects a^b + b^c + a^c read alike whichever column is the period: the data decide
+    # (the column with the fewest values is the period).
+    found = detect_structure(_effects(fe).fixed_effects, {"exp": 60, "imp": 60, "year": 5})
+    assert found.kind is kind
+    assert (found.origin, found.destination, found.time) == (*countries, "year")
+    assert found.pair_column == ("pair" if fe.endswith("pair") else None)
+
+
+@pytest.mark.parametrize(("fe", "message"), [
+    ("exp + imp", "needs origin-time and destination-time"),
+    ("exp^year + imp", "needs origin-time and destination-time"),
+    ("exp^year + imp^year + exp^imp + sector", "the model has"),
+    ("exp^year + imp^year + exp^sector", "the model has"),
+    ("exp^year + imp^year + year", "the model has"),
+])
+def test_other_structures_refused(fe: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        detect_structure(_effects(fe).fixed_effects)
+
+
+def test_the_formula_order_decides_without_data() -> None:
+    found = detect_structure(_effects("exp^year + imp^year + exp^imp").fixed_effects)
+    assert (found.origin, found.destination, found.time) == ("exp", "imp", "year")
+
+
+def test_jackknife_needs_only_the_countries() -> None:
+    spec = _effects("exp^year + imp^year + exp^imp + sector")
+    assert country_variables(spec.fixed_effects) == ("exp", "imp", "year")
+    with pytest.raises(UsageError, match="no origin-time and destination-time fixed effects"):
+        country_variables(_effects("exp + imp").fixed_effects)
+
+
+@pytest.fixture(scope="module")
+def panel_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    frame = three_way_panel(8, 3, dgp=2, rng=2)
+    frame["w"] = 1.0
+    frame["one"] = 1
+    frame["sympair"] = [f"{min(a, b)}-{max(a, b)}" for a, b in zip(frame["exp"], frame["imp"], strict=True)]
+    frame["z"] = frame["x"] ** 2
+    frame["v"] = frame["x"] * frame["year"]
+    path = tmp_path_factory.mktemp("bias") / "panel.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+         *args: str) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["migtrade", *args])
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+THREE = "y ~ x | exp^year + imp^year + exp^imp"
+BAD = [
+    (["--model", "ols"], "log(y) ~ x | exp^year + imp^year + exp^imp", "is for PPML, not OLS"),
+    ([], "y ~ x | exp + imp", "needs origin-time and destination-time"),
+    (["--weights", "w"], THREE, "unweighted PPML"),
+    (["--vcov", "robust"], THREE, "clustered by pair, not 'robust'"),
+    (["--vcov", "cluster:exp^imp,year"], THREE, "clustered by pair"),
+    (["--vcov", "cluster:exp"], THREE, "the clusters of 'exp' are not the pairs"),
+    (["--vcov", "cluster:one"], THREE, "only 1 cluster"),
+    (["--vcov", "cluster:sympair"], "y ~ x | exp^year + imp^year + sympair",
+     "is not the (exp, imp) pair"),
+    (["--bootstrap", "score"], THREE, "cannot be combined"),
+    ([], "y ~ v | exp^year + imp^year + exp^imp | x ~ z", "instrumental-variables"),
+]
+
+
+@pytest.mark.parametrize(("opts", "formula", "message"), BAD)
+def test_bad_requests_give_one_line_and_exit_2(panel_csv: Path, tmp_path: Path, opts: list[str],
+                                              formula: str, message: str,
+                                              capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    save = tmp_path / "out.json"
+    args = ["estimate", formula, "--data", str(panel_csv), "--bias-correction", "analytical"]
+    if "--vcov" not in opts:
+        args += ["--vcov", "cluster:exp^imp"]
+    code, _, err = _cli(capsys, monkeypatch, *args, *opts, "--save", str(save))
+    lines = err.strip().splitlines()
+    assert code == 2, err
+    assert len(lines) == 1 and lines[0].startswith("migtrade: error: ") and message in lines[0], err
+    assert not save.exists()
+
+
+def test_unknown_method_is_refused(panel_csv: Path, capsys: pytest.CaptureFixture[str],
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    code, _, err = _cli(capsys, monkeypatch, "estimate", THREE, "--data", str(panel_csv),
+                        "--bias-correction", "magic")
+    assert code == 2 and "magic" in err and "Traceback" not in err
+    with pytest.raises(UsageError, match="unknown bias correction"):
+        estimate(THREE, three_way_panel(4, 3, rng=1), bias_correction="magic")
+
+
+def test_several_rows_per_pair_and_period_refused() -> None:
+    frame = three_way_panel(6, 3, dgp=2, rng=4)
+    doubled = pd.concat([frame.assign(sector=0), frame.assign(sector=1)], ignore_index=True)
+    with pytest.raises(DataError, match="several rows in one year"):
+        estimate("y ~ x | exp^year + imp^year + exp^imp", doubled,
+                 vcov=VcovSpec.parse("cluster:exp^imp"), bias_correction="analytical")
+
+
+def test_command_line_json_and_table(panel_csv: Path, tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    saved = tmp_path / "bc.json"
+    code, out, err = _cli(capsys, monkeypatch, "estimate", THREE, "--data", str(panel_csv),
+                          "--vcov", "cluster:exp^imp", "--bias-correction", "analytical",
+                          "--format", "json", "--save", str(saved))
+    assert code == 0, err
+    block = json.loads(out)["bias_correction"]
+    assert block["method"] == "weidner-zylkin-2021" and block["structure"] == "three-way"
+    assert set(block["terms"]["x"]) == {"uncorrected", "uncorrected_std_error", "bias"}
+    code, out, err = _cli(capsys, monkeypatch, "table", str(saved), "--format", "md")
+    assert code == 0, err
+    assert "Bias correction" in out and "Weidner-Zylkin (three-way)" in out
+    code, out, err = _cli(capsys, monkeypatch, "estimate", THREE, "--data", str(panel_csv),
+                          "--vcov", "cluster:exp^imp", "--bias-correction", "jackknife",
+                          "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["bias_correction"]["method"] == "split-panel-jackknife"
