@@ -13,6 +13,7 @@ Usage::
 
     .venv/bin/python benchmarks/substitution_power.py               # 100 draws per scenario
     .venv/bin/python benchmarks/substitution_power.py --draws 20    # a quick look
+    .venv/bin/python benchmarks/substitution_power.py --inference bootstrap   # score bootstrap
     .venv/bin/python benchmarks/substitution_power.py --out benchmarks/README_substitution.md
 """
 
@@ -26,7 +27,7 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from migtrade.hypotheses.battery import run_battery
+from migtrade.hypotheses.battery import BOOTSTRAP_REPS, Inference, run_battery
 from migtrade.hypotheses.jackknife import DEFAULT_GROUPS
 from migtrade.hypotheses.specs import VOTING
 from migtrade.hypotheses.verdict import VERDICTS
@@ -36,12 +37,13 @@ SHORT = {"substitutes": "substitutes", "complements": "complements",
          "short-run-complements-long-run-substitutes": "hump", "inconclusive": "inconclusive"}
 
 
-def one_draw(args: tuple[str, int, int, int, float, bool, int]) -> tuple[str, str]:
+def one_draw(args: tuple[str, int, int, int, float, bool, int, str, int]) -> tuple[str, str]:
     """The verdict on one synthetic panel."""
-    scenario, seed, countries, periods, alpha, full, groups = args
+    scenario, seed, countries, periods, alpha, full, groups, inference, reps = args
     panel = migration_panel(countries, periods, scenario=scenario, seed=seed)
     tests = None if full else [t for t in VOTING if not t.startswith("iv_")]
-    report = run_battery(panel.frame, alpha=alpha, tests=tests, jackknife_groups=groups)
+    report = run_battery(panel.frame, alpha=alpha, tests=tests, jackknife_groups=groups,
+                         inference=inference, bootstrap_reps=reps)
     return scenario, report.verdict
 
 
@@ -80,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated subset of the scenarios")
     parser.add_argument("--jackknife-groups", type=int, default=DEFAULT_GROUPS,
                         help="groups of the voting tests' jackknife; 0 for clustered errors")
+    parser.add_argument("--inference", choices=[i.value for i in Inference], default="jackknife",
+                        help="p-values of the voting tests: delete-a-group jackknife or score bootstrap")
+    parser.add_argument("--reps", type=int, default=BOOTSTRAP_REPS,
+                        help="replications of the score bootstrap (--inference bootstrap)")
     parser.add_argument("--workers", type=int, default=1, help="processes (the machine is shared)")
     parser.add_argument("--out", type=Path, help="also write the table (Markdown) here")
     opts = parser.parse_args(argv)
@@ -87,8 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [s for s in scenarios if s not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenario {unknown[0]!r}; use {', '.join(SCENARIOS)}")
-    jobs = [(s, seed, opts.countries, opts.periods, opts.alpha, opts.full, opts.jackknife_groups)
-            for s in scenarios for seed in range(1, opts.draws + 1)]
+    jobs = [(s, seed, opts.countries, opts.periods, opts.alpha, opts.full, opts.jackknife_groups,
+             opts.inference, opts.reps) for s in scenarios for seed in range(1, opts.draws + 1)]
     counts: dict[str, Counter[str]] = {s: Counter() for s in scenarios}
     start = time.perf_counter()
     if opts.workers > 1:
@@ -100,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         counts[scenario][verdict] += 1
     seconds = time.perf_counter() - start
     text = table(counts, opts.draws, opts.alpha, scenarios)
-    errors = (f"jackknife errors ({opts.jackknife_groups} groups)" if opts.jackknife_groups
+    errors = (f"score bootstrap p-values ({opts.reps} replications, null imposed, clustered by pair)"
+              if opts.inference == "bootstrap"
+              else f"jackknife errors ({opts.jackknife_groups} groups)" if opts.jackknife_groups
               else "pair-clustered errors")
     setup = (f"Synthetic panels of {opts.countries} countries x {opts.periods} five-yearly "
              f"years, alpha = {opts.alpha:g}, "

@@ -25,6 +25,11 @@ class FormatChoice(StrEnum):
     latex = "latex"
 
 
+class InferenceChoice(StrEnum):
+    jackknife = "jackknife"
+    bootstrap = "bootstrap"
+
+
 class VerdictChoice(StrEnum):
     substitutes = "substitutes"
     complements = "complements"
@@ -64,6 +69,11 @@ def substitution_command(
         "(default: $MIGTRADE_STORE or the per-user data folder)."),
     save: Path | None = typer.Option(None, "--save", help="Also write the report (JSON) here."),
     no_iv: bool = typer.Option(False, "--no-iv", help="Skip the instrumental-variables tests."),
+    inference: InferenceChoice = typer.Option(
+        InferenceChoice.jackknife, "--inference", help="p-values of the three voting tests: "
+        "delete-a-group jackknife over country pairs, or the score bootstrap clustered by pair "
+        "with the null imposed."),
+    reps: int = typer.Option(999, "--reps", help="Replications of the bootstrap (--inference bootstrap)."),
 ) -> None:
     """Run the trade-migration battery and give the verdict.
 
@@ -82,7 +92,8 @@ def substitution_command(
         check_writable(save)
     frame, info = load_data(data, store=store)
     report = substitution_test(frame, case=case.value if case else None, alpha=alpha,
-                               instruments=instruments, include_iv=not no_iv, data_info=info)
+                               instruments=instruments, include_iv=not no_iv, data_info=info,
+                               inference=inference.value, bootstrap_reps=reps)
     if save is not None:
         atomic_write_text(save, report.to_json() + "\n")
     _emit(report, fmt.value)

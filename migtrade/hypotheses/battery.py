@@ -9,12 +9,15 @@ evidence table and applies the rule of :mod:`migtrade.hypotheses.verdict`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from migtrade.errors import DataError, MigtradeError, UsageError
+from migtrade.estimation.bootstrap import BootstrapMethod, BootstrapOptions
 from migtrade.estimation.fit import Estimate, FitOptions, estimate
 from migtrade.estimation.vcov import VcovSpec
 from migtrade.hypotheses.jackknife import DEFAULT_GROUPS, jackknife
@@ -50,6 +53,42 @@ VARIABLE_SOURCES: dict[str, str] = {
        for s in ("o", "d")},
 }
 """For each panel variable, the commands that put it in the panel."""
+
+
+class Inference(StrEnum):
+    """How the voting tests get their p-values (see :func:`run_battery`)."""
+
+    jackknife = "jackknife"
+    bootstrap = "bootstrap"
+
+
+BOOTSTRAP_REPS = 999
+"""Replications of the voting tests' bootstrap: the Bonferroni level alpha/3 is then resolved
+in steps of 0.001."""
+
+BOOTSTRAP_METHODS: dict[str, BootstrapMethod] = {"ppml": BootstrapMethod.score,
+                                                 "ols": BootstrapMethod.wild}
+"""The bootstrap of each model: the score bootstrap for PPML, the wild bootstrap for OLS."""
+
+
+def voting_bootstrap(spec: TestSpec, reps: int = BOOTSTRAP_REPS) -> BootstrapOptions:
+    """The bootstrap of a voting test's numbers: each sum of coefficients that votes, tested
+    against zero with the null imposed, clustered by pair; intervals from the unrestricted
+    bootstrap (inverting the restricted test would cost a dozen fits per number)."""
+    return BootstrapOptions(method=BOOTSTRAP_METHODS[spec.model], reps=reps,
+                            hypotheses=tuple(q.terms for q in spec.quantities
+                                             if q.role != "supporting"),
+                            invert_intervals=False)
+
+
+def _with_bootstrap(result: EstimationResult, combination: Combination) -> Combination:
+    """The combination with its p-value (and interval, when there is one) from the bootstrap."""
+    boot = result.bootstrap.get(" + ".join(combination.terms))
+    if not boot:
+        return combination
+    ends = [float("nan") if boot.get(k) is None else float(boot[k]) for k in ("ci_low", "ci_high")]
+    lo, hi = ends if all(np.isfinite(ends)) else (combination.ci_low, combination.ci_high)
+    return replace(combination, p_value=float(boot["p_value"]), ci_low=lo, ci_high=hi)
 
 
 def missing_reason(variable: str) -> str:
@@ -131,7 +170,7 @@ def _record(spec: TestSpec, formula: str, est: Estimate, result: EstimationResul
     quantities = []
     for q in spec.quantities:
         try:
-            quantities.append(lincom(result, q.terms, label=q.label))
+            quantities.append(_with_bootstrap(result, lincom(result, q.terms, label=q.label)))
         except MigtradeError as err:
             quantities.append(_nan_combination(q.label, q.terms))
             notes.append(f"{q.label}: {err.message}")
@@ -175,6 +214,8 @@ def run_battery(
     options: FitOptions | None = None,
     case: dict[str, Any] | None = None,
     jackknife_groups: int = DEFAULT_GROUPS,
+    inference: Inference | str = Inference.jackknife,
+    bootstrap_reps: int = BOOTSTRAP_REPS,
 ) -> SubstitutionReport:
     """Run the battery and reach the verdict.
 
@@ -204,6 +245,12 @@ def run_battery(
     jackknife_groups
         Groups of the delete-a-group jackknife that gives the voting tests their standard
         errors (see :mod:`migtrade.hypotheses.jackknife`); 0 keeps the pair-clustered ones.
+    inference
+        ``jackknife`` (the default): p-values of the voting numbers from the jackknife;
+        ``bootstrap``: from the score bootstrap with the null imposed, clustered by pair
+        (:func:`voting_bootstrap`), the standard errors staying pair-clustered.
+    bootstrap_reps
+        Replications of that bootstrap.
 
     Returns
     -------
@@ -219,6 +266,10 @@ def run_battery(
     """
     if not 0 < alpha < 1:
         raise UsageError(f"alpha must be between 0 and 1, not {alpha}", "Use e.g. 0.05.")
+    try:
+        inference = Inference(inference)
+    except ValueError:
+        raise UsageError(f"unknown inference '{inference}'", "Use jackknife or bootstrap.") from None
     derived = frame if isinstance(frame, DerivedPanel) else add_battery_variables(frame)
     data = derived.frame
     notes = list(derived.notes)
@@ -252,15 +303,22 @@ def run_battery(
             skipped.append((spec.name, missing_reason(lacking[0])))
             continue
         formula = spec.formula(tuple(c for c in data.columns if _present(data, c)))
+        stands_in = spec.fallback_for in {r.name for r in records}
+        votes = spec.name in VOTING and not stands_in
+        boot = (voting_bootstrap(spec, bootstrap_reps)
+                if votes and inference is Inference.bootstrap and not spec.endogenous else None)
         try:
             est = estimate(formula, data, model=spec.model, vcov=vc, where=spec.where,
-                           options=options, data_info=dict(data_info or {}))
+                           options=options, data_info=dict(data_info or {}), bootstrap=boot)
         except MigtradeError as err:
             skipped.append((spec.name, f"could not be estimated: {err.one_line()}"))
             continue
         result, jk_notes = est.result, list[str]()
-        stands_in = spec.fallback_for in {r.name for r in records}
-        if jackknife_groups and spec.name in VOTING and not stands_in:
+        if boot is not None:
+            jk_notes.append(f"p-values of the voting numbers from the {boot.describe()}, "
+                            f"{boot.reps} replications, null imposed, clustered by pair; "
+                            "standard errors pair-clustered")
+        if jackknife_groups and votes and inference is Inference.jackknife:
             result, jk_notes = jackknife(est.result, formula, data, model=spec.model,
                                          where=spec.where, groups=jackknife_groups,
                                          cluster=CLUSTER, options=options)

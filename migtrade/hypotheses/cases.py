@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from migtrade.errors import DataError, MigtradeError
+from migtrade.estimation.bootstrap import BootstrapOptions
 from migtrade.estimation.fit import FitOptions, estimate
 from migtrade.estimation.vcov import VcovSpec
 from migtrade.hypotheses.battery import missing_reason
@@ -84,7 +86,8 @@ def _placebos(data: pd.DataFrame, outcome: str, years: Sequence[int], ref: int,
 
 
 def case_mex_usa(derived: DerivedPanel, *, n_placebos: int = 20,
-                 options: FitOptions | None = None) -> dict[str, Any]:
+                 options: FitOptions | None = None,
+                 bootstrap: BootstrapOptions | None = None) -> dict[str, Any]:
     """The NAFTA event study of the Mexico -> United States corridor.
 
     Parameters
@@ -95,6 +98,9 @@ def case_mex_usa(derived: DerivedPanel, *, n_placebos: int = 20,
         Most comparison corridors used for the placebo distribution.
     options
         Numerical options of the engine.
+    bootstrap
+        When given, each year's effect also gets a score bootstrap p-value (clustered by pair,
+        null imposed), in a column of its own.
 
     Returns
     -------
@@ -148,8 +154,12 @@ def case_mex_usa(derived: DerivedPanel, *, n_placebos: int = 20,
             frame = frame.assign(rta_control=frame["rta"].where(~case_rows, 0.0))
             controls = ["rta_control"]
         formula = f"{outcome} ~ {' + '.join(names + controls)} | {' + '.join(FE_PAIR)}"
+        boot = None if bootstrap is None else replace(
+            bootstrap, hypotheses=tuple((f"case0_{y}",) for y in years if y != ref),
+            invert_intervals=False)
         try:
-            res = estimate(formula, frame, model="ppml", vcov=vc, options=options).result
+            res = estimate(formula, frame, model="ppml", vcov=vc, options=options,
+                           bootstrap=boot).result
         except MigtradeError as err:
             skipped[outcome] = f"could not be estimated: {err.one_line()}"
             continue
@@ -158,7 +168,7 @@ def case_mex_usa(derived: DerivedPanel, *, n_placebos: int = 20,
         rows = []
         for y in years:
             if y == ref:
-                rows.append([y, 0.0, 0.0, None, None, None, None])
+                rows.append([y, 0.0, 0.0, None, None, None, None, *([None] if boot else [])])
                 continue
             own = coef.get(f"case0_{y}", float("nan"))
             others = np.array([coef[f"case{k}_{y}"] for k in range(1, len(pairs))
@@ -167,11 +177,13 @@ def case_mex_usa(derived: DerivedPanel, *, n_placebos: int = 20,
                  if others.size and math.isfinite(own) else None)
             lo, hi = (np.quantile(others, [0.05, 0.95]) if others.size else (None, None))
             rows.append([y, own, math.expm1(own) if math.isfinite(own) else None,
-                         se.get(f"case0_{y}"), lo, hi, p])
+                         se.get(f"case0_{y}"), lo, hi, p,
+                         *([res.bootstrap.get(f"case0_{y}", {}).get("p_value")] if boot else [])])
         tables.append(_table(
             f"NAFTA event study: {label} ({outcome}); {len(placebo)} placebo corridors",
             ["year", "effect (log points)", "effect (proportion)", "clustered SE",
-             "placebo 5%", "placebo 95%", "placebo p"], rows))
+             "placebo 5%", "placebo 95%", "placebo p", *(["score bootstrap p"] if boot else [])],
+            rows))
     return {"name": "MEX-USA", "title": "NAFTA (1994): Mexico -> United States",
             "reference_year": ref, "tables": tables, "notes": notes, "skipped": skipped}
 

@@ -9,10 +9,11 @@ import pandas as pd
 
 from migtrade.errors import UsageError
 from migtrade.estimation.fit import FitOptions
-from migtrade.hypotheses.battery import run_battery
+from migtrade.hypotheses.battery import BOOTSTRAP_REPS, run_battery, voting_bootstrap
 from migtrade.hypotheses.cases import CASES, case_mex_usa, case_phl
 from migtrade.hypotheses.nafta_ge import with_nafta_ge
 from migtrade.hypotheses.report import SubstitutionReport
+from migtrade.hypotheses.specs import TESTS
 from migtrade.hypotheses.variables import add_battery_variables
 
 
@@ -25,6 +26,8 @@ def substitution_test(
     include_iv: bool = True,
     data_info: Mapping[str, Any] | None = None,
     options: FitOptions | None = None,
+    inference: str = "jackknife",
+    bootstrap_reps: int = BOOTSTRAP_REPS,
 ) -> SubstitutionReport:
     """Run the substitution battery, and a case study if asked, on a dyadic panel.
 
@@ -46,6 +49,9 @@ def substitution_test(
         Where the data came from.
     options
         Numerical options of the engine.
+    inference, bootstrap_reps
+        p-values of the voting tests: ``jackknife`` or ``bootstrap`` (the score bootstrap with
+        that many replications; see :func:`~migtrade.hypotheses.battery.run_battery`).
 
     Returns
     -------
@@ -61,12 +67,15 @@ def substitution_test(
     derived = add_battery_variables(frame)
     common: dict[str, Any] = {"alpha": alpha, "instruments": instruments,
                               "include_iv": include_iv, "data_info": data_info,
-                              "options": options}
+                              "options": options, "inference": inference,
+                              "bootstrap_reps": bootstrap_reps}
     if case is None:
         return run_battery(derived, **common)
     name = case.strip().upper()
     if name == "MEX-USA":
-        case_study = with_nafta_ge(case_mex_usa(derived, options=options), frame)
+        boot = (voting_bootstrap(TESTS["migration_flow_rta_pair"], bootstrap_reps)
+                if inference == "bootstrap" else None)
+        case_study = with_nafta_ge(case_mex_usa(derived, options=options, bootstrap=boot), frame)
         return run_battery(derived, case=case_study, **common)
     if name == "PHL":
         return run_battery(derived, case=case_phl(derived), focus=("PHL",), **common)
