@@ -149,9 +149,11 @@ def _side(rows: pd.DataFrame, codes: np.ndarray, name: str, columns: Columns) ->
 
 
 def _constant_within(codes: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether ``codes`` takes one value within each group of (a, b)."""
     group = a.astype(np.int64) * (int(b.max()) + 1) + b
-    pairs = np.unique(np.column_stack([group, codes]), axis=0)
-    return bool(np.unique(pairs[:, 0]).shape[0] == pairs.shape[0])
+    width = int(codes.max()) + 1
+    combos = np.unique(group * width + codes)
+    return bool(np.unique(combos // width).size == combos.size)
 
 
 def pair_costs(effects: EffectValues, baseline: Baseline) -> np.ndarray:

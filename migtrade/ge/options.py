@@ -67,8 +67,10 @@ class GEOptions:
         Stop when the largest change in factory-gate prices between iterations is below
         ``tol``; fail after ``maxiter`` iterations.
     max_rounds
-        Stop the GEPPML loop after this many rounds whatever the change (the published
-        do-files stopped after a few rounds at a loose tolerance); None iterates to ``tol``.
+        Run the published GEPPML loop of Yotov et al. (2016, ch. 2) instead, stopping by its own
+        rule (standard deviation and maximum of the change in price changes at most 0.01) or
+        after this many rounds; it reproduces the book's printed numbers but is not a converged
+        equilibrium. Needs ``method="geppml"`` and a reference. None iterates to ``tol``.
     conf_level
         Coverage of the Monte Carlo intervals.
     """

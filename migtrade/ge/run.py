@@ -226,6 +226,7 @@ def _draws(scenario: _Scenario, options: GEOptions, countries: dict[str, dict[st
         f"{options.draws} Monte Carlo draws of the coefficients from their estimated "
         f"({costs.fit.result.vcov.get('type')}) sampling distribution, pair costs held at their "
         f"estimates (seed {seed})"
+        + ("; each draw solved to convergence by the fixed point" if options.max_rounds else "")
         + (f"; {len(failed)} draws failed and are listed under draws.failed." if failed else "."))
     return {"requested": options.draws, "succeeded": outcome.succeeded, "failed": failed,
             "seed": seed, "conf_level": options.conf_level}
