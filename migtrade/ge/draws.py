@@ -109,7 +109,6 @@ _CONTEXT: dict[str, DrawContext] = {}
 
 
 def _start_worker(context: DrawContext) -> None:
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     _CONTEXT["draw"] = context
 
 
@@ -130,6 +129,11 @@ def run_draws(context: DrawContext, coefficients: np.ndarray, seed: int, *,
     ----------
     workers
         Processes; None uses every core. One runs in this process.
+
+    Notes
+    -----
+    The workers are started with ``spawn``: a script that calls this at import time must do so
+    under ``if __name__ == "__main__":``, as for any process pool.
     """
     draws = coefficients.shape[0]
     n_workers = max(1, min(workers or os.cpu_count() or 1, draws))
