@@ -91,3 +91,14 @@ def test_beta_path_notes_missing_and_domestic_effects() -> None:
     assert any("8 domestic pairs have a non-zero 'beta'" in n for n in result.notes)
     domestic = [p for p in result.pairs if p["exporter"] == p["importer"]]
     assert all(p["partial_effect"] == 0 for p in domestic)
+
+
+def test_panel_schema_columns_and_where_on_the_beta_path() -> None:
+    frame = small_panel().rename(columns={"exporter": "origin", "importer": "destination"})
+    result = run_counterfactual(frame, GEOptions(**BETA))  # type: ignore[arg-type]
+    assert result.extra["options"]["columns"] == {"exporter": "origin", "importer": "destination",
+                                                  "trade": "trade", "year": "year"}
+    # --where selects the baseline rows on the beta path: without two countries, six remain.
+    keep = "origin not in ('XEG', 'XIH') and destination not in ('XEG', 'XIH')"
+    smaller = run_counterfactual(frame, GEOptions(**BETA, where=keep))  # type: ignore[arg-type]
+    assert len(smaller.countries) == 6 and "XEG" not in smaller.countries
