@@ -1,0 +1,105 @@
+"""What the score bootstrap adds to a PPML estimate on the 1.6 M-row gravity panel.
+
+Whole processes, alternating, medians over ``--repeat`` rounds (the machine is shared):
+
+* ``estimate``: ``migtrade estimate`` PPML with exporter-year, importer-year and pair effects,
+  clustered by pair (the model of ``bench_estimate.py --fe 3``);
+* ``+ score, unrestricted``: the same with ``--bootstrap score --no-impose-null --reps 9999``:
+  the cluster scores of the fit perturbed 9,999 times, no re-estimation at all;
+* ``+ score, null imposed``: ``--bootstrap score --reps 9999``: one restricted PPML fit per
+  coefficient for the p-value, plus the restricted fits of the interval search.
+
+In process, it also times the 9,999 draws alone (the packed-bit kernel over the panel's pair
+clusters) for one coefficient.
+
+Usage::
+
+    .venv/bin/python benchmarks/make_panel.py --countries 200 --years 40 --seed 1 \\
+        --out benchmarks/out/panel_200x40.parquet
+    .venv/bin/python benchmarks/bench_bootstrap.py --panel benchmarks/out/panel_200x40.parquet
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from bench_estimate import CLUSTER, FORMULAS, run_child
+
+from migtrade.estimation.bootstrap.score import replications
+from migtrade.estimation.bootstrap.weights import DrawPlan, WeightKind
+
+CASES: dict[str, list[str]] = {
+    "estimate": [],
+    "+ score, unrestricted": ["--bootstrap", "score", "--no-impose-null"],
+    "+ score, null imposed": ["--bootstrap", "score"],
+}
+
+
+def draws_alone(panel: Path, reps: int, repeat: int) -> tuple[int, float]:
+    """Clusters of the panel and the median seconds of ``reps`` draws for one coefficient."""
+    codes = pd.factorize(pd.read_parquet(panel, columns=[CLUSTER])[CLUSTER])[0]
+    g = int(codes.max()) + 1
+    rng = np.random.default_rng(0)
+    c = rng.normal(size=g)
+    share = np.bincount(codes, minlength=g) / codes.size
+    plan = DrawPlan(WeightKind.rademacher, reps, 1, g)
+    replications(c, share, plan)  # compile
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        replications(c, share, plan)
+        times.append(time.perf_counter() - start)
+    return g, statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Time the cases and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--panel", type=Path, required=True, help="made by benchmarks/make_panel.py")
+    parser.add_argument("--reps", type=int, default=9999)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--cases", default=",".join(CASES), help="comma-separated subset")
+    parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--out", type=Path, help="also write the table (Markdown) here")
+    opts = parser.parse_args(argv)
+    cases = [c.strip() for c in opts.cases.split(",")]
+    exe = Path(sys.executable).with_name("migtrade")
+    base = [str(exe), "estimate", FORMULAS[3], "--data", str(opts.panel), "--vcov",
+            f"cluster:{CLUSTER}", "--format", "json"]
+    seconds: dict[str, list[float]] = {c: [] for c in cases}
+    for _ in range(opts.repeat):
+        for case in cases:
+            extra = CASES[case] + (["--reps", str(opts.reps)] if CASES[case] else [])
+            code, secs, _, _, err, timed_out = run_child([*base, *extra], opts.timeout)
+            if code != 0 or timed_out:
+                print(f"{case}: failed ({code}): {err.decode()[-500:]}", file=sys.stderr)
+                return 1
+            seconds[case].append(secs)
+    g, draw_secs = draws_alone(opts.panel, opts.reps, 5)
+    reference = statistics.median(seconds["estimate"]) if "estimate" in seconds else float("nan")
+    lines = ["| case | median s | runs | added to the estimate s |", "|---|---|---|---|"]
+    for case in cases:
+        med = statistics.median(seconds[case])
+        runs = ", ".join(f"{s:.2f}" for s in seconds[case])
+        added = "" if case == "estimate" else f"{med - reference:+.2f}"
+        lines.append(f"| {case} | {med:.2f} | {runs} | {added} |")
+    lines.append(f"| {opts.reps:,} draws alone, one coefficient, {g:,} clusters (in process) | "
+                 f"{draw_secs:.3f} | median of 5 | |")
+    setup = (f"`{FORMULAS[3]}`, clustered by {CLUSTER}, on {opts.panel.name}; "
+             f"{opts.reps:,} bootstrap replications (Rademacher); whole processes, "
+             f"{opts.repeat} rounds, cases alternating.")
+    text = "\n".join([setup, "", *lines])
+    print(text)
+    if opts.out is not None:
+        opts.out.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
