@@ -113,8 +113,12 @@ def acquire(loaded: RecipeFile, *, folders: Sequence[Path] = (), settings: HttpS
                 missing.append(f"{d.name} ({reason})")
     if missing:
         noun = "dataset" if len(missing) == 1 else "datasets"
+        hint = _HINT
+        if any("not the expected" in m for m in missing):
+            hint = ("A file with another sha256 is not the one the recipe names: check both with the "
+                    "publisher, or replace the copy. " + hint)
         raise SourceError(f"{loaded.source}: cannot obtain {len(missing)} of {len(wanted)} {noun}: "
-                          + "; ".join(missing), _HINT)
+                          + "; ".join(missing), hint)
     return found
 
 
@@ -125,8 +129,8 @@ def _locate(loaded: RecipeFile, d: DatasetStep, client: HttpClient, folders: Seq
         assert d.file is not None  # the checker requires sha256 with url
         copies = find_copies(d.file, beside, folders)
         if not copies:
-            raise SourceError(f"file {d.file} is neither beside the recipe ({loaded.resolve(d.file)}) "
-                              "nor in a data folder, and the recipe gives no address for it")
+            raise SourceError(f"{d.file}: not beside the recipe ({loaded.resolve(d.file)}) nor in a "
+                              "data folder, and no address to download it from")
         return Located(copies[0])
     remote = RemoteFile(urls=d.urls, sha256=d.sha256, member=d.member, local=d.file)
     verified = obtain(remote, client, beside=beside, folders=folders,
