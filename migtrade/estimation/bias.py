@@ -43,7 +43,7 @@ from migtrade.estimation.bias_panel import CountryGroups, PairPanel
 from migtrade.estimation.bias_structure import GravityKind
 from migtrade.estimation.bias_variance import (
     apply_pair_hessian,
-    pinv_psd,
+    ones_ginverse,
     three_way_exact,
     three_way_local,
     two_way_exact,
@@ -78,34 +78,52 @@ class AnalyticalCorrection:
     variance_method: str
 
 
-def _country_hessians(groups: CountryGroups, lam: np.ndarray, scaled: np.ndarray) -> np.ndarray:
-    """``H_c = sum_g H_g`` over the pairs of each country: diag(sum mu) - sum mu mu'/sum_t mu."""
-    h = -groups.gram(scaled, scaled)
+@dataclass(frozen=True)
+class _SideSums:
+    """One side's (origins' or destinations') per-country T x T sums.
+
+    ``hessian`` is H_c; ``scores`` S_c = sum e e'; ``cross[k]`` C_c = sum e (H_g x~_k)';
+    ``third[k]`` G_c (the third-derivative sum for regressor k).
+    """
+
+    hessian: np.ndarray
+    scores: np.ndarray
+    cross: np.ndarray
+    third: np.ndarray
+
+
+def _side_sums(groups: CountryGroups, lam: np.ndarray, e: np.ndarray,
+               xt: np.ndarray) -> _SideSums:
+    """Every per-country sum one side needs, from two matrix products per country."""
+    lam, e, xt = groups.sort(lam), groups.sort(e), groups.sort(xt)
+    k = xt.shape[2]
     t = lam.shape[1]
-    h[:, np.arange(t), np.arange(t)] += groups.total(lam)
-    return h
-
-
-def _bias_terms(groups: CountryGroups, h_inverse: np.ndarray, lam: np.ndarray, e: np.ndarray,
-                xt: np.ndarray, scaled: np.ndarray) -> np.ndarray:
-    """``sum_c (-B1_c + B2_c / 2)`` for each regressor, over the countries of one side."""
     total = lam.sum(axis=1)
     root = np.sqrt(total)[:, None]
-    s = groups.gram(e, e)
-    # H+ S H+ is shared by every regressor: B2_c = tr(H+ G_c H+ S_c) = sum((H+ S H+) o G_c).
-    hsh = h_inverse @ s @ h_inverse
-    out = np.empty(xt.shape[2])
-    t = lam.shape[1]
-    for k in range(xt.shape[2]):
-        x = xt[:, :, k]
-        hx = apply_pair_hessian(lam, total, x)
-        b1 = np.einsum("cst,cst->c", h_inverse, groups.gram(e, hx))
-        cross = groups.gram(lam * x / root, scaled)
-        g = cross + cross.transpose(0, 2, 1)
-        g[:, np.arange(t), np.arange(t)] -= 2.0 * groups.total(lam * x)
-        b2 = np.einsum("cst,cts->c", hsh, g)
-        out[k] = float(-b1.sum() + 0.5 * b2.sum())
-    return out
+    scaled = lam / root
+    xk = np.ascontiguousarray(xt.transpose(0, 2, 1))  # (pairs, k, T)
+    hx = apply_pair_hessian(lam, total, xk)
+    # Blocks against e: [e, H_g x~_1, ...]; against mu/sqrt(sum mu): [mu x~_1/sqrt, ..., mu/sqrt].
+    with_e = groups.gram_sorted(np.concatenate([e[:, None, :], hx], axis=1), e)
+    with_mu = groups.gram_sorted(np.concatenate([lam[:, None, :] * xk / root[:, :, None],
+                                                 scaled[:, None, :]], axis=1), scaled)
+    hessian = -with_mu[:, k]
+    diag = np.arange(t)
+    hessian[:, diag, diag] += groups.total_sorted(lam)
+    # C_c = sum e (H x)': the blocks (H x)' e transposed.
+    cross = with_e[:, 1:].transpose(0, 1, 3, 2)
+    third = with_mu[:, :k] + with_mu[:, :k].transpose(0, 1, 3, 2)
+    third[:, :, diag, diag] -= 2.0 * groups.total_sorted(lam[:, None, :] * xk)
+    return _SideSums(hessian=hessian, scores=with_e[:, 0], cross=cross, third=third)
+
+
+def _bias_terms(sums: _SideSums, h_inverse: np.ndarray) -> np.ndarray:
+    """``sum_c (-B1_c + B2_c / 2)`` for each regressor, over the countries of one side."""
+    # B1_c = tr(H+ C_c); B2_c = tr(H+ G_c H+ S_c) = sum((H+ S H+) o G_c), H+ S H+ shared.
+    b1 = np.einsum("cst,ckst->k", h_inverse, sums.cross)
+    hsh = h_inverse @ sums.scores @ h_inverse
+    b2 = np.einsum("cst,ckts->k", hsh, sums.third)
+    return -b1 + 0.5 * b2
 
 
 def weidner_zylkin(kind: GravityKind, panel: PairPanel, y: np.ndarray, mu: np.ndarray,
@@ -134,9 +152,6 @@ def weidner_zylkin(kind: GravityKind, panel: PairPanel, y: np.ndarray, mu: np.nd
     lam = panel.grid(mu)
     e = panel.grid(y - mu)
     xt = panel.grid(x_tilde)
-    total = lam.sum(axis=1)
-    scaled = lam / np.sqrt(total)[:, None]
-    by_origin, by_destination = panel.groups()
     scores = np.einsum("ptk,pt->pk", xt, e)
 
     if kind is GravityKind.two_way:
@@ -144,18 +159,20 @@ def weidner_zylkin(kind: GravityKind, panel: PairPanel, y: np.ndarray, mu: np.nd
         bias = np.zeros(xt.shape[2])
         method = "exact by period"
     else:
-        h_i = _country_hessians(by_origin, lam, scaled)
-        h_j = _country_hessians(by_destination, lam, scaled)
-        inv_i, inv_j = pinv_psd(h_i), pinv_psd(h_j)
+        by_origin, by_destination = panel.groups()
+        side_i = _side_sums(by_origin, lam, e, xt)
+        side_j = _side_sums(by_destination, lam, e, xt)
+        inv_i, inv_j = ones_ginverse(side_i.hessian), ones_ginverse(side_j.hessian)
         n_i, n_j = panel.n_origins, panel.n_destinations
-        terms = (n_i / (n_i - 1) * _bias_terms(by_origin, inv_i, lam, e, xt, scaled)
-                 + n_j / (n_j - 1) * _bias_terms(by_destination, inv_j, lam, e, xt, scaled))
+        terms = (n_i / (n_i - 1) * _bias_terms(side_i, inv_i)
+                 + n_j / (n_j - 1) * _bias_terms(side_j, inv_j))
         bias = bread @ terms
         if (n_i + n_j) * panel.n_periods <= EXACT_MAX_EFFECTS:
-            u = three_way_exact(lam, e, xt, bread, panel, h_i, h_j)
+            u = three_way_exact(lam, e, xt, bread, panel, side_i.hessian, side_j.hessian)
             method = "exact"
         else:
-            u = three_way_local(lam, e, xt, bread, panel, h_i, h_j, inv_i, inv_j)
+            u = three_way_local(lam, e, xt, bread, panel, side_i.hessian, side_j.hessian,
+                                inv_i, inv_j)
             method = "local"
     adjusted = np.einsum("ptk,pt->pk", xt, u)
     meat = adjusted.T @ scores

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from migtrade.errors import UsageError
-from migtrade.estimation.bias_panel import PairPanel
+from migtrade.estimation.bias_panel import PairPanel, same_groups
 from migtrade.estimation.bias_structure import (
     GravityStructure,
     country_variables,
@@ -166,9 +166,7 @@ def _analytical(fitted: FittedModel) -> Corrected:
 
     structure = detect_structure(fitted.spec.fixed_effects, _levels(fitted))
     panel = _pair_panel(fitted, structure)
-    cluster = fitted.cluster_codes[0]
-    joint = np.unique(panel.pair * (int(cluster.max()) + 1) + cluster).size
-    if not joint == panel.n_pairs == int(np.unique(cluster).size):
+    if not same_groups(panel.pair, fitted.cluster_codes[0]):
         pair = f"{structure.origin}^{structure.destination}"
         raise UsageError(
             f"the Weidner-Zylkin variance correction is for standard errors clustered by pair "

@@ -18,6 +18,19 @@ import numpy as np
 import pandas as pd
 
 from migtrade.errors import DataError, UsageError
+from migtrade.estimation.fixed_effects import is_nested
+
+
+def _compact(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct keys in increasing order and each row's position among them."""
+    present = np.zeros(n_keys, dtype=bool)
+    present[keys] = True
+    return np.flatnonzero(present), (np.cumsum(present) - 1)[keys]
+
+
+def same_groups(a: np.ndarray, b: np.ndarray) -> bool:
+    """True when two code arrays split the rows into the same groups."""
+    return is_nested(a, b) and is_nested(b, a)
 
 
 @dataclass(frozen=True)
@@ -51,37 +64,69 @@ class CountryGroups:
         """Positions of each country's pairs in ``order``."""
         return [slice(int(s), int(e)) for s, e in zip(self.bounds[:-1], self.bounds[1:], strict=True)]
 
+    def sort(self, values: np.ndarray) -> np.ndarray:
+        """Per-pair values in the order of ``order`` (each country's pairs contiguous)."""
+        return values[self.order]
+
+    def unsort(self, ordered: np.ndarray) -> np.ndarray:
+        """The inverse of :meth:`sort`."""
+        out = np.empty_like(ordered)
+        out[self.order] = ordered
+        return out
+
+    def gram_sorted(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """Per country, the sum over its pairs of ``left[p, l]' right[p]`` for each of the L
+        blocks of ``left`` (pairs, L, T), with ``right`` (pairs, T), both sorted: (countries, L,
+        T, T), one matrix product per country."""
+        n_blocks, t = left.shape[1], left.shape[2]
+        out = np.empty((self.n, n_blocks, t, t))
+        for c, s in enumerate(self.slices()):
+            block = left[s].reshape(s.stop - s.start, n_blocks * t)
+            out[c] = (block.T @ right[s]).reshape(n_blocks, t, t)
+        return out
+
+    def times_sorted(self, rows: np.ndarray, matrices: np.ndarray) -> np.ndarray:
+        """``rows[p, ..., :] @ matrices[country of p]`` for sorted rows (pairs, ..., T)."""
+        out = np.empty_like(rows)
+        t = rows.shape[-1]
+        for c, s in enumerate(self.slices()):
+            block = rows[s]
+            out[s] = (block.reshape(-1, t) @ matrices[c]).reshape(block.shape)
+        return out
+
+    def times_subset(self, rows: np.ndarray, matrices: np.ndarray, country: np.ndarray) -> np.ndarray:
+        """:meth:`times_sorted` for a subset of the sorted pairs, whose countries ``country``
+        (non-decreasing) are given."""
+        bounds = np.searchsorted(country, np.arange(self.n + 1))
+        out = np.empty_like(rows)
+        t = rows.shape[-1]
+        for c in np.flatnonzero(np.diff(bounds)):
+            s = slice(int(bounds[c]), int(bounds[c + 1]))
+            block = rows[s]
+            out[s] = (block.reshape(-1, t) @ matrices[c]).reshape(block.shape)
+        return out
+
+    def total_sorted(self, values: np.ndarray) -> np.ndarray:
+        """Per country, the sum of sorted per-pair values (any trailing shape)."""
+        return np.add.reduceat(values, self.bounds[:-1], axis=0)
+
     def gram(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         """Per country, the sum over its pairs p of ``left[p]' right[p]``: (countries, T, T)
         from two (pairs, T) arrays."""
-        lo, ro = left[self.order], right[self.order]
-        t = left.shape[1]
-        out = np.zeros((self.n, t, t))
-        for c, s in enumerate(self.slices()):
-            out[c] = lo[s].T @ ro[s]
-        return out
+        return self.gram_sorted(self.sort(left)[:, None, :], self.sort(right))[:, 0]
 
     def total(self, values: np.ndarray) -> np.ndarray:
         """Per country, the sum over its pairs of ``values[p]`` (any trailing shape)."""
-        out = np.zeros((self.n, *values.shape[1:]))
-        np.add.at(out, self._country_of_pair(), values)
-        return out
+        return self.total_sorted(self.sort(values))
 
     def times(self, rows: np.ndarray, matrices: np.ndarray) -> np.ndarray:
         """``rows[p, ..., :] @ matrices[country of p]`` for every pair: rows of shape
         (pairs, ..., T) times (countries, T, T) matrices, one matrix product per country."""
-        ordered = rows[self.order]
-        out = np.empty_like(rows)
-        t = rows.shape[-1]
-        for c, s in enumerate(self.slices()):
-            block = ordered[s]
-            out[self.order[s]] = (block.reshape(-1, t) @ matrices[c]).reshape(block.shape)
-        return out
+        return self.unsort(self.times_sorted(self.sort(rows), matrices))
 
-    def _country_of_pair(self) -> np.ndarray:
-        country = np.empty(len(self.order), dtype=np.int64)
-        country[self.order] = np.repeat(np.arange(self.n), np.diff(self.bounds))
-        return country
+    def country_of_pair(self) -> np.ndarray:
+        """Each pair's country, in the original pair order."""
+        return self.unsort(np.repeat(np.arange(self.n), np.diff(self.bounds)))
 
 
 @dataclass(frozen=True)
@@ -132,20 +177,15 @@ class PairPanel:
         j = pd.factorize(destination, sort=True)[0].astype(np.int64)
         t = pd.factorize(time, sort=True)[0].astype(np.int64)
         n_i, n_j, n_t = int(i.max()) + 1, int(j.max()) + 1, int(t.max()) + 1
-        keys, pair = np.unique(i * n_j + j, return_inverse=True)
-        pair = pair.ravel().astype(np.int64)
-        n_pairs = len(keys)
-        if pair_codes is not None:
-            joint = np.unique(pair * (int(pair_codes.max()) + 1) + pair_codes).size
-            if not n_pairs == joint == int(np.unique(pair_codes).size):
-                raise UsageError(
-                    f"the fixed effect '{names[3]}' is not the ({names[0]}, {names[1]}) pair: its "
-                    "groups differ from the pairs of the sample (a symmetric pair id joins both "
-                    "directions)",
-                    f"Write the pair effect as {names[0]}^{names[1]}.",
-                )
-        cells = pair * n_t + t
-        if np.unique(cells).size != cells.size:
+        keys, pair = _compact(i * n_j + j, n_i * n_j)
+        if pair_codes is not None and not same_groups(pair, pair_codes):
+            raise UsageError(
+                f"the fixed effect '{names[3]}' is not the ({names[0]}, {names[1]}) pair: its "
+                "groups differ from the pairs of the sample (a symmetric pair id joins both "
+                "directions)",
+                f"Write the pair effect as {names[0]}^{names[1]}.",
+            )
+        if np.bincount(pair * n_t + t).max() > 1:
             raise DataError(
                 f"some ({names[0]}, {names[1]}) pairs have several rows in one {names[2]}",
                 "The bias correction needs one row per pair and period; aggregate the data or "
