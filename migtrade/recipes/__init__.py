@@ -11,9 +11,14 @@ relative to the output folder and must stay inside it.
     name = "yotov2016-ch1"                  # required; names the folder migtrade-out/<name>/
     description = "..."
 
-    [[datasets]]                            # a file as it is ...
+    [[datasets]]                            # a public file by address and sha256 ...
     name = "agtpa"
-    file = "../../shared/data/yotov2016_agtpa/agtpa_applications.csv.gz"
+    url = ["https://host/Chapter2Application2.dta", "https://mirror/Chapter2Application2.dta"]
+    sha256 = "60ead74eb51db9c4d0406a4b7668e97cbedbeaccf324beba362123f7ae547547"
+    rename = { DIST = "dist" }              # optional; member = "x.csv" reads a zip's member
+    [[datasets]]                            # ... a local file (beside the recipe or in --data-dir) ...
+    name = "mine"
+    file = "data/my_panel.csv"
     [[datasets]]                            # ... or a source of `migtrade fetch`, into the store
     name = "wdi"
     source = "worldbank"
@@ -66,8 +71,9 @@ relative to the output folder and must stay inside it.
     models = ["t1c4"]
     file = "coef.png"
 
-Steps run kind by kind in the order above and, within a kind, in the order written. The run
-writes ``manifest.json`` last (:mod:`migtrade.recipes.manifest`).
+Steps run kind by kind in the order above and, within a kind, in the order written, once the
+file of every ``url``/``file`` dataset is at hand and checked (:mod:`migtrade.recipes.acquire`).
+The run writes ``manifest.json`` last (:mod:`migtrade.recipes.manifest`).
 """
 
 from migtrade.recipes.load import RecipeFile, load_recipe

@@ -8,7 +8,8 @@ A manifest is one JSON object written last, atomically, into the output folder::
       "created_at": "2024-05-01T12:00:00Z",
       "seconds": 5.2,
       "versions": {"migtrade": "0.1.0", "python": "3.11.7", "numpy": ..., ...},
-      "datasets": {NAME: {"kind": "file" | "source" | "panel", "location", "sha256", "rows"}},
+      "datasets": {NAME: {"kind": "url" | "file" | "source" | "panel", "location", "sha256", "rows",
+                          "mirrors"?, "member"?, "obtained"?}},
       "steps": [{"kind", "name", "command", "outputs", "seconds"}],
       "results": {
         "models": {NAME: {"nobs": int, "converged": bool,
@@ -24,6 +25,8 @@ A manifest is one JSON object written last, atomically, into the output folder::
       "expectations": {"checked": int, "failed": [str, ...]}
     }
 
+A ``url`` dataset's ``sha256`` is that of the bytes the recipe names (the archive's, for a
+``member``), whether they came from a data folder or a download; ``obtained`` says which.
 A step's ``command`` is null for a dataset read from a file as it is (the commands of the steps
 that use it read the file themselves). ``results`` holds every number the run produced
 (``counterfactuals`` only when the recipe has some; their pair flows stay in the saved
