@@ -144,3 +144,22 @@ def test_panel_step_builds_into_the_output_folder(tmp_path: Path) -> None:
     assert build[:3] == ["migtrade", "panel", "build"]
     assert build[build.index("--countries") + 1] == "@trade"
     assert m["results"]["models"]["network"]["nobs"] > 0
+
+
+@pytest.mark.slow
+def test_nafta_recipe_rechecks_without_drift(tmp_path: Path) -> None:
+    """The general-equilibrium recipe twice through the installed script (about 15 s): its
+    numbers, Monte Carlo intervals included, are the same on the second run."""
+    recipe = REPO / "recipes" / "yotov2016_ch2_nafta.toml"
+    if not recipe.is_file() or not (SHARED / "yotov2016_agtpa" / "Chapter2Application2.dta").is_file():
+        pytest.skip("the NAFTA recipe or its data are not available")
+    script = Path(sys.executable).with_name("migtrade")
+    first = subprocess.run([str(script), "run", str(recipe), "--out", str(tmp_path / "first")],
+                           capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr
+    assert "local copy " + str(SHARED / "yotov2016_agtpa" / "Chapter2Application2.dta") in first.stdout
+    again = subprocess.run([str(script), "run", str(recipe), "--check",
+                            str(tmp_path / "first" / "manifest.json")],
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert "no drift: " in again.stdout
