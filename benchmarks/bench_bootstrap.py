@@ -4,9 +4,9 @@ Whole processes, alternating, medians over ``--repeat`` rounds (the machine is s
 
 * ``estimate``: ``migtrade estimate`` PPML with exporter-year, importer-year and pair effects,
   clustered by pair (the model of ``bench_estimate.py --fe 3``);
-* ``+ score, unrestricted``: the same with ``--bootstrap score --no-impose-null --reps 9999``:
+* ``score-unrestricted``: the same with ``--bootstrap score --no-impose-null --reps 9999``:
   the cluster scores of the fit perturbed 9,999 times, no re-estimation at all;
-* ``+ score, null imposed``: ``--bootstrap score --reps 9999``: one restricted PPML fit per
+* ``score-imposed``: ``--bootstrap score --reps 9999``: one restricted PPML fit per
   coefficient for the p-value, plus the restricted fits of the interval search.
 
 In process, it also times the 9,999 draws alone (the packed-bit kernel over the panel's pair
@@ -36,8 +36,8 @@ from migtrade.estimation.bootstrap.weights import DrawPlan, WeightKind
 
 CASES: dict[str, list[str]] = {
     "estimate": [],
-    "+ score, unrestricted": ["--bootstrap", "score", "--no-impose-null"],
-    "+ score, null imposed": ["--bootstrap", "score"],
+    "score-unrestricted": ["--bootstrap", "score", "--no-impose-null"],
+    "score-imposed": ["--bootstrap", "score"],
 }
 
 

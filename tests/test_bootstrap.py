@@ -247,3 +247,21 @@ def test_cli_one_cluster_and_no_cluster_exit_2(tmp_path) -> None:
         proc = subprocess.run([*base, *extra], capture_output=True, text=True, timeout=300)
         assert proc.returncode == 2
         assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("kind", list(WeightKind))
+def test_score_replications_equal_the_explicit_formula(kind: WeightKind) -> None:
+    """The compiled forms (packed bits read four at a time, or value codes), over several chunks
+    of draws, against t*(v) = S/sqrt(sum_g (v_g c_g - pi_g S)^2) computed from the weights."""
+    from migtrade.estimation.bootstrap.score import replications
+
+    g = 5003  # not a multiple of 8 or 4; 1,200 draws span three chunks
+    rng = np.random.default_rng(4)
+    c, share = rng.normal(size=g), rng.dirichlet(np.ones(g))
+    plan = DrawPlan(kind, 1200, 7, g)
+    assert len(list(plan.chunks())) >= 3
+    V = np.vstack([ch.matrix(g, WEIGHTS[kind]) for ch in plan.chunks()])
+    S = V @ c
+    resid = V * c - np.outer(S, share)
+    expected = S / np.sqrt(np.einsum("bg,bg->b", resid, resid))
+    np.testing.assert_allclose(replications(c, share, plan), expected, rtol=1e-10, atol=1e-12)

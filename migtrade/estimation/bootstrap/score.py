@@ -73,13 +73,14 @@ def replications(c: np.ndarray, share: np.ndarray, plan: DrawPlan) -> np.ndarray
     forms = np.ascontiguousarray(np.vstack([c, share * c]))
     c2 = np.ascontiguousarray(c * c)
     share2 = float(share @ share)
+    table, row_sums = kernels.nibble_table(forms), forms.sum(axis=1)  # for packed sign bits
     out = np.empty(plan.draws)
     start = 0
     for chunk in plan.chunks():
         lin = np.empty((chunk.rows, 2))
         quad = np.empty(chunk.rows)
         if chunk.bits is not None:
-            kernels.forms_from_bits(chunk.bits, forms, c2, lin, quad)
+            kernels.forms_from_bits(chunk.bits, table, row_sums, float(c2.sum()), lin, quad)
         else:
             assert chunk.codes is not None
             kernels.forms_from_codes(chunk.codes, plan.table.values, forms, c2, lin, quad)
