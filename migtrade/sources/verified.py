@@ -24,7 +24,7 @@ import os
 import re
 import shutil
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path, PurePosixPath
@@ -123,7 +123,7 @@ class RemoteFile:
         if not self.name:
             raise UsageError(f"cannot tell a file name from '{self.urls[0]}'",
                              "Give the name of the file as well (file = NAME).")
-        if self.member is not None and not PurePosixPath(self.member).name:
+        if self.member is not None and (self.member.endswith("/") or not PurePosixPath(self.member).name):
             raise UsageError(f"'{self.member}' does not name a member of an archive",
                              "Give the member's path as the archive lists it, e.g. data/trade.csv.")
 
@@ -284,9 +284,10 @@ def obtain(remote: RemoteFile, client: HttpClient, *, beside: Sequence[Path] = (
         raise SourceError(f"local copy {mismatched[0]}",
                           "It is not the file the sha256 names: remove or replace it, or check the "
                           "sha256 with the publisher.")
-    earlier = client.cache.verified_path(remote.sha256, remote.read_name)
-    if earlier.is_file() and (remote.member is not None or file_sha256(earlier) == remote.sha256):
-        return VerifiedFile(earlier, remote.sha256, _cited(remote), "verified earlier", str(earlier),
+    earlier = client.cache.verified_path(remote.sha256, remote.name)
+    if earlier.is_file() and file_sha256(earlier) == remote.sha256:
+        path = _extract(earlier, remote, client) if remote.member is not None else earlier
+        return VerifiedFile(path, remote.sha256, _cited(remote), "verified earlier", str(earlier),
                             member=remote.member)
     return _download(remote, client, tuple(addresses if addresses is not None else remote.urls),
                      source)
@@ -307,9 +308,7 @@ def _verify_local(remote: RemoteFile, path: Path, client: HttpClient) -> Verifie
         return VerifiedFile(target, actual, cited, "local copy", str(path), member=remote.member)
     if not remote.name.lower().endswith(".gz") and _gzip_content_sha256(path) == remote.sha256:
         # Readers tell formats by name, so the content is kept under the file's own name.
-        target = client.cache.verified_path(remote.sha256, remote.name)
-        if not target.is_file():
-            client.cache.keep_verified(target, partial(_gunzip, path))
+        target = _keep(client, remote, partial(_gunzip, path))
         if remote.member is not None:
             target = _extract(target, remote, client)
         return VerifiedFile(target, remote.sha256, cited, "local copy", str(path), member=remote.member)
@@ -329,12 +328,23 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copyfile(source, target)
 
 
-def _extract(archive: Path, remote: RemoteFile, client: HttpClient) -> Path:
-    """Take ``remote.member`` out of a verified zip archive into the verified files."""
-    member = str(remote.member)
-    target = client.cache.verified_path(remote.sha256, remote.read_name)
-    if target.is_file():
+def _keep(client: HttpClient, remote: RemoteFile, fill: Callable[[Path], None]) -> Path:
+    """The verified copy of ``remote`` under its own name, written by ``fill`` unless a copy with
+    the right hash is already there (a damaged or altered one is replaced)."""
+    target = client.cache.verified_path(remote.sha256, remote.name)
+    if target.is_file() and file_sha256(target) == remote.sha256:
         return target
+    return client.cache.keep_verified(target, fill)
+
+
+def _extract(archive: Path, remote: RemoteFile, client: HttpClient) -> Path:
+    """Take ``remote.member`` out of a verified zip archive into the verified files.
+
+    The member is taken out again on every run: its bytes have no hash of their own to check a
+    kept copy against, while the archive's have.
+    """
+    member = str(remote.member)
+    target = client.cache.verified_path(remote.sha256, f"members/{remote.read_name}")
     try:
         zf = zipfile.ZipFile(archive)
     except zipfile.BadZipFile:
@@ -379,9 +389,7 @@ def _download(remote: RemoteFile, client: HttpClient, addresses: tuple[str, ...]
             failures.append(f"{address} served a file with sha256 {payload.sha256}, not the "
                             f"expected {remote.sha256}")
             continue
-        target = client.cache.verified_path(remote.sha256, remote.name)
-        if not target.is_file():
-            client.cache.keep_verified(target, partial(_link_or_copy, payload.path))
+        target = _keep(client, remote, partial(_link_or_copy, payload.path))
         path = _extract(target, remote, client) if remote.member is not None else target
         return VerifiedFile(path, remote.sha256, _cited(remote), "downloaded", address,
                             retrieved_at=payload.retrieved_at, member=remote.member)
