@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -161,7 +162,7 @@ def _closed_port() -> int:
 # --- the shipped recipes, downloaded from the stand-in publishers ----------------------------
 
 def test_yotov_recipe_downloads_verifies_runs_and_rechecks_from_the_cache(
-        publisher: Publisher, tmp_path: Path) -> None:
+        publisher: Publisher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "out"
     code, stdout, err = run_cli("run", YOTOV, "--out", out)
     assert code == 0, err + stdout
@@ -180,6 +181,17 @@ def test_yotov_recipe_downloads_verifies_runs_and_rechecks_from_the_cache(
     assert "--map dist=DIST" in step["command"]
     saved = json.loads((out / "models" / "t1c4.json").read_text())
     assert saved["data"]["provenance"]["location"] == agtpa["location"]
+    # The recorded commands redo the steps by hand: store the file, then estimate from it.
+    monkeypatch.setenv("MIGTRADE_STORE", str(tmp_path / "store"))
+    code, _, err = run_cli(*shlex.split(step["command"])[1:])
+    assert code == 0, err
+    model = next(s for s in m["steps"] if s["name"] == "t1c4")
+    words = shlex.split(model["command"])
+    words[words.index("--save") + 1] = str(tmp_path / "again.json")
+    code, _, err = run_cli(*words[1:])
+    assert code == 0, err
+    again = json.loads((tmp_path / "again.json").read_text())
+    assert again["coefficients"] == saved["coefficients"] and again["nobs"] == saved["nobs"]
     # Downloaded once: the check re-runs from the verified copy without a request.
     code, stdout, err = run_cli("run", YOTOV, "--check", out / "manifest.json")
     assert code == 0, err
