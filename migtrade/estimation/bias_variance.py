@@ -127,6 +127,35 @@ def _woodbury(ju: np.ndarray, je: np.ndarray, xt: np.ndarray, bread: np.ndarray)
     return je + np.einsum("ptk,pk->pt", ju, coef)
 
 
+def _country_time_inverse(hessian: np.ndarray, n_i: int, n_j: int, t: int) -> np.ndarray:
+    """A generalized inverse of the country-time effects' Hessian (pair effects profiled out).
+
+    Its null space is known: a constant added to all periods of one country (the pair effects
+    absorb it) and, for each period, a constant added to every origin and taken from every
+    destination. With ``Z`` spanning those directions ``(A + Z Z')^{-1} = A^+ + (Z Z')^+``, and
+    the leverage ``H_g d_g V d_g'`` never sees the second term (``H_g d_g Z = 0``), so a Cholesky
+    factorisation replaces the eigen decomposition. When the panel has other null directions
+    (countries missing whole periods, disconnected groups) it falls back to :func:`pinv_psd`."""
+    g = n_i + n_j
+    null = np.zeros((g, t, g + t - 1))
+    null[np.arange(g), :, np.arange(g)] = 1.0 / np.sqrt(t)
+    for s in range(t - 1):
+        null[:n_i, s, g + s] = 1.0 / np.sqrt(g)
+        null[n_i:, s, g + s] = -1.0 / np.sqrt(g)
+    z = null.reshape(g * t, g + t - 1)
+    from scipy.linalg import lapack
+
+    scale = float(np.trace(hessian)) / (g * t)
+    chol, info = lapack.dpotrf(hessian + scale * (z @ z.T), lower=True)
+    pivots = np.diagonal(chol) ** 2
+    if info != 0 or pivots.min() <= PINV_RTOL * pivots.max():
+        return pinv_psd(hessian)
+    inverse, info = lapack.dpotri(chol, lower=True)  # the lower triangle of the inverse
+    if info != 0:
+        return pinv_psd(hessian)
+    return np.tril(inverse) + np.tril(inverse, -1).T
+
+
 def three_way_exact(lam: np.ndarray, e: np.ndarray, xt: np.ndarray, bread: np.ndarray,
                     panel: PairPanel, h_origin: np.ndarray, h_destination: np.ndarray) -> np.ndarray:
     """Adjusted residuals with the exact leverage of the country-time effects (dense)."""
@@ -140,7 +169,7 @@ def three_way_exact(lam: np.ndarray, e: np.ndarray, xt: np.ndarray, bread: np.nd
     o, d = panel.origin, n_i + panel.destination
     blocks[o, d] = hp
     blocks[d, o] = hp.transpose(0, 2, 1)
-    v_fe = pinv_psd(blocks.transpose(0, 2, 1, 3).reshape(g * t, g * t))
+    v_fe = _country_time_inverse(blocks.transpose(0, 2, 1, 3).reshape(g * t, g * t), n_i, n_j, t)
     del blocks
     vb = v_fe.reshape(g, t, g, t).transpose(0, 2, 1, 3)
     m = vb[o, o] + vb[d, d] + vb[o, d] + vb[d, o]
