@@ -136,3 +136,15 @@ def test_every_address_failing_is_one_error_naming_each(client: HttpClient) -> N
     assert line.startswith("cannot obtain trade.csv: ")
     assert a in line and b in line and line.count("connection refused") == 2
     assert "--data-dir" in line
+
+
+def test_an_unreachable_host_is_not_tried_again_by_the_same_client(tmp_path: Path) -> None:
+    """A run without network gives up on a host once, not once per file on it."""
+    calls: list[float] = []
+    settings = HttpSettings(attempts=3, backoff=0.5, cache_dir=tmp_path / "cache", quiet=True)
+    base = _nowhere().rsplit("/", 2)[0]
+    with HttpClient(settings, sleep=calls.append) as client:
+        for name in ("a.csv", "b.csv"):
+            with pytest.raises(SourceError, match="connection refused; 3 attempts"):
+                client.fetch(f"{base}/{name}", source="file")
+    assert calls == [0.5, 1.0]  # the waits of the first file only

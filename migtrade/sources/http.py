@@ -128,6 +128,9 @@ class HttpClient:
         self._sleep = sleep
         self._client: httpx.Client | None = None
         self._transport = transport
+        # Hosts that could not be reached at all after every attempt: later requests to them
+        # from this client fail at once (a run without network, many files on one host).
+        self._unreachable: dict[str, SourceError] = {}
 
     def __enter__(self) -> HttpClient:
         return self
@@ -196,6 +199,8 @@ class HttpClient:
                 "Run once without --offline to fill the cache, or pass --file with a downloaded copy.",
             )
         host = urlsplit(url).netloc or url
+        if host in self._unreachable:
+            raise self._unreachable[host]
         _, _, part, part_meta = self._cache.paths(url)
         self._discard_stale_part(part, part_meta)
         failure: _Retry | None = None
@@ -210,7 +215,10 @@ class HttpClient:
                 continue
             return self._cache.commit(url, content_type)
         assert failure is not None
-        raise self._give_up(failure, source, host, url)
+        error = self._give_up(failure, source, host, url)
+        if failure.kind == "network":
+            self._unreachable[host] = error
+        raise error
 
     def _discard_stale_part(self, part: Path, part_meta: Path) -> None:
         # A part left by an earlier run can only be resumed if the server can confirm, through an
