@@ -41,7 +41,8 @@ _ESTIMATE_FLAGS = {"model": "--model", "vcov": "--vcov", "small_sample": "--smal
                    "where": "--where", "weights": "--weights", "offset": "--offset",
                    "separation": "--separation", "keep_singletons": "--keep-singletons",
                    "tol": "--tol", "fe_tol": "--fe-tol", "maxiter": "--maxiter",
-                   "fe_maxiter": "--fe-maxiter", "conf_level": "--conf-level"}
+                   "fe_maxiter": "--fe-maxiter", "conf_level": "--conf-level",
+                   "bias_correction": "--bias-correction"}
 _TABLE_FLAGS = {"keep": "--keep", "drop": "--drop", "order": "--order", "digits": "--digits",
                 "title": "--title", "standalone": "--standalone"}
 _PLOT_FLAGS = {"keep": "--keep", "drop": "--drop", "pattern": "--pattern", "periods": "--periods",

@@ -302,7 +302,7 @@ class _Run:
                              conf_level=m.conf_level)
         result = estimate(m.formula, frame, model=m.model, vcov=VcovSpec.parse(m.vcov, m.small_sample),
                           where=m.where, weights=m.weights, offset=m.offset, options=options,
-                          data_info=info).result
+                          data_info=info, bias_correction=m.bias_correction).result
         target = self.folder.text(f"models/{m.name}.json", result.to_json() + "\n")
         self.results[m.name] = result
         self.numbers["models"][m.name] = {

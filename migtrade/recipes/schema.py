@@ -167,8 +167,10 @@ class ModelStep:
     formula
         ``"y ~ x1 + x2 | fe1 + fe2"``, parsed by migtrade's formula parser.
     model, vcov, small_sample, where, weights, offset, separation, keep_singletons, tol,
-    fe_tol, maxiter, fe_maxiter, conf_level
+    fe_tol, maxiter, fe_maxiter, conf_level, bias_correction
         As the options of ``migtrade estimate``; ``separation = []`` turns the checks off.
+        With ``bias_correction``, ``expect`` and ``expect_se`` are checked against the
+        corrected estimates and standard errors.
     expect
         ``{term = estimate}``: published values the estimates must match.
     expect_se
@@ -196,6 +198,7 @@ class ModelStep:
     maxiter: int = 1000
     fe_maxiter: int = 100_000
     conf_level: float = 0.95
+    bias_correction: Literal["analytical", "jackknife"] | None = None
     expect: dict[str, float] = field(default_factory=dict)
     expect_se: dict[str, float] = field(default_factory=dict)
     expect_nobs: int | None = None
