@@ -256,7 +256,7 @@ def _period_leverage(lam_t: np.ndarray) -> np.ndarray:
     inv_r = 1.0 / rows[ri]
     scaled = lam_c * inv_r[:, None]  # R = D_r^-1 Lambda
     schur = np.diag(cols[cj]) - lam_c.T @ scaled
-    s_inv = pinv_psd(schur)
+    s_inv = ones_ginverse(schur[None])[0]  # null space: the ones vector (origins vs destinations)
     rs = scaled @ s_inv
     own = inv_r + np.einsum("ij,ij->i", rs, scaled)
     lev = np.zeros_like(lam_t)
