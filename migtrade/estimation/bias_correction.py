@@ -23,6 +23,7 @@ import pandas as pd
 from migtrade.errors import UsageError
 from migtrade.estimation.bias_panel import PairPanel, same_groups
 from migtrade.estimation.bias_structure import (
+    GravityKind,
     GravityStructure,
     country_variables,
     detect_structure,
@@ -185,7 +186,7 @@ def _analytical(fitted: FittedModel) -> Corrected:
         "terms": _terms(fitted, wz.bias),
     }
     what = ("estimates corrected for their incidental-parameter bias and standard errors "
-            if structure.kind.value == "three-way" else
+            if structure.kind is GravityKind.three_way else
             "estimates unchanged (no bias of this order in the two-way model), standard errors ")
     note = (f"bias correction: Weidner-Zylkin (2021), {structure.describe()}; {what}"
             f"adjusted for the leverage of the fixed effects ({wz.variance_method})")
