@@ -72,7 +72,8 @@ def estimate_command(
     where: str | None = typer.Option(None, "--where", help='Row filter, e.g. "exporter != importer and year >= 1990".'),
     weights: str | None = typer.Option(None, "--weights", help="Column of observation weights."),
     offset: str | None = typer.Option(None, "--offset", help="Column added to the linear predictor with coefficient 1."),
-    fmt: FormatChoice = typer.Option(FormatChoice.rich, "--format", "-f", help="Output format on stdout."),
+    fmt: FormatChoice = typer.Option(FormatChoice.rich, "--format", "-f",
+                                     help="Output format on stdout: rich, json, md, latex or csv."),
     save: Path | None = typer.Option(
         None, "--save", help="Write the result (JSON) to this file; with several models, one file "
         "holding a JSON list of the results in column order ('migtrade table' reads either)."),
