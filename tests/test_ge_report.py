@@ -28,14 +28,9 @@ import pytest
 
 from migtrade.cli.app import main
 from migtrade.errors import DataError, UsageError
+from migtrade.report.ge_layout import COUNTRY_FIELDS, build_ge_table, load_ge_document
 from migtrade.report.ge_plot import auto_height, welfare_plot
-from migtrade.report.ge_table import (
-    COUNTRY_FIELDS,
-    GE_FORMATS,
-    build_ge_table,
-    load_ge_document,
-    render_ge,
-)
+from migtrade.report.ge_table import GE_FORMATS, render_ge
 from migtrade.report.plots import PlotStyle
 
 FIXTURE = Path(__file__).parent / "fixtures" / "ge" / "nafta_small.json"

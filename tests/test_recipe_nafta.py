@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from test_recipes import run_cli
 
-from migtrade.report.ge_table import load_ge_document
+from migtrade.report.ge_layout import load_ge_document
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "recipes" / "yotov2016_ch2_nafta.toml"

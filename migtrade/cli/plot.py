@@ -94,8 +94,8 @@ def ge_command(
 ) -> None:
     """Welfare: real GDP change by country, sorted, changed countries highlighted, intervals when drawn."""
     from migtrade.cli.output import check_writable
+    from migtrade.report.ge_layout import load_ge_document, select_countries
     from migtrade.report.ge_plot import auto_height, welfare_plot
-    from migtrade.report.ge_table import load_ge_document, select_countries
     from migtrade.report.plots import PlotStyle, plot_format
 
     fmt = plot_format(output)

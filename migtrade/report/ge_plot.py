@@ -9,12 +9,16 @@ and the definition of the baseline in small print below.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from migtrade.report.ge_table import baseline_sentence, check_ge_document, select_countries
+from migtrade.report.ge_layout import (
+    baseline_sentence,
+    check_ge_document,
+    finite_number,
+    select_countries,
+)
 from migtrade.report.plots import PlotStyle, figure_with_notes, save_figure
 from migtrade.report.sources import describe_data
 
@@ -61,7 +65,7 @@ def welfare_plot(doc: Mapping[str, Any], fmt: str, *, countries: Sequence[str] |
 
     doc = check_ge_document(dict(doc))
     data: Mapping[str, Mapping[str, Any]] = doc["countries"]
-    codes = [c for c in select_countries(doc, countries) if _finite(data[c].get(FIELD))]
+    codes = [c for c in select_countries(doc, countries) if finite_number(data[c].get(FIELD)) is not None]
     if not codes:
         raise DataError("no country has a real GDP change to plot",
                         "Check that the counterfactual converged ('converged' in the file).")
@@ -109,13 +113,10 @@ def welfare_plot(doc: Mapping[str, Any], fmt: str, *, countries: Sequence[str] |
     return save_figure(fig, fmt, st)
 
 
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _interval(country: Mapping[str, Any]) -> tuple[float, float] | None:
     pair = (country.get("intervals") or {}).get(FIELD)
-    if isinstance(pair, list | tuple) and len(pair) == 2 and all(_finite(v) for v in pair):
+    if isinstance(pair, list | tuple) and len(pair) == 2 \
+            and all(finite_number(v) is not None for v in pair):
         return float(pair[0]), float(pair[1])
     return None
 
