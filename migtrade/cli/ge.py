@@ -77,7 +77,8 @@ def ge_command(
 ) -> None:
     """Solve a general-equilibrium counterfactual of structural gravity: trade, prices and real
     GDP before and after a change in trade costs, with Monte Carlo intervals on request."""
-    from migtrade.cli.output import atomic_write_text, check_writable, outputs_closed
+    from migtrade.atomic import write_text
+    from migtrade.cli.output import check_writable, outputs_closed
     from migtrade.ge.options import GEOptions
     from migtrade.ge.run import run_counterfactual
     from migtrade.store.resolve import load_data
@@ -92,7 +93,7 @@ def ge_command(
     frame, info = load_data(data, store=store)
     result = run_counterfactual(frame, options, data_info=info)
     if save is not None:
-        atomic_write_text(save, result.to_json())
+        write_text(save, result.to_json())
     shown = [c.strip() for c in countries.split(",") if c.strip()] if countries else None
     sys.stdout.write(_render(result.to_dict(), fmt.value, shown))
     outputs_closed()

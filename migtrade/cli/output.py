@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from migtrade.atomic import write_atomically, write_text
 from migtrade.errors import UsageError
 from migtrade.results.result import EstimationResult
 
@@ -43,34 +43,17 @@ def check_writable(path: Path) -> None:
         raise UsageError(f"cannot write '{path}': folder '{parent}' is not writable", "Choose another folder.")
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temporary file beside ``path`` and rename it into place."""
-    path = path.expanduser()
-    fd, tmp = tempfile.mkstemp(dir=path.resolve().parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_sample(frame: pd.DataFrame, labels: np.ndarray, path: Path) -> None:
     """Every input row plus its ``sample_status``, as CSV or Parquet (by extension)."""
     out = frame.assign(sample_status=labels)
-    path = path.expanduser()
-    fd, tmp = tempfile.mkstemp(dir=path.resolve().parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+
+    def fill(tmp: Path) -> None:
         if path.name.lower().endswith((".parquet", ".pq")):
             out.to_parquet(tmp, index=False)
         else:
             out.to_csv(tmp, index=False, compression="gzip" if path.name.endswith(".gz") else None)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    write_atomically(path, fill)
 
 
 def emit_results(results: Sequence[EstimationResult], fmt: str, *, save: Path | None = None,
@@ -82,7 +65,7 @@ def emit_results(results: Sequence[EstimationResult], fmt: str, *, save: Path | 
     table = build_table(results, titles=titles)
     if save is not None:
         payload = RENDERERS["json"](table, results)
-        atomic_write_text(save, payload)
+        write_text(save, payload)
     if fmt == "rich":
         from rich.console import Console
 

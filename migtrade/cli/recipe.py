@@ -19,7 +19,8 @@ def init_command(
 ) -> None:
     """Write a starter recipe that runs as written: a public data file by address and sha256,
     two gravity models with published values to hold them to, and a table, all commented."""
-    from migtrade.cli.output import atomic_write_text, check_writable
+    from migtrade.atomic import write_text
+    from migtrade.cli.output import check_writable
     from migtrade.errors import UsageError
     from migtrade.recipes.starter import starter_recipe
 
@@ -28,7 +29,7 @@ def init_command(
     if target.exists() and not force:
         raise UsageError(f"'{target}' exists", "Pass --force to replace it, or choose another --out.")
     check_writable(target)
-    atomic_write_text(target, text)
+    write_text(target, text)
     typer.echo(f"wrote {target}: run it with `migtrade run {target}`")
 
 

@@ -68,20 +68,17 @@ def run_command(
     """
     import tempfile
 
-    from migtrade.cli.output import atomic_write_text
-    from migtrade.cli.plot import _write_bytes
     from migtrade.errors import UsageError
-    from migtrade.recipes import Writers, load_recipe, run_recipe
+    from migtrade.recipes import load_recipe, run_recipe
     from migtrade.sources.verified import data_dirs
 
     for name, value in (("--rtol", rtol), ("--atol", atol)):
         if not value >= 0:
             raise UsageError(f"{name} must not be negative, not {value}", "Use e.g. 1e-6.")
     loaded = load_recipe(recipe)
-    writers = Writers(text=atomic_write_text, binary=_write_bytes)
     with tempfile.TemporaryDirectory(prefix="migtrade-run-") as scratch:
         target = out or (Path(scratch) if check is not None else DEFAULT_ROOT / loaded.recipe.recipe.name)
-        report = run_recipe(loaded, target, writers=writers, force=force, store=store,
+        report = run_recipe(loaded, target, force=force, store=store,
                             offline=offline, check=check, rtol=rtol, atol=atol, on_step=_print_step,
                             data_dirs=data_dirs(data_dir or ()), base_url=base_url)
         kept = out is not None or check is None

@@ -73,7 +73,8 @@ def table_command(
     """
     import sys
 
-    from migtrade.cli.output import atomic_write_text, check_writable
+    from migtrade.atomic import write_text
+    from migtrade.cli.output import check_writable
     from migtrade.errors import UsageError
     from migtrade.report.load import load_results
     from migtrade.report.render import render_table
@@ -111,18 +112,18 @@ def table_command(
     if output is None:
         sys.stdout.write(text)
     else:
-        atomic_write_text(output, text)
+        write_text(output, text)
 
 
 def _write(text: str, output: Path | None) -> None:
     import sys
 
-    from migtrade.cli.output import atomic_write_text
+    from migtrade.atomic import write_text
 
     if output is None:
         sys.stdout.write(text)
     else:
-        atomic_write_text(output, text)
+        write_text(output, text)
 
 
 def _ge_document(files: list[Path]) -> dict | None:

@@ -79,7 +79,8 @@ def substitution_command(
 
     The verdict is one of the four listed under --expect; the rule is printed with the result.
     """
-    from migtrade.cli.output import atomic_write_text, check_writable
+    from migtrade.atomic import write_text
+    from migtrade.cli.output import check_writable
     from migtrade.errors import CheckFailed, UsageError
     from migtrade.hypotheses.battery import parse_instruments
     from migtrade.hypotheses.substitution import substitution_test
@@ -95,7 +96,7 @@ def substitution_command(
                                instruments=instruments, include_iv=not no_iv, data_info=info,
                                inference=inference.value, bootstrap_reps=reps)
     if save is not None:
-        atomic_write_text(save, report.to_json() + "\n")
+        write_text(save, report.to_json() + "\n")
     _emit(report, fmt.value)
     if expect is not None and report.verdict != expect.value:
         raise CheckFailed(f"the verdict is '{report.verdict}', expected '{expect.value}'",

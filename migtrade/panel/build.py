@@ -7,14 +7,13 @@ and renders the :class:`BuildReport`.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from migtrade.atomic import write_atomically
 from migtrade.errors import UsageError
 
 if TYPE_CHECKING:
@@ -136,18 +135,13 @@ class BuildReport:
 
 def _write_file(frame: pd.DataFrame, path: Path) -> None:
     """CSV (optionally gzip) or Parquet by extension, written beside and renamed into place."""
-    path = path.expanduser()
-    # Not mkstemp: its 0600 mode would survive the rename; pandas creates the file under the umask.
-    tmp = path.resolve().parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    try:
+    def fill(tmp: Path) -> None:
         if path.name.lower().endswith((".parquet", ".pq")):
             frame.to_parquet(tmp, index=False)
         else:
             frame.to_csv(tmp, index=False, compression="gzip" if path.name.endswith(".gz") else None)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    write_atomically(path, fill)
 
 
 def build_panel(*, name: str | None, trade: str | None = None, stocks: str | None = None,

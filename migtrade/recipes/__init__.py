@@ -78,7 +78,6 @@ The run writes ``manifest.json`` last (:mod:`migtrade.recipes.manifest`).
 
 from migtrade.recipes.load import RecipeFile, load_recipe
 from migtrade.recipes.manifest import SCHEMA, compare, read_manifest
-from migtrade.recipes.outputs import Writers
 from migtrade.recipes.runner import RunReport, StepRecord, run_recipe
 
 __all__ = [
@@ -86,7 +85,6 @@ __all__ = [
     "RecipeFile",
     "RunReport",
     "StepRecord",
-    "Writers",
     "compare",
     "load_recipe",
     "read_manifest",

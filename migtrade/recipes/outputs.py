@@ -1,26 +1,16 @@
 """The output folder of a run: the rules for reusing one, and every write into it.
 
-The functions that write files atomically belong to the command-line layer; a run receives them
-as :class:`Writers`, so that this package never imports :mod:`migtrade.cli`.
+Every file is written whole or not at all (:mod:`migtrade.atomic`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
+from migtrade.atomic import write_bytes, write_text
 from migtrade.errors import UsageError
 
 MANIFEST = "manifest.json"
-
-
-@dataclass(frozen=True)
-class Writers:
-    """How files are written: each call writes one whole file atomically."""
-
-    text: Callable[[Path, str], None]
-    binary: Callable[[Path, bytes], None]
 
 
 def prepare_output(root: Path, *, force: bool) -> None:
@@ -52,13 +42,10 @@ class OutputFolder:
     ----------
     root
         The output folder (already prepared).
-    writers
-        The atomic writers to use.
     """
 
-    def __init__(self, root: Path, writers: Writers) -> None:
+    def __init__(self, root: Path) -> None:
         self.root = root
-        self.writers = writers
         self.written: list[str] = []
 
     def path(self, relative: str) -> Path:
@@ -74,13 +61,13 @@ class OutputFolder:
     def text(self, relative: str, text: str) -> Path:
         """Write a text file."""
         target = self.path(relative)
-        self.writers.text(target, text)
+        write_text(target, text)
         self.record(relative)
         return target
 
     def binary(self, relative: str, data: bytes) -> Path:
         """Write a binary file (an image)."""
         target = self.path(relative)
-        self.writers.binary(target, data)
+        write_bytes(target, data)
         self.record(relative)
         return target

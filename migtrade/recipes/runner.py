@@ -17,13 +17,14 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from migtrade.atomic import write_text
 from migtrade.errors import MigtradeError
 from migtrade.recipes import commands
 from migtrade.recipes.acquire import Located
 from migtrade.recipes.expect import check_model, check_test
 from migtrade.recipes.load import RecipeFile
 from migtrade.recipes.manifest import SCHEMA, Comparison, compare, finite, read_manifest, versions
-from migtrade.recipes.outputs import MANIFEST, OutputFolder, Writers, prepare_output
+from migtrade.recipes.outputs import MANIFEST, OutputFolder, prepare_output
 from migtrade.recipes.schema import (
     CounterfactualStep,
     DatasetStep,
@@ -82,7 +83,7 @@ class RunReport:
     comparison: Comparison | None = None
 
 
-def run_recipe(loaded: RecipeFile, out: Path, *, writers: Writers, force: bool = False,
+def run_recipe(loaded: RecipeFile, out: Path, *, force: bool = False,
                store: Path | None = None, offline: bool = False, check: Path | None = None,
                rtol: float = 1e-6, atol: float = 1e-10,
                on_step: Callable[[StepRecord], None] | None = None,
@@ -95,8 +96,6 @@ def run_recipe(loaded: RecipeFile, out: Path, *, writers: Writers, force: bool =
         A recipe from :func:`~migtrade.recipes.load.load_recipe`.
     out
         The output folder; it must be empty or absent unless ``force``.
-    writers
-        The atomic file writers.
     force
         Write into a non-empty folder.
     store
@@ -133,11 +132,11 @@ def run_recipe(loaded: RecipeFile, out: Path, *, writers: Writers, force: bool =
     located = acquire(loaded, folders=data_dirs, base_url=base_url,
                       settings=HttpSettings.from_env(offline=offline, refresh=False, quiet=True))
     prepare_output(out, force=force)
-    run = _Run(loaded, OutputFolder(out, writers), store=store, offline=offline, on_step=on_step)
+    run = _Run(loaded, OutputFolder(out), store=store, offline=offline, on_step=on_step)
     run.located, run.data_dirs = located, tuple(data_dirs)
     run.all()
     manifest = run.manifest(time.perf_counter() - started)
-    writers.text(out / MANIFEST, json.dumps(manifest, indent=2, allow_nan=False) + "\n")
+    write_text(out / MANIFEST, json.dumps(manifest, indent=2, allow_nan=False) + "\n")
     comparison = compare(previous, manifest, rtol=rtol, atol=atol) if previous else None
     return RunReport(out=out, manifest=manifest, checked=run.checked,
                      failures=tuple(run.failures), comparison=comparison)

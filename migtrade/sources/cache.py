@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from migtrade.atomic import write_atomically, write_text
 from migtrade.sources.base import utc_now
 
 
@@ -98,9 +99,7 @@ class PayloadCache:
         info = {"url": url, "sha256": payload.sha256, "size": size,
                 "retrieved_at": payload.retrieved_at, "content_type": content_type}
         os.replace(part, data)
-        tmp = meta.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(info), encoding="utf-8")
-        os.replace(tmp, meta)
+        write_text(meta, json.dumps(info))
         part_meta.unlink(missing_ok=True)
         return payload
 
@@ -123,12 +122,4 @@ class PayloadCache:
         at all, so an interrupted run never leaves a partial file under a verified name.
         """
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        tmp.unlink(missing_ok=True)
-        try:
-            fill(tmp)
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        return target
+        return write_atomically(target, fill)

@@ -8,10 +8,7 @@ is read whole by Stata anyway).
 
 from __future__ import annotations
 
-import errno
-import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -20,6 +17,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from migtrade.atomic import DestinationExists, write_atomically
 from migtrade.errors import DataError, UsageError
 from migtrade.store.parquet_io import read_frame
 
@@ -82,41 +80,20 @@ _WRITERS: dict[str, Callable[[IO[bytes], Entry, Path], None]] = {
 }
 
 
-def _place(tmp: Path, path: Path, overwrite: bool) -> None:
-    if overwrite:
-        os.replace(tmp, path)
-        return
-    try:
-        # link() fails if the name exists, so a file created meanwhile is never clobbered.
-        os.link(tmp, path)
-    except FileExistsError:
-        raise UsageError(f"'{path}' already exists", "Use --force to overwrite it.") from None
-    except OSError as exc:
-        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
-            raise
-        if path.exists():
-            raise UsageError(f"'{path}' already exists", "Use --force to overwrite it.") from None
-        os.replace(tmp, path)
-        return
-    tmp.unlink()
-
-
 def export_file(fh: IO[bytes], entry: Entry, path: Path, *, overwrite: bool) -> None:
     """Write the verified, open stored file ``fh`` to ``path`` in the format of its extension."""
     fmt = export_format(path)
     check_destination(path, overwrite=overwrite)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(name)
-    try:
+
+    def fill(tmp: Path) -> None:
         try:
             _WRITERS[fmt](fh, entry, tmp)
         except pa.ArrowException as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise DataError(f"cannot export dataset '{entry.info.name}' as {fmt}: {first}",
                             "Export to .parquet instead.") from None
-        with tmp.open("rb") as done:
-            os.fsync(done.fileno())
-        _place(tmp, path, overwrite)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    try:
+        write_atomically(path, fill, overwrite=overwrite, durable=True)
+    except DestinationExists:
+        raise UsageError(f"'{path}' already exists", "Use --force to overwrite it.") from None
