@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import typer
@@ -36,6 +34,7 @@ def coef_command(
     dpi: int = typer.Option(150, "--dpi", help="Resolution of PNG output (pixels = inches x dpi)."),
 ) -> None:
     """Coefficients with confidence intervals; several models side by side with a legend."""
+    from migtrade.atomic import write_bytes
     from migtrade.cli.output import check_writable
     from migtrade.report.load import load_results
     from migtrade.report.plots import PlotStyle, coef_plot, plot_format
@@ -44,7 +43,7 @@ def coef_command(
     fmt = plot_format(output)
     check_writable(output)
     image = coef_plot(load_results(files), fmt, keep=keep or (), drop=drop or (), style=style)
-    _write_bytes(output, image)
+    write_bytes(output, image)
 
 
 @plot_app.command("event")
@@ -65,6 +64,7 @@ def event_command(
     dpi: int = typer.Option(150, "--dpi", help="Resolution of PNG output (pixels = inches x dpi)."),
 ) -> None:
     """Event study: leads and lags with confidence bands around the reference period."""
+    from migtrade.atomic import write_bytes
     from migtrade.cli.output import check_writable
     from migtrade.report.load import load_results
     from migtrade.report.plots import PlotStyle, event_plot, plot_format
@@ -76,7 +76,7 @@ def event_command(
     check_writable(output)
     image = event_plot(load_results(files), fmt, pattern=pattern, periods=period_list, ref=ref_period,
                        style=style)
-    _write_bytes(output, image)
+    write_bytes(output, image)
 
 
 @plot_app.command("ge")
@@ -93,6 +93,7 @@ def ge_command(
     dpi: int = typer.Option(150, "--dpi", help="Resolution of PNG output (pixels = inches x dpi)."),
 ) -> None:
     """Welfare: real GDP change by country, sorted, changed countries highlighted, intervals when drawn."""
+    from migtrade.atomic import write_bytes
     from migtrade.cli.output import check_writable
     from migtrade.report.ge_layout import load_ge_document, select_countries
     from migtrade.report.ge_plot import auto_height, welfare_plot
@@ -104,7 +105,7 @@ def ge_command(
     rows = height if height is not None else auto_height(len(select_countries(doc, selection)))
     style = PlotStyle(width=width, height=rows, dpi=dpi, title=title, xlabel=xlabel)
     check_writable(output)
-    _write_bytes(output, welfare_plot(doc, fmt, countries=selection, style=style))
+    write_bytes(output, welfare_plot(doc, fmt, countries=selection, style=style))
 
 
 @plot_app.command("panel")
@@ -120,6 +121,7 @@ def panel_command(
     dpi: int = typer.Option(150, "--dpi", help="Resolution of PNG output (pixels = inches x dpi)."),
 ) -> None:
     """A dyad's trade and migration (or any panel columns) over time, one panel per variable."""
+    from migtrade.atomic import write_bytes
     from migtrade.cli.output import check_writable
     from migtrade.report.plots import PlotStyle, plot_format
     from migtrade.report.series import panel_plot, parse_pair
@@ -131,7 +133,7 @@ def panel_command(
     names = [v.strip() for v in variables.split(",") if v.strip()]
     check_writable(output)
     frame, info = load_data(data, store=store)
-    _write_bytes(output, panel_plot(frame, dyad, names, fmt, data=info, style=style))
+    write_bytes(output, panel_plot(frame, dyad, names, fmt, data=info, style=style))
 
 
 def _number(text: str, option: str) -> float:
@@ -141,21 +143,3 @@ def _number(text: str, option: str) -> float:
         return float(text)
     except ValueError:
         raise UsageError(f"{option} '{text}' is not a number", f"Write e.g. {option} -1.") from None
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path`` and rename it into place, like atomic_write_text."""
-    path = path.expanduser()
-    fd, tmp = tempfile.mkstemp(dir=path.resolve().parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        # mkstemp creates the file readable by its owner only; an image is shared like any
-        # other file the user writes, so give it the permissions the umask allows.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
