@@ -65,12 +65,12 @@ def simulate(model: str, clusters: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame({"y": y, "x": x, "z": z, "period": period, "cl": cl})
 
 
-def one_draw(args: tuple[str, int, int, int]) -> tuple[str, int, bool, bool, int]:
+def one_draw(args: tuple[str, int, int, int, str]) -> tuple[str, int, bool, bool, int]:
     """Whether the CR t-test and the bootstrap reject H0: beta_x = 0 on one data set."""
-    model, clusters, seed, reps = args
+    model, clusters, seed, reps, weights = args
     frame = simulate(model, clusters, seed)
     boot = BootstrapOptions(method=METHODS[model], reps=reps, hypotheses=(("x",),),  # type: ignore[arg-type]
-                            invert_intervals=False)
+                            weights=weights, invert_intervals=False)  # type: ignore[arg-type]
     res = estimate(FORMULAS[model], frame, model=model, vcov=VcovSpec.parse("cluster:cl"),
                    bootstrap=boot).result
     j = res.terms.index("x")
@@ -85,12 +85,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=399, help="bootstrap replications")
     parser.add_argument("--clusters", default=",".join(map(str, CLUSTERS)))
     parser.add_argument("--models", default="ols,ppml")
+    parser.add_argument("--weights", default="rademacher", help="rademacher, webb or mammen")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--out", type=Path, help="also write the table (Markdown) here")
     opts = parser.parse_args(argv)
     clusters = [int(g) for g in opts.clusters.split(",")]
     models = [m.strip() for m in opts.models.split(",")]
-    jobs = [(m, g, seed, opts.reps) for m in models for g in clusters for seed in range(opts.draws)]
+    jobs = [(m, g, seed, opts.reps, opts.weights) for m in models for g in clusters
+            for seed in range(opts.draws)]
     start = time.perf_counter()
     if opts.workers > 1:
         with ProcessPoolExecutor(opts.workers) as pool:
@@ -112,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
                          f"({100 * math.sqrt(cr * (1 - cr) / n):.1f}) | {100 * bs:.1f}% "
                          f"({100 * math.sqrt(bs * (1 - bs) / n):.1f}) | {draws_text} |")
     setup = (f"Rejection rates at 5% under the null (Monte Carlo standard errors in parentheses); "
-             f"{opts.draws} data sets per row, {opts.reps} bootstrap replications, Rademacher "
+             f"{opts.draws} data sets per row, {opts.reps} bootstrap replications, {opts.weights} "
              f"weights, null imposed; {seconds:.0f} s with {opts.workers} worker(s).")
     text = "\n".join([setup, "", *lines])
     print(text)
