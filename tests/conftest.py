@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -29,3 +30,20 @@ def agtpa() -> pd.DataFrame:
 def agtpa_path() -> Path:
     """The gzip CSV itself, for command-line tests."""
     return shared_file("yotov2016_agtpa/agtpa_applications.csv.gz")
+
+
+def cli(*args: object, env: Mapping[str, str] | None = None,
+        input: str | None = None) -> tuple[int, str, str]:
+    """``migtrade ARGS`` in this process, error handler included: (exit code, stdout, stderr).
+
+    The root command holds the one error handler, so exit codes and the one-line messages are
+    those of the installed program; ``tests/test_installed_program.py`` runs that program itself.
+    """
+    from typer.testing import CliRunner
+
+    from migtrade.cli.app import app
+
+    result = CliRunner().invoke(app, [str(a) for a in args], env=dict(env or {}), input=input)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception  # a bug: keep its traceback in the test report
+    return result.exit_code, result.stdout, result.stderr

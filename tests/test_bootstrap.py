@@ -16,14 +16,12 @@ search to 1e-6 standard errors (wild) or 1e-3 (score), the tolerance used for th
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import cli
 from typer.testing import CliRunner
 
 from migtrade.cli.app import app
@@ -236,17 +234,15 @@ def test_cli_json_round_trip_and_table(tmp_path) -> None:
 
 
 def test_cli_one_cluster_and_no_cluster_exit_2(tmp_path) -> None:
-    """The installed entry point: one line on stderr and exit code 2."""
+    """The command: one line on stderr and exit code 2."""
     path = tmp_path / "panel.csv"
     _panel().to_csv(path, index=False)
-    exe = Path(sys.executable).with_name("migtrade")
-    base = [str(exe), "estimate", "y ~ x1 + x2", "--data", str(path), "--model", "ols",
-            "--bootstrap", "wild"]
+    base = ["estimate", "y ~ x1 + x2", "--data", str(path), "--model", "ols", "--bootstrap", "wild"]
     for extra, message in ((["--vcov", "cluster:cl", "--where", "cl == 1"], "only 1 cluster"),
                            ([], "needs clusters")):
-        proc = subprocess.run([*base, *extra], capture_output=True, text=True, timeout=300)
-        assert proc.returncode == 2
-        assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+        code, _, err = cli(*base, *extra)
+        assert code == 2
+        assert message in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("kind", list(WeightKind))

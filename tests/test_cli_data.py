@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import cli
 from typer.testing import CliRunner
 
 from migtrade.cli.app import app
@@ -24,16 +22,9 @@ from migtrade.synthetic.gravity import gravity_panel
 
 runner = CliRunner()
 
-EXE = Path(sys.executable).with_name("migtrade")
-
-
 def run(*args: str, store: Path | None = None) -> tuple[int, str, str]:
-    """Run the installed entry point in a separate process with the store in ``store``."""
-    env = dict(os.environ)
-    if store is not None:
-        env["MIGTRADE_STORE"] = str(store)
-    proc = subprocess.run([str(EXE), *args], capture_output=True, text=True, timeout=300, env=env)
-    return proc.returncode, proc.stdout, proc.stderr
+    """``migtrade ARGS`` in this process with the store in ``store``."""
+    return cli(*args, env={"MIGTRADE_STORE": str(store)} if store is not None else None)
 
 
 def provenance(rows: int, source: str = "worldbank") -> Provenance:

@@ -7,13 +7,12 @@ no traceback, and no file written or overwritten.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import cli
 from typer.testing import CliRunner
 
 from migtrade.cli.app import app
@@ -33,10 +32,8 @@ FORMULA = "trade ~ log_dist + cntg + rta | exporter^year + importer^year"
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    """Run the installed entry point as a separate process (what scripts and CI do)."""
-    exe = Path(sys.executable).with_name("migtrade")
-    proc = subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=300)
-    return proc.returncode, proc.stdout, proc.stderr
+    """``migtrade ARGS`` in this process, error handler included."""
+    return cli(*args)
 
 
 def test_json_output_is_the_documented_object(panel_csv: Path) -> None:

@@ -8,29 +8,16 @@ stderr and exit code 2, and writes nothing.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import cli, shared_file
 from typer.testing import CliRunner
 
 from migtrade.cli.app import app
 from migtrade.store.catalog import Store
 from migtrade.store.provenance import Provenance, utc_timestamp
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-def shared_file(relative: str) -> Path:
-    """A file of ../shared/data, or skip the test saying which file is absent."""
-    path = SHARED / relative
-    if not path.exists():
-        pytest.skip(f"../shared/data/{relative} is not available beside this checkout")
-    return path
-
 
 runner = CliRunner()
 
@@ -61,11 +48,8 @@ OVERLAP = ["--years", "1990:2005:5", "--countries", "@trade"]
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    """The installed entry point in a separate process, as scripts use it."""
-    exe = Path(sys.executable).with_name("migtrade")
-    proc = subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **(env or {})})
-    return proc.returncode, proc.stdout, proc.stderr
+    """``migtrade ARGS`` in this process, error handler included."""
+    return cli(*args, env=env)
 
 
 def test_builds_the_69_country_panel_into_the_store(tmp_path: Path) -> None:

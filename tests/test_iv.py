@@ -11,8 +11,6 @@ stops at a 1e-8 relative change in deviance, which bounds its agreement with sta
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from conftest import cli
 
 from migtrade.errors import FormulaError
 from migtrade.estimation.absorb import Absorber
@@ -362,13 +361,10 @@ def test_control_function_separation_uses_second_stage_sample() -> None:
 def test_cli_iv_json_has_the_first_stage_block(tmp_path: Path) -> None:
     data = tmp_path / "panel.csv"
     gravity_panel(15, 4).frame.to_csv(data, index=False)
-    exe = Path(sys.executable).with_name("migtrade")
-    proc = subprocess.run(
-        [str(exe), "estimate", "log(trade) ~ cntg | exporter + importer | log_migrant_stock ~ lang",
-         "--data", str(data), "--model", "ols", "--format", "json"],
-        capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    obj = json.loads(proc.stdout)
+    code, out, err = cli("estimate", "log(trade) ~ cntg | exporter + importer | log_migrant_stock ~ lang",
+                         "--data", data, "--model", "ols", "--format", "json")
+    assert code == 0, err
+    obj = json.loads(out)
     assert set(obj["coefficients"]) == {"cntg", "log_migrant_stock"}
     block = obj["first_stage"]
     assert block["method"] == "2sls"

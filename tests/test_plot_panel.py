@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-EXE = Path(sys.executable).with_name("migtrade")
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from conftest import SHARED, cli
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -24,22 +20,20 @@ def panel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not SHARED.exists():
         pytest.skip("../shared/data is not available beside this checkout")
     out = tmp_path_factory.mktemp("panel") / "panel.parquet"
-    proc = subprocess.run(
-        [str(EXE), "panel", "build", "--out", str(out),
-         "--trade", str(SHARED / "yotov2016_agtpa/agtpa_applications.csv.gz"),
-         "--stocks", str(SHARED / "undesa_migrant_stock/undesa_ims2020_bilateral_stock_long.csv.gz"),
-         "--years", "1990:2005:5", "--countries", "MEX,USA,PHL,CAN", "--format", "json"],
-        capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
+    code, _, err = cli(
+        "panel", "build", "--out", out,
+        "--trade", SHARED / "yotov2016_agtpa/agtpa_applications.csv.gz",
+        "--stocks", SHARED / "undesa_migrant_stock/undesa_ims2020_bilateral_stock_long.csv.gz",
+        "--years", "1990:2005:5", "--countries", "MEX,USA,PHL,CAN", "--format", "json")
+    assert code == 0, err
     return out
 
 
 def test_mexico_us_series_is_a_png_of_the_requested_size(panel: Path, tmp_path: Path) -> None:
     out = tmp_path / "mexusa.png"
-    proc = subprocess.run([str(EXE), "plot", "panel", str(panel), "--pair", "MEX-USA", "--vars",
-                           "trade,migrant_stock", "--width", "6", "--height", "4", "--dpi", "100", "-o", str(out)],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
+    code, _, err = cli("plot", "panel", panel, "--pair", "MEX-USA", "--vars", "trade,migrant_stock",
+                       "--width", "6", "--height", "4", "--dpi", "100", "-o", out)
+    assert code == 0, err
     assert png_size(out) == (600, 400)
 
 
@@ -50,8 +44,7 @@ def test_mexico_us_series_is_a_png_of_the_requested_size(panel: Path, tmp_path: 
 ])
 def test_bad_input_is_one_line(panel: Path, tmp_path: Path, args: list[str], message: str) -> None:
     out = tmp_path / "x.png"
-    proc = subprocess.run([str(EXE), "plot", "panel", str(panel), *args, "-o", str(out)],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2
-    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    code, _, err = cli("plot", "panel", panel, *args, "-o", out)
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1
     assert not out.exists()

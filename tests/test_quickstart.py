@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import cli
 from pytest_httpserver import HTTPServer
 from test_sources_recorded import (
     abel_cohen_publisher_csv,
@@ -22,11 +23,9 @@ from migtrade.sources.worldbank import DEFAULT_INDICATORS
 EXE = Path(sys.executable).with_name("migtrade")
 
 
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    import os
-
-    return subprocess.run([str(EXE), *args], capture_output=True, text=True, timeout=600,
-                          env={**os.environ, **(env or {})})
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    """The installed program in its own process: the README's main job, as a user runs it."""
+    return subprocess.run([str(EXE), *args], capture_output=True, text=True, timeout=600)
 
 
 def test_offline_says_synthetic_in_first_and_last_line() -> None:
@@ -38,10 +37,10 @@ def test_offline_says_synthetic_in_first_and_last_line() -> None:
 
 
 def test_unreachable_network_falls_back_to_synthetic() -> None:
-    proc = run("quickstart", "--countries", "20", "--years", "4",
-               env={"MIGTRADE_WORLDBANK_URL": "http://127.0.0.1:9"})
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stderr.startswith("SYNTHETIC DATA (no network")
+    code, _, err = cli("quickstart", "--countries", "20", "--years", "4",
+                       env={"MIGTRADE_WORLDBANK_URL": "http://127.0.0.1:9"})
+    assert code == 0, err
+    assert err.startswith("SYNTHETIC DATA (no network")
 
 
 def test_real_path_through_a_local_server(httpserver: HTTPServer, tmp_path: Path) -> None:
@@ -61,12 +60,12 @@ def test_real_path_through_a_local_server(httpserver: HTTPServer, tmp_path: Path
     env = {"MIGTRADE_WORLDBANK_URL": base, "MIGTRADE_UNDESA_URL": f"{base}/files",
            "MIGTRADE_ABEL_COHEN_URL": f"{base}/files", "MIGTRADE_CEPII_URL": f"{base}/data"}
     env |= {"MIGTRADE_CACHE": str(tmp_path / "cache"), "MIGTRADE_HTTP_ATTEMPTS": "1"}
-    proc = run("quickstart", "--store", str(tmp_path / "store"), "--format", "json", env=env)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stderr.startswith("migtrade quickstart: real data")
-    assert "SYNTHETIC" not in proc.stderr
-    assert "substitution battery verdict" in proc.stderr.strip().splitlines()[-1]
-    assert '"migrant_stock' in proc.stdout or "log1p(migrant_stock)" in proc.stdout
+    code, out, err = cli("quickstart", "--store", tmp_path / "store", "--format", "json", env=env)
+    assert code == 0, err
+    assert err.startswith("migtrade quickstart: real data")
+    assert "SYNTHETIC" not in err
+    assert "substitution battery verdict" in err.strip().splitlines()[-1]
+    assert '"migrant_stock' in out or "log1p(migrant_stock)" in out
 
 
 pytest.importorskip("pytest_httpserver")

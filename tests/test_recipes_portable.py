@@ -17,8 +17,6 @@ import os
 import shlex
 import shutil
 import socket
-import subprocess
-import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -233,13 +231,6 @@ def test_every_shipped_recipe_obtains_its_files_from_the_publishers(
     assert len(publisher.log) == len({d.sha256 for d in loaded.recipe.datasets if d.urls})
 
 
-def _script(*args: object) -> subprocess.CompletedProcess[str]:
-    """The installed ``migtrade`` in its own process, as CI runs it (and with its BLAS setting)."""
-    script = Path(sys.executable).with_name("migtrade")
-    return subprocess.run([str(script), *(str(a) for a in args)], capture_output=True, text=True,
-                          timeout=600)
-
-
 @pytest.mark.slow
 def test_trade_migration_recipe_downloads_and_matches_the_data_folder_run(
         publisher: Publisher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -247,20 +238,20 @@ def test_trade_migration_recipe_downloads_and_matches_the_data_folder_run(
     in ../shared/data with --check."""
     folder = _no_address_folder(tmp_path)
     out = tmp_path / "downloaded"
-    proc = _script("run", TRADE_MIGRATION, "--out", out, "--data-dir", folder)
-    assert proc.returncode == 0, proc.stderr + proc.stdout
+    code, stdout, err = run_cli("run", TRADE_MIGRATION, "--out", out, "--data-dir", folder)
+    assert code == 0, err + stdout
     for name in ("agtpa", "wdi_gdp", "wdi_pop"):
-        line = proc.stdout.split(f"dataset {name}: ")[1].splitlines()[0]
+        line = stdout.split(f"dataset {name}: ")[1].splitlines()[0]
         assert f"downloaded from {publisher.root}" in line
-    assert "dataset undesa_stock: 75,600 rows, sha256 749bc32646da, local copy" in proc.stdout
+    assert "dataset undesa_stock: 75,600 rows, sha256 749bc32646da, local copy" in stdout
     assert len(publisher.log) == 3
     # The same recipe on ../shared/data alone (gzip copies of the World Bank files): same numbers.
     monkeypatch.setenv("MIGTRADE_DATA_DIR", str(SHARED))
     monkeypatch.setenv("MIGTRADE_CACHE", str(tmp_path / "other-cache"))
-    proc = _script("run", TRADE_MIGRATION, "--check", out / "manifest.json")
-    assert proc.returncode == 0, proc.stderr + proc.stdout
-    assert "local copy " + str(SHARED / "wdi_covariates" / "gdp_current_usd.csv.gz") in proc.stdout
-    assert "no drift" in proc.stdout and "note:" not in proc.stdout
+    code, stdout, err = run_cli("run", TRADE_MIGRATION, "--check", out / "manifest.json")
+    assert code == 0, err + stdout
+    assert "local copy " + str(SHARED / "wdi_covariates" / "gdp_current_usd.csv.gz") in stdout
+    assert "no drift" in stdout and "note:" not in stdout
     assert len(publisher.log) == 3
 
 

@@ -3,20 +3,19 @@
 The recipes name their data by address and sha256; here ``MIGTRADE_DATA_DIR`` points at
 ``../shared/data``, where the files are found by name and checked, so nothing is downloaded.
 The Yotov et al. (2016) recipe runs once end to end and must meet every published number it
-states; ``--check`` against its own manifest runs through the installed ``migtrade`` script, as
-scripts and CI would run it, and a tampered manifest must show its drift.
+states; ``--check`` against its own manifest runs through the command and leaves nothing behind,
+and a tampered manifest must show its drift.
 """
 
 from __future__ import annotations
 
 import json
 import shlex
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import cli
 from test_recipes import run_cli
 
 from migtrade.recipes import load_recipe
@@ -72,16 +71,15 @@ def test_yotov_recipe_meets_the_published_numbers(yotov: tuple[Path, str]) -> No
     assert (out / "gravity_coefficients.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_yotov_check_against_its_own_manifest_through_the_entry_point(
-        yotov: tuple[Path, str], tmp_path: Path) -> None:
+def test_yotov_check_against_its_own_manifest_through_the_command(
+        yotov: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out, _ = yotov
-    script = Path(sys.executable).with_name("migtrade")
-    proc = subprocess.run([str(script), "run", str(YOTOV), "--check", str(out / "manifest.json")],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
+    monkeypatch.chdir(tmp_path)
+    code, stdout, err = cli("run", YOTOV, "--check", out / "manifest.json")
+    assert code == 0, err
     n = len(numbers(json.loads((out / "manifest.json").read_text())))
-    assert f"no drift: {n} numbers checked" in proc.stdout
-    assert "not kept" in proc.stdout
+    assert f"no drift: {n} numbers checked" in stdout
+    assert "not kept" in stdout
     assert list(tmp_path.iterdir()) == []
 
 
@@ -148,18 +146,14 @@ def test_panel_step_builds_into_the_output_folder(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_nafta_recipe_rechecks_without_drift(tmp_path: Path) -> None:
-    """The general-equilibrium recipe twice through the installed script (about 15 s): its
-    numbers, Monte Carlo intervals included, are the same on the second run."""
+    """The general-equilibrium recipe twice through the command (about 15 s): its numbers,
+    Monte Carlo intervals included, are the same on the second run."""
     recipe = REPO / "recipes" / "yotov2016_ch2_nafta.toml"
     if not recipe.is_file() or not (SHARED / "yotov2016_agtpa" / "Chapter2Application2.dta").is_file():
         pytest.skip("the NAFTA recipe or its data are not available")
-    script = Path(sys.executable).with_name("migtrade")
-    first = subprocess.run([str(script), "run", str(recipe), "--out", str(tmp_path / "first")],
-                           capture_output=True, text=True, timeout=600)
-    assert first.returncode == 0, first.stderr
-    assert "local copy " + str(SHARED / "yotov2016_agtpa" / "Chapter2Application2.dta") in first.stdout
-    again = subprocess.run([str(script), "run", str(recipe), "--check",
-                            str(tmp_path / "first" / "manifest.json")],
-                           capture_output=True, text=True, timeout=600)
-    assert again.returncode == 0, again.stderr
-    assert "no drift: " in again.stdout
+    code, out, err = cli("run", recipe, "--out", tmp_path / "first")
+    assert code == 0, err
+    assert "local copy " + str(SHARED / "yotov2016_agtpa" / "Chapter2Application2.dta") in out
+    code, out, err = cli("run", recipe, "--check", tmp_path / "first" / "manifest.json")
+    assert code == 0, err
+    assert "no drift: " in out

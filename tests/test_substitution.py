@@ -8,13 +8,12 @@ where the verdict is what is checked, which keeps each battery to a couple of se
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import cli
 from scipy import stats
 
 from migtrade.errors import DataError, EstimationError, UsageError
@@ -33,10 +32,8 @@ FAST = [t for t in VOTING if not t.startswith("iv_")]
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    """The installed entry point in a separate process."""
-    exe = Path(sys.executable).with_name("migtrade")
-    proc = subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=600)
-    return proc.returncode, proc.stdout, proc.stderr
+    """``migtrade ARGS`` in this process, error handler included."""
+    return cli(*args)
 
 
 @pytest.fixture(scope="module")

@@ -8,13 +8,12 @@ The panels are those of ``test_substitution.py`` (40 countries x 5 years, voting
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import cli
 
 from migtrade.errors import UsageError
 from migtrade.estimation.fit import estimate
@@ -90,12 +89,10 @@ def test_nafta_case_has_a_bootstrap_column() -> None:
 def test_cli_inference_bootstrap(tmp_path: Path) -> None:
     path = tmp_path / "panel.csv"
     migration_panel(30, 5, scenario="complements", seed=2).frame.to_csv(path, index=False)
-    exe = Path(sys.executable).with_name("migtrade")
-    proc = subprocess.run([str(exe), "test", "substitution", "--data", str(path), "--no-iv",
-                           "--inference", "bootstrap", "--reps", "199", "--format", "json"],
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout)
+    code, out, err = cli("test", "substitution", "--data", path, "--no-iv",
+                         "--inference", "bootstrap", "--reps", "199", "--format", "json")
+    assert code == 0, err
+    report = json.loads(out)
     assert report["verdict"] == "complements"
     tests = report["tests"]
     tests = tests if isinstance(tests, dict) else {t["name"]: t for t in tests}

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
 # The engine's compiled loops use every core; the linear algebra around them is on small
 # matrices, where a second BLAS thread gains little and its busy-waiting slows those loops
@@ -16,6 +18,7 @@ import sys
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import typer
+from typer.core import TyperGroup
 
 from migtrade import __version__
 
@@ -42,7 +45,50 @@ def _keep_freed_memory() -> None:
         pass
 
 
+class MigtradeGroup(TyperGroup):
+    """The root command, with the one error handler of the program.
+
+    User mistakes (:class:`~migtrade.errors.MigtradeError`) and command-line mistakes caught by
+    click become one line on stderr and their exit code; anything else is a bug and keeps its
+    traceback. Living in the command itself, the handler runs wherever the app runs: in the
+    installed program and under ``typer.testing.CliRunner`` alike.
+    """
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             windows_expand_args: bool = True, **extra: Any) -> Any:
+        from migtrade.errors import MigtradeError
+
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False,
+                                  windows_expand_args=windows_expand_args, **extra)
+        except MigtradeError as err:
+            _fail(f"migtrade: error: {err.one_line()}", err.exit_code, standalone_mode)
+        except typer.Abort:
+            _fail("migtrade: aborted", 130, standalone_mode)
+        except _click_exceptions() as exc:
+            message = " ".join(str(exc.format_message()).split()).rstrip(".")  # type: ignore[attr-defined]
+            # Empty when click already printed the help (no arguments given).
+            line = f"migtrade: error: {message}. Run with --help for usage." if message else None
+            _fail(line, getattr(exc, "exit_code", 2), standalone_mode)
+        # Without standalone mode click returns the code of a typer.Exit instead of raising it.
+        if isinstance(result, int) and result and standalone_mode:
+            sys.exit(result)
+        return result
+
+
+def _fail(line: str | None, code: int, standalone_mode: bool) -> NoReturn:
+    """Print ``line`` on stderr, then end with ``code`` (as SystemExit, or click's Exit when the
+    caller asked for no standalone mode and handles exit codes itself)."""
+    if line:
+        sys.stderr.write(line + "\n")
+    if standalone_mode:
+        sys.exit(code)
+    raise typer.Exit(code)
+
+
 app = typer.Typer(
+    cls=MigtradeGroup,
     name="migtrade",
     help="Gravity models of trade and migration: estimate OLS and PPML with high-dimensional "
     "fixed effects, and test whether trade substitutes for migration.",
@@ -95,27 +141,10 @@ def _click_exceptions() -> tuple[type[BaseException], ...]:
 
 
 def main() -> None:
-    """Entry point: run the app, turning user errors into one line on stderr and an exit code."""
-    from migtrade.errors import MigtradeError
-
+    """Entry point: run the app; its root command turns user errors into one line on stderr
+    and an exit code (:class:`MigtradeGroup`)."""
     _keep_freed_memory()
-    try:
-        result = app(standalone_mode=False)
-    except MigtradeError as err:
-        sys.stderr.write(f"migtrade: error: {err.one_line()}\n")
-        sys.exit(err.exit_code)
-    except typer.Exit as ex:
-        sys.exit(ex.exit_code)
-    except typer.Abort:
-        sys.stderr.write("migtrade: aborted\n")
-        sys.exit(130)
-    except _click_exceptions() as exc:
-        message = " ".join(str(exc.format_message()).split()).rstrip(".")  # type: ignore[attr-defined]
-        if message:  # empty when click already printed the help (no arguments given)
-            sys.stderr.write(f"migtrade: error: {message}. Run with --help for usage.\n")
-        sys.exit(getattr(exc, "exit_code", 2))
-    if isinstance(result, int) and result:
-        sys.exit(result)
+    app()
 
 
 def entry() -> None:
