@@ -32,7 +32,7 @@ def _umask() -> int:
     return mask
 
 
-def write_atomically(path: str | Path, fill: Callable[[Path], None], *, overwrite: bool = True,
+def write_atomically(path: str | Path, fill: Callable[[Path], object], *, overwrite: bool = True,
                      durable: bool = False) -> Path:
     """Write ``path`` whole or not at all; ``fill`` writes the content to the path it is given.
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from migtrade.estimation.options import SEPARATION_METHODS
+
 
 class ModelChoice(StrEnum):
     ols = "ols"
@@ -79,8 +81,8 @@ def estimate_command(
         "holding a JSON list of the results in column order ('migtrade table' reads either)."),
     sample_out: Path | None = typer.Option(
         None, "--sample-out", help="Write every input row with its sample_status (CSV or Parquet)."),
-    separation: str = typer.Option("fe,simplex,relu", "--separation",
-                                   help="PPML separation checks: any of fe,simplex,relu, or none."),
+    separation: str = typer.Option(",".join(SEPARATION_METHODS), "--separation",
+                                   help=f"PPML separation checks: any of {','.join(SEPARATION_METHODS)}, or none."),
     keep_singletons: bool = typer.Option(False, "--keep-singletons", help="Do not drop singleton observations."),
     tol: float = typer.Option(1e-8, "--tol", help="PPML convergence tolerance (relative change in deviance)."),
     fe_tol: float = typer.Option(1e-8, "--fe-tol", help="Tolerance of the fixed-effect demeaning."),
@@ -108,10 +110,12 @@ def estimate_command(
 
     Several models are shown side by side: each formula (after csw()/sw()) with each --model.
     """
+    from dataclasses import replace
+
     from migtrade.cli.output import check_writable, emit_results, outputs_closed, write_sample
     from migtrade.errors import UsageError
-    from migtrade.estimation.fit import FitOptions, estimate
-    from migtrade.estimation.vcov import VcovSpec
+    from migtrade.estimation.fit import fit
+    from migtrade.estimation.options import EstimateOptions
     from migtrade.spec.formula import ModelSpec
     from migtrade.spec.multi import expand_formulas
     from migtrade.store.resolve import load_data
@@ -120,43 +124,32 @@ def estimate_command(
     models = _models(model)
     if sample_out is not None and len(specs) * len(models) > 1:
         raise UsageError("--sample-out needs a single model", "Estimate the model whose sample you want alone.")
-    vc = VcovSpec.parse(vcov, small_sample.value)
-    methods = tuple(m.strip() for m in separation.split(",") if m.strip() and m.strip() != "none")
-    unknown = [m for m in methods if m not in ("fe", "simplex", "relu")]
-    if unknown:
-        raise UsageError(f"unknown separation method '{unknown[0]}'", "Use fe, simplex, relu or none.")
-    if not 0 < conf_level < 1:
-        raise UsageError(f"--conf-level must be between 0 and 1, not {conf_level}", "Use e.g. 0.95.")
+    options = EstimateOptions(
+        model=models[0], vcov=vcov, small_sample=small_sample.value, where=where, weights=weights,
+        offset=offset, separation=separation, keep_singletons=keep_singletons, tol=tol,
+        fe_tol=fe_tol, maxiter=maxiter, fe_maxiter=fe_maxiter, conf_level=conf_level,
+        bootstrap=bootstrap.value if bootstrap else None, reps=reps, seed=seed,
+        bootstrap_weights=bootstrap_weights.value, impose_null=impose_null,
+        bias_correction=bias_correction.value if bias_correction else None)
     for target in (save, sample_out):
         if target is not None:
             check_writable(target)
-    boot = None
-    if bootstrap is not None:
-        from migtrade.estimation.bootstrap import BootstrapMethod, BootstrapOptions, WeightKind
-
-        boot = BootstrapOptions(method=BootstrapMethod(bootstrap.value), reps=reps, seed=seed,
-                                weights=WeightKind(bootstrap_weights.value), impose_null=impose_null)
 
     # Read only the columns the models use, unless a filter or the sample file needs the rest.
     # When one is missing the whole file is read again, so that the error lists what is there.
     needed: list[str] | None = None
     if where is None and sample_out is None:
         needed = [c for s in specs for c in s.ordered_columns()]
-        needed += [*vc.cluster_columns, *(v for v in (weights, offset) if v)]
+        needed += [*options.vcov_spec.cluster_columns, *(v for v in (weights, offset) if v)]
     frame, info = load_data(data, needed, store=store)
     if needed is not None and not set(needed) <= set(frame.columns):
         frame, info = load_data(data, store=store)
-    options = FitOptions(tol=tol, fe_tol=fe_tol, maxiter=maxiter, fe_maxiter=fe_maxiter,
-                         drop_singletons=not keep_singletons, separation=methods, conf_level=conf_level)
-    fits = [estimate(spec, frame, model=m, vcov=vc, where=where, weights=weights,
-                     offset=offset, options=options, data_info=info, bootstrap=boot,
-                     bias_correction=bias_correction.value if bias_correction else None)
+    fits = [fit(spec, frame, replace(options, model=m), data_info=info)
             for spec in specs for m in models]
     if sample_out is not None:
         write_sample(frame, fits[0].sample.labels(), sample_out)
     emit_results([f.result for f in fits], fmt.value, save=save)
     outputs_closed()
-
 
 def _models(text: str) -> list[str]:
     """``"ols,ppml"`` -> ``["ols", "ppml"]``, each checked against :class:`ModelChoice`."""

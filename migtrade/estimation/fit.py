@@ -13,7 +13,7 @@ from scipy.special import gammaln
 
 import migtrade
 from migtrade.errors import DataError, EstimationError, UsageError
-from migtrade.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, Absorber
+from migtrade.estimation.absorb import Absorber
 from migtrade.estimation.bias_correction import (
     BiasCorrection,
     FittedModel,
@@ -24,6 +24,7 @@ from migtrade.estimation.bias_correction import (
 )
 from migtrade.estimation.fixed_effects import absorbed_dof, compact, fe_dof, is_nested
 from migtrade.estimation.ols import fit_ols
+from migtrade.estimation.options import EstimateOptions, FitOptions, Model
 from migtrade.estimation.ppml import fit_ppml
 from migtrade.estimation.sample import Sample, build_sample
 from migtrade.estimation.vcov import VcovSpec, compute_vcov
@@ -36,20 +37,7 @@ if TYPE_CHECKING:
     from migtrade.estimation.bootstrap import BootstrapOptions
     from migtrade.estimation.iv import IVData
 
-MODELS: tuple[str, ...] = ("ols", "ppml")
-
-
-@dataclass(frozen=True)
-class FitOptions:
-    """Numerical options of the engine (defaults suit almost every gravity panel)."""
-
-    tol: float = 1e-8
-    fe_tol: float = DEFAULT_TOL
-    maxiter: int = 1000
-    fe_maxiter: int = DEFAULT_MAXITER
-    drop_singletons: bool = True
-    separation: tuple[str, ...] = ("fe", "simplex", "relu")
-    conf_level: float = 0.95
+MODELS: tuple[str, ...] = tuple(m.value for m in Model)
 
 
 @dataclass(frozen=True)
@@ -107,6 +95,16 @@ def _combined_codes(columns: pd.DataFrame) -> np.ndarray:
                             observed=True).ngroup().to_numpy().astype(np.int64)
     missing = columns.isna().any(axis=1).to_numpy()
     return np.where(missing, -1, codes) if missing.any() else codes
+
+
+def fit(formula: str | ModelSpec, frame: pd.DataFrame, options: EstimateOptions, *,
+        data_info: dict[str, Any] | None = None) -> Estimate:
+    """Estimate a gravity model under one checked :class:`EstimateOptions`, the object that
+    ``migtrade estimate``, recipes and the Python API all build; see :func:`estimate`."""
+    return estimate(formula, frame, model=options.model, vcov=options.vcov_spec,
+                    where=options.where, weights=options.weights, offset=options.offset,
+                    options=options.fit, data_info=data_info,
+                    bootstrap=options.bootstrap_options, bias_correction=options.bias)
 
 
 def estimate(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from migtrade.estimation.fixed_effects import compact, singleton_mask
-from migtrade.estimation.separation import detect_separation
+from migtrade.estimation.separation import METHODS, detect_separation
 
 STATUSES = ("used", "excluded", "missing", "singleton", "separated")
 _CODE = {s: i for i, s in enumerate(STATUSES)}
@@ -47,7 +47,7 @@ def build_sample(
     X: np.ndarray,
     poisson: bool,
     drop_singletons: bool = True,
-    separation: Sequence[str] = ("fe", "simplex", "relu"),
+    separation: Sequence[str] = METHODS,
 ) -> Sample:
     """Decide the estimation sample.
 

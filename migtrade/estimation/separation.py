@@ -43,6 +43,7 @@ import scipy.sparse as sp
 from migtrade.estimation.absorb import Absorber
 from migtrade.estimation.fixed_effects import compact
 from migtrade.estimation.kernels import weighted_cross
+from migtrade.estimation.options import SEPARATION_METHODS
 
 # Weights of the positive rows in the rectifier's regressions, tried in turn until the inner
 # demeaning is accurate (see the module notes).
@@ -60,7 +61,7 @@ BALANCE_TOL = 1e-6
 BOOST_EVERY = 3
 DECAY = 0.9
 _TINY = 1e-300
-METHODS = ("fe", "simplex", "relu")
+METHODS = SEPARATION_METHODS
 
 
 def _positive(y: np.ndarray) -> np.ndarray:

@@ -291,26 +291,18 @@ class _Checker:
             parse_years(p.years)
 
     def model(self, path: str, m: ModelStep) -> None:
-        from migtrade.estimation.vcov import VcovSpec
+        from migtrade.estimation.options import OptionError
         from migtrade.spec.formula import ModelSpec
 
         self.refer(key_path(path, "data"), m.data, self.data_names, "dataset or panel")
         with at(self.source, key_path(path, "formula")):
             ModelSpec.parse(m.formula)
-        with at(self.source, key_path(path, "vcov")):
-            VcovSpec.parse(m.vcov, m.small_sample)
-        for i, method in enumerate(m.separation):
-            if method not in ("fe", "simplex", "relu"):
-                raise self.fail(f"{path}.separation[{i}]", f"unknown separation check '{method}'",
-                                "Use fe, simplex and relu, or [] for none.")
-        for key in ("tol", "fe_tol", "expect_tol"):
-            if not getattr(m, key) > 0:
-                raise self.fail(key_path(path, key), "must be positive")
-        for key in ("maxiter", "fe_maxiter"):
-            if getattr(m, key) < 1:
-                raise self.fail(key_path(path, key), "must be at least 1")
-        if not 0 < m.conf_level < 1:
-            raise self.fail(key_path(path, "conf_level"), "must be between 0 and 1")
+        try:
+            m.options()  # the checks of migtrade estimate, made once in EstimateOptions
+        except OptionError as err:
+            raise self.fail(key_path(path, err.option), err.message, err.hint) from None
+        if not m.expect_tol > 0:
+            raise self.fail(key_path(path, "expect_tol"), "must be positive")
         if m.expect_nobs is not None and m.expect_nobs < 0:
             raise self.fail(key_path(path, "expect_nobs"), "must not be negative")
         for key in ("expect", "expect_se"):

@@ -292,16 +292,10 @@ class _Run:
         return command, f"{len(frame):,} rows, {n_countries} countries, years {years}"
 
     def model(self, m: ModelStep) -> tuple[str | None, str]:
-        from migtrade.estimation.fit import FitOptions, estimate
-        from migtrade.estimation.vcov import VcovSpec
+        from migtrade.estimation.fit import fit
 
         frame, info = self.frames[m.data]
-        options = FitOptions(tol=m.tol, fe_tol=m.fe_tol, maxiter=m.maxiter, fe_maxiter=m.fe_maxiter,
-                             drop_singletons=not m.keep_singletons, separation=m.separation,
-                             conf_level=m.conf_level)
-        result = estimate(m.formula, frame, model=m.model, vcov=VcovSpec.parse(m.vcov, m.small_sample),
-                          where=m.where, weights=m.weights, offset=m.offset, options=options,
-                          data_info=info, bias_correction=m.bias_correction).result
+        result = fit(m.formula, frame, m.options(), data_info=info).result
         target = self.folder.text(f"models/{m.name}.json", result.to_json() + "\n")
         self.results[m.name] = result
         self.numbers["models"][m.name] = {

@@ -10,8 +10,13 @@ so that the dataclasses below are the whole definition of what a recipe may say.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Literal
+
+from migtrade.estimation.options import SEPARATION_METHODS
+
+if TYPE_CHECKING:
+    from migtrade.estimation.options import EstimateOptions
 
 Verdict = Literal["substitutes", "complements", "short-run-complements-long-run-substitutes",
                   "inconclusive"]
@@ -191,7 +196,7 @@ class ModelStep:
     where: str | None = None
     weights: str | None = None
     offset: str | None = None
-    separation: tuple[str, ...] = ("fe", "simplex", "relu")
+    separation: tuple[str, ...] = SEPARATION_METHODS
     keep_singletons: bool = False
     tol: float = 1e-8
     fe_tol: float = 1e-8
@@ -203,6 +208,13 @@ class ModelStep:
     expect_se: dict[str, float] = field(default_factory=dict)
     expect_nobs: int | None = None
     expect_tol: float = 0.0005
+
+    def options(self) -> EstimateOptions:
+        """The estimate's options, checked: the object ``migtrade estimate`` builds from its flags."""
+        from migtrade.estimation.options import EstimateOptions
+
+        names = set(EstimateOptions.names())
+        return EstimateOptions(**{f.name: getattr(self, f.name) for f in fields(self) if f.name in names})
 
 
 @dataclass(frozen=True)
