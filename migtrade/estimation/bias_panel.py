@@ -48,12 +48,16 @@ class CountryGroups:
     order: np.ndarray
     bounds: np.ndarray
 
+    sorted_already: bool = False
+
     @classmethod
     def of(cls, country: np.ndarray, n_countries: int) -> CountryGroups:
         """Group pair indices by their country code (0 .. n_countries - 1)."""
-        order = np.argsort(country, kind="stable")
         counts = np.bincount(country, minlength=n_countries)
-        return cls(order=order, bounds=np.concatenate([[0], np.cumsum(counts)]))
+        bounds = np.concatenate([[0], np.cumsum(counts)])
+        if np.all(country[1:] >= country[:-1]):  # the origins: pairs are numbered by origin
+            return cls(order=np.arange(len(country)), bounds=bounds, sorted_already=True)
+        return cls(order=np.argsort(country, kind="stable"), bounds=bounds)
 
     @property
     def n(self) -> int:
@@ -65,11 +69,14 @@ class CountryGroups:
         return [slice(int(s), int(e)) for s, e in zip(self.bounds[:-1], self.bounds[1:], strict=True)]
 
     def sort(self, values: np.ndarray) -> np.ndarray:
-        """Per-pair values in the order of ``order`` (each country's pairs contiguous)."""
-        return values[self.order]
+        """Per-pair values in the order of ``order`` (each country's pairs contiguous); the
+        array itself, not a copy, when the pairs are in that order already."""
+        return values if self.sorted_already else values[self.order]
 
     def unsort(self, ordered: np.ndarray) -> np.ndarray:
-        """The inverse of :meth:`sort`."""
+        """The inverse of :meth:`sort` (likewise not a copy when nothing moves)."""
+        if self.sorted_already:
+            return ordered
         out = np.empty_like(ordered)
         out[self.order] = ordered
         return out

@@ -43,7 +43,7 @@ LOCAL_MAX_ITER = 30
 # The iteration stops when H_g w moves by less than this fraction of the right-hand side: the
 # correction H_g w is itself a small fraction of it, so the adjusted residuals are then exact to
 # far below the 1e-8 of the fit.
-LOCAL_TOL = 1e-9
+LOCAL_TOL = 1e-8
 # Pairs with more than this share of their country's flows are solved directly (a T x T system
 # each) rather than by the iteration, which contracts at about that rate.
 LOCAL_DIRECT_SHARE = 0.05
@@ -55,9 +55,9 @@ def pinv_psd(matrices: np.ndarray) -> np.ndarray:
     return np.linalg.pinv(matrices, rtol=PINV_RTOL, hermitian=True)
 
 
-def _augmented(matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``H + s 1 1' / n`` over the periods with data (identity on the others), the mask of
-    those periods, and which of the matrices are safely positive definite after it."""
+def _augmented(matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``H + s 1 1' / n`` over the periods with data (identity on the others) and the mask of
+    those periods: positive definite when the ones vector spans the null space."""
     t = matrices.shape[-1]
     diag = np.diagonal(matrices, axis1=1, axis2=2)
     active = diag > 0
@@ -65,12 +65,16 @@ def _augmented(matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     scale = diag.sum(axis=1) / n_active
     aug = matrices + (scale / n_active)[:, None, None] * (active[:, :, None] & active[:, None, :])
     aug[:, np.arange(t), np.arange(t)] += ~active
+    return aug, active
+
+
+def _positive_definite(aug: np.ndarray) -> np.ndarray:
+    """Which matrices a Cholesky factorisation finds safely positive definite."""
     try:
         pivots = np.diagonal(np.linalg.cholesky(aug), axis1=1, axis2=2) ** 2
-        good = pivots.min(axis=1) > PINV_RTOL * pivots.max(axis=1)
     except np.linalg.LinAlgError:
-        good = np.zeros(len(matrices), dtype=bool)
-    return aug, active, good
+        return np.zeros(len(aug), dtype=bool)
+    return pivots.min(axis=1) > PINV_RTOL * pivots.max(axis=1)
 
 
 def ones_ginverse(matrices: np.ndarray) -> np.ndarray:
@@ -80,7 +84,8 @@ def ones_ginverse(matrices: np.ndarray) -> np.ndarray:
     orthogonal to the ones vector, or through products in which the ``c 1 1'`` term drops out,
     so it serves for ``H^+``; an inverse and a Cholesky check cost far less than the eigen
     decompositions of :func:`pinv_psd`, to which matrices with any other null direction go."""
-    aug, active, good = _augmented(matrices)
+    aug, active = _augmented(matrices)
+    good = _positive_definite(aug)
     out = np.empty_like(matrices)
     if good.any():
         out[good] = np.linalg.inv(aug[good])
@@ -91,13 +96,19 @@ def ones_ginverse(matrices: np.ndarray) -> np.ndarray:
 
 def ones_solve(matrices: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     """``H^+ r`` for (m, T, T) matrices as in :func:`ones_ginverse` and (m, T, R) right-hand
-    sides orthogonal to the ones vector and zero in the periods without data."""
-    aug, _, good = _augmented(matrices)
-    out = np.empty_like(rhs)
-    if good.any():
-        out[good] = np.linalg.solve(aug[good], rhs[good])
-    if not good.all():
-        out[~good] = pinv_psd(matrices[~good]) @ rhs[~good]
+    sides orthogonal to the ones vector and zero in the periods without data. A solution that
+    does not reproduce ``r`` (a matrix with another null direction) is redone with
+    :func:`pinv_psd`."""
+    aug, _ = _augmented(matrices)
+    try:
+        out = np.linalg.solve(aug, rhs)
+        bad = (np.abs(matrices @ out - rhs).max(axis=(1, 2))
+               > 1e-8 * np.maximum(np.abs(rhs).max(axis=(1, 2)), 1e-300))
+    except np.linalg.LinAlgError:
+        out = np.empty_like(rhs)
+        bad = np.ones(len(rhs), dtype=bool)
+    if bad.any():
+        out[bad] = pinv_psd(matrices[bad]) @ rhs[bad]
     return out
 
 
@@ -120,8 +131,8 @@ def apply_pair_hessian(lam: np.ndarray, total: np.ndarray, v: np.ndarray) -> np.
 
 def _woodbury(ju: np.ndarray, je: np.ndarray, xt: np.ndarray, bread: np.ndarray) -> np.ndarray:
     """``(J^-1 - U W')^-1 e`` from ``J e`` and ``J U``, with ``W' = V x_g'`` (K per pair)."""
-    wju = np.einsum("kl,ptl,ptm->pkm", bread, xt, ju)
-    wje = np.einsum("kl,ptl,pt->pk", bread, xt, je)
+    wju = bread @ np.einsum("ptl,ptm->plm", xt, ju)  # W' J U, K x K per pair
+    wje = np.einsum("ptl,pt->pl", xt, je) @ bread.T  # W' J e
     k = bread.shape[0]
     coef = np.linalg.solve(np.eye(k)[None] - wju, wje[:, :, None])[:, :, 0]
     return je + np.einsum("ptk,pk->pt", ju, coef)
@@ -180,27 +191,20 @@ def three_way_exact(lam: np.ndarray, e: np.ndarray, xt: np.ndarray, bread: np.nd
 
 
 def _leave_out_iterate(groups: CountryGroups, g_country: np.ndarray, lam: np.ndarray,
-                       r: np.ndarray, moving: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``w_g = (H_c - H_g)^+ r_g`` for the pairs ``moving`` of the (pairs, T) vectors ``r``
-    (sorted by country, each orthogonal to the ones vector) by the iteration
-    ``w <- H_c^+ (r + H_g w)``, which contracts at the rate of the pair's share in its country's
-    flows, until ``H_g w`` (what the correction uses) moves by less than ``LOCAL_TOL`` of ``r``.
-    Returns w (zero for the other pairs) and the pairs that had not converged after
+                       r: np.ndarray, skip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``w_g = (H_c - H_g)^+ r_g`` for every pair not in ``skip``, for the (pairs, T) vectors
+    ``r`` (sorted by country, each orthogonal to the ones vector), by the iteration
+    ``w <- H_c^+ (r + H_g w)`` (:func:`migtrade.estimation.kernels_bias.leave_out_iterate`).
+    Returns w (zero for the skipped pairs) and the pairs that had not converged after
     ``LOCAL_MAX_ITER`` steps."""
-    total = lam.sum(axis=1)
-    country = np.repeat(np.arange(groups.n), np.diff(groups.bounds))
+    from migtrade.estimation.kernels_bias import leave_out_iterate
+
     w = np.zeros_like(r)
-    hw = np.zeros_like(r)
-    size = np.abs(r).max(axis=1)
-    for _ in range(LOCAL_MAX_ITER):  # only pairs still moving take part: most stop after 2-3
-        if not moving.size:
-            break
-        step = groups.times_subset(r[moving] + hw[moving], g_country, country[moving])
-        new = apply_pair_hessian(lam[moving], total[moving], step)
-        still = np.abs(new - hw[moving]).max(axis=1) > LOCAL_TOL * size[moving]
-        w[moving], hw[moving] = step, new
-        moving = moving[still]
-    return w, moving
+    late = np.zeros(len(r), dtype=bool)
+    leave_out_iterate(groups.bounds.astype(np.int64), np.ascontiguousarray(lam),
+                      np.ascontiguousarray(r), np.ascontiguousarray(g_country), skip,
+                      LOCAL_TOL, LOCAL_MAX_ITER, w, late)
+    return w, np.flatnonzero(late & ~skip)
 
 
 def _leave_out_direct(h_country: np.ndarray, country: np.ndarray, lam: np.ndarray,
@@ -231,7 +235,7 @@ def three_way_local(lam: np.ndarray, e: np.ndarray, xt: np.ndarray, bread: np.nd
     w_u = np.zeros_like(u)
     for groups, country, h, g in sides:
         step, late = _leave_out_iterate(groups, g, groups.sort(lam), groups.sort(e),
-                                        np.flatnonzero(~groups.sort(dominant)))
+                                        groups.sort(dominant))
         side = groups.unsort(step)
         direct = dominant.copy()
         direct[groups.order[late]] = True  # not converged within the budget: solved directly
