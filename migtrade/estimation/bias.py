@@ -93,36 +93,17 @@ class _SideSums:
 
 def _side_sums(groups: CountryGroups, lam: np.ndarray, e: np.ndarray,
                xt: np.ndarray) -> _SideSums:
-    """Every per-country sum one side needs: two matrix products per country, on that
-    country's pairs only (small arrays that stay in cache)."""
-    lam, e, xt = groups.sort(lam), groups.sort(e), groups.sort(xt)
+    """Every per-country sum one side needs, in one compiled pass over the pairs
+    (:func:`migtrade.estimation.kernels_bias.side_sums`)."""
+    from migtrade.estimation.kernels_bias import side_sums
+
     n, t, k = groups.n, lam.shape[1], xt.shape[2]
-    hessian = np.empty((n, t, t))
-    scores = np.empty((n, t, t))
-    cross = np.empty((n, k, t, t))
-    third = np.empty((n, k, t, t))
-    diag = np.arange(t)
-    for c, s in enumerate(groups.slices()):
-        lc, ec = lam[s], e[s]
-        xk = xt[s].transpose(0, 2, 1)  # (pairs, k, T)
-        total = lc.sum(axis=1)
-        root = np.sqrt(total)[:, None]
-        scaled = lc / root
-        lx = lc[:, None, :] * xk
-        hx = lx - lc[:, None, :] * (lx.sum(axis=2) / total[:, None])[:, :, None]  # H_g x~
-        rows = s.stop - s.start
-        # Blocks against e: [e, H_g x~_1, ...]; against mu/sqrt(sum mu): [mu x~/sqrt, mu/sqrt].
-        with_e = (np.concatenate([ec[:, None, :], hx], axis=1).reshape(rows, -1).T @ ec
-                  ).reshape(k + 1, t, t)
-        with_mu = (np.concatenate([lx / root[:, :, None], scaled[:, None, :]], axis=1)
-                   .reshape(rows, -1).T @ scaled).reshape(k + 1, t, t)
-        hessian[c] = -with_mu[k]
-        hessian[c, diag, diag] += lc.sum(axis=0)
-        scores[c] = with_e[0]
-        cross[c] = with_e[1:].transpose(0, 2, 1)  # C_c = sum e (H x)'
-        third[c] = with_mu[:k] + with_mu[:k].transpose(0, 2, 1)
-        third[c][:, diag, diag] -= 2.0 * lx.sum(axis=0)
-    return _SideSums(hessian=hessian, scores=scores, cross=cross, third=third)
+    sums = _SideSums(hessian=np.empty((n, t, t)), scores=np.empty((n, t, t)),
+                     cross=np.empty((n, k, t, t)), third=np.empty((n, k, t, t)))
+    side_sums(groups.bounds.astype(np.int64), np.ascontiguousarray(groups.sort(lam)),
+              np.ascontiguousarray(groups.sort(e)), np.ascontiguousarray(groups.sort(xt)),
+              sums.hessian, sums.scores, sums.cross, sums.third)
+    return sums
 
 
 def _bias_terms(sums: _SideSums, h_inverse: np.ndarray) -> np.ndarray:
