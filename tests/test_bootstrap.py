@@ -246,12 +246,15 @@ def test_cli_one_cluster_and_no_cluster_exit_2(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("kind", list(WeightKind))
-def test_score_replications_equal_the_explicit_formula(kind: WeightKind) -> None:
+def test_score_replications_equal_the_explicit_formula(kind: WeightKind,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """The compiled forms (packed bits read four at a time, or value codes), over several chunks
     of draws, against t*(v) = S/sqrt(sum_g (v_g c_g - pi_g S)^2) computed from the weights."""
+    from migtrade.estimation.bootstrap import weights
     from migtrade.estimation.bootstrap.score import replications
 
-    g = 5003  # not a multiple of 8 or 4; 1,200 draws span three chunks
+    monkeypatch.setattr(weights, "CHUNK_CELLS", 50_000)  # small chunks: several per run
+    g = 5003  # not a multiple of 8 or 4
     rng = np.random.default_rng(4)
     c, share = rng.normal(size=g), rng.dirichlet(np.ones(g))
     plan = DrawPlan(kind, 1200, 7, g)

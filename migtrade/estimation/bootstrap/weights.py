@@ -69,13 +69,20 @@ class DrawChunk:
     bits: np.ndarray | None = None  # (rows, ceil(G / 8)) uint8, bit g % 8 of byte g // 8
     codes: np.ndarray | None = None  # (rows, G) uint8 indexes into the table's values
 
-    def matrix(self, n_clusters: int, table: WeightTable) -> np.ndarray:
-        """The draws as a (rows, G) float array."""
+    def matrix(self, n_clusters: int, table: WeightTable, start: int = 0,
+               stop: int | None = None) -> np.ndarray:
+        """The draws of rows ``start:stop`` as a (rows, G) float array."""
         if self.bits is not None:
-            signs = np.unpackbits(self.bits, axis=1, count=n_clusters, bitorder="little")
+            signs = np.unpackbits(self.bits[start:stop], axis=1, count=n_clusters, bitorder="little")
             return signs.astype(np.float64) * 2.0 - 1.0
         assert self.codes is not None
-        return table.values[self.codes]
+        return table.values[self.codes[start:stop]]
+
+    def blocks(self, n_clusters: int, table: WeightTable) -> Iterator[np.ndarray]:
+        """The draws as float arrays of at most ``CHUNK_CELLS`` cells each."""
+        step = max(1, CHUNK_CELLS // max(n_clusters, 1))
+        for start in range(0, self.rows, step):
+            yield self.matrix(n_clusters, table, start, start + step)
 
 
 @dataclass(frozen=True)
@@ -116,9 +123,13 @@ class DrawPlan:
         return WEIGHTS[self.kind]
 
     def chunks(self) -> Iterator[DrawChunk]:
-        """The draws, block by block; the same blocks every time for the same plan."""
+        """The draws, block by block; the same blocks every time for the same plan.
+
+        Packed bits take eight times as many rows per block as codes for the same memory.
+        """
         g = self.n_clusters
-        rows = max(1, CHUNK_CELLS // max(g, 1))
+        per_byte = 8 if self.kind is WeightKind.rademacher else 1
+        rows = max(1, per_byte * CHUNK_CELLS // max(g, 1))
         n_bytes = (g + 7) // 8
         if self.full_enumeration:
             # Replication b takes the signs of the binary digits of b.

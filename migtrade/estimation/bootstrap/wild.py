@@ -132,12 +132,13 @@ class WildTest:
         out = np.empty(self.plan.draws)
         start = 0
         for chunk in self.plan.chunks():
-            v = chunk.matrix(self.plan.n_clusters, table)
-            resid = v * c - (v @ s) @ self.q.T
-            if self.has_f:
-                resid -= v @ f.T
-            out[start:start + chunk.rows] = (v @ c) / np.sqrt(np.maximum(np.einsum("bg,bg->b", resid, resid), 1e-300))
-            start += chunk.rows
+            for v in chunk.blocks(self.plan.n_clusters, table):
+                resid = v * c - (v @ s) @ self.q.T
+                if self.has_f:
+                    resid -= v @ f.T
+                var = np.maximum(np.einsum("bg,bg->b", resid, resid), 1e-300)
+                out[start:start + v.shape[0]] = (v @ c) / np.sqrt(var)
+                start += v.shape[0]
         ones_resid = c - self.q @ s.sum(axis=0) - f.sum(axis=1)
         var = float(ones_resid @ ones_resid)
         numer = float(c.sum()) if self.options.impose_null else d
