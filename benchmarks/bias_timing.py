@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -120,8 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.reps):
             plain.append(whole(panel, fe, False))
             corrected.append(whole(panel, fe, True))
+            # One BLAS thread, as the migtrade command runs it (migtrade/cli/app.py).
             out = subprocess.run([sys.executable, __file__, "--fe", str(fe), "--inner", str(panel)],
-                                 check=True, capture_output=True, text=True).stdout
+                                 check=True, capture_output=True, text=True,
+                                 env={**os.environ, "OPENBLAS_NUM_THREADS": "1"}).stdout
             inside.append(json.loads(out))
         step = statistics.median(r["irls_step"] for r in inside)
         corr = statistics.median(r["correction"] for r in inside)
