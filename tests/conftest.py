@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
+# The installed program runs BLAS on one thread (migtrade/cli/app.py) because the compiled loops
+# own the cores; commands run in this process must do the same, and numpy reads this when it is
+# first imported, before any test module loads migtrade.cli. Measured: the trade-migration recipe
+# in process takes 168 s with the default threads on this 2-core machine under load, 27 s with one.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 from collections.abc import Mapping
 from pathlib import Path
 
