@@ -7,7 +7,7 @@ import os
 # The installed program runs BLAS on one thread (migtrade/cli/app.py) because the compiled loops
 # own the cores; commands run in this process must do the same, and numpy reads this when it is
 # first imported, before any test module loads migtrade.cli. Measured: the trade-migration recipe
-# in process takes 168 s with the default threads on this 2-core machine under load, 27 s with one.
+# in process took 168-195 s with the default threads on this loaded 2-core machine, 27-90 s with one.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from collections.abc import Mapping
