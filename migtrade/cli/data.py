@@ -92,16 +92,20 @@ def list_command(
 
         sys.stdout.write(json.dumps([i.to_dict() for i in infos], indent=2) + "\n")
         return
-    rows = [[i.name, i.provenance.source, str(i.rows), str(len(i.columns)), str(i.version),
-             i.written_at, i.provenance.location] for i in infos]
-    head = ["name", "source", "rows", "n_columns", "version", "written_at", "location"]
     if fmt == OutputFormat.csv:
-        _write_csv(head, rows)
+        rows = [[i.name, i.provenance.source, str(i.rows), str(len(i.columns)), str(i.version),
+                 i.written_at, i.provenance.location] for i in infos]
+        _write_csv(["name", "source", "rows", "n_columns", "version", "written_at", "location"], rows)
         return
     if not infos:
         sys.stdout.write(f"No datasets in the store at {st.root}.\n")
         return
-    _print_rich(head, rows, title=f"Datasets in {st.root}")
+    # What a person needs first, on one line per dataset at any width: the name, size, source
+    # and date in full, where it came from by file name (every path: data show or --format json).
+    rows = [[i.name, f"{i.rows:,}", str(len(i.columns)), i.provenance.source,
+             i.written_at[:10], str(i.version), _short_location(i.provenance.location)] for i in infos]
+    _print_rich(["name", "rows", "cols", "source", "written", "v", "from"], rows,
+                title=f"Datasets in {st.root}", folding=("from",))
 
 
 def show_command(
@@ -130,17 +134,20 @@ def show_command(
     import json
 
     prov = info.provenance
+    # What a person needs first comes first; every location on a line of its own; the long
+    # options record last.
     facts = [
-        ("name", info.name), ("version", str(info.version)), ("rows", f"{info.rows:,}"),
-        ("columns", ", ".join(info.columns)), ("written_at", info.written_at),
-        ("file sha256", info.file_sha256), ("source", prov.source), ("location", prov.location),
-        ("retrieved_at", prov.retrieved_at), ("payload sha256", prov.sha256),
-        ("parser_version", prov.parser_version), ("parsed rows", f"{prov.rows:,}"),
+        ("name", info.name), ("rows", f"{info.rows:,}"),
+        ("columns", f"{len(info.columns)}: " + ", ".join(info.columns)), ("source", prov.source),
+        *(("from", part) for part in _locations(prov.location)),
+        ("written_at", f"{info.written_at} (version {info.version})"),
+        ("retrieved_at", prov.retrieved_at), ("file sha256", info.file_sha256),
+        ("payload sha256", prov.sha256), ("parser", f"{prov.parser_version}, {prov.rows:,} rows parsed"),
     ]
-    if prov.options:
-        facts.append(("options", json.dumps(prov.options, sort_keys=True)))
     for item in prov.inputs:
         facts.append(("input", " ".join(f"{k}={v}" for k, v in item.items())))
+    if prov.options:
+        facts.append(("options", json.dumps(prov.options, sort_keys=True)))
     _print_rich(["field", "value"], [list(f) for f in facts], title=f"Dataset {info.name}")
     _print_frame(head, title=f"First {len(head)} of {info.rows:,} rows")
 
@@ -213,7 +220,21 @@ def _print_frame(frame: pd.DataFrame, title: str | None) -> None:
         sys.stdout.write(f"... {len(frame) - len(shown):,} more rows (use --format csv for all)\n")
 
 
-def _print_rich(head: list[str], rows: list[list[str]], title: str | None) -> None:
+def _locations(location: str) -> list[str]:
+    """The paths or addresses of a location; a derived dataset's are joined by '+'."""
+    return [p for p in location.split("+") if p] or [location]
+
+
+def _short_location(location: str) -> str:
+    """``agtpa.csv.gz +2 more`` for a location of three paths: file names only."""
+    parts = _locations(location)
+    first = parts[0].rstrip("/").rsplit("/", 1)[-1] or parts[0]
+    return first if len(parts) == 1 else f"{first} +{len(parts) - 1} more"
+
+
+def _print_rich(head: list[str], rows: list[list[str]], title: str | None,
+                folding: tuple[str, ...] | None = None) -> None:
+    """A table; columns not in ``folding`` (all when None) are never wrapped (cut with '…')."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
@@ -222,7 +243,10 @@ def _print_rich(head: list[str], rows: list[list[str]], title: str | None) -> No
     # Text() keeps data such as "[x]" from being read as rich markup.
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for column in head:
-        table.add_column(Text(column), overflow="fold")
+        if folding is None or column in folding:
+            table.add_column(Text(column), overflow="fold")
+        else:
+            table.add_column(Text(column), no_wrap=True)
     for row in rows:
         table.add_row(*(Text(cell) for cell in row))
     Console(file=sys.stdout, soft_wrap=False, highlight=False).print(table)

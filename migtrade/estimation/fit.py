@@ -203,6 +203,12 @@ def estimate(
                 f"the outcome '{spec.depvar}' has negative values",
                 "PPML needs an outcome >= 0 (trade or migration in levels, not in logs).",
             )
+        usable = finite & ~missing_sub
+        if usable.any() and not np.any(y_sub[usable] > 0):
+            raise EstimationError(
+                f"the outcome '{spec.depvar}' is zero in all {int(usable.sum()):,} rows with data",
+                "PPML needs some positive values: check the column and the row filter.",
+            )
 
     # Statuses are decided on the filtered rows, then mapped back to every input row.
     fe_codes_sub = [np.where(c < 0, 0, c) for c in design.fe_codes]
@@ -246,6 +252,7 @@ def estimate(
 
     y = rows(y_sub)
     X = np.asfortranarray(rows(design.X))
+    _check_magnitudes(spec.depvar, y, design.names, X)
     w = np.ones(n) if w_all is None else rows(w_all)
     off = None if off_all is None else rows(off_all)
     fe_codes = list(sample.fe_codes)
@@ -355,6 +362,19 @@ def estimate(
         bias_correction=bias_record,
     )
     return Estimate(result=result, sample=sample)
+
+
+def _check_magnitudes(depvar: str, y: np.ndarray, names: Sequence[str], X: np.ndarray) -> None:
+    """Refuse columns whose sums of squares overflow double precision (values beyond ~1e150):
+    every estimator and covariance squares them, and would return inf or nan."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        columns = [(depvar, y), *((name, X[:, j]) for j, name in enumerate(names))]
+        for name, values in columns:
+            if not np.isfinite(values @ values):
+                largest = float(np.max(np.abs(values)))
+                raise DataError(f"the values of '{name}' are too large to estimate with "
+                                f"(up to {largest:.3g}; their squares overflow)",
+                                "Rescale the column, e.g. to millions, or take its logarithm.")
 
 
 def _refit(spec: ModelSpec, weights: str | None, offset: str | None,

@@ -181,6 +181,9 @@ def fit_ppml(
 
     z_fe = z - zt  # the fixed-effect part of z, the warm start of the next demeaning
     dev_old = np.inf
+    # A deviance at rounding level is a perfect fit (a constant outcome, say); it may come out
+    # slightly negative, and its noise is no divergence.
+    dev_floor = 1e-10 * max(float(weights @ y), 1.0)
     for iteration in range(1, maxiter + 1):
         if iteration > 1:
             # Warm start: the previous fixed-effect part of z, and the previous demeaned X.
@@ -203,7 +206,7 @@ def fit_ppml(
                 mu_new = np.exp(eta_new)
                 dev = deviance(eta_new, mu_new)
                 # A small rise can come from a loose inner tolerance; only a real one is divergence.
-                if not np.isfinite(dev_old) or dev <= dev_old * (1 + DIVERGENCE_RTOL):
+                if not np.isfinite(dev_old) or dev <= dev_old + DIVERGENCE_RTOL * abs(dev_old) + dev_floor:
                     break
             eta_new = 0.5 * (eta + eta_new)
             halved = True

@@ -473,6 +473,9 @@ def detect_separation(
     stale = set(order)
     while stale:
         for method in order:
+            if mask.all():  # nothing left to check
+                stale.clear()
+                break
             if method not in stale:
                 continue
             stale.discard(method)

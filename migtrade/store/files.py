@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from migtrade.errors import DataError
+from migtrade.store.text_tables import read_delimited
 
 FORMATS = ("csv", "csv.gz", "parquet", "dta")
 
@@ -50,6 +51,8 @@ def _sniff(head: bytes) -> str:
         return "dta"
     if head.lstrip().lower().startswith((b"<!doctype html", b"<html")):
         return "html"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "csv"  # UTF-16 text with its byte-order mark (Excel's "Unicode text")
     if b"\x00" in head:
         return "binary"
     return "csv"
@@ -82,8 +85,7 @@ def read_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFra
         )
     try:
         if claimed in ("csv", "csv.gz"):
-            sep = "\t" if ".tsv" in p.name.lower() else ","
-            return pd.read_csv(p, sep=sep, engine="pyarrow" if sep == "," else "c")
+            return read_delimited(p, compressed=claimed == "csv.gz")
         if claimed == "parquet":
             if columns is not None:
                 import pyarrow.parquet as pq
