@@ -52,8 +52,10 @@ def inner(panel: Path, fe: int) -> dict[str, Any]:
 
     import migtrade.estimation.fit as fit_module
     import migtrade.estimation.ppml as ppml_module
+    from migtrade.cli.app import _keep_freed_memory
     from migtrade.estimation.vcov import VcovSpec
 
+    _keep_freed_memory()  # the allocator settings of the migtrade command
     frame = pd.read_parquet(panel)
     spent = {"irls": 0.0, "correction": 0.0}
     fit_ppml, correct = fit_module.fit_ppml, fit_module.correct
