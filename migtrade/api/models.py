@@ -21,8 +21,8 @@ from migtrade.estimation.options import (
 )
 
 if TYPE_CHECKING:
-    from migtrade.api.data import Data
     from migtrade.api.result import Result
+    from migtrade.store.resolve import Data
 
 
 def estimate(
@@ -47,6 +47,7 @@ def estimate(
     seed: int = DEFAULT_SEED,
     bootstrap_weights: str = "rademacher",
     impose_null: bool = True,
+    bootstrap_intervals: bool = True,
     bias_correction: str | None = None,
     store: str | Path | None = None,
 ) -> Result | list[Result]:
@@ -81,9 +82,10 @@ def estimate(
         Convergence of PPML's IRLS and of the fixed-effect demeaning.
     conf_level
         Coverage of the confidence intervals.
-    bootstrap, reps, seed, bootstrap_weights, impose_null
+    bootstrap, reps, seed, bootstrap_weights, impose_null, bootstrap_intervals
         Bootstrap inference (``"wild"`` for OLS, ``"score"`` for PPML), clustered by the
-        ``vcov`` cluster variable.
+        ``vcov`` cluster variable; ``bootstrap_intervals=False`` skips the intervals by test
+        inversion (p-values only).
     bias_correction
         PPML: ``"analytical"`` (Weidner & Zylkin 2021) or ``"jackknife"``.
     store
@@ -102,11 +104,11 @@ def estimate(
         names it and what to do), ``EstimationError`` when nothing can be estimated,
         ``ConvergenceError`` when an iteration limit is reached.
     """
-    from migtrade.api.data import resolve
     from migtrade.api.result import Result
     from migtrade.estimation.fit import fit
     from migtrade.spec.formula import ModelSpec
     from migtrade.spec.multi import expand_formulas
+    from migtrade.store.resolve import resolve
 
     texts = [formula] if isinstance(formula, str) else list(formula)
     if not texts or not all(isinstance(t, str) for t in texts):
@@ -119,7 +121,8 @@ def estimate(
         offset=offset, separation=separation, keep_singletons=keep_singletons, tol=tol,
         fe_tol=fe_tol, maxiter=maxiter, fe_maxiter=fe_maxiter, conf_level=conf_level,
         bootstrap=bootstrap, reps=reps, seed=seed, bootstrap_weights=bootstrap_weights,
-        impose_null=impose_null, bias_correction=bias_correction)
+        impose_null=impose_null, bootstrap_intervals=bootstrap_intervals,
+        bias_correction=bias_correction)
     needed = None
     if where is None:
         needed = [c for s in specs for c in s.ordered_columns()]

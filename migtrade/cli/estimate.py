@@ -100,6 +100,10 @@ def estimate_command(
     impose_null: bool = typer.Option(
         True, "--impose-null/--no-impose-null", help="Impose the null on the bootstrap (WCR; "
         "restricted score bootstrap) or not (WCU)."),
+    bootstrap_intervals: bool = typer.Option(
+        True, "--bootstrap-intervals/--no-bootstrap-intervals", help="With the null imposed, "
+        "bootstrap intervals by test inversion (score: one restricted PPML fit per trial value), "
+        "or p-values only (score: the unrestricted bootstrap-t interval)."),
     bias_correction: BiasCorrectionChoice | None = typer.Option(
         None, "--bias-correction", help="PPML gravity models: analytical (Weidner & Zylkin 2021: "
         "the estimates and pair-clustered standard errors of exp^year + imp^year [+ exp^imp] "
@@ -130,6 +134,7 @@ def estimate_command(
         fe_tol=fe_tol, maxiter=maxiter, fe_maxiter=fe_maxiter, conf_level=conf_level,
         bootstrap=bootstrap.value if bootstrap else None, reps=reps, seed=seed,
         bootstrap_weights=bootstrap_weights.value, impose_null=impose_null,
+        bootstrap_intervals=bootstrap_intervals,
         bias_correction=bias_correction.value if bias_correction else None)
     for target in (save, sample_out):
         if target is not None:

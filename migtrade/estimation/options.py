@@ -187,6 +187,10 @@ class EstimateOptions:
     reps, seed, bootstrap_weights, impose_null
         The bootstrap's replications, seed, weights (``rademacher``, ``webb``, ``mammen``) and
         whether the null is imposed.
+    bootstrap_intervals
+        With the null imposed, intervals by test inversion (for the score bootstrap one
+        restricted PPML fit per trial value); False gives p-values only (and the score
+        bootstrap's unrestricted bootstrap-t interval).
     bias_correction
         PPML: ``"analytical"`` or ``"jackknife"``; None for none.
     """
@@ -209,6 +213,7 @@ class EstimateOptions:
     seed: int = DEFAULT_SEED
     bootstrap_weights: str = "rademacher"
     impose_null: bool = True
+    bootstrap_intervals: bool = True
     bias_correction: str | None = None
     fit: FitOptions = field(init=False, repr=False, compare=False)
     vcov_spec: VcovSpec = field(init=False, repr=False, compare=False)
@@ -261,7 +266,8 @@ class EstimateOptions:
         method, weights = str(self.bootstrap).strip().lower(), str(self.bootstrap_weights).strip().lower()
         with _checking("bootstrap_weights" if method in ("wild", "score") else "bootstrap"):
             return BootstrapOptions(method=method, reps=reps, seed=seed,  # type: ignore[arg-type]
-                                    weights=weights, impose_null=bool(self.impose_null))  # type: ignore[arg-type]
+                                    weights=weights, impose_null=bool(self.impose_null),  # type: ignore[arg-type]
+                                    invert_intervals=bool(self.bootstrap_intervals))
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
