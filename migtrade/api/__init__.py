@@ -14,12 +14,12 @@ Errors are the package's own (:class:`migtrade.errors.MigtradeError` and its sub
 naming the problem and what to do.
 """
 
-from migtrade.api.counterfactual import ge
 from migtrade.api.data import build_panel, fetch, load_data
 from migtrade.api.models import estimate, ols, ppml
 from migtrade.api.result import Result, read_result
 from migtrade.api.substitution import Substitution, test_substitution
 from migtrade.api.tables import etable
+from migtrade.ge.frontdoor import ge
 
 __all__ = [
     "Result",

@@ -8,66 +8,16 @@ description in ``frame.attrs["migtrade_data"]``, so results estimated on it name
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from migtrade.errors import DataError, UsageError
+from migtrade.errors import UsageError
+from migtrade.store.resolve import DATA_ATTR, Data, resolve
 
-DATA_ATTR = "migtrade_data"
-"""The key of ``DataFrame.attrs`` holding where a frame came from."""
-
-Data = pd.DataFrame | str | Path
-
-
-def check_columns(frame: pd.DataFrame, what: str = "the data") -> None:
-    """Refuse duplicate, empty or non-text column names, which no formula could name safely."""
-    names = [str(c) for c in frame.columns]
-    empty = [i + 1 for i, c in enumerate(frame.columns) if not isinstance(c, str) or not c.strip()]
-    if empty:
-        raise DataError(f"{what} has columns without a name (position {', '.join(map(str, empty[:5]))})",
-                        "Give every column a name.")
-    seen: set[str] = set()
-    repeated = sorted({c for c in names if c in seen or seen.add(c)})  # type: ignore[func-returns-value]
-    if repeated:
-        raise DataError(f"{what} has repeated column names: {', '.join(repeated[:5])}",
-                        "Rename the columns so that each name is used once.")
-
-
-def _fingerprint(frame: pd.DataFrame) -> str:
-    """sha256 of the frame's column names and the row hashes of its values (index included)."""
-    digest = hashlib.sha256("\x1f".join(map(str, frame.columns)).encode())
-    try:
-        digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
-    except TypeError:  # unhashable cells (lists, dicts): fall back on their text
-        digest.update(frame.to_csv().encode())
-    return digest.hexdigest()
-
-
-def resolve(data: Data, columns: Sequence[str] | None = None, *,
-            store: str | Path | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The frame behind ``data`` and a description of where it came from (the JSON ``data``)."""
-    if isinstance(data, pd.DataFrame):
-        check_columns(data)
-        info = data.attrs.get(DATA_ATTR)
-        if isinstance(info, Mapping) and info.get("rows") == len(data):
-            return data, dict(info)
-        return data, {"description": "pandas DataFrame", "sha256": _fingerprint(data),
-                      "rows": len(data)}
-    if isinstance(data, str | Path):
-        from migtrade.store.resolve import load_data as load
-
-        frame, info = load(str(data), list(columns) if columns is not None else None, store=store)
-        if columns is not None and not set(columns) <= set(frame.columns):
-            frame, info = load(str(data), store=store)  # read whole, so errors list every column
-        check_columns(frame, f"'{data}'")
-        return frame, info
-    raise UsageError(f"data must be a pandas DataFrame, a file path or a stored dataset name, "
-                     f"not {type(data).__name__}", "Pass a DataFrame or a path.")
-
+__all__ = ["DATA_ATTR", "Data", "build_panel", "fetch", "load_data", "resolve"]
 
 def load_data(data: str | Path, columns: Sequence[str] | None = None, *,
               store: str | Path | None = None) -> pd.DataFrame:

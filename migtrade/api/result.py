@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -195,28 +194,6 @@ class Result:
         from migtrade.api.tables import etable
 
         return etable([self], "html")
-
-
-def as_results(results: Result | EstimationResult | Sequence[Result | EstimationResult]
-               ) -> list[EstimationResult]:
-    """The engine's results of one or several :class:`Result` (or engine results)."""
-    items = [results] if isinstance(results, Result | EstimationResult) else list(results)
-    out: list[EstimationResult] = []
-    for item in items:
-        if isinstance(item, Result):
-            out.append(item.result)
-        elif isinstance(item, EstimationResult):
-            out.append(item)
-        else:
-            from migtrade.errors import UsageError
-
-            raise UsageError(f"{type(item).__name__} is not an estimation result",
-                             "Pass results of migtrade.estimate (or migtrade.read_result).")
-    if not out:
-        from migtrade.errors import UsageError
-
-        raise UsageError("no results given", "Pass one or more estimation results.")
-    return out
 
 
 def read_result(path: str | Path) -> Result | list[Result]:

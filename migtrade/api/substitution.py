@@ -11,8 +11,8 @@ import pandas as pd
 from migtrade.errors import UsageError
 
 if TYPE_CHECKING:
-    from migtrade.api.data import Data
     from migtrade.hypotheses.report import SubstitutionReport
+    from migtrade.store.resolve import Data
 
 
 class Substitution:
@@ -99,9 +99,9 @@ def test_substitution(
     store
         Where a dataset name in ``data`` is looked up.
     """
-    from migtrade.api.data import resolve
     from migtrade.hypotheses.battery import parse_instruments
     from migtrade.hypotheses.substitution import substitution_test
+    from migtrade.store.resolve import resolve
 
     if not isinstance(alpha, int | float) or not 0 < alpha < 1:
         raise UsageError(f"alpha must be between 0 and 1, not {alpha!r}", "Use e.g. alpha = 0.05.")

@@ -5,19 +5,16 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Any, Literal
 
 from migtrade.errors import UsageError
-
-if TYPE_CHECKING:
-    from migtrade.api.result import Result
-    from migtrade.results.result import EstimationResult
+from migtrade.results.result import EstimationResult
 
 TableFormat = Literal["rich", "text", "md", "latex", "html", "csv", "json"]
 
 
 def etable(
-    results: Result | EstimationResult | str | Path | Sequence[Result | EstimationResult | str | Path],
+    results: Any,
     format: TableFormat = "rich",
     *,
     keep: Sequence[str] = (),
@@ -39,7 +36,9 @@ def etable(
     Parameters
     ----------
     results
-        One or several results of :func:`migtrade.estimate`, or paths of saved results.
+        A result of :func:`migtrade.estimate` (or the engine's
+        :class:`~migtrade.results.result.EstimationResult`), the path of a saved result, or a
+        sequence of them.
     format
         ``rich`` (the terminal table, as plain text), ``text``, ``md``, ``latex``, ``html``,
         ``csv`` or ``json``.
@@ -85,7 +84,7 @@ def etable(
 
 
 def _engine_results(results: object) -> list[EstimationResult]:
-    from migtrade.api.result import as_results
+    """The engine's results behind API results (their ``.result``), engine results, or files."""
     from migtrade.report.load import load_result_file
 
     items = [results] if isinstance(results, str | Path) or not isinstance(results, Sequence) \
@@ -94,8 +93,12 @@ def _engine_results(results: object) -> list[EstimationResult]:
     for item in items:
         if isinstance(item, str | Path):
             out.extend(load_result_file(item))
-        else:
-            out.extend(as_results(item))  # type: ignore[arg-type]
+            continue
+        engine = getattr(item, "result", item)  # an API Result wraps the engine's
+        if not isinstance(engine, EstimationResult):
+            raise UsageError(f"{type(item).__name__} is not an estimation result",
+                             "Pass results of migtrade.estimate, or files they were saved to.")
+        out.append(engine)
     if not out:
         raise UsageError("no results given", "Pass one or more estimation results.")
     return out

@@ -20,7 +20,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import typer
 from typer.core import TyperGroup
 
-from migtrade import __version__
+from migtrade.version import __version__
 
 
 def _keep_freed_memory() -> None:

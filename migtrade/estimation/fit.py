@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammaln
 
-import migtrade
 from migtrade.errors import DataError, EstimationError, UsageError
 from migtrade.estimation.absorb import Absorber
 from migtrade.estimation.bias_correction import (
@@ -32,6 +31,7 @@ from migtrade.results.result import EstimationResult
 from migtrade.spec.design import Design, build_design
 from migtrade.spec.formula import ModelSpec
 from migtrade.spec.where import where_mask
+from migtrade.version import __version__
 
 if TYPE_CHECKING:
     from migtrade.estimation.bootstrap import BootstrapOptions
@@ -51,7 +51,7 @@ class Estimate:
 
 def _versions() -> dict[str, str]:
     return {
-        "migtrade": migtrade.__version__,
+        "migtrade": __version__,
         "python": platform.python_version(),
         "numpy": np.__version__,
         "pandas": pd.__version__,

@@ -24,7 +24,7 @@ class _CounterfactualPackage(types.ModuleType):
     """
 
     def __call__(self, *args: Any, **kwargs: Any) -> GEResult:
-        from migtrade.api.counterfactual import ge
+        from migtrade.ge.frontdoor import ge
 
         return ge(*args, **kwargs)
 

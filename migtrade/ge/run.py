@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-import migtrade
 from migtrade.errors import DataError
 from migtrade.ge.baseline import Baseline, prepare_baseline, resolve_columns
 from migtrade.ge.costs import CostModel, build_cost_model
@@ -20,6 +19,7 @@ from migtrade.ge.outputs import changed_countries, country_rows, pair_rows
 from migtrade.ge.result import GEResult
 from migtrade.ge.solve import Equilibrium, Problem, biproportional
 from migtrade.ge.solvers import SOLVERS
+from migtrade.version import __version__
 
 
 @dataclass(frozen=True)
@@ -233,5 +233,5 @@ def _draws(scenario: _Scenario, options: GEOptions, countries: dict[str, dict[st
 
 
 def _versions() -> dict[str, str]:
-    return {"migtrade": migtrade.__version__, "python": platform.python_version(),
+    return {"migtrade": __version__, "python": platform.python_version(),
             "numpy": np.__version__, "pandas": pd.__version__}

@@ -56,9 +56,9 @@ Number = float | int | str | bool | None
 
 def versions() -> dict[str, str | None]:
     """migtrade's, Python's and each dependency's version (None when not installed)."""
-    import migtrade
+    from migtrade.version import __version__
 
-    out: dict[str, str | None] = {"migtrade": migtrade.__version__,
+    out: dict[str, str | None] = {"migtrade": __version__,
                                   "python": platform.python_version()}
     for name in DEPENDENCIES:
         try:

@@ -8,6 +8,7 @@ and testable without the network.
 from __future__ import annotations
 
 from migtrade.sources.base import FetchOptions, parse_years
-from migtrade.sources.registry import SOURCES, Source, get_source, url_env_var
+from migtrade.sources.registry import SOURCES, Source, get_source
+from migtrade.sources.settings import url_env_var
 
 __all__ = ["SOURCES", "FetchOptions", "Source", "get_source", "parse_years", "url_env_var"]

@@ -5,22 +5,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from migtrade.errors import DataError, UsageError
+from migtrade.sources.clock import utc_now
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from migtrade.sources.http import HttpClient
     from migtrade.store.provenance import Provenance
-
-
-def utc_now() -> str:
-    """The current time as an ISO 8601 UTC timestamp with a ``Z`` suffix, to the second."""
-    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def parse_years(text: str | None) -> tuple[int, int] | None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from migtrade.atomic import write_atomically, write_text
-from migtrade.sources.base import utc_now
+from migtrade.sources.clock import utc_now
 
 
 def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:

@@ -26,12 +26,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from migtrade import __version__
 from migtrade.errors import SourceError
 from migtrade.sources.cache import Payload, PayloadCache, default_cache_dir
 from migtrade.sources.progress import progress_bar
-from migtrade.sources.registry import url_env_var
-from migtrade.sources.settings import HttpSettings
+from migtrade.sources.settings import HttpSettings, url_env_var
+from migtrade.version import __version__
 
 _GENERIC_TYPES = frozenset({
     "", "application/octet-stream", "binary/octet-stream", "application/download",

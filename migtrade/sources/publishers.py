@@ -239,7 +239,7 @@ def fetch_published(source: str, options: FetchOptions, ctx: FetchContext) -> li
     """
     from pathlib import Path
 
-    from migtrade.sources.registry import url_env_var
+    from migtrade.sources.settings import url_env_var
     from migtrade.sources.verified import RemoteFile, obtain
     from migtrade.store.files import read_table
 

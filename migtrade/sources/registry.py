@@ -15,27 +15,12 @@ from typing import TYPE_CHECKING
 
 from migtrade.errors import UsageError
 from migtrade.sources.publishers import PUBLISHERS
+from migtrade.sources.settings import url_env_var
 
 if TYPE_CHECKING:
     from migtrade.sources.base import FetchContext, FetchOptions, Output
 
     Fetcher = Callable[[FetchOptions, FetchContext], list[Output]]
-
-
-def url_env_var(source: str) -> str:
-    """Name of the environment variable that points a source at a mirror.
-
-    Parameters
-    ----------
-    source
-        Registry name of the source, e.g. ``"abel-cohen"``.
-
-    Returns
-    -------
-    str
-        ``MIGTRADE_<NAME>_URL`` with dashes turned into underscores, e.g. ``MIGTRADE_ABEL_COHEN_URL``.
-    """
-    return f"MIGTRADE_{source.upper().replace('-', '_')}_URL"
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,22 @@ from migtrade.errors import SourceError
 from migtrade.sources.cache import default_cache_dir
 
 
+def url_env_var(source: str) -> str:
+    """Name of the environment variable that points a source at a mirror.
+
+    Parameters
+    ----------
+    source
+        Registry name of the source, e.g. ``"abel-cohen"``.
+
+    Returns
+    -------
+    str
+        ``MIGTRADE_<NAME>_URL`` with dashes turned into underscores, e.g. ``MIGTRADE_ABEL_COHEN_URL``.
+    """
+    return f"MIGTRADE_{source.upper().replace('-', '_')}_URL"
+
+
 def _env_float(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name)
     if raw is None or raw == "":

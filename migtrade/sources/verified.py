@@ -33,7 +33,7 @@ from urllib.parse import unquote, urlsplit
 
 from migtrade.errors import DataError, SourceError, UsageError
 from migtrade.sources.http import HttpClient
-from migtrade.sources.registry import url_env_var
+from migtrade.sources.settings import url_env_var
 
 DATA_DIR_ENV = "MIGTRADE_DATA_DIR"
 """Folders of local copies, separated like PATH (``:`` on POSIX, ``;`` on Windows)."""

@@ -8,7 +8,7 @@ that runs it on the fit of its model.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -20,15 +20,24 @@ from migtrade.estimation.fixed_effects import is_nested
 from migtrade.estimation.ols import LinearFit, solve_wls
 from migtrade.estimation.ppml import PoissonFit, fit_ppml
 
-if TYPE_CHECKING:
-    from migtrade.estimation.fit import FitOptions
+
+class Numerics(Protocol):
+    """The engine's numerical options that the bootstrap reuses (those of
+    :class:`migtrade.estimation.options.FitOptions`, named here so that this package does not
+    depend on the options module, which builds its requests)."""
+
+    tol: float
+    fe_tol: float
+    maxiter: int
+    fe_maxiter: int
+    conf_level: float
 
 Runner = Callable[..., tuple[dict[str, TermBootstrap], list[str]]]
 
 
 def _run_wild(options: BootstrapOptions, fitted: LinearFit, names: Sequence[str], *,
               w: np.ndarray, absorber: Absorber | None, fe_codes: Sequence[np.ndarray],
-              cluster: np.ndarray, opts: FitOptions, **_: Any) -> tuple[dict[str, TermBootstrap], list[str]]:
+              cluster: np.ndarray, opts: Numerics, **_: Any) -> tuple[dict[str, TermBootstrap], list[str]]:
     nested = all(is_nested(f, cluster) for f in fe_codes)
     out = bootstrap_linear(
         names, x_tilde=fitted.x_tilde, resid=fitted.resid, weights=w, beta=fitted.beta,
@@ -38,7 +47,7 @@ def _run_wild(options: BootstrapOptions, fitted: LinearFit, names: Sequence[str]
 
 
 def _poisson_scores(mu: np.ndarray, X: np.ndarray, w: np.ndarray, absorber: Absorber | None,
-                    opts: FitOptions) -> PoissonScores:
+                    opts: Numerics) -> PoissonScores:
     """Regressors demeaned under the weights ``w * mu``, and the inverse Hessian."""
     hess_w = w * mu
     xt = X
@@ -52,7 +61,7 @@ def _poisson_scores(mu: np.ndarray, X: np.ndarray, w: np.ndarray, absorber: Abso
 def _run_score(options: BootstrapOptions, fitted: PoissonFit, names: Sequence[str], *,
                y: np.ndarray, X: np.ndarray, w: np.ndarray, off: np.ndarray | None,
                absorber: Absorber | None, fe_codes: Sequence[np.ndarray], fe_names: Sequence[str],
-               cluster: np.ndarray, opts: FitOptions, **_: Any) -> tuple[dict[str, TermBootstrap], list[str]]:
+               cluster: np.ndarray, opts: Numerics, **_: Any) -> tuple[dict[str, TermBootstrap], list[str]]:
     kept = np.asfortranarray(X[:, list(fitted.keep)])
     base_offset = np.zeros(y.shape[0]) if off is None else off
 

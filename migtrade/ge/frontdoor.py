@@ -1,4 +1,9 @@
-"""``migtrade.ge``: a general-equilibrium counterfactual of structural gravity, as ``migtrade ge``."""
+"""``migtrade.ge(data, year=..., ...)``: a counterfactual from a DataFrame, a file or a dataset.
+
+The Python API's door to :func:`migtrade.ge.run.run_counterfactual`, with the options of
+``migtrade ge`` in snake_case. It lives in this package, which is callable (see its
+``__init__``), so that ``mt.ge(...)`` works whether or not ``migtrade.ge`` was imported first.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from migtrade.api.data import Data
     from migtrade.ge.result import GEResult
+    from migtrade.store.resolve import Data
 
 
 def ge(data: Data, *, year: int, store: str | Path | None = None, **options: Any) -> GEResult:
@@ -37,10 +42,10 @@ def ge(data: Data, *, year: int, store: str | Path | None = None, **options: Any
     import dataclasses
     import difflib
 
-    from migtrade.api.data import resolve
     from migtrade.errors import UsageError
     from migtrade.ge.options import GEOptions
     from migtrade.ge.run import run_counterfactual
+    from migtrade.store.resolve import resolve
 
     known = [f.name for f in dataclasses.fields(GEOptions) if f.init and f.name != "year"]
     for key in options:
