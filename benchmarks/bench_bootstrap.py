@@ -6,6 +6,8 @@ Whole processes, alternating, medians over ``--repeat`` rounds (the machine is s
   clustered by pair (the model of ``bench_estimate.py --fe 3``);
 * ``score-unrestricted``: the same with ``--bootstrap score --no-impose-null --reps 9999``:
   the cluster scores of the fit perturbed 9,999 times, no re-estimation at all;
+* ``score-imposed-p``: the null imposed, p-values only (``--no-bootstrap-intervals``): one
+  restricted PPML fit per coefficient;
 * ``score-imposed``: ``--bootstrap score --reps 9999``: one restricted PPML fit per
   coefficient for the p-value, plus the restricted fits of the interval search.
 
@@ -38,6 +40,7 @@ from migtrade.estimation.bootstrap.weights import DrawPlan, WeightKind
 CASES: dict[str, list[str]] = {
     "estimate": [],
     "score-unrestricted": ["--bootstrap", "score", "--no-impose-null"],
+    "score-imposed-p": ["--bootstrap", "score", "--no-bootstrap-intervals"],
     "score-imposed": ["--bootstrap", "score"],
 }
 
