@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from migtrade.estimation.bias_panel import CountryGroups, PairPanel
+from migtrade.estimation.bias_panel import CountryGroups, PairPanel, SortedSide
 
 PINV_RTOL = 1e-10
 LOCAL_MAX_ITER = 30
@@ -120,13 +120,16 @@ def pair_hessians(lam: np.ndarray) -> np.ndarray:
     return h
 
 
-def apply_pair_hessian(lam: np.ndarray, total: np.ndarray, v: np.ndarray) -> np.ndarray:
+def apply_pair_hessian(lam: np.ndarray, v: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``H_g v_g`` for every pair with a pair effect, ``mu_g * v_g - mu_g (mu_g'v_g) / sum(mu_g)``;
-    ``v`` is (pairs, T) or (pairs, R, T) for R vectors per pair."""
-    if v.ndim == 3:
-        lam3 = lam[:, None, :]
-        return lam3 * v - lam3 * (np.einsum("pt,prt->pr", lam, v) / total[:, None])[:, :, None]
-    return lam * v - lam * (np.einsum("pt,pt->p", lam, v) / total)[:, None]
+    ``v`` is (pairs, T) or (pairs, R, T) for R vectors per pair; ``out`` may be ``v``."""
+    from migtrade.estimation.kernels_bias import pair_hessian_times
+
+    flat = v.ndim == 2
+    v3 = v[:, None, :] if flat else v
+    res = np.empty(v3.shape) if out is None else (out[:, None, :] if flat else out)
+    pair_hessian_times(np.ascontiguousarray(lam), v3, res)
+    return res[:, 0, :] if flat else res
 
 
 def _woodbury(ju: np.ndarray, je: np.ndarray, xt: np.ndarray, bread: np.ndarray) -> np.ndarray:
@@ -215,8 +218,8 @@ def _leave_out_direct(h_country: np.ndarray, country: np.ndarray, lam: np.ndarra
 
 
 def three_way_local(lam: np.ndarray, e: np.ndarray, xt: np.ndarray, bread: np.ndarray,
-                    panel: PairPanel, h_origin: np.ndarray, h_destination: np.ndarray,
-                    inv_origin: np.ndarray, inv_destination: np.ndarray) -> np.ndarray:
+                    sides: tuple[SortedSide, SortedSide], hessians: tuple[np.ndarray, np.ndarray],
+                    inverses: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """Adjusted residuals with each pair's leverage from its own two country-time effects.
 
     ``J = I + H_g (A_i^+ + A_j^+)`` is applied to ``e`` for every pair and to the columns of
@@ -225,28 +228,29 @@ def three_way_local(lam: np.ndarray, e: np.ndarray, xt: np.ndarray, bread: np.nd
     that share times the regressors' leverage, of order 1/N^3, and ``U`` is used.
     """
     total = lam.sum(axis=1)
-    u = apply_pair_hessian(lam, total, np.ascontiguousarray(xt.transpose(0, 2, 1)))
-    sides = list(zip(panel.groups(), (panel.origin, panel.destination),
-                     (h_origin, h_destination), (inv_origin, inv_destination), strict=True))
-    dominant = np.zeros(panel.n_pairs, dtype=bool)
-    for groups, country, _, _ in sides:
-        dominant |= total > LOCAL_DIRECT_SHARE * groups.total(total)[country]
+    ju = apply_pair_hessian(lam, xt.transpose(0, 2, 1))  # U, and J U once corrected below
+    dominant = np.zeros(len(lam), dtype=bool)
+    for side in sides:
+        dominant |= total > LOCAL_DIRECT_SHARE * side.groups.total(total)[side.country]
     w_e = np.zeros_like(e)
-    w_u = np.zeros_like(u)
-    for groups, country, h, g in sides:
-        step, late = _leave_out_iterate(groups, g, groups.sort(lam), groups.sort(e),
-                                        groups.sort(dominant))
-        side = groups.unsort(step)
+    corrections = []
+    for side, h, g in zip(sides, hessians, inverses, strict=True):
+        step, late = _leave_out_iterate(side.groups, g, side.lam, side.e,
+                                        side.groups.sort(dominant))
+        part = side.groups.unsort(step)
         direct = dominant.copy()
-        direct[groups.order[late]] = True  # not converged within the budget: solved directly
+        direct[side.groups.order[late]] = True  # not converged within the budget: solved directly
         rows = np.flatnonzero(direct)
-        solved = _leave_out_direct(h, country[rows], lam[rows],
-                                   np.concatenate([e[rows, None, :], u[rows]], axis=1))
-        side[rows] = solved[:, 0]
-        w_e += side
-        w_u[rows] += np.where(dominant[rows, None, None], solved[:, 1:], 0.0)
-    je = e + apply_pair_hessian(lam, total, w_e)
-    ju = u + apply_pair_hessian(lam, total, w_u)
+        solved = _leave_out_direct(h, side.country[rows], lam[rows],
+                                   np.concatenate([e[rows, None, :], ju[rows]], axis=1))
+        part[rows] = solved[:, 0]
+        w_e += part
+        keep = dominant[rows]
+        corrections.append((rows[keep], solved[keep, 1:]))
+    for rows, w_u in corrections:  # J U = U + H_g (A_i^+ + A_j^+) U on the dominant pairs
+        ju[rows] += apply_pair_hessian(lam[rows], w_u)
+    je = apply_pair_hessian(lam, w_e, out=w_e)
+    je += e
     return _woodbury(ju.transpose(0, 2, 1), je, xt, bread)
 
 

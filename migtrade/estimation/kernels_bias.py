@@ -1,7 +1,8 @@
 """Compiled loops of the bias corrections (:mod:`migtrade.estimation.bias`).
 
 :func:`side_sums` makes the per-country T x T sums of the Weidner-Zylkin bias in one pass over
-each country's pairs, countries in parallel.
+each country's pairs, countries in parallel; :func:`pair_hessian_times` applies every pair's
+Hessian block to vectors without temporaries.
 
 :func:`leave_out_iterate`, for the local leverage correction
 (:mod:`migtrade.estimation.bias_variance`): each pair g of country c solves ``(H_c - H_g) w = r_g`` by ``w <- G_c (r_g + H_g w)`` with
@@ -121,3 +122,21 @@ def side_sums(bounds, lam, e, xt, hessian, scores, cross, third):  # pragma: no 
             hessian[c, s, s] += dl[s]
             for m in range(k):
                 third[c, m, s, s] -= 2.0 * dlx[m, s]
+
+
+@njit(cache=True, parallel=True, fastmath=True)
+def pair_hessian_times(lam, v, out):  # pragma: no cover
+    """``out[p, r] = H_p v[p, r]`` with ``H_p = diag(mu_p) - mu_p mu_p' / sum(mu_p)``, for
+    (pairs, R, T) ``v`` and ``out`` (which may be ``v`` itself)."""
+    t = lam.shape[1]
+    for p in prange(lam.shape[0]):
+        total = 0.0
+        for s in range(t):
+            total += lam[p, s]
+        for r in range(v.shape[1]):
+            dot = 0.0
+            for s in range(t):
+                dot += lam[p, s] * v[p, r, s]
+            dot /= total
+            for s in range(t):
+                out[p, r, s] = lam[p, s] * (v[p, r, s] - dot)
