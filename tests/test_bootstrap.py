@@ -264,3 +264,24 @@ def test_score_replications_equal_the_explicit_formula(kind: WeightKind,
     resid = V * c - np.outer(S, share)
     expected = S / np.sqrt(np.einsum("bg,bg->b", resid, resid))
     np.testing.assert_allclose(replications(c, share, plan), expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("model", ["ols", "ppml"])
+def test_sum_of_coefficients_equals_the_reparametrised_coefficient(model: str) -> None:
+    """b1 x1 + b2 x2 = (b1 + b2) x1 + b2 (x2 - x1): the bootstrap test of b1 + b2 = 0 is the test
+    of the first coefficient after reparametrisation (same restricted model, same statistic,
+    same draws), for the wild and the score bootstrap."""
+    frame = _panel(seed=9, clusters=12)
+    frame["d21"] = frame["x2"] - frame["x1"]
+    outcome = "y" if model == "ols" else "flow"
+    summed = _boot(f"{outcome} ~ x1 + x2 | year", frame, model=model, hypotheses=(("x1", "x2"),),
+                   weights="webb")
+    direct = _boot(f"{outcome} ~ x1 + d21 | year", frame, model=model, hypotheses=(("x1",),),
+                   weights="webb")
+    a, b = summed.bootstrap["x1 + x2"], direct.bootstrap["x1"]
+    assert a["p_value"] == b["p_value"]
+    assert a["statistic"] == pytest.approx(b["statistic"], rel=1e-6)
+    se = direct.std_errors[0]
+    tol = (1e-5 if model == "ols" else 2e-3) * se
+    assert a["ci_low"] == pytest.approx(b["ci_low"], abs=tol)
+    assert a["ci_high"] == pytest.approx(b["ci_high"], abs=tol)
