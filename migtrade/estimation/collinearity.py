@@ -28,11 +28,28 @@ DEFAULT_TOL = 1e-9
 
 
 @dataclass(frozen=True)
+class Omission:
+    """A regressor that cannot be estimated, and why (``absorbed by the fixed effect pair_id``)."""
+
+    term: str
+    reason: str
+
+    @property
+    def note(self) -> str:
+        """The sentence printed among a result's notes."""
+        return f"{self.term} dropped: {self.reason}"
+
+
+@dataclass(frozen=True)
 class ColumnSelection:
-    """Which regressors to keep, and a note for each one dropped."""
+    """Which regressors to keep, and each one dropped with the reason."""
 
     keep: tuple[int, ...]
-    notes: tuple[str, ...]
+    omitted: tuple[Omission, ...]
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return tuple(o.note for o in self.omitted)
 
 
 def select_columns(
@@ -57,7 +74,7 @@ def select_columns(
         Weights of the projection.
     """
     k = demeaned.shape[1]
-    notes: list[str] = []
+    notes: list[Omission] = []
     candidates: list[int] = []
     wsum = float(weights.sum())
     for j in range(k):
@@ -68,21 +85,21 @@ def select_columns(
                 None,
             )
             if absorber_name is not None:
-                notes.append(f"{names[j]} dropped: absorbed by the fixed effect {absorber_name}")
+                notes.append(Omission(names[j], f"absorbed by the fixed effect {absorber_name}"))
                 continue
             mean = float(weights @ xj) / wsum if wsum > 0 else 0.0
             total = float(weights @ (xj - mean) ** 2)
             left = float(weights @ demeaned[:, j] ** 2)
             if total == 0.0 or left <= tol * total:
-                notes.append(f"{names[j]} dropped: absorbed by the fixed effects")
+                notes.append(Omission(names[j], "absorbed by the fixed effects"))
                 continue
         elif float(weights @ xj**2) == 0.0:
-            notes.append(f"{names[j]} dropped: it is zero on every observation used")
+            notes.append(Omission(names[j], "it is zero on every observation used"))
             continue
         candidates.append(j)
 
     if not candidates:
-        return ColumnSelection(keep=(), notes=tuple(notes))
+        return ColumnSelection(keep=(), omitted=tuple(notes))
 
     gram = weighted_cross(demeaned[:, candidates], weights)[0]
     keep: list[int] = []
@@ -95,10 +112,10 @@ def select_columns(
         pivot = diag - float(v @ v)
         if pivot <= tol * diag or diag <= 0.0:
             kept_names = ", ".join(names[i] for i in keep) or "the constant"
-            notes.append(f"{names[j]} dropped: collinear with {kept_names}")
+            notes.append(Omission(names[j], f"collinear with {kept_names}"))
             continue
         chol[row, :row] = v
         chol[row, row] = np.sqrt(pivot)
         keep.append(j)
         kept_pos.append(pos)
-    return ColumnSelection(keep=tuple(keep), notes=tuple(notes))
+    return ColumnSelection(keep=tuple(keep), omitted=tuple(notes))

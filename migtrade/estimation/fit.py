@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import gammaln
 
 from migtrade.errors import DataError, EstimationError, UsageError
 from migtrade.estimation.absorb import Absorber
@@ -21,23 +20,21 @@ from migtrade.estimation.bias_correction import (
     correct,
     parse_request,
 )
-from migtrade.estimation.fixed_effects import absorbed_dof, compact, fe_dof, is_nested
-from migtrade.estimation.ols import fit_ols
-from migtrade.estimation.options import EstimateOptions, FitOptions, Model
-from migtrade.estimation.ppml import fit_ppml
+from migtrade.estimation.fixed_effects import compact
+from migtrade.estimation.models import MODELS, ModelInputs, iv_data
+from migtrade.estimation.options import EstimateOptions, FitOptions
+from migtrade.estimation.ppml import PoissonFit
 from migtrade.estimation.sample import Sample, build_sample
-from migtrade.estimation.vcov import VcovSpec, compute_vcov
-from migtrade.results.result import EstimationResult
-from migtrade.spec.design import Design, build_design
+from migtrade.estimation.vcov import VcovSpec
+from migtrade.results.result import EstimationResult, VcovInfo
+from migtrade.spec.design import build_design
 from migtrade.spec.formula import ModelSpec
 from migtrade.spec.where import where_mask
 from migtrade.version import __version__
 
 if TYPE_CHECKING:
     from migtrade.estimation.bootstrap import BootstrapOptions
-    from migtrade.estimation.iv import IVData
 
-MODELS: tuple[str, ...] = tuple(m.value for m in Model)
 
 
 @dataclass(frozen=True)
@@ -152,7 +149,7 @@ def estimate(
     opts = options or FitOptions()
     spec = formula if isinstance(formula, ModelSpec) else ModelSpec.parse(formula)
     if model not in MODELS:
-        raise DataError(f"unknown model '{model}'", f"Use one of: {', '.join(MODELS)}.")
+        raise UsageError(f"unknown model '{model}'", f"Use one of: {', '.join(MODELS)}.")
     vc = vcov or VcovSpec.parse("robust")
     if bootstrap is not None:
         from migtrade.estimation.bootstrap import check_bootstrap
@@ -190,7 +187,7 @@ def estimate(
     clus = _cluster_codes(sub, vc.clusters)
     for c in clus:
         missing_sub |= c < 0
-    if model == "ppml":
+    if MODELS[model].poisson:
         finite = np.isfinite(y_sub)
         if np.any(design.outcome_infinite):
             raise DataError(
@@ -219,16 +216,16 @@ def estimate(
         fe_codes=fe_codes_sub,
         y=np.nan_to_num(y_sub),
         X=np.column_stack([design.X, design.endog]) if spec.is_iv else design.X,
-        poisson=model == "ppml",
+        poisson=MODELS[model].poisson,
         drop_singletons=opts.drop_singletons,
         separation=opts.separation,
     )
-    if spec.is_iv and model == "ppml" and sample_sub.used.any():
+    if spec.is_iv and MODELS[model].poisson and sample_sub.used.any():
         # The control function's second stage also has the first-stage residuals as regressors.
         from migtrade.estimation.iv_poisson import control_function_sample
 
         sample_sub = control_function_sample(
-            sample_sub, _iv_data(design, y_sub, w_all, off_all, fe_codes_sub),
+            sample_sub, iv_data(design, y_sub, w_all, off_all, fe_codes_sub),
             drop_singletons=opts.drop_singletons, separation=opts.separation,
             tol=opts.fe_tol, maxiter=opts.fe_maxiter)
     status = np.full(n_rows, 1, dtype=np.int8)
@@ -258,106 +255,64 @@ def estimate(
     fe_codes = list(sample.fe_codes)
     clus_used = [compact(rows(c))[0].astype(np.int64) for c in clus]
     absorber = Absorber(fe_codes, w) if fe_codes else None
-    if spec.is_iv:
-        return _estimate_iv(model, design, used, y, w, off, fe_codes, clus_used, absorber, vc, opts,
-                            common=dict(formula=spec.formula, depvar=spec.depvar,
-                                        dropped=dropped, data_info=data_info, where=where,
-                                        weights=weights, offset=offset), sample=sample)
+    estimator = MODELS[model]
+    inputs = ModelInputs(y=y, X=X, names=design.names, weights=w, offset=off, fe_codes=fe_codes,
+                         fe_names=design.fe_names, clusters=clus_used, absorber=absorber, vcov=vc,
+                         options=opts, design=design, used=used)
+    fitted = (estimator.fit_iv if spec.is_iv else estimator.fit)(inputs)
+    params, cov, notes = fitted.params, fitted.vcov.cov, list(fitted.notes)
 
-    if model == "ols":
-        y_fit = y if off is None else y - off
-        lin = fit_ols(y_fit, X, design.names, absorber, w, fe_codes=fe_codes,
-                      fe_names=design.fe_names, tol=opts.fe_tol, maxiter=opts.fe_maxiter)
-        beta, bread, keep, notes = lin.beta, lin.bread, lin.keep, list(lin.notes)
-        scores = lin.x_tilde * (w * lin.resid)[:, None]
-        rss = float(w @ lin.resid**2)
-        iterations, sweeps = 1, lin.sweeps
-    else:
-        pf = fit_ppml(y, X, design.names, absorber, w, offset=off, fe_codes=fe_codes,
-                      fe_names=design.fe_names, tol=opts.tol, fe_tol=opts.fe_tol,
-                      maxiter=opts.maxiter, fe_maxiter=opts.fe_maxiter)
-        beta, bread, keep, notes = pf.beta, pf.bread, pf.keep, list(pf.notes)
-        scores = pf.x_tilde * (w * (y - pf.mu))[:, None]
-        rss = None
-        iterations, sweeps = pf.iterations, pf.sweeps
-
-    if design.names and not keep:
-        raise EstimationError(
-            "every regressor is absorbed by the fixed effects or collinear: "
-            + "; ".join(notes),
-            "Remove fixed effects that absorb the regressors (e.g. a pair effect absorbs distance).",
-        )
-
-    fe_total, fe_redundant = absorbed_dof(fe_codes)
-    nested = [vc.kind == "cluster" and any(is_nested(f, c) for c in clus_used) for f in fe_codes]
-    vres = compute_vcov(
-        vc, model=model, bread=bread, scores=scores, n_obs=n, n_params=len(keep),
-        fe_params=fe_dof(fe_codes, nested, vc.small_sample.value),
-        cluster_codes=clus_used, sigma2_rss=rss,
-    )
-    notes.extend(vres.notes)
-    names_kept = tuple(design.names[j] for j in keep)
+    # Inference hooks on the fitted model (never for IV models: refused before estimating).
     boot: dict[str, Any] = {}
     if bootstrap is not None:
         from migtrade.estimation.bootstrap.engine import bootstrap_fit
 
-        fitted = lin if model == "ols" else pf
+        assert fitted.fitted is not None  # check_bootstrap refuses IV models
         boot, boot_notes = bootstrap_fit(
-            bootstrap, fitted, names_kept, y=y, X=X, w=w, off=off, absorber=absorber,
+            bootstrap, fitted.fitted, fitted.terms, y=y, X=X, w=w, off=off, absorber=absorber,
             fe_codes=fe_codes, fe_names=design.fe_names, cluster=clus_used[0], opts=opts)
         notes.extend(boot_notes)
-    cov, bias_record = vres.cov, {}
+    bias_record: dict[str, Any] = {}
     if bias is not None:
+        pf = fitted.fitted
+        assert isinstance(pf, PoissonFit)  # check_request admits PPML only
         fixed = correct(bias, FittedModel(
-            spec=spec, vcov=vc, terms=names_kept, params=beta, cov=vres.cov, y=y, mu=pf.mu,
+            spec=spec, vcov=vc, terms=fitted.terms, params=params, cov=cov, y=y, mu=pf.mu,
             x_tilde=pf.x_tilde, bread=pf.bread, rows=sub if every else sub.iloc[np.flatnonzero(used)],
-            fe_codes=tuple(fe_codes), cluster_codes=tuple(clus_used), adjustment=vres.adjustment,
-            refit=_refit(spec, weights, offset, opts)))
-        beta, cov, bias_record = fixed.params, fixed.cov, fixed.record
+            fe_codes=tuple(fe_codes), cluster_codes=tuple(clus_used),
+            adjustment=fitted.vcov.adjustment, refit=_refit(spec, weights, offset, opts)))
+        params, cov, bias_record = fixed.params, fixed.cov, fixed.record
         notes.extend(fixed.notes)
+    for kind in ("singleton", "separated"):
+        if dropped[kind]:
+            notes.append(f"{dropped[kind]} {kind} observations dropped")
 
-    k_all = len(keep) + fe_total - fe_redundant
-    fit_stats = (_ols_fit_statistics(y, w, lin.resid, lin.y_tilde, k_all) if model == "ols"
-                 else _poisson_fit_statistics(y, w, pf.mu, pf.deviance, k_all))
-    omitted = tuple(
-        (design.names[j], next((nt.split(" dropped: ", 1)[1] for nt in notes
-                                if nt.startswith(f"{design.names[j]} dropped: ")), "dropped"))
-        for j in range(len(design.names)) if j not in keep
-    )
-    if dropped["singleton"]:
-        notes.append(f"{dropped['singleton']} singleton observations dropped")
-    if dropped["separated"]:
-        notes.append(f"{dropped['separated']} separated observations dropped")
     result = EstimationResult(
         model=model,
         formula=spec.formula,
         depvar=spec.depvar,
-        terms=names_kept,
-        params=np.asarray(beta, dtype=float),
+        terms=fitted.terms,
+        params=np.asarray(params, dtype=float),
         cov=np.asarray(cov, dtype=float),
         nobs=n,
         dropped={"missing": dropped["missing"], "singletons": dropped["singleton"],
                  "separated": dropped["separated"], "excluded": dropped["excluded"]},
-        omitted=omitted,
+        omitted=fitted.omitted,
         fixed_effects={nm: int(c.max()) + 1 for nm, c in zip(design.fe_names, fe_codes, strict=True)},
-        vcov={
-            "type": vc.kind,
-            "clusters": vres.n_clusters,
-            "small_sample": vc.small_sample.value,
-            "distribution": vres.distribution,
-            "df": vres.df,
-            "adjustment": vres.adjustment,
-        },
-        fit=fit_stats,
+        vcov=VcovInfo(type=vc.kind, clusters=fitted.vcov.n_clusters, small_sample=vc.small_sample.value,
+                      distribution="t" if fitted.vcov.distribution == "t" else "normal",
+                      df=fitted.vcov.df, adjustment=fitted.vcov.adjustment),
+        fit=fitted.fit,
         converged=True,
-        iterations=iterations,
-        fe_sweeps=sweeps,
+        iterations=fitted.iterations,
+        fe_sweeps=fitted.sweeps,
         data=dict(data_info or {}),
         options={"where": where, "weights": weights, "offset": offset, "tol": opts.tol,
-                 "fe_tol": opts.fe_tol, "separation": list(opts.separation) if model == "ppml" else []},
+                 "fe_tol": opts.fe_tol, "separation": list(opts.separation) if estimator.poisson else []},
         notes=tuple(notes),
         versions=_versions(),
         conf_level=opts.conf_level,
+        first_stage=fitted.first_stage,
         bootstrap={t: b.to_dict() for t, b in boot.items()},
         bias_correction=bias_record,
     )
@@ -386,113 +341,3 @@ def _refit(spec: ModelSpec, weights: str | None, offset: str | None,
         return got.terms, got.params
 
     return refit
-
-
-def _iv_data(design: Design, y: np.ndarray, w: np.ndarray | None, off: np.ndarray | None,
-             fe_codes: Sequence[np.ndarray], rows: np.ndarray | None = None) -> IVData:
-    """The arrays of an IV model; ``y``, ``w``, ``off`` and ``fe_codes`` are already on ``rows``."""
-    from migtrade.estimation.iv import IVData
-
-    sel = slice(None) if rows is None else rows
-    return IVData(
-        y=y, X=np.asfortranarray(design.X[sel]), names=design.names,
-        endog=design.endog[sel], endog_names=design.endog_names,
-        instruments=design.instruments[sel], instrument_names=design.instrument_names,
-        weights=np.ones(len(y)) if w is None else w, offset=off,
-        fe_codes=fe_codes, fe_names=design.fe_names,
-    )
-
-
-def _estimate_iv(model: str, design: Design, used: np.ndarray, y: np.ndarray, w: np.ndarray,
-                 off: np.ndarray | None, fe_codes: list[np.ndarray], clus: list[np.ndarray],
-                 absorber: Absorber | None, vc: VcovSpec, opts: FitOptions, *,
-                 common: dict[str, Any], sample: Sample) -> Estimate:
-    """2SLS (``ols``) or the Poisson control function (``ppml``) on the estimation sample."""
-    from migtrade.estimation.iv import fit_2sls
-    from migtrade.estimation.iv_diagnostics import VcovContext
-    from migtrade.estimation.iv_poisson import fit_control_function
-
-    data = _iv_data(design, y, w, off, fe_codes, rows=used)
-    nested = [vc.kind == "cluster" and any(is_nested(f, c) for c in clus) for f in fe_codes]
-    convention = vc.small_sample.value
-    ctx = VcovContext(spec=vc, clusters=clus, fe_params=fe_dof(fe_codes, nested, convention),
-                      fe_params_iid=fe_dof(fe_codes, [False] * len(fe_codes), convention))
-    if model == "ols":
-        ivf = fit_2sls(data, absorber, ctx, tol=opts.fe_tol, maxiter=opts.fe_maxiter)
-    else:
-        ivf = fit_control_function(data, absorber, ctx, tol=opts.tol, fe_tol=opts.fe_tol,
-                                   maxiter=opts.maxiter, fe_maxiter=opts.fe_maxiter)
-    n = len(y)
-    fe_total, fe_redundant = absorbed_dof(fe_codes)
-    k_all = ivf.n_params + fe_total - fe_redundant
-    if model == "ols":
-        assert ivf.resid is not None and ivf.y_tilde is not None  # 2SLS always sets them
-        fit_stats = _ols_fit_statistics(y, w, ivf.resid, ivf.y_tilde, k_all)
-    else:
-        assert ivf.poisson is not None  # the control function always has a Poisson stage
-        fit_stats = _poisson_fit_statistics(y, w, ivf.poisson.mu, ivf.poisson.deviance, k_all)
-    notes = list(ivf.notes)
-    dropped = common["dropped"]
-    for status, label in (("singleton", "singleton"), ("separated", "separated")):
-        if dropped[status]:
-            notes.append(f"{dropped[status]} {label} observations dropped")
-    vres = ivf.vcov
-    result = EstimationResult(
-        model=model, formula=common["formula"], depvar=common["depvar"], terms=ivf.terms,
-        params=np.asarray(ivf.params, dtype=float), cov=np.asarray(vres.cov, dtype=float), nobs=n,
-        dropped={"missing": dropped["missing"], "singletons": dropped["singleton"],
-                 "separated": dropped["separated"], "excluded": dropped["excluded"]},
-        omitted=ivf.omitted,
-        fixed_effects={nm: int(c.max()) + 1 for nm, c in zip(design.fe_names, fe_codes, strict=True)},
-        vcov={"type": vc.kind, "clusters": vres.n_clusters, "small_sample": convention,
-              "distribution": vres.distribution, "df": vres.df, "adjustment": vres.adjustment},
-        fit=fit_stats, converged=True, iterations=ivf.iterations, fe_sweeps=ivf.sweeps,
-        data=dict(common["data_info"] or {}),
-        options={"where": common["where"], "weights": common["weights"],
-                 "offset": common["offset"], "tol": opts.tol, "fe_tol": opts.fe_tol,
-                 "separation": list(opts.separation) if model == "ppml" else []},
-        notes=tuple(notes), versions=_versions(), conf_level=opts.conf_level,
-        first_stage=ivf.first_stage,
-    )
-    return Estimate(result=result, sample=sample)
-
-
-def _ols_fit_statistics(y: np.ndarray, w: np.ndarray, resid: np.ndarray, y_tilde: np.ndarray,
-                        k: int) -> dict[str, float | None]:
-    """R², adjusted and within R², RMSE and RSS; ``k`` counts regressors and absorbed levels."""
-    n = y.shape[0]
-    wsum = float(w.sum())
-    ybar = float(w @ y) / wsum
-    rss = float(w @ resid**2)
-    tss = float(w @ (y - ybar) ** 2)
-    tss_within = float(w @ y_tilde**2)
-    r2 = 1 - rss / tss if tss > 0 else None
-    return {
-        "r2": r2,
-        "adj_r2": None if r2 is None or n <= k else 1 - (1 - r2) * (n - 1) / (n - k),
-        "within_r2": 1 - rss / tss_within if tss_within > 0 else None,
-        "rmse": float(np.sqrt(rss / wsum)),
-        "rss": rss,
-        "df_resid": n - k,
-    }
-
-
-def _poisson_fit_statistics(y: np.ndarray, w: np.ndarray, mu: np.ndarray, deviance: float,
-                            k: int) -> dict[str, float | None]:
-    """Deviance, log-likelihood, constant-only log-likelihood, pseudo-R² and corr(y, mu)²."""
-    n = y.shape[0]
-    ybar = float(w @ y) / float(w.sum())
-    pos = y > 0
-    # log(y!) is 0 where y = 0, often a third of a trade panel.
-    log_fact = float(w[pos] @ gammaln(y[pos] + 1))
-    ll = -float(w @ mu) - log_fact + float(w[pos] @ (y[pos] * np.log(mu[pos])))
-    ll0 = -ybar * float(w.sum()) - log_fact + float(w[pos] @ (y[pos] * np.log(ybar)))
-    corr = np.corrcoef(y, mu)[0, 1] if n > 1 and np.std(mu) > 0 else np.nan
-    return {
-        "deviance": deviance,
-        "loglik": ll,
-        "loglik_null": ll0,
-        "pseudo_r2": 1 - ll / ll0 if ll0 != 0 else None,
-        "r2_corr": float(corr**2) if np.isfinite(corr) else None,
-        "df_resid": n - k,
-    }

@@ -35,7 +35,7 @@ import numpy as np
 
 from migtrade.errors import EstimationError, FormulaError
 from migtrade.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, Absorber
-from migtrade.estimation.collinearity import select_columns
+from migtrade.estimation.collinearity import Omission, select_columns
 from migtrade.estimation.iv_diagnostics import (
     VcovContext,
     exogeneity_block,
@@ -97,6 +97,7 @@ class FirstStage:
     q_bread: np.ndarray  # (Q̃'WQ̃)^-1
     notes: tuple[str, ...]
     sweeps: int
+    omitted: tuple[Omission, ...] = ()  # exogenous and endogenous regressors dropped
 
 
 def check_order_condition(endog_names: Sequence[str], instrument_names: Sequence[str],
@@ -168,7 +169,7 @@ def first_stage(data: IVData, absorber: Absorber | None, y: np.ndarray | None,
             "endogenous regressors.")
     return FirstStage(xt=xt, et=et, zt=zt, yt=yt, exog=exog, endog=endog, instruments=(*instr,),
                        fitted=fitted, resid=et - fitted, q_bread=q_bread, notes=(*notes,),
-                       sweeps=sweeps)
+                       sweeps=sweeps, omitted=sel.omitted)
 
 
 def diagnostics(fs: FirstStage, data: IVData, ctx: VcovContext) -> tuple[dict[str, Any], list[str]]:
@@ -186,12 +187,10 @@ def diagnostics(fs: FirstStage, data: IVData, ctx: VcovContext) -> tuple[dict[st
 
 
 def omitted(names: Sequence[str], kept: Sequence[str],
-            notes: Sequence[str]) -> tuple[tuple[str, str], ...]:
-    """Each dropped regressor with the reason its note gives."""
-    return tuple(
-        (nm, next((nt.split(" dropped: ", 1)[1] for nt in notes if nt.startswith(f"{nm} dropped: ")),
-                  "dropped"))
-        for nm in names if nm not in kept)
+            dropped: Sequence[Omission]) -> tuple[tuple[str, str], ...]:
+    """Each regressor of ``names`` not in ``kept``, with the reason it was dropped."""
+    reasons = {o.term: o.reason for o in dropped}
+    return tuple((nm, reasons.get(nm, "dropped")) for nm in names if nm not in kept)
 
 
 def cf_name(endog: str) -> str:
@@ -253,6 +252,6 @@ def fit_2sls(data: IVData, absorber: Absorber | None, ctx: VcovContext, *,
         "Durbin-Wu-Hausman (regression form): first-stage residuals added to the OLS")
     all_notes = (*fs.notes, *notes, *vres.notes)
     return IVFit(terms=terms, params=beta, vcov=vres, n_params=k,
-                 omitted=omitted((*data.names, *data.endog_names), terms, fs.notes),
+                 omitted=omitted((*data.names, *data.endog_names), terms, fs.omitted),
                  notes=all_notes, first_stage=block, resid=resid, y_tilde=fs.yt,
                  sweeps=fs.sweeps)

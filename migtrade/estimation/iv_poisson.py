@@ -128,7 +128,7 @@ def fit_control_function(
     all_notes = (*fs.notes, *pf.notes, *notes, CF_CORRECTION, *vres.notes)
     return IVFit(
         terms=terms, params=pf.beta[struct], vcov=replace(vres, cov=vres.cov[np.ix_(struct, struct)]),
-        n_params=k2, omitted=omitted((*data.names, *data.endog_names), terms, (*fs.notes, *pf.notes)),
+        n_params=k2, omitted=omitted((*data.names, *data.endog_names), terms, (*fs.omitted, *pf.omitted)),
         notes=all_notes, first_stage=block, poisson=pf, iterations=pf.iterations,
         sweeps=fs.sweeps + pf.sweeps,
     )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from migtrade.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, Absorber
-from migtrade.estimation.collinearity import select_columns
+from migtrade.estimation.collinearity import Omission, select_columns
 from migtrade.estimation.kernels import weighted_cross
 
 
@@ -26,6 +26,7 @@ class LinearFit:
     weights: np.ndarray
     sweeps: int
     converged: bool
+    omitted: tuple[Omission, ...] = ()  # the regressors dropped, with the reason
 
 
 def solve_wls(xt: np.ndarray, yt: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -71,6 +72,7 @@ def fit_ols(
         beta=beta,
         keep=selection.keep,
         notes=selection.notes,
+        omitted=selection.omitted,
         x_tilde=xt,
         resid=resid,
         y_tilde=yt,

@@ -47,7 +47,7 @@ def _checking(option: str) -> Iterator[None]:
 
 
 class Model(StrEnum):
-    """The estimators (the names of :data:`migtrade.estimation.fit.MODELS`)."""
+    """The estimators (the names of :data:`migtrade.estimation.models.MODELS`)."""
 
     ols = "ols"
     ppml = "ppml"

@@ -36,7 +36,7 @@ import numpy as np
 from migtrade.errors import ConvergenceError
 from migtrade.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, Absorber
 from migtrade.estimation.collinearity import DEFAULT_TOL as COLLINEAR_TOL
-from migtrade.estimation.collinearity import select_columns
+from migtrade.estimation.collinearity import Omission, select_columns
 from migtrade.estimation.ols import solve_wls
 
 START_INNER_TOL = 1e-4
@@ -65,6 +65,7 @@ class PoissonFit:
     deviance: float
     iterations: int
     sweeps: int
+    omitted: tuple[Omission, ...] = ()  # the regressors dropped, with the reason
 
 
 class _Deviance:
@@ -245,6 +246,7 @@ def fit_ppml(
         beta=beta,
         keep=selection.keep,
         notes=selection.notes,
+        omitted=selection.omitted,
         x_tilde=xt,
         mu=mu,
         eta=eta,

@@ -24,7 +24,6 @@ standard deviation of 0.79 and the 5% test rejected 3% of the time.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,7 +31,7 @@ import pandas as pd
 from migtrade.errors import MigtradeError
 from migtrade.estimation.fit import FitOptions, estimate
 from migtrade.estimation.vcov import VcovSpec
-from migtrade.results.result import EstimationResult
+from migtrade.results.result import EstimationResult, VcovInfo
 
 DEFAULT_GROUPS = 20
 SEED = 20_240_601
@@ -108,13 +107,8 @@ def jackknife(result: EstimationResult, formula: str, data: pd.DataFrame, *, mod
     reps = np.vstack(replicates)
     dev = reps - reps.mean(axis=0)
     cov = (used - 1) / used * dev.T @ dev
-    vcov: dict[str, Any] = {
-        "type": "jackknife",
-        "clusters": dict(result.vcov.get("clusters") or {}),
-        "small_sample": f"delete-a-group jackknife over {used} groups of {cluster}",
-        "distribution": "t",
-        "df": used - 1,
-        "adjustment": (used - 1) / used,
-        "groups": used,
-    }
+    vcov = VcovInfo(type="jackknife", clusters=dict(result.vcov.clusters),
+                    small_sample=f"delete-a-group jackknife over {used} groups of {cluster}",
+                    distribution="t", df=used - 1, adjustment=(used - 1) / used,
+                    extra={"groups": used})
     return replace(result, cov=cov, vcov=vcov), notes

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from scipy import special
@@ -33,6 +34,68 @@ class Coefficient:
     ci_high: float
 
 
+_VCOV_KEYS = ("type", "clusters", "small_sample", "distribution", "df", "adjustment")
+
+
+@dataclass(frozen=True, eq=False)
+class VcovInfo(Mapping[str, Any]):
+    """How the covariance matrix was computed: the ``vcov`` block of the JSON document.
+
+    A read-only mapping with the document's keys as well (``info["type"]``), so that code and
+    files written before this class keep working.
+
+    Attributes
+    ----------
+    type
+        ``iid``, ``robust`` or ``cluster``.
+    clusters
+        Each clustering dimension and its number of clusters (empty unless clustered).
+    small_sample
+        The named convention, ``stata`` or ``fixest``.
+    distribution
+        ``t`` (with ``df`` degrees of freedom) or ``normal``: what p-values and intervals use.
+    adjustment
+        The small-sample factor applied to the sandwich.
+    extra
+        Keys of a document written by a later version, kept for the round trip.
+    """
+
+    type: str
+    clusters: dict[str, int] = field(default_factory=dict)
+    small_sample: str = "stata"
+    distribution: Literal["t", "normal"] = "normal"
+    df: int | None = None
+    adjustment: float = 1.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON block, in its documented key order."""
+        return {"type": self.type, "clusters": dict(self.clusters), "small_sample": self.small_sample,
+                "distribution": self.distribution, "df": self.df, "adjustment": self.adjustment,
+                **self.extra}
+
+    @classmethod
+    def from_dict(cls, obj: Mapping[str, Any]) -> VcovInfo:
+        """Read the JSON block (missing keys take their defaults)."""
+        known = {k: obj[k] for k in _VCOV_KEYS if k in obj}
+        df = known.get("df")
+        return cls(type=str(known.get("type", "")), clusters=dict(known.get("clusters") or {}),
+                   small_sample=str(known.get("small_sample", "stata")),
+                   distribution="t" if known.get("distribution") == "t" else "normal",
+                   df=None if df is None else int(df),
+                   adjustment=float(known.get("adjustment", 1.0) if known.get("adjustment") is not None else 1.0),
+                   extra={k: v for k, v in obj.items() if k not in _VCOV_KEYS})
+
+    def __getitem__(self, key: str) -> Any:
+        return self.to_dict()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.to_dict())
+
+    def __len__(self) -> int:
+        return len(self.to_dict())
+
+
 @dataclass(frozen=True)
 class EstimationResult:
     """Everything about one fitted model except the data."""
@@ -47,7 +110,7 @@ class EstimationResult:
     dropped: dict[str, int]
     omitted: tuple[tuple[str, str], ...]
     fixed_effects: dict[str, int]
-    vcov: dict[str, Any]
+    vcov: VcovInfo
     fit: dict[str, float | None]
     converged: bool
     iterations: int
@@ -88,9 +151,12 @@ class EstimationResult:
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(se > 0, self.params / se, np.nan)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.vcov, VcovInfo):  # a plain mapping, as older callers pass
+            object.__setattr__(self, "vcov", VcovInfo.from_dict(self.vcov))
+
     def _t_df(self) -> float | None:
-        df = self.vcov.get("df")
-        return float(df) if self.vcov.get("distribution") == "t" and df else None
+        return float(self.vcov.df) if self.vcov.distribution == "t" and self.vcov.df else None
 
     @property
     def pvalues(self) -> np.ndarray:
@@ -136,7 +202,7 @@ class EstimationResult:
             "coefficients": coefs,
             "omitted": [{"term": t, "reason": r} for t, r in self.omitted],
             "fixed_effects": dict(self.fixed_effects),
-            "vcov": _clean(dict(self.vcov)),
+            "vcov": _clean(self.vcov.to_dict()),
             "cov": [[_num(v) for v in row] for row in self.cov.tolist()],
             "conf_level": self.conf_level,
             "fit": _clean(dict(self.fit)),
@@ -181,7 +247,7 @@ class EstimationResult:
             dropped=dict(obj["dropped"]),
             omitted=tuple((o["term"], o["reason"]) for o in obj.get("omitted", [])),
             fixed_effects=dict(obj["fixed_effects"]),
-            vcov=dict(obj["vcov"]),
+            vcov=VcovInfo.from_dict(obj["vcov"]),
             fit=dict(obj["fit"]),
             converged=bool(obj["converged"]),
             iterations=int(obj["iterations"]),
