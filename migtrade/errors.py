@@ -18,6 +18,11 @@ Exit codes (stable; scripts may rely on them):
 
 from __future__ import annotations
 
+import functools
+import re
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
 
 class MigtradeError(Exception):
     """Base of every error caused by the user's input or environment."""
@@ -72,3 +77,35 @@ class CheckFailed(MigtradeError):
 
     exit_code = 6
 
+
+# -- the Python API's words ---------------------------------------------------------------------
+# Messages and hints were written for the command line ("Raise --maxiter"); raised through the
+# Python API they name the keyword instead ("Raise maxiter"). The error keeps its class and exit
+# code, so that `except migtrade.UsageError` works the same from a notebook and a script.
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# "--fe-maxiter" -> "fe_maxiter"; "--impose-null/--no-impose-null" -> "impose_null".
+_FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9]*(?:-[a-z0-9]+)*)(?:/--no-[a-z0-9-]+)?")
+
+
+def in_api_words(text: str | None) -> str | None:
+    """``text`` with each ``--flag-name`` written as the keyword ``flag_name``."""
+    return None if text is None else _FLAG.sub(lambda m: m.group(1).replace("-", "_"), text)
+
+
+def speaks_python(function: Callable[P, R]) -> Callable[P, R]:
+    """Re-raise the package's errors from ``function`` with keywords in place of flags."""
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except MigtradeError as err:
+            err.message = in_api_words(err.message) or ""
+            err.hint = in_api_words(err.hint)
+            err.args = (err.message, *err.args[1:])
+            raise
+
+    return wrapper

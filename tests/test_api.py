@@ -227,3 +227,14 @@ def test_ge_gives_the_document_of_the_command(tmp_path: Path) -> None:
     with pytest.raises(mt.UsageError, match="no option 'sigmaa'") as caught:
         mt.ge(path, year=YEAR, sigmaa=5)
     assert caught.value.hint == "Did you mean 'sigma'?"
+
+
+def test_api_errors_name_keywords_not_flags(panel: pd.DataFrame) -> None:
+    """The engine's hints name command-line flags; through the API they name the keyword."""
+    with pytest.raises(mt.ConvergenceError) as caught:
+        mt.ppml(FORMULA, panel, maxiter=1)
+    assert caught.value.exit_code == 5
+    assert "Raise maxiter" in caught.value.one_line() and "--" not in caught.value.one_line()
+    with pytest.raises(mt.EstimationError) as absorbed:
+        mt.ols("trade ~ log_dist | pair_id", panel, where="year > 3000")
+    assert "--where" not in absorbed.value.one_line()

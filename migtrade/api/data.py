@@ -14,11 +14,12 @@ from typing import Any
 
 import pandas as pd
 
-from migtrade.errors import UsageError
+from migtrade.errors import UsageError, speaks_python
 from migtrade.store.resolve import DATA_ATTR, Data, resolve
 
 __all__ = ["DATA_ATTR", "Data", "build_panel", "fetch", "load_data", "resolve"]
 
+@speaks_python
 def load_data(data: str | Path, columns: Sequence[str] | None = None, *,
               store: str | Path | None = None) -> pd.DataFrame:
     """Read a data file or a stored dataset into a DataFrame.
@@ -46,6 +47,7 @@ def load_data(data: str | Path, columns: Sequence[str] | None = None, *,
     return frame
 
 
+@speaks_python
 def fetch(source: str, *, name: str | None = None, store: str | Path | None = None,
           years: str | tuple[int, int] | None = None, offline: bool = False, refresh: bool = False,
           quiet: bool = True, data_dir: Sequence[str | Path] = (), **options: Any) -> list[dict[str, Any]]:
@@ -105,6 +107,7 @@ def fetch(source: str, *, name: str | None = None, store: str | Path | None = No
     return [w.to_dict() for w in written]
 
 
+@speaks_python
 def build_panel(*, name: str | None = None, out: str | Path | None = None,
                 trade: str | None = None, stocks: str | None = None, flows: str | None = None,
                 covariates: str | None = None, country_year: Sequence[str] = (),

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from migtrade.errors import UsageError
+from migtrade.errors import UsageError, speaks_python
 from migtrade.estimation.options import (
     DEFAULT_FE_MAXITER,
     DEFAULT_FE_TOL,
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from migtrade.store.resolve import Data
 
 
+@speaks_python
 def estimate(
     formula: str | Sequence[str],
     data: Data,
@@ -159,12 +160,14 @@ def _check_names(function: str, options: dict[str, Any]) -> None:
                              f"Did you mean '{close[0]}'?" if close else f"The options are: {', '.join(known)}.")
 
 
+@speaks_python
 def ppml(formula: str | Sequence[str], data: Data, **options: Any) -> Result | list[Result]:
     """:func:`estimate` with ``model="ppml"``: Poisson pseudo-maximum likelihood (zeros kept)."""
     _check_names("ppml", options)
     return estimate(formula, data, model="ppml", **options)
 
 
+@speaks_python
 def ols(formula: str | Sequence[str], data: Data, **options: Any) -> Result | list[Result]:
     """:func:`estimate` with ``model="ols"``: least squares on the outcome as written
     (e.g. ``log(trade)``)."""

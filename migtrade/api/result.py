@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from migtrade.errors import speaks_python
 from migtrade.results.result import EstimationResult
 
 if TYPE_CHECKING:
@@ -196,6 +197,7 @@ class Result:
         return etable([self], "html")
 
 
+@speaks_python
 def read_result(path: str | Path) -> Result | list[Result]:
     """Read a file written by ``migtrade estimate --save`` (or :meth:`Result.save`).
 

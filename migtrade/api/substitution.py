@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 
-from migtrade.errors import UsageError
+from migtrade.errors import UsageError, speaks_python
 
 if TYPE_CHECKING:
     from migtrade.hypotheses.report import SubstitutionReport
@@ -64,6 +64,7 @@ class Substitution:
         return f"<migtrade substitution report: verdict {self.verdict!r}, {len(self.report.tests)} tests>"
 
 
+@speaks_python
 def test_substitution(
     data: Data,
     *,

@@ -7,12 +7,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from migtrade.errors import UsageError
+from migtrade.errors import UsageError, speaks_python
 from migtrade.results.result import EstimationResult
 
 TableFormat = Literal["rich", "text", "md", "latex", "html", "csv", "json"]
 
 
+@speaks_python
 def etable(
     results: Any,
     format: TableFormat = "rich",

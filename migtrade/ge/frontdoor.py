@@ -10,11 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from migtrade.errors import speaks_python
+
 if TYPE_CHECKING:
     from migtrade.ge.result import GEResult
     from migtrade.store.resolve import Data
 
 
+@speaks_python
 def ge(data: Data, *, year: int, store: str | Path | None = None, **options: Any) -> GEResult:
     """Solve a counterfactual: trade, prices and real GDP before and after a change in costs.
 
