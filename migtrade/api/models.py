@@ -18,6 +18,7 @@ from migtrade.estimation.options import (
     DEFAULT_TOL,
     SEPARATION_METHODS,
     EstimateOptions,
+    parse_models,
 )
 
 if TYPE_CHECKING:
@@ -116,7 +117,7 @@ def estimate(
         raise UsageError("formula must be text such as 'trade ~ rta | exporter^year + importer^year'",
                          "Pass a formula, or a list of formulas.")
     specs = [ModelSpec.parse(f) for f in expand_formulas(texts)]
-    models = _models(model)
+    models = parse_models(model)
     options = EstimateOptions(
         model=models[0], vcov=vcov, small_sample=small_sample, where=where, weights=weights,
         offset=offset, separation=separation, keep_singletons=keep_singletons, tol=tol,
@@ -135,16 +136,6 @@ def estimate(
             done = fit(spec, frame, replace(options, model=name), data_info=info)
             results.append(Result(done.result, done.sample))
     return results[0] if len(results) == 1 else results
-
-
-def _models(model: str | Sequence[str]) -> list[str]:
-    names = model.split(",") if isinstance(model, str) else list(model)
-    out = [str(n).strip().lower() for n in names]
-    if not out:
-        raise UsageError("no model given", "Use model='ppml' or model='ols'.")
-    if len(set(out)) != len(out):
-        raise UsageError(f"model {model!r} names a model twice", "Give each model once.")
-    return out
 
 
 def _check_names(function: str, options: dict[str, Any]) -> None:

@@ -7,12 +7,7 @@ from pathlib import Path
 
 import typer
 
-from migtrade.estimation.options import SEPARATION_METHODS
-
-
-class ModelChoice(StrEnum):
-    ols = "ols"
-    ppml = "ppml"
+from migtrade.estimation.options import SEPARATION_METHODS, Model
 
 
 class FormatChoice(StrEnum):
@@ -63,7 +58,7 @@ def estimate_command(
         None, "--store", help="Store folder where --data may instead name a stored dataset "
         "(default: $MIGTRADE_STORE or the per-user data folder)."),
     model: str = typer.Option(
-        ModelChoice.ppml.value, "--model", "-m",
+        Model.ppml.value, "--model", "-m",
         help="Estimator: ppml or ols; several comma-separated (ols,ppml) fit each formula with each, "
         "formula by formula."),
     vcov: str = typer.Option(
@@ -119,13 +114,13 @@ def estimate_command(
     from migtrade.cli.output import check_writable, emit_results, outputs_closed, write_sample
     from migtrade.errors import UsageError
     from migtrade.estimation.fit import fit
-    from migtrade.estimation.options import EstimateOptions
+    from migtrade.estimation.options import EstimateOptions, parse_models
     from migtrade.spec.formula import ModelSpec
     from migtrade.spec.multi import expand_formulas
     from migtrade.store.resolve import load_data
 
     specs = [ModelSpec.parse(f) for f in expand_formulas(formulas)]
-    models = _models(model)
+    models = parse_models(model)
     if sample_out is not None and len(specs) * len(models) > 1:
         raise UsageError("--sample-out needs a single model", "Estimate the model whose sample you want alone.")
     options = EstimateOptions(
@@ -155,17 +150,3 @@ def estimate_command(
         write_sample(frame, fits[0].sample.labels(), sample_out)
     emit_results([f.result for f in fits], fmt.value, save=save)
     outputs_closed()
-
-def _models(text: str) -> list[str]:
-    """``"ols,ppml"`` -> ``["ols", "ppml"]``, each checked against :class:`ModelChoice`."""
-    from migtrade.errors import UsageError
-
-    names = [m.strip().lower() for m in text.split(",")]
-    choices = [c.value for c in ModelChoice]
-    for name in names:
-        if name not in choices:
-            raise UsageError(f"unknown model '{name}' in --model '{text}'",
-                             f"Use {' or '.join(choices)}, or several comma-separated.")
-    if len(set(names)) != len(names):
-        raise UsageError(f"--model '{text}' names a model twice", "Give each model once.")
-    return names

@@ -53,6 +53,28 @@ class Model(StrEnum):
     ppml = "ppml"
 
 
+def parse_models(value: str | Sequence[str]) -> list[str]:
+    """``"ols,ppml"`` or ``["ols", "ppml"]`` -> ``["ols", "ppml"]``: several models to fit
+    each formula with, each named once.
+
+    Raises
+    ------
+    OptionError
+        For an unknown model, or one named twice.
+    """
+    names = value.split(",") if isinstance(value, str) else list(value)
+    out = [str(n).strip().lower() for n in names]
+    choices = [m.value for m in Model]
+    for name in out:
+        if name not in choices:
+            raise OptionError("model", f"unknown model '{name}' in {value!r}",
+                              f"Use {' or '.join(choices)}, or several comma-separated.")
+    if not out or len(set(out)) != len(out):
+        raise OptionError("model", f"model {value!r} names a model twice" if out else "no model given",
+                          "Give each model once.")
+    return out
+
+
 SEPARATION_METHODS: tuple[str, ...] = ("fe", "simplex", "relu")
 """The PPML separation checks, in the order they run (see :mod:`migtrade.estimation.separation`)."""
 
