@@ -51,14 +51,14 @@ def inner(panel: Path, fe: int) -> dict[str, Any]:
     import pandas as pd
 
     import migtrade.estimation.fit as fit_module
-    import migtrade.estimation.ppml as ppml_module
+    import migtrade.estimation.models as models_module
     from migtrade.cli.app import _keep_freed_memory
     from migtrade.estimation.vcov import VcovSpec
 
     _keep_freed_memory()  # the allocator settings of the migtrade command
     frame = pd.read_parquet(panel)
     spent = {"irls": 0.0, "correction": 0.0}
-    fit_ppml, correct = fit_module.fit_ppml, fit_module.correct
+    fit_ppml, correct = models_module.fit_ppml, fit_module.correct
 
     def timed_fit(*args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
@@ -72,8 +72,7 @@ def inner(panel: Path, fe: int) -> dict[str, Any]:
         spent["correction"] += time.perf_counter() - start
         return out
 
-    fit_module.fit_ppml = timed_fit
-    ppml_module.fit_ppml = timed_fit
+    models_module.fit_ppml = timed_fit  # the PPML estimator calls it from there
     fit_module.correct = timed_correct
     start = time.perf_counter()
     result = fit_module.estimate(FORMULAS[fe], frame, vcov=VcovSpec.parse(VCOV),
