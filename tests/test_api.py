@@ -129,6 +129,14 @@ def test_the_api_takes_every_option_of_the_command() -> None:
     flags = {p.name for p in command.params} - {"formulas", "data", "store", "fmt", "save", "sample_out"}
     assert flags == api
     defaults = inspect.signature(mt.estimate).parameters
+    # A recipe's [[models]] keys are options too, with the same defaults.
+    import dataclasses
+
+    from migtrade.recipes.schema import ModelStep
+
+    for f in dataclasses.fields(ModelStep):
+        if f.name in api:
+            assert f.default == defaults[f.name].default, f.name
     for p in command.params:
         if p.name in api and p.name != "separation":
             assert defaults[p.name].default == (p.default.value if hasattr(p.default, "value") else p.default), p.name

@@ -13,6 +13,7 @@ import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
+from migtrade.estimation.options import EstimateOptions
 from migtrade.recipes.schema import (
     CounterfactualStep,
     DatasetStep,
@@ -37,12 +38,9 @@ SOURCE_OPTIONS: dict[str, tuple[str, ...]] = {
 _FETCH_FLAGS = {"file": "--file", "base_url": "--base-url", "years": "--years",
                 "indicators": "--indicator", "columns": "--columns", "methods": "--method",
                 "mapping": "--map", "table": "--table"}
-_ESTIMATE_FLAGS = {"model": "--model", "vcov": "--vcov", "small_sample": "--small-sample",
-                   "where": "--where", "weights": "--weights", "offset": "--offset",
-                   "separation": "--separation", "keep_singletons": "--keep-singletons",
-                   "tol": "--tol", "fe_tol": "--fe-tol", "maxiter": "--maxiter",
-                   "fe_maxiter": "--fe-maxiter", "conf_level": "--conf-level",
-                   "bias_correction": "--bias-correction"}
+# A [[models]] key is an option of EstimateOptions and so, dashed, a flag of migtrade estimate.
+_ESTIMATE_FLAGS = {f.name: "--" + f.name.replace("_", "-") for f in dataclasses.fields(ModelStep)
+                   if f.name in EstimateOptions.names()}
 _TABLE_FLAGS = {"keep": "--keep", "drop": "--drop", "order": "--order", "digits": "--digits",
                 "title": "--title", "standalone": "--standalone"}
 _PLOT_FLAGS = {"keep": "--keep", "drop": "--drop", "pattern": "--pattern", "periods": "--periods",
@@ -85,8 +83,8 @@ def _flags(step: object, flags: Mapping[str, str]) -> list[str]:
         value = getattr(step, name)
         if value == defaults.get(name) or value is None:
             continue
-        if isinstance(value, bool):
-            words.append(flag)
+        if isinstance(value, bool):  # a switch: --keep-singletons, or --no-impose-null
+            words.append(flag if value else "--no-" + flag[2:])
         elif isinstance(value, tuple) and flag in ("--keep", "--drop", "--order", "--indicator",
                                                    "--columns", "--method"):
             for item in value:

@@ -13,7 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Literal
 
-from migtrade.estimation.options import SEPARATION_METHODS
+from migtrade.estimation.options import (
+    DEFAULT_FE_MAXITER,
+    DEFAULT_FE_TOL,
+    DEFAULT_MAXITER,
+    DEFAULT_TOL,
+    SEPARATION_METHODS,
+)
 
 if TYPE_CHECKING:
     from migtrade.estimation.options import EstimateOptions
@@ -198,10 +204,10 @@ class ModelStep:
     offset: str | None = None
     separation: tuple[str, ...] = SEPARATION_METHODS
     keep_singletons: bool = False
-    tol: float = 1e-8
-    fe_tol: float = 1e-8
-    maxiter: int = 1000
-    fe_maxiter: int = 100_000
+    tol: float = DEFAULT_TOL
+    fe_tol: float = DEFAULT_FE_TOL
+    maxiter: int = DEFAULT_MAXITER
+    fe_maxiter: int = DEFAULT_FE_MAXITER
     conf_level: float = 0.95
     bias_correction: Literal["analytical", "jackknife"] | None = None
     expect: dict[str, float] = field(default_factory=dict)
