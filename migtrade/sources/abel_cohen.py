@@ -8,7 +8,10 @@ demographic-accounting methods are those the authors recommend). Sexes and types
 disjoint parts of one flow, so they are summed, unless a both-sexes total is given.
 
 ``--file`` also takes long files ``period_start, period_end, orig, dest, flow`` of one method,
-the method named in the file name (``..._da_pb_closed_...``) or by ``--method``.
+the method named in the file name (``..._da_pb_closed_...``) or by ``--method``; and the JSON
+matrices published with a chord diagram (:mod:`migtrade.sources.matrix_json`, e.g.
+``flow_da_pb_closed.json`` of github.com/X80110/migration-visualization: one matrix per period
+start year, row = origin, column = destination), told apart by content, the method named alike.
 
 Output: ``origin, destination, period_start, period_end, flow, method``, flows in persons over
 the five years, names or codes as in the source.
@@ -24,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from migtrade.errors import DataError, UsageError
+from migtrade.sources import matrix_json
 from migtrade.sources.base import (
     FetchContext,
     FetchOptions,
@@ -120,12 +124,26 @@ def parse_payload(raw: bytes, name: str = "", methods: tuple[str, ...] = ()) -> 
     """
     if raw[:2] == b"\x1f\x8b":
         raw = gzip.decompress(raw)
+    if matrix_json.looks_like_matrix_json(raw):
+        return parse_matrix_json(raw, _one_method(name, methods))
     try:
         table = pd.read_csv(io.BytesIO(raw))
     except (ValueError, UnicodeDecodeError) as exc:
         raise DataError(f"Abel & Cohen file cannot be read: {str(exc).splitlines()[0]}") from None
     if "year0" in table.columns:
         return parse_wide(table, methods)
+    return parse_long(table, _one_method(name, methods))
+
+
+def parse_matrix_json(raw: bytes, method: str) -> pd.DataFrame:
+    """Flows from the JSON matrices of one method: one matrix per period start year, row =
+    origin, column = destination; region rows and columns set apart, zero cells left out."""
+    long = matrix_json.parse(raw, "Abel & Cohen flow JSON").long("flow", "period_start")
+    return _finish(long.assign(period_end=long["period_start"] + PERIOD_YEARS, method=method))
+
+
+def _one_method(name: str, methods: tuple[str, ...]) -> str:
+    """The method of a file of one method: named in its file name, else the one ``--method``."""
     method = method_from_name(name)
     if method is None:
         if len(methods) != 1:
@@ -134,7 +152,7 @@ def parse_payload(raw: bytes, name: str = "", methods: tuple[str, ...] = ()) -> 
         method = methods[0]
     elif methods and method not in methods:
         raise UsageError(f"abel-cohen: the file holds method {method}, not {', '.join(methods)}")
-    return parse_long(table, method)
+    return method
 
 
 def fetch(options: FetchOptions, ctx: FetchContext) -> list[Output]:

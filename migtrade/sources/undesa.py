@@ -9,7 +9,9 @@ then the years 1990, 1995, ..., 2020 three times (both sexes, males, females). E
 (2017, 2019) put one row per (year, destination) and one column per origin; both layouts are read.
 
 ``--file`` also takes two CSV layouts: long ``year, orig, dest, stock`` and the 2019 matrix
-``Year, Dest, <origin>...``. The output keeps the source's country names (``origin``,
+``Year, Dest, <origin>...``; and the JSON matrices of the 2020 edition published with a chord
+diagram (:mod:`migtrade.sources.matrix_json`, e.g. ``stock.json`` of
+github.com/X80110/migration-visualization), told apart by content. The output keeps the source's country names (``origin``,
 ``destination``), which the panel maps to ISO codes; the stock is in persons at mid-year, and
 empty or zero cells are left out.
 """
@@ -27,6 +29,7 @@ from typing import Any
 import pandas as pd
 
 from migtrade.errors import DataError
+from migtrade.sources import matrix_json
 from migtrade.sources.base import (
     FetchContext,
     FetchOptions,
@@ -216,12 +219,21 @@ def read_csv_layout(raw: bytes) -> pd.DataFrame:
                     f"{', '.join(map(str, table.columns[:10]))}.")
 
 
+def read_matrix_json(raw: bytes) -> pd.DataFrame:
+    """Parse the JSON matrices (one per year, row = origin, column = destination), regions set apart."""
+    long = matrix_json.parse(raw, "UN DESA stock JSON").long("stock", "year")
+    return _finish(list(long[list(COLUMNS)].itertuples(index=False, name=None)))
+
+
 def parse_payload(raw: bytes) -> pd.DataFrame:
-    """Parse any accepted layout, told apart by content: workbook (zip), gzip CSV or CSV."""
+    """Parse any accepted layout, told apart by content: workbook (zip), JSON matrices, gzip CSV
+    or CSV."""
     if raw[:4] == b"PK\x03\x04":
         return read_workbook(raw)
     if raw[:2] == b"\x1f\x8b":
         raw = gzip.decompress(raw)
+    if matrix_json.looks_like_matrix_json(raw):
+        return read_matrix_json(raw)
     try:
         return read_csv_layout(raw)
     except (ValueError, UnicodeDecodeError) as exc:
