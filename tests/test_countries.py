@@ -9,30 +9,19 @@ files, where every country-like name must match and only regions may be set asid
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import iso3166
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import shared_file
 from hypothesis import given
 from hypothesis import strategies as st
 
 from migtrade.errors import UsageError
 from migtrade.panel import country_aliases as aliases
 from migtrade.panel.countries import MISSING, CountryMatch, known_codes, normalize_name, to_iso3
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-def shared_file(relative: str) -> Path:
-    """A file of ../shared/data, or skip the test saying which file is absent."""
-    path = SHARED / relative
-    if not path.exists():
-        pytest.skip(f"../shared/data/{relative} is not available beside this checkout")
-    return path
-
 
 ISO = list(iso3166.countries)
 

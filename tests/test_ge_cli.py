@@ -3,36 +3,22 @@ code 2 for every bad input the issue lists (5 when the solver does not converge)
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import cli as run_cli
 from ge_panels import YEAR, small_panel
 
-from migtrade.cli.app import main
 from migtrade.ge import GEResult
 
 ESTIMATE = ["--estimate", "trade ~ rta | exporter^year + importer^year + pair_id", "--change", "rta = 0"]
 
 
-def run_cli(*args: object) -> tuple[int, str, str]:
-    """``migtrade ARGS`` in this process: (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    argv = ["migtrade", *(str(a) for a in args)]
-    code = 0
-    with redirect_stdout(out), redirect_stderr(err), mock.patch.object(sys, "argv", argv):
-        try:
-            main()
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")

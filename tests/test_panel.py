@@ -7,26 +7,14 @@ Abel-Cohen da_pb_closed Mexico -> United States 1990-95 = 2,238,239.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import shared_file
 
 from migtrade.errors import DataError, UsageError
 from migtrade.panel.assemble import PanelResult, assemble_panel
 from migtrade.panel.schema import KEYS, PANEL_SCHEMA, panel_problems, validate_panel
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-def shared_file(relative: str) -> Path:
-    """A file of ../shared/data, or skip the test saying which file is absent."""
-    path = SHARED / relative
-    if not path.exists():
-        pytest.skip(f"../shared/data/{relative} is not available beside this checkout")
-    return path
-
 
 OVERLAP_YEARS = [1990, 1995, 2000, 2005]
 

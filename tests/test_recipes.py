@@ -8,17 +8,15 @@ second each). The recipes shipped in ``recipes/`` are run on the shared data by
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import shlex
 import sys
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from unittest import mock
 
 import pytest
+from conftest import cli as run_cli
 
-from migtrade.cli.app import main
 from migtrade.recipes import SCHEMA, load_recipe
 from migtrade.recipes.validate import RecipeError
 from migtrade.synthetic.gravity import gravity_panel
@@ -57,17 +55,6 @@ file = "plots/coef.svg"
 """
 
 
-def run_cli(*args: object) -> tuple[int, str, str]:
-    """``migtrade ARGS`` in this process through ``main``: (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    argv = ["migtrade", *(str(a) for a in args)]
-    with redirect_stdout(out), redirect_stderr(err), mock.patch.object(sys, "argv", argv):
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")

@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import io
 import json
-import sys
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import pytest
+from conftest import cli as run_cli
 
-from migtrade.cli.app import main
 from migtrade.recipes import load_recipe
 from migtrade.recipes.counterfactuals import (
     GE_OPTION_FIELDS,
@@ -55,17 +51,6 @@ plot = "welfare.png"
 LAST = 'plot = "welfare.png"'
 
 
-def run_cli(*args: object) -> tuple[int, str, str]:
-    """``migtrade ARGS`` in this process through ``main``: (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    argv = ["migtrade", *(str(a) for a in args)]
-    with redirect_stdout(out), redirect_stderr(err), mock.patch.object(sys, "argv", argv):
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")

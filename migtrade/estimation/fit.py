@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -43,7 +43,6 @@ class Estimate:
 
     result: EstimationResult
     sample: Sample
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _versions() -> dict[str, str]:

@@ -13,7 +13,7 @@ recipe and, with ``--`` and dashes, the flag of the command line.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
@@ -295,23 +295,3 @@ class EstimateOptions:
     def names(cls) -> tuple[str, ...]:
         """The options a caller may set (the command's flags in snake_case)."""
         return tuple(f.name for f in fields(cls) if f.init)
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> EstimateOptions:
-        """Build from keyword values, refusing a name that is not an option (with the closest)."""
-        import difflib
-
-        known = cls.names()
-        for key in values:
-            if key not in known:
-                close = difflib.get_close_matches(key, known, n=1)
-                raise OptionError(key, f"unknown estimation option '{key}'",
-                                  f"Did you mean '{close[0]}'?" if close else
-                                  f"The options are: {', '.join(known)}.")
-        return cls(**dict(values))
-
-    def record(self) -> dict[str, Any]:
-        """The options block of the ``migtrade.estimation/1`` document (its layout is fixed)."""
-        return {"where": self.where, "weights": self.weights, "offset": self.offset,
-                "tol": self.tol, "fe_tol": self.fe_tol,
-                "separation": list(self.separation or ()) if self.model == Model.ppml else []}

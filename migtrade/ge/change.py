@@ -133,12 +133,6 @@ def _outside_quotes(text: str, position: int) -> bool:
     return quote is None
 
 
-def describe_touched(rows: pd.DataFrame, touched: np.ndarray, exporter: str, importer: str) -> str:
-    """A few of the touched pairs, for messages."""
-    sample = rows.loc[touched, [exporter, importer]].astype(str).head(3)
-    return ", ".join(f"{a} -> {b}" for a, b in sample.itertuples(index=False))
-
-
 def no_pair_touched(change_text: str, year: int) -> DataError:
     """The error for a change that alters no pair of the baseline year."""
     return DataError(

@@ -74,19 +74,6 @@ class _Grid:
         return out
 
 
-def constrained_ppml(flows: np.ndarray, kernel: np.ndarray, reference: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """PPML of ``flows`` on exporter and importer fixed effects with offset ``log(kernel)``.
-
-    Returns
-    -------
-    fitted, exp_a, exp_b
-        The fitted flows (N x N, zero where the kernel is zero) and the exponentiated exporter
-        and importer effects, normalised so that the reference country's importer effect is 1.
-    """
-    grid = _Grid.of(kernel)
-    return _fit(grid, flows[grid.rows, grid.cols], reference)
-
-
 def _fit(grid: _Grid, y: np.ndarray, reference: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     positive = bool(np.all(y > 0))
     if positive:

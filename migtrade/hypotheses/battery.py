@@ -147,7 +147,7 @@ def _nan_combination(label: str, terms: tuple[str, ...]) -> Combination:
 def _first_stage(est: Estimate) -> dict[str, Any] | None:
     block = getattr(est.result, "first_stage", None)
     if block is None:
-        block = est.result.to_dict().get("first_stage") or est.extra.get("first_stage")
+        block = est.result.to_dict().get("first_stage")
     if block is None:
         return None
     if hasattr(block, "to_dict"):
@@ -355,17 +355,3 @@ def _evidence(records: Sequence[TestRecord]) -> list[Evidence]:
                                  predicted=dict(spec.predicted), counts=counts,
                                  short=q.short or q.label))
     return rows
-
-
-def evidence_frame(report: SubstitutionReport) -> pd.DataFrame:
-    """The evidence table as a DataFrame (one row per reported quantity)."""
-    rows = report.evidence
-    return pd.DataFrame({
-        "test": [e.test for e in rows],
-        "quantity": [e.quantity for e in rows],
-        "role": [e.role if e.counts else f"{e.role} (not counted)" for e in rows],
-        "estimate": np.array([e.estimate for e in rows], dtype=float),
-        "std_error": np.array([e.std_error for e in rows], dtype=float),
-        "p_value": np.array([e.p_value for e in rows], dtype=float),
-        "reading": [e.reading for e in rows],
-    })
