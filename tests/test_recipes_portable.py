@@ -6,6 +6,13 @@ files named by address) points every address at it. Where a shared file is a gzi
 published bytes (the World Bank series), the server serves what the gzip holds; the tests check
 that every served body has the sha256 the recipe states, so nothing here is made up. Each test
 has its own download cache, so every download is real.
+
+The trade-migration recipe names the migrant stocks and flows by the addresses of their JSON
+matrices, which ``../shared/data`` does not hold: it keeps long-format conversions of them (the
+same numbers, other bytes, other hashes). Tests that run that recipe on the shared data do so on
+a temporary copy whose two dataset entries name the conversions instead (:func:`_on_conversions`);
+the JSON layout itself is read from hand-made fixtures, here through a recipe of one's own and in
+``test_sources_matrix_json.py``.
 """
 
 from __future__ import annotations
@@ -35,8 +42,15 @@ RECIPES = REPO / "recipes"
 YOTOV = RECIPES / "yotov2016_ch1.toml"
 TRADE_MIGRATION = RECIPES / "trade_migration_mex_phl.toml"
 SHIPPED = sorted(RECIPES.glob("*.toml"))
-NO_ADDRESS = ("undesa_ims2020_bilateral_stock_long.csv.gz", "abel_cohen_flows_da_pb_closed_long.csv.gz")
-"""Files of the trade-migration recipe that no public address serves (local conversions)."""
+CONVERSIONS = {
+    "undesa_stock": ("undesa_ims2020_bilateral_stock_long.csv.gz",
+                     "749bc32646da4aa1935c52751af3dd7c866394131b27dba1de24e573c5a4b57a"),
+    "abel_cohen_flows": ("abel_cohen_flows_da_pb_closed_long.csv.gz",
+                         "0b7baf7845f3e3072b028401917fb2ba97fd34f8af942fe5b9fa4ce5c55dba68"),
+}
+"""The long conversions in ../shared/data of the trade-migration recipe's JSON matrices (its
+datasets of the same names), with their sha256 (../shared/data/MANIFEST.md, sections 5 and 6)."""
+MATRIX_FIXTURES = Path(__file__).parent / "fixtures" / "matrix_json"
 SHARED = REPO.parent / "shared" / "data"
 CH2APP2 = SHARED / "yotov2016_agtpa" / "Chapter2Application2.dta"
 CH1APP1 = SHARED / "yotov2016_agtpa" / "Chapter1Application1.dta"
@@ -46,8 +60,9 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _published_bytes(dataset: dict[str, object]) -> bytes:
-    """The bytes a recipe dataset names, from their copy in ../shared/data (found by name)."""
+def _published_bytes(dataset: dict[str, object]) -> bytes | None:
+    """The bytes a recipe dataset names, from their copy in ../shared/data (found by name); None
+    for the JSON matrices, which it does not hold."""
     url = dataset["url"]
     first = url if isinstance(url, str) else next(iter(url))  # type: ignore[call-overload]
     names = [str(dataset.get("file") or ""), first.rsplit("/", 1)[-1]]
@@ -58,6 +73,8 @@ def _published_bytes(dataset: dict[str, object]) -> bytes:
                 data = gzip.decompress(data)
             if _sha(data) == dataset["sha256"]:
                 return data
+    if dataset["name"] in CONVERSIONS:
+        return None
     pytest.skip(f"../shared/data holds no copy of {first}")
 
 
@@ -135,6 +152,8 @@ def publisher(httpserver: HTTPServer, env: Path, monkeypatch: pytest.MonkeyPatch
             if "url" not in dataset:
                 continue
             data = _published_bytes(dataset)
+            if data is None:
+                continue
             assert _sha(data) == dataset["sha256"]  # the server serves exactly the published bytes
             urls = [dataset["url"]] if isinstance(dataset["url"], str) else dataset["url"]
             for url in urls:
@@ -198,16 +217,47 @@ def test_yotov_recipe_downloads_verifies_runs_and_rechecks_from_the_cache(
     assert publisher.paths() == [raw]
 
 
-def _no_address_folder(tmp_path: Path) -> Path:
-    """A data folder holding only the files no address serves."""
+def _conversions_folder(tmp_path: Path) -> Path:
+    """A data folder holding only the long conversions of the JSON matrices."""
     folder = tmp_path / "mine"
     folder.mkdir()
-    for name in NO_ADDRESS:
+    for name, _ in CONVERSIONS.values():
         source = next(SHARED.rglob(name), None)
         if source is None:
             pytest.skip(f"../shared/data has no {name}")
         (folder / name).symlink_to(source)
     return folder
+
+
+def _on_conversions(tmp_path: Path) -> Path:
+    """A copy of the trade-migration recipe whose migrant stocks and flows are the long
+    conversions in ../shared/data (``file`` + their own sha256, read as tables), every other
+    line as shipped. The shipped entries name the JSON matrices by address and source."""
+    text = TRADE_MIGRATION.read_text()
+    for name, (file, sha256) in CONVERSIONS.items():
+        head = f'[[datasets]]\nname = "{name}"\n'
+        start = text.index(head)
+        end = text.index("\n\n", start)
+        shipped = tomllib.loads(text[start:end])["datasets"][0]
+        assert shipped["source"] in ("undesa", "abel-cohen") and "url" in shipped
+        text = text[:start] + head + f'file = "{file}"\nsha256 = "{sha256}"' + text[end:]
+    copy = tmp_path / TRADE_MIGRATION.name
+    copy.write_text(text)
+    return copy
+
+
+@pytest.mark.parametrize("recipe", SHIPPED, ids=[r.stem for r in SHIPPED])
+def test_every_shipped_recipe_names_every_file_by_address_and_sha256(recipe: Path) -> None:
+    loaded = load_recipe(recipe)
+    for d in loaded.recipe.datasets:
+        assert d.urls and d.sha256, d.name
+        assert all(u.startswith("https://") for u in d.urls)
+        if d.name in CONVERSIONS or len(d.urls) > 1:
+            # A second address is jsDelivr's copy of the same commit of the same repository.
+            assert d.urls[0].startswith("https://raw.githubusercontent.com/")
+            owner, repo, commit, rest = d.urls[0].split("/", 6)[3:]
+            assert len(commit) == 40
+            assert d.urls[1] == f"https://cdn.jsdelivr.net/gh/{owner}/{repo}@{commit}/{rest}"
 
 
 @pytest.mark.parametrize("recipe", SHIPPED, ids=[r.stem for r in SHIPPED])
@@ -216,10 +266,13 @@ def test_every_shipped_recipe_obtains_its_files_from_the_publishers(
     from migtrade.recipes.acquire import acquire
     from migtrade.sources.http import HttpSettings
 
+    if recipe == TRADE_MIGRATION:
+        recipe = _on_conversions(tmp_path)
     loaded = load_recipe(recipe)
-    located = acquire(loaded, folders=(_no_address_folder(tmp_path),),
+    located = acquire(loaded, folders=(_conversions_folder(tmp_path),),
                       settings=HttpSettings.from_env(quiet=True))
-    assert set(located) == {d.name for d in loaded.recipe.datasets if d.source is None}
+    assert set(located) == {d.name for d in loaded.recipe.datasets if d.source is None or d.urls}
+    converted = {file for file, _ in CONVERSIONS.values()}
     for d in loaded.recipe.datasets:
         verified = located[d.name].verified
         assert verified is not None and verified.sha256 == d.sha256
@@ -227,7 +280,7 @@ def test_every_shipped_recipe_obtains_its_files_from_the_publishers(
             assert verified.origin == "downloaded" and verified.url == d.urls[0]
             assert _sha(verified.path.read_bytes()) == d.sha256
         else:
-            assert verified.origin == "local copy" and Path(verified.found_at).name in NO_ADDRESS
+            assert verified.origin == "local copy" and Path(verified.found_at).name in converted
     assert len(publisher.log) == len({d.sha256 for d in loaded.recipe.datasets if d.urls})
 
 
@@ -235,10 +288,11 @@ def test_every_shipped_recipe_obtains_its_files_from_the_publishers(
 def test_trade_migration_recipe_downloads_and_matches_the_data_folder_run(
         publisher: Publisher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """About 30 s on an idle machine: the recipe twice, from downloads and then from the copies
-    in ../shared/data with --check."""
-    folder = _no_address_folder(tmp_path)
+    in ../shared/data with --check; both on the long conversions of the migration data."""
+    folder = _conversions_folder(tmp_path)
+    recipe = _on_conversions(tmp_path)
     out = tmp_path / "downloaded"
-    code, stdout, err = run_cli("run", TRADE_MIGRATION, "--out", out, "--data-dir", folder)
+    code, stdout, err = run_cli("run", recipe, "--out", out, "--data-dir", folder)
     assert code == 0, err + stdout
     for name in ("agtpa", "wdi_gdp", "wdi_pop"):
         line = stdout.split(f"dataset {name}: ")[1].splitlines()[0]
@@ -248,7 +302,7 @@ def test_trade_migration_recipe_downloads_and_matches_the_data_folder_run(
     # The same recipe on ../shared/data alone (gzip copies of the World Bank files): same numbers.
     monkeypatch.setenv("MIGTRADE_DATA_DIR", str(SHARED))
     monkeypatch.setenv("MIGTRADE_CACHE", str(tmp_path / "other-cache"))
-    code, stdout, err = run_cli("run", TRADE_MIGRATION, "--check", out / "manifest.json")
+    code, stdout, err = run_cli("run", recipe, "--check", out / "manifest.json")
     assert code == 0, err + stdout
     assert "local copy " + str(SHARED / "wdi_covariates" / "gdp_current_usd.csv.gz") in stdout
     assert "no drift" in stdout and "note:" not in stdout
@@ -302,9 +356,11 @@ def test_fresh_clone_without_network_or_copies_fails_before_any_work(
     assert "cannot obtain 5 of 5 datasets: agtpa (Chapter2Application2.dta: http://127.0.0.1:" in err
     assert _raw_path(TRADE_MIGRATION, "agtpa") in err and "connection refused" in err
     assert "wdi_gdp (gdp.csv: " in err and "wdi_pop (population.csv: " in err
-    assert "undesa_stock (undesa_ims2020_bilateral_stock_long.csv.gz: no local copy beside the " \
-           "recipe or in a data folder, and no address to download it from)" in err
-    assert "abel_cohen_flows (abel_cohen_flows_da_pb_closed_long.csv.gz: no local copy" in err
+    # Every file has an address: with the network, a fresh clone runs as shipped.
+    assert "undesa_stock (stock.json: http://127.0.0.1:" in err
+    assert _raw_path(TRADE_MIGRATION, "undesa_stock") in err
+    assert "abel_cohen_flows (flow_da_pb_closed.json: http://127.0.0.1:" in err
+    assert "no address to download it from" not in err
     assert "--data-dir FOLDER (or set MIGTRADE_DATA_DIR)" in err
     assert not out.exists()
 
@@ -538,3 +594,90 @@ def test_recipe_init_writes_a_valid_recipe_that_runs(env: Path, tmp_path: Path,
     assert code == 0, err
     assert "expectations: 5 of 5 met" in stdout
     assert (tmp_path / "migtrade-out" / "my-analysis" / "gravity.md").is_file()
+
+
+# --- a source reading a published file: the JSON matrices of the migrant stocks and flows ---
+
+MATRICES = """\
+[recipe]
+name = "matrices"
+
+[[datasets]]
+name = "stocks"
+source = "undesa"
+url = ["{stock}", "{stock_mirror}"]
+sha256 = "{stock_sha}"
+
+[[datasets]]
+name = "flows"
+source = "abel-cohen"
+url = "{flow}"
+sha256 = "{flow_sha}"
+options = {{ years = "1990:1990" }}
+"""
+
+
+def _matrices(httpserver: HTTPServer, tmp_path: Path, stock_sha: str | None = None) -> Path:
+    stock = (MATRIX_FIXTURES / "stock.json").read_bytes()
+    flow = (MATRIX_FIXTURES / "flow_da_pb_closed.json").read_bytes()
+    httpserver.expect_request("/v/json/stock.json").respond_with_data(stock)
+    httpserver.expect_request("/v/json/flow_da_pb_closed.json").respond_with_data(flow)
+    recipe = tmp_path / "matrices.toml"
+    recipe.write_text(MATRICES.format(
+        stock=httpserver.url_for("/v/json/stock.json"),
+        stock_mirror=httpserver.url_for("/mirror/json/stock.json"),
+        stock_sha=stock_sha or _sha(stock), flow=httpserver.url_for("/v/json/flow_da_pb_closed.json"),
+        flow_sha=_sha(flow)))
+    return recipe
+
+
+def test_a_source_reads_the_published_file_it_is_given_by_address(
+        httpserver: HTTPServer, env: Path, tmp_path: Path) -> None:
+    recipe = _matrices(httpserver, tmp_path)
+    out = tmp_path / "out"
+    code, stdout, err = run_cli("run", recipe, "--out", out)
+    assert code == 0, err + stdout
+    # 16 country pairs with a stock in 1990 and 2020, regions set apart; 5 flows in 1990-95.
+    assert "dataset stocks: 16 rows from undesa, sha256 " in stdout
+    assert "dataset flows: 5 rows from abel-cohen, sha256 " in stdout
+    assert stdout.count("downloaded from http://localhost:") == 2
+    m = json.loads((out / "manifest.json").read_text())
+    stocks = m["datasets"]["stocks"]
+    assert stocks["kind"] == "url" and stocks["source"] == "undesa" and stocks["rows"] == 16
+    assert stocks["location"].endswith("/v/json/stock.json")
+    assert stocks["mirrors"][0].endswith("/mirror/json/stock.json")
+    assert stocks["sha256"] == _sha((MATRIX_FIXTURES / "stock.json").read_bytes())
+    commands = [shlex.split(s["command"]) for s in m["steps"] if s["kind"] == "dataset"]
+    assert commands[0][:5] == ["migtrade", "fetch", "undesa", "--name", "stocks"]
+    assert commands[1][commands[1].index("--file") + 1].endswith("flow_da_pb_closed.json")
+    assert commands[1][commands[1].index("--years") + 1] == "1990:1990"
+
+
+def test_a_source_refuses_a_published_file_with_another_hash(
+        httpserver: HTTPServer, env: Path, tmp_path: Path) -> None:
+    recipe = _matrices(httpserver, tmp_path, stock_sha="0" * 64)
+    code, stdout, err = run_cli("run", recipe, "--out", tmp_path / "out")
+    assert code == 3 and stdout == "" and err.count("\n") == 1
+    assert "stocks (stock.json: " in err and "served a file with sha256 " in err
+    assert "not the expected 0000" in err
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ('source = "undesa"', 'source = "worldbank"', "datasets[0]: 'source' does not go with 'url'"),
+    ('options = {', 'options = { file = "x.json", ', "datasets[1].options.file: source "
+                                                    "'abel-cohen' does not take this option"),
+    ('source = "undesa"', 'source = "undesa"\nrename = { a = "b" }', "datasets[0].rename: does "
+                                                                       "not apply to a 'source'"),
+    ('sha256 = "', '# sha256 = "', "datasets[0].sha256: missing: a file named by its address"),
+])
+def test_a_source_with_an_address_is_checked_before_anything_runs(
+        httpserver: HTTPServer, env: Path, tmp_path: Path, old: str, new: str, message: str) -> None:
+    from migtrade.recipes.validate import RecipeError
+
+    recipe = _matrices(httpserver, tmp_path)
+    text = recipe.read_text()
+    assert old in text
+    recipe.write_text(text.replace(old, new, 1))
+    with pytest.raises(RecipeError) as info:
+        load_recipe(recipe)
+    assert message in info.value.one_line()

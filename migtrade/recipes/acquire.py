@@ -92,14 +92,15 @@ def acquire(loaded: RecipeFile, *, folders: Sequence[Path] = (), settings: HttpS
     Returns
     -------
     dict
-        Dataset name to :class:`Located`, for every dataset that is not a ``source``.
+        Dataset name to :class:`Located`, for every dataset with a file: not a ``source``, or
+        a ``source`` reading a file named by ``url``.
 
     Raises
     ------
     SourceError
         Naming every dataset that could not be obtained (exit code 3).
     """
-    wanted = [d for d in loaded.recipe.datasets if d.source is None]
+    wanted = [d for d in loaded.recipe.datasets if d.source is None or d.urls]
     found: dict[str, Located] = {}
     missing: list[str] = []
     if not wanted:

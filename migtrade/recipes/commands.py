@@ -35,6 +35,11 @@ SOURCE_OPTIONS: dict[str, tuple[str, ...]] = {
 }
 """The options of ``[[datasets]] options`` each source of ``migtrade fetch`` takes."""
 
+URL_SOURCES: tuple[str, ...] = ("undesa", "abel-cohen")
+"""Sources whose parser also reads a published file a dataset names by ``url`` and ``sha256``
+(a layout a plain table reader cannot read, such as the JSON matrices of the migrant stocks
+and flows): the file is obtained and checked like any ``url`` dataset, then read as ``--file``."""
+
 _FETCH_FLAGS = {"file": "--file", "base_url": "--base-url", "years": "--years",
                 "indicators": "--indicator", "columns": "--columns", "methods": "--method",
                 "mapping": "--map", "table": "--table"}
@@ -104,9 +109,15 @@ def _titles(titles: Sequence[str] | None) -> str:
         if titles else ""
 
 
-def fetch_command(step: DatasetStep, store: Path | None, resolve: Callable[[str], Path]) -> str:
-    """``migtrade fetch SOURCE --name NAME ...``; ``resolve`` maps the option ``file`` to a path."""
+def fetch_command(step: DatasetStep, store: Path | None, resolve: Callable[[str], Path],
+                  verified: Path | None = None) -> str:
+    """``migtrade fetch SOURCE --name NAME ...``; ``resolve`` maps the option ``file`` to a path.
+
+    ``verified`` is the checked copy of a file the dataset names by ``url``, read as ``--file``.
+    """
     words = ["migtrade", "fetch", str(step.source), "--name", step.name]
+    if verified is not None:
+        words += ["--file", display(verified)]
     options = step.options
     if options is not None:
         for key, flag in _FETCH_FLAGS.items():

@@ -14,11 +14,11 @@ import os
 import tomllib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from migtrade.errors import DataError, MigtradeError
-from migtrade.recipes.commands import SOURCE_OPTIONS
+from migtrade.recipes.commands import SOURCE_OPTIONS, URL_SOURCES
 from migtrade.recipes.schema import (
     CounterfactualStep,
     DatasetStep,
@@ -202,14 +202,23 @@ class _Checker:
 
     def dataset(self, path: str, d: DatasetStep) -> None:
         given = d.file is not None or d.url is not None
-        if given == (d.source is not None):
+        published = d.source in URL_SOURCES and d.url is not None
+        if given == (d.source is not None) and not published:
             problem = "'source' does not go with 'url' or 'file'" if given else \
                 "give 'url' (with 'sha256') or 'file', or else 'source'"
-            raise self.fail(path, problem, "Run `migtrade run --schema` for the dataset keys.")
-        if given:
+            hint = "Run `migtrade run --schema` for the dataset keys."
+            if given:
+                hint = (f"Only {', '.join(URL_SOURCES)} read a published file named by 'url' and "
+                        "'sha256'; leave out 'source' to read the file as a table. " + hint)
+            raise self.fail(path, problem, hint)
+        if given and not published:
             self.located(path, d)
             return
-        for key in ("sha256", "member", "rename"):
+        if published:
+            # A published file in a source's own layout: obtained and checked like any url
+            # dataset, then read by that source's parser.
+            self.located(path, replace(d, options=None))
+        for key in ("member", "rename") if published else ("sha256", "member", "rename"):
             if getattr(d, key):
                 raise self.fail(key_path(path, key), "does not apply to a 'source'",
                                 "A source checks its own data; map columns with options.mapping.")
@@ -223,6 +232,8 @@ class _Checker:
         if options is None:
             return
         allowed = SOURCE_OPTIONS.get(str(d.source), ("file", "base_url", "years"))
+        if published:
+            allowed = tuple(k for k in allowed if k not in ("file", "base_url"))  # 'url' says where
         for key in ("file", "base_url", "years", "indicators", "columns", "methods", "mapping",
                     "table"):
             if getattr(options, key) and key not in allowed:

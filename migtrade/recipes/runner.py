@@ -244,8 +244,12 @@ class _Run:
         from migtrade.store.resolve import load_data
 
         o = d.options
-        request = FetchOptions() if o is None else FetchOptions(
-            file=self.loaded.resolve(o.file) if o.file else None, base_url=o.base_url,
+        # A source reading a published file (url + sha256): the verified copy is its --file.
+        located = self.located.get(d.name)
+        given = located.path if located is not None else \
+            self.loaded.resolve(o.file) if o is not None and o.file else None
+        request = FetchOptions(file=given) if o is None else FetchOptions(
+            file=given, base_url=o.base_url,
             years=parse_years(o.years), indicators=o.indicators, columns=o.columns,
             methods=o.methods, mapping=dict(o.mapping), table=o.table)
         settings = HttpSettings.from_env(offline=self.offline, refresh=False, quiet=True)
@@ -254,13 +258,22 @@ class _Run:
         main = written[0]
         frame, info = load_data(d.name, store=self.store)
         self.refs[d.name] = self.sources[d.name] = d.name
-        self.datasets[d.name] = {"kind": "source", "source": d.source,
-                                 "location": main.provenance.location,
-                                 "sha256": main.provenance.sha256, "stored_sha256": info["sha256"],
-                                 "rows": info["rows"]}
+        if located is not None:
+            entry = {**located.manifest_entry(d, main.provenance.sha256, info["rows"]),
+                     "source": d.source, "stored_sha256": info["sha256"]}
+            info = located.data_info(info)
+            how = f", {located.summary()}"
+        else:
+            entry = {"kind": "source", "source": d.source, "location": main.provenance.location,
+                     "sha256": main.provenance.sha256, "stored_sha256": info["sha256"],
+                     "rows": info["rows"]}
+            how = ""
+        self.datasets[d.name] = entry
         self.keep(d.name, frame, info)
-        command = commands.fetch_command(d, self.store, self.loaded.resolve)
-        return command, f"{info['rows']:,} rows from {d.source}, sha256 {main.provenance.sha256[:12]}"
+        command = commands.fetch_command(d, self.store, self.loaded.resolve,
+                                         None if located is None else located.path)
+        return command, (f"{info['rows']:,} rows from {d.source}, sha256 "
+                         f"{str(entry['sha256'])[:12]}{how}")
 
     def panel(self, p: PanelStep) -> tuple[str | None, str]:
         from migtrade.panel.build import build_panel, parse_countries, parse_years
