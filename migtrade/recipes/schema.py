@@ -84,7 +84,9 @@ class SourceOptions:
 class DatasetStep:
     """``[[datasets]]``: a published file (url + sha256), a local file, or a fetched source.
 
-    Give ``url`` (with ``sha256``), ``file``, or both; or else ``source``.
+    Give ``url`` (with ``sha256``), ``file``, or both; or else ``source``. ``source`` with
+    ``url`` and ``sha256`` (``undesa``, ``abel-cohen``): the published file, obtained and
+    checked like any ``url`` dataset, is read by that source's parser as its ``--file``.
 
     Attributes
     ----------
@@ -107,7 +109,8 @@ class DatasetStep:
         ``{old = "new"}`` column names, applied when the file is read (not with ``source``, whose
         ``options.mapping`` does this, nor for panel inputs, which are recognised by layout).
     source
-        A source of ``migtrade fetch`` (worldbank, undesa, abel-cohen, cepii, file, yotov2016...).
+        A source of ``migtrade fetch`` (worldbank, undesa, abel-cohen, cepii, file, yotov2016...);
+        with ``url``, the parser that reads the file.
     options
         The fetch options (:class:`SourceOptions`), only with ``source``.
     description
