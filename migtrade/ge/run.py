@@ -224,7 +224,7 @@ def _draws(scenario: _Scenario, options: GEOptions, countries: dict[str, dict[st
     notes.append(
         f"Intervals: {options.conf_level:.0%} percentile intervals over {outcome.succeeded} of "
         f"{options.draws} Monte Carlo draws of the coefficients from their estimated "
-        f"({costs.fit.result.vcov.get('type')}) sampling distribution, pair costs held at their "
+        f"({costs.fit.result.vcov.type}) sampling distribution, pair costs held at their "
         f"estimates (seed {seed})"
         + ("; each draw solved to convergence by the fixed point" if options.max_rounds else "")
         + (f"; {len(failed)} draws failed and are listed under draws.failed." if failed else "."))

@@ -64,8 +64,7 @@ def _inference(result: EstimationResult, label: str, terms: tuple[str, ...], val
                variance: float, level: float | None) -> Combination:
     se = float(np.sqrt(variance)) if variance > 0 else 0.0
     stat = value / se if se > 0 else float("nan")
-    raw_df = result.vcov.get("df")
-    df = float(raw_df) if result.vcov.get("distribution") == "t" and raw_df else None
+    df = float(result.vcov.df) if result.vcov.distribution == "t" and result.vcov.df else None
     z = -abs(stat)
     p = float(2.0 * (special.stdtr(df, z) if df else special.ndtr(z)))
     lvl = result.conf_level if level is None else level

@@ -342,10 +342,10 @@ def _statistic_rows(results: Sequence[EstimationResult], digits: int) -> tuple[t
     if any(r.model == "ppml" for r in results):
         rows.append(("Pseudo R²", tuple(format_number(r.fit.get("pseudo_r2"), digits) for r in results)))
     rows.append(("Std. errors", tuple(_vcov_label(r) for r in results)))
-    if any(r.vcov.get("clusters") for r in results):
+    if any(r.vcov.clusters for r in results):
         rows.append(("Clusters", tuple(
-            ", ".join(f"{v:,}" for v in (r.vcov.get("clusters") or {}).values()) for r in results)))
-    rows.append(("Small sample", tuple(str(r.vcov.get("small_sample", "")) for r in results)))
+            ", ".join(f"{v:,}" for v in r.vcov.clusters.values()) for r in results)))
+    rows.append(("Small sample", tuple(r.vcov.small_sample for r in results)))
     if any(r.bias_correction for r in results):
         rows.append(("Bias correction", tuple(_bias_label(r) for r in results)))
     for key, label in (("singletons", "Singletons dropped"), ("separated", "Separated dropped")):
@@ -369,9 +369,9 @@ def _bias_label(r: EstimationResult) -> str:
 
 
 def _vcov_label(r: EstimationResult) -> str:
-    kind = r.vcov.get("type", "")
+    kind = r.vcov.type
     if kind == "cluster":
-        return "cluster: " + ", ".join(r.vcov.get("clusters") or {})
+        return "cluster: " + ", ".join(r.vcov.clusters)
     return str(kind)
 
 
