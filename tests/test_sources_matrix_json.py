@@ -116,3 +116,46 @@ def test_missing_keys_and_non_json_are_named() -> None:
         undesa.parse_payload(json.dumps(doc).encode())
     with pytest.raises(DataError, match="not a JSON file"):
         undesa.parse_payload(b'{"names": [')
+
+
+def _as_matrix_json(long: pd.DataFrame, key: str, value: str, regions: int) -> bytes:
+    """The published layout made from a long table: countries dealt into ``regions`` groups,
+    each headed by a region row and column holding the group's totals."""
+    countries = sorted(set(long["origin"]) | set(long["destination"]))
+    groups = [countries[i::regions] for i in range(regions)]
+    names: list[str] = []
+    heads: list[int] = []
+    for g, members in enumerate(groups):
+        heads.append(len(names))
+        names += [f"Region {g}", *members]
+    at = {n: i for i, n in enumerate(names)}
+    matrices = {}
+    for year, part in long.groupby(key):
+        m = [[0] * len(names) for _ in names]
+        for o, d, v in part[["origin", "destination", value]].itertuples(index=False):
+            m[at[o]][at[d]] = int(v)
+        for h, members in zip(heads, groups, strict=True):
+            for i in range(len(names)):  # the region's totals, both ways
+                m[h][i] = sum(m[at[c]][i] for c in members)
+                m[i][h] = sum(m[i][at[c]] for c in members)
+        matrices[str(year)] = m
+    return json.dumps({"names": names, "regions": heads, "matrix": matrices}).encode()
+
+
+@pytest.mark.slow
+def test_the_shared_long_stocks_survive_the_matrix_layout() -> None:
+    """The 2020 edition's 75,600 country pairs, written in the published layout with region
+    rows and read back: every row and value the same (integers: exact)."""
+    from conftest import shared_file
+
+    path = shared_file("undesa_migrant_stock/undesa_ims2020_bilateral_stock_long.csv.gz")
+    long = undesa.parse_payload(path.read_bytes())
+    again = undesa.parse_payload(_as_matrix_json(long, "year", "stock", regions=11))
+    pd.testing.assert_frame_equal(again, long)
+    assert stock_cell(again, "Mexico", "United States", 2020) == 10_853_105
+
+
+def stock_cell(frame: pd.DataFrame, origin: str, destination: str, year: int) -> int:
+    pick = frame[(frame["origin"] == origin) & (frame["destination"] == destination)
+                 & (frame["year"] == year)]
+    return int(pick["stock"].item())
