@@ -248,10 +248,12 @@ class _Run:
         located = self.located.get(d.name)
         given = located.path if located is not None else \
             self.loaded.resolve(o.file) if o is not None and o.file else None
-        request = FetchOptions(file=given) if o is None else FetchOptions(
+        # The addresses and hash go into the stored dataset's provenance with the copy read.
+        urls, sha256 = (d.urls, d.sha256) if located is not None else ((), None)
+        request = FetchOptions(file=given, urls=urls, sha256=sha256) if o is None else FetchOptions(
             file=given, base_url=o.base_url,
             years=parse_years(o.years), indicators=o.indicators, columns=o.columns,
-            methods=o.methods, mapping=dict(o.mapping), table=o.table)
+            methods=o.methods, mapping=dict(o.mapping), table=o.table, urls=urls, sha256=sha256)
         settings = HttpSettings.from_env(offline=self.offline, refresh=False, quiet=True)
         written = fetch_to_store(str(d.source), request, name=d.name, store_root=self.store,
                                  settings=settings, data_dirs=self.data_dirs)
