@@ -304,7 +304,7 @@ def test_trade_migration_recipe_downloads_and_matches_the_data_folder_run(
     monkeypatch.setenv("MIGTRADE_CACHE", str(tmp_path / "other-cache"))
     code, stdout, err = run_cli("run", recipe, "--check", out / "manifest.json")
     assert code == 0, err + stdout
-    assert "local copy " + str(SHARED / "wdi_covariates" / "gdp_current_usd.csv.gz") in stdout
+    assert "local copy " + str((SHARED / "wdi_covariates" / "gdp_current_usd.csv.gz").resolve()) in stdout
     assert "no drift" in stdout and "note:" not in stdout
     assert len(publisher.log) == 3
 
