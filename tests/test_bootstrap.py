@@ -285,3 +285,22 @@ def test_sum_of_coefficients_equals_the_reparametrised_coefficient(model: str) -
     tol = (1e-5 if model == "ols" else 2e-3) * se
     assert a["ci_low"] == pytest.approx(b["ci_low"], abs=tol)
     assert a["ci_high"] == pytest.approx(b["ci_high"], abs=tol)
+
+
+def test_bootstrap_cells_in_every_format() -> None:
+    """p-values in braces (escaped in LaTeX), intervals in brackets, stars from the bootstrap."""
+    from migtrade.report.render import render_table
+    from migtrade.report.table import TableOptions, build_table
+
+    res = _boot("y ~ x1 + x2 | year", _panel())
+    p = res.bootstrap["x2"]["p_value"]
+    table = build_table([res], TableOptions(statistic="boot_p"))
+    cell = table.cells[table.terms.index("x2")][0]
+    assert cell is not None and cell.below == f"{{{p:.3f}}}"
+    assert cell.stars == "*" * sum(p < lvl for lvl in (0.1, 0.05, 0.01))
+    assert cell.value is not None and cell.value.p_value == res.pvalues[res.terms.index("x2")]
+    assert rf"\{{{p:.3f}\}}" in render_table([res], "latex", TableOptions(statistic="boot_p"))
+    ci = build_table([res], TableOptions(statistic="boot_ci"))
+    b = res.bootstrap["x1"]
+    assert ci.cells[ci.terms.index("x1")][0].below == f"[{b['ci_low']:.3f}, {b['ci_high']:.3f}]"
+    assert "bootstrap confidence intervals (test inversion)" in ci.legend

@@ -24,9 +24,10 @@ def latex_escape(text: str) -> str:
 
 
 def latex_number(text: str) -> str:
-    """A number as LaTeX text: minus signs typeset as such."""
+    """A number as LaTeX text: minus signs typeset as such, braces (around bootstrap p-values)
+    printed."""
     # A typeset minus sign, not a hyphen; numeric cells hold no other '-'.
-    return text.replace("-", "$-$")
+    return text.replace("{", r"\{").replace("}", r"\}").replace("-", "$-$")
 
 
 def _estimate(c: CoefCell | None) -> str:
