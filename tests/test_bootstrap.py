@@ -302,5 +302,6 @@ def test_bootstrap_cells_in_every_format() -> None:
     assert rf"\{{{p:.3f}\}}" in render_table([res], "latex", TableOptions(statistic="boot_p"))
     ci = build_table([res], TableOptions(statistic="boot_ci"))
     b = res.bootstrap["x1"]
-    assert ci.cells[ci.terms.index("x1")][0].below == f"[{b['ci_low']:.3f}, {b['ci_high']:.3f}]"
+    ci_cell = ci.cells[ci.terms.index("x1")][0]
+    assert ci_cell is not None and ci_cell.below == f"[{b['ci_low']:.3f}, {b['ci_high']:.3f}]"
     assert "bootstrap confidence intervals (test inversion)" in ci.legend
