@@ -33,8 +33,6 @@ from migtrade.estimation.fit import estimate
 from migtrade.estimation.vcov import VcovSpec
 from migtrade.results.result import EstimationResult
 
-wbt = pytest.importorskip("wildboottest.wildboottest")
-
 G = 8
 B = 999  # 2^8 = 256 < 999: both programs enumerate every sign vector
 
@@ -62,6 +60,7 @@ def _dummies(frame: pd.DataFrame, column: str) -> tuple[pd.DataFrame, list[str]]
 def _wildboottest_p(X: pd.DataFrame, y: pd.Series, cluster: np.ndarray, param: str,
                     impose_null: bool) -> tuple[float, float]:
     """wildboottest's raw p-value, and the p-value from its replications with our tie rule."""
+    wbt = pytest.importorskip("wildboottest.wildboottest")  # test extra; only these tests need it
     R = np.zeros(X.shape[1])
     R[list(X.columns).index(param)] = 1.0
     boot = wbt.WildboottestCL(X=X.to_numpy(), Y=y.to_numpy(), cluster=cluster, R=R, B=B, seed=1,
