@@ -113,7 +113,7 @@ def acquire(loaded: RecipeFile, *, folders: Sequence[Path] = (), settings: HttpS
                 reason = exc.message.removeprefix("cannot obtain ")
                 missing.append(f"{d.name} ({reason})")
     if missing:
-        noun = "dataset" if len(missing) == 1 else "datasets"
+        noun = "dataset" if len(wanted) == 1 else "datasets"
         hint = _HINT
         if any("not the expected" in m for m in missing):
             hint = ("A file with another sha256 is not the one the recipe names: check both with the "
