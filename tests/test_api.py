@@ -209,7 +209,7 @@ def test_build_panel_returns_the_panel_it_wrote(tmp_path: Path) -> None:
 def test_substitution_report_has_a_verdict_and_its_evidence() -> None:
     from migtrade.synthetic.migration import migration_panel
 
-    generated = migration_panel(30, 5, scenario="complements", seed=2)
+    generated = migration_panel(20, 4, scenario="complements", seed=2)  # small: the wiring is tested
     report = mt.test_substitution(generated.frame, no_iv=True)
     assert report.verdict == generated.truth.verdict == "complements"
     evidence = report.evidence
