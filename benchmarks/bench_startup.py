@@ -1,0 +1,59 @@
+"""How long a whole process takes to start migtrade, beside its peers, in the same run.
+
+Each case is a fresh interpreter (what a user waits for: ``import migtrade as mt`` in a notebook
+kernel, ``migtrade --help`` in a shell); the table gives the median of ``--reps`` runs after one
+warm-up, and each case's ratio to ``import migtrade``. Peers: importing pyfixest, statsmodels'
+formula API and linearmodels, the libraries a notebook would otherwise load for the same models.
+
+    .venv/bin/python benchmarks/bench_startup.py --reps 11
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PYTHON = sys.executable
+SCRIPT = str(Path(PYTHON).with_name("migtrade"))
+
+CASES: list[tuple[str, list[str], str | None]] = [
+    ("import migtrade", [PYTHON, "-c", "import migtrade"], None),
+    ("migtrade --help", [SCRIPT, "--help"], None),
+    ("migtrade estimate --help", [SCRIPT, "estimate", "--help"], None),
+    ("import migtrade; mt.estimate (first use)", [PYTHON, "-c", "import migtrade as mt; mt.estimate"], None),
+    ("import pyfixest", [PYTHON, "-c", "import pyfixest"], "pyfixest"),
+    ("import statsmodels.formula.api", [PYTHON, "-c", "import statsmodels.formula.api"], "statsmodels"),
+    ("import linearmodels", [PYTHON, "-c", "import linearmodels"], "linearmodels"),
+]
+
+
+def seconds(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=7, help="Runs per case (median reported).")
+    args = parser.parse_args()
+    rows = []
+    for label, command, module in CASES:
+        if module is not None and importlib.util.find_spec(module) is None:
+            continue
+        seconds(command)  # warm the file-system cache and the bytecode
+        times = [seconds(command) for _ in range(args.reps)]
+        rows.append((label, statistics.median(times), min(times), max(times)))
+    base = rows[0][1]
+    print(f"{'case':44} {'median s':>9} {'min':>7} {'max':>7} {'ratio':>7}")
+    for label, median, low, high in rows:
+        print(f"{label:44} {median:9.3f} {low:7.3f} {high:7.3f} {median / base:7.1f}")
+
+
+if __name__ == "__main__":
+    main()
