@@ -63,7 +63,7 @@ class MigtradeGroup(TyperGroup):
             result = super().main(args, prog_name, complete_var, standalone_mode=False,
                                   windows_expand_args=windows_expand_args, **extra)
         except MigtradeError as err:
-            _fail(f"migtrade: error: {err.one_line()}", err.exit_code, standalone_mode)
+            _fail(f"migtrade: error: {_in_flags(err)}", err.exit_code, standalone_mode)
         except typer.Abort:
             _fail("migtrade: aborted", 130, standalone_mode)
         except _click_exceptions() as exc:
@@ -75,6 +75,20 @@ class MigtradeGroup(TyperGroup):
         if isinstance(result, int) and result and standalone_mode:
             sys.exit(result)
         return result
+
+
+def _in_flags(err: Exception) -> str:
+    """The error's line, an option named by its flag where the error names one (``maxiter``
+    -> ``--maxiter``): the option objects speak in keywords, shared with the API and recipes."""
+    import re
+
+    text: str = err.one_line()  # type: ignore[attr-defined]
+    option = getattr(err, "option", None)
+    if not isinstance(option, str) or not option:
+        return text
+    flag = "--" + option.replace("_", "-")
+    text = re.sub(rf"(?<![\w-]){re.escape(option)} = ", flag + " ", text)
+    return re.sub(rf"^{re.escape(option)}(?![\w-])", flag, text)  # "maxiter must be ..."
 
 
 def _fail(line: str | None, code: int, standalone_mode: bool) -> NoReturn:
