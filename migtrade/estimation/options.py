@@ -67,7 +67,8 @@ def parse_models(value: str | Sequence[str]) -> list[str]:
     choices = [m.value for m in Model]
     for name in out:
         if name not in choices:
-            raise OptionError("model", f"unknown model '{name}' in {value!r}",
+            among = f" in {','.join(out)!r}" if len(out) > 1 else ""
+            raise OptionError("model", f"unknown model '{name}'{among}",
                               f"Use {' or '.join(choices)}, or several comma-separated.")
     if not out or len(set(out)) != len(out):
         raise OptionError("model", f"model {value!r} names a model twice" if out else "no model given",
