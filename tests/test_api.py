@@ -171,6 +171,7 @@ def test_mistakes_raise_the_package_errors(panel: pd.DataFrame, call, error: typ
 @pytest.mark.parametrize(("columns", "words"), [
     (["trade", "trade", "rta"], "repeated column names: trade"),
     (["trade", "", "rta"], "columns without a name"),
+    (["trade", 0, "rta"], "column names that are not text: 0"),
 ])
 def test_frames_with_unusable_column_names_are_refused(columns: list[str], words: str) -> None:
     frame = pd.DataFrame(np.ones((4, 3)), columns=columns)

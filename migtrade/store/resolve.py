@@ -93,7 +93,11 @@ Data = pd.DataFrame | str | Path
 def check_columns(frame: pd.DataFrame, what: str = "the data") -> None:
     """Refuse duplicate, empty or non-text column names, which no formula could name safely."""
     names = [str(c) for c in frame.columns]
-    empty = [i + 1 for i, c in enumerate(frame.columns) if not isinstance(c, str) or not c.strip()]
+    other = [f"{c!r}" for c in frame.columns if not isinstance(c, str)]
+    if other:
+        raise DataError(f"{what} has column names that are not text: {', '.join(other[:5])}",
+                        "Name the columns with text, e.g. frame.columns = frame.columns.astype(str).")
+    empty = [i + 1 for i, c in enumerate(frame.columns) if not c.strip()]
     if empty:
         raise DataError(f"{what} has columns without a name (position {', '.join(map(str, empty[:5]))})",
                         "Give every column a name.")
