@@ -114,6 +114,7 @@ def test_several_models_save_read_and_table_like_the_command(panel_csv: Path, tm
         assert mt.etable(tmp_path / "both.json", fmt, keep=["rta"], rename={"rta": "RTA"}, digits=4) == out
         assert mt.etable(both, fmt, keep=["rta"], rename={"rta": "RTA"}, digits=4) == out
     assert "RTA" in mt.etable(fits[2:], "rich", keep=["rta"], rename={"rta": "RTA"})
+    assert mt.etable(fits[2:], "csv", keep="rta") == mt.etable(fits[2:], "csv", keep=["rta"])
 
 
 def test_the_api_takes_every_option_of_the_command() -> None:

@@ -18,9 +18,9 @@ def etable(
     results: Any,
     format: TableFormat = "rich",
     *,
-    keep: Sequence[str] = (),
-    drop: Sequence[str] = (),
-    order: Sequence[str] = (),
+    keep: str | Sequence[str] = (),
+    drop: str | Sequence[str] = (),
+    order: str | Sequence[str] = (),
     rename: Mapping[str, str] | Sequence[tuple[str, str]] = (),
     statistic: Literal["se", "tstat", "ci", "boot_p", "boot_ci"] = "se",
     stars: Sequence[float] = (0.10, 0.05, 0.01),
@@ -67,9 +67,9 @@ def etable(
 
     engine = _engine_results(results)
     pairs = tuple(rename.items()) if isinstance(rename, Mapping) else tuple(rename)
-    options = TableOptions(keep=tuple(keep), drop=tuple(drop), order=tuple(order), rename=pairs,
-                           statistic=statistic, stars=tuple(stars), digits=digits,
-                           titles=tuple(titles) if titles is not None else None, title=title)
+    options = TableOptions(keep=_patterns(keep), drop=_patterns(drop), order=_patterns(order),
+                           rename=pairs, statistic=statistic, stars=tuple(stars), digits=digits,
+                           titles=_patterns(titles) if titles is not None else None, title=title)
     if format == "rich":
         if standalone:
             raise UsageError("a rich table has no standalone form", "Use format 'latex' or 'html'.")
@@ -82,6 +82,11 @@ def etable(
     from migtrade.report.render import render_table
 
     return render_table(engine, format, options, standalone=standalone)
+
+
+def _patterns(value: str | Sequence[str]) -> tuple[str, ...]:
+    """One pattern given as a string is one pattern, not one per character."""
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 def _engine_results(results: object) -> list[EstimationResult]:
