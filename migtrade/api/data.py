@@ -50,7 +50,8 @@ def load_data(data: str | Path, columns: Sequence[str] | None = None, *,
 @speaks_python
 def fetch(source: str, *, name: str | None = None, store: str | Path | None = None,
           years: str | tuple[int, int] | None = None, offline: bool = False, refresh: bool = False,
-          quiet: bool = True, data_dir: Sequence[str | Path] = (), **options: Any) -> list[dict[str, Any]]:
+          quiet: bool = True, data_dir: str | Path | Sequence[str | Path] = (),
+          **options: Any) -> list[dict[str, Any]]:
     """Fetch a data source into the local store, as ``migtrade fetch SOURCE``.
 
     Parameters
@@ -103,14 +104,15 @@ def fetch(source: str, *, name: str | None = None, store: str | Path | None = No
     request = FetchOptions(years=span, **options)  # type: ignore[arg-type]
     settings = HttpSettings.from_env(offline=offline, refresh=refresh, quiet=quiet)
     written = fetch_to_store(source, request, name=name, store_root=store, settings=settings,
-                             data_dirs=data_dirs([Path(d) for d in data_dir]))
+                             data_dirs=data_dirs([Path(data_dir)] if isinstance(data_dir, str | Path)
+                                                 else [Path(d) for d in data_dir]))
     return [w.to_dict() for w in written]
 
 
 @speaks_python
 def build_panel(*, name: str | None = None, out: str | Path | None = None,
                 trade: str | None = None, stocks: str | None = None, flows: str | None = None,
-                covariates: str | None = None, country_year: Sequence[str] = (),
+                covariates: str | None = None, country_year: str | Sequence[str] = (),
                 years: str | Sequence[int] | None = None, countries: str | Sequence[str] | None = None,
                 store: str | Path | None = None) -> pd.DataFrame:
     """Assemble the dyadic trade-migration panel, as ``migtrade panel build``.
@@ -142,7 +144,7 @@ def build_panel(*, name: str | None = None, out: str | Path | None = None,
     country_list = parse_countries(countries) if isinstance(countries, str) or countries is None \
         else list(countries)
     report = build(name=name, trade=trade, stocks=stocks, flows=flows, covariates=covariates,
-                   country_year=tuple(country_year), years=year_list, countries=country_list,
+                   country_year=(country_year,) if isinstance(country_year, str) else tuple(country_year), years=year_list, countries=country_list,
                    store_root=Path(store) if store is not None else None,
                    out=Path(out) if out is not None else None)
     frame = report.result.frame
