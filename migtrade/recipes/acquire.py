@@ -22,6 +22,7 @@ from migtrade.sources.verified import (
     RemoteFile,
     VerifiedFile,
     find_copies,
+    local_candidates,
     mirror_addresses,
     obtain,
 )
@@ -134,6 +135,25 @@ def _locate(loaded: RecipeFile, d: DatasetStep, client: HttpClient, folders: Seq
                               "data folder, and no address to download it from")
         return Located(copies[0])
     remote = RemoteFile(urls=d.urls, sha256=d.sha256, member=d.member, local=d.file)
+    if d.equivalent and not local_candidates(remote, beside, folders):
+        equivalent = _equivalent_copy(d, client, beside, folders)
+        if equivalent is not None:
+            return equivalent
     verified = obtain(remote, client, beside=beside, folders=folders,
                       addresses=mirror_addresses(remote.urls, base_url))
     return Located(verified.path, verified)
+
+
+def _equivalent_copy(d: DatasetStep, client: HttpClient, beside: Sequence[Path],
+                     folders: Sequence[Path]) -> Located | None:
+    """A local file listed in ``equivalent`` whose sha256 is the one given, or None.
+
+    Only local copies count: an equivalent has no address, so nothing is downloaded for it.
+    """
+    for name, digest in d.equivalent.items():
+        alternative = RemoteFile(urls=(), sha256=digest, local=name)
+        if not local_candidates(alternative, beside, folders):
+            continue
+        verified = obtain(alternative, client, beside=beside, folders=folders, addresses=())
+        return Located(verified.path, verified)
+    return None

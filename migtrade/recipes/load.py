@@ -270,6 +270,15 @@ class _Checker:
                 check_sha256(d.sha256)
             with at(self.source, path):
                 RemoteFile(urls=d.urls, sha256=d.sha256, member=d.member, local=d.file)
+        if d.equivalent and not d.urls:
+            raise self.fail(key_path(path, "equivalent"), "only a file named by 'url' has "
+                            "equivalents", "Give the published file's url and sha256 first.")
+        for name, digest in d.equivalent.items():
+            if not name.strip() or Path(name).name != name:
+                raise self.fail(key_path(key_path(path, "equivalent"), name),
+                                "not a file name", "Give the bare name of the equivalent file.")
+            with at(self.source, key_path(key_path(path, "equivalent"), name)):
+                check_sha256(digest)
         renamed = list(d.rename.values())
         for old, new in d.rename.items():
             if not old or not new.strip():

@@ -108,6 +108,11 @@ class DatasetStep:
     rename
         ``{old = "new"}`` column names, applied when the file is read (not with ``source``, whose
         ``options.mapping`` does this, nor for panel inputs, which are recognised by layout).
+    equivalent
+        ``{"FILE NAME" = "SHA256"}``, only with ``url``: the same data in another layout (a
+        conversion kept by an institution or a test suite), accepted when no copy of the published
+        file is at hand and a file of that name with that sha256 sits beside the recipe or in a
+        ``--data-dir`` folder. It is never downloaded; the manifest records which file was read.
     source
         A source of ``migtrade fetch`` (worldbank, undesa, abel-cohen, cepii, file, yotov2016...);
         with ``url``, the parser that reads the file.
@@ -123,6 +128,7 @@ class DatasetStep:
     member: str | None = None
     file: str | None = None
     rename: dict[str, str] = field(default_factory=dict)
+    equivalent: dict[str, str] = field(default_factory=dict)
     source: str | None = None
     options: SourceOptions | None = None
     description: str = ""
