@@ -8,6 +8,9 @@ from pathlib import Path
 
 import typer
 
+# The formats of a counterfactual are those of an estimate: one choice, declared once.
+from migtrade.cli.estimate import FormatChoice
+
 
 class ImbalanceChoice(StrEnum):
     additive = "additive"
@@ -17,14 +20,6 @@ class ImbalanceChoice(StrEnum):
 class MethodChoice(StrEnum):
     fixed_point = "fixed-point"
     geppml = "geppml"
-
-
-class FormatChoice(StrEnum):
-    rich = "rich"
-    json = "json"
-    md = "md"
-    latex = "latex"
-    csv = "csv"
 
 
 def register(app: typer.Typer) -> None:
