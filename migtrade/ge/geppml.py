@@ -32,15 +32,15 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import spsolve
 
-from migtrade.errors import ConvergenceError, UsageError
+from migtrade.errors import UsageError
 from migtrade.estimation.absorb import Absorber
 from migtrade.estimation.ppml import fit_ppml
 from migtrade.ge.solve import (
     Equilibrium,
     Problem,
     biproportional,
-    equilibrium_at,
     expenditure_after,
+    iterate_prices,
 )
 
 # The inner PPML is solved far below the outer tolerance, so that the prices read off its fixed
@@ -139,9 +139,8 @@ def solve_geppml(problem: Problem, *, tol: float = 1e-10, maxiter: int = 10_000)
     # Any fixed effect normalisation gives the same prices once rescaled below; without a
     # reference country the first country's importer effect is the one set to zero.
     anchor = 0 if problem.reference is None else problem.reference
-    w = np.ones(X.shape[0])
-    change = np.inf
-    for iteration in range(1, maxiter + 1):
+
+    def step(w: np.ndarray) -> np.ndarray:
         y_new, e_new = Y * w, expenditure_after(problem, w)
         # Flows with exactly the current output and expenditure on the pairs that can trade:
         # their product over world output, scaled to those margins where some pairs cannot.
@@ -150,20 +149,11 @@ def solve_geppml(problem: Problem, *, tol: float = 1e-10, maxiter: int = 10_000)
         _, exp_a, _ = _fit(grid, target[grid.rows, grid.cols], anchor)
         w_new = exp_a ** (-1.0 / theta)
         if problem.reference is None:
-            w_new *= Y.sum() / (Y @ w_new)
-        else:
-            w_new *= (E[anchor] / e_new[anchor]) ** (-1.0 / theta)
-        change = float(np.max(np.abs(np.log(w_new) - np.log(w))))
-        w = w_new
-        if not np.isfinite(change):
-            break
-        if change < tol:
-            return equilibrium_at(problem, w, iterations=iteration, last_change=change, tol=tol)
-    raise ConvergenceError(
-        f"GEPPML did not converge in {maxiter} rounds (last change in log factory-gate prices "
-        f"{change:.3g}, tolerance {tol:g})",
-        "Raise --maxiter, loosen --tol, or use --method fixed-point.",
-    )
+            return w_new * (Y.sum() / (Y @ w_new))
+        return w_new * (E[anchor] / e_new[anchor]) ** (-1.0 / theta)
+
+    return iterate_prices(problem, step, tol=tol, maxiter=maxiter, solver="GEPPML", unit="rounds",
+                          hint="Raise --maxiter, loosen --tol, or use --method fixed-point.")
 
 
 @dataclass(frozen=True)

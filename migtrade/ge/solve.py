@@ -32,6 +32,7 @@ PPML of Yotov et al. (2016), solved here by biproportional scaling.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -125,13 +126,35 @@ def solve_fixed_point(problem: Problem, *, tol: float = 1e-10, maxiter: int = 10
     X, B, theta = problem.flows, problem.change, problem.theta
     Y, E = problem.output, problem.expenditure
     weighted = (X / E[None, :]) * B
-    w = np.ones(X.shape[0])
-    change = np.inf
-    for iteration in range(1, maxiter + 1):
+
+    def step(w: np.ndarray) -> np.ndarray:
         p_mtheta = weighted.T @ w ** (-theta)
         e_new = expenditure_after(problem, w)
         w_new = ((weighted @ (e_new / p_mtheta)) / Y) ** (1.0 / (1.0 + theta))
-        w_new = _normalise(problem, w_new, weighted)
+        return _normalise(problem, w_new, weighted)
+
+    return iterate_prices(
+        problem, step, tol=tol, maxiter=maxiter, solver="the fixed-point solver", unit="iterations",
+        hint="Raise --maxiter, loosen --tol, or check the partial effects for extreme values.")
+
+
+def iterate_prices(problem: Problem, step: Callable[[np.ndarray], np.ndarray], *, tol: float,
+                   maxiter: int, solver: str, unit: str, hint: str) -> Equilibrium:
+    """Iterate ``w -> step(w)`` from ``w = 1`` until ``max |log w_new - log w| < tol``.
+
+    The loop of every full-endowment solver: ``step`` is one update of the factory-gate price
+    changes (already normalised to the numeraire); ``solver``, ``unit`` and ``hint`` word the
+    error when the tolerance is not reached within ``maxiter`` updates.
+
+    Raises
+    ------
+    ConvergenceError
+        Naming the solver, the last change and the tolerance.
+    """
+    w = np.ones(problem.flows.shape[0])
+    change = np.inf
+    for iteration in range(1, maxiter + 1):
+        w_new = step(w)
         change = float(np.max(np.abs(np.log(w_new) - np.log(w))))
         w = w_new
         if not np.isfinite(change):
@@ -139,10 +162,8 @@ def solve_fixed_point(problem: Problem, *, tol: float = 1e-10, maxiter: int = 10
         if change < tol:
             return equilibrium_at(problem, w, iterations=iteration, last_change=change, tol=tol)
     raise ConvergenceError(
-        f"the fixed-point solver did not converge in {maxiter} iterations (last change in log "
-        f"factory-gate prices {change:.3g}, tolerance {tol:g})",
-        "Raise --maxiter, loosen --tol, or check the partial effects for extreme values.",
-    )
+        f"{solver} did not converge in {maxiter} {unit} (last change in log factory-gate prices "
+        f"{change:.3g}, tolerance {tol:g})", hint)
 
 
 def equilibrium_at(problem: Problem, w: np.ndarray, *, iterations: int, last_change: float,
