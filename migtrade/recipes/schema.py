@@ -20,6 +20,9 @@ from migtrade.estimation.options import (
     DEFAULT_TOL,
     SEPARATION_METHODS,
 )
+from migtrade.ge.options import DEFAULT_MAXITER as GE_MAXITER
+from migtrade.ge.options import DEFAULT_TOL as GE_TOL
+from migtrade.ge.options import PAIR_CLUSTER, Imbalances, Method
 
 if TYPE_CHECKING:
     from migtrade.estimation.options import EstimateOptions
@@ -320,13 +323,13 @@ class CounterfactualStep:
     exporter: str | None = None
     importer: str | None = None
     trade: str | None = None
-    imbalances: Literal["additive", "multiplicative"] = "additive"
-    method: Literal["fixed-point", "geppml"] = "fixed-point"
+    imbalances: Imbalances = "additive"
+    method: Method = "fixed-point"
     draws: int = 0
     seed: int | None = None
-    vcov: str = "cluster:<pair>"
-    tol: float = 1e-10
-    maxiter: int = 10_000
+    vcov: str = PAIR_CLUSTER
+    tol: float = GE_TOL
+    maxiter: int = GE_MAXITER
     max_rounds: int | None = None
     conf_level: float = 0.95
     format: Literal["md", "latex", "csv", "rich"] = "md"
