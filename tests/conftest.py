@@ -10,7 +10,7 @@ import os
 # in process took 168-195 s with the default threads on this loaded 2-core machine, 27-90 s with one.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -55,3 +55,26 @@ def cli(*args: object, env: Mapping[str, str] | None = None,
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception  # a bug: keep its traceback in the test report
     return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture(name="cli")
+def main_runner(capsys: pytest.CaptureFixture[str],
+                monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[int, str, str]]:
+    """The fixture ``cli``: run ``migtrade ARGS`` through the entry point ``main`` in this process,
+    its error handler included: (exit code, stdout, stderr). (The function :func:`cli` above does
+    the same through Typer's runner, for tests that call it directly.)"""
+    import sys
+
+    from migtrade.cli.app import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["migtrade", *args])
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run

@@ -16,8 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from migtrade.cli.app import main
-
 FIXTURES = Path(__file__).parent / "fixtures" / "results"
 R1, R2, R3 = (str(FIXTURES / f"{n}.json") for n in ("ppml_2way", "ppml_3way", "ols_2way"))
 EVENT = str(FIXTURES / "event_ppml.json")
@@ -27,21 +25,6 @@ LIST = str(FIXTURES / "list_2models.json")
 Runner = Callable[..., tuple[int, str, str]]
 
 
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Runner:
-    """Run ``migtrade ARGS`` through ``main``: (exit code, stdout, stderr)."""
-
-    def run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["migtrade", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
 
 
 def leftovers(folder: Path) -> list[str]:

@@ -18,7 +18,6 @@ import re
 import shutil
 import struct
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +25,6 @@ from typing import Any
 
 import pytest
 
-from migtrade.cli.app import main
 from migtrade.errors import DataError, UsageError
 from migtrade.report.ge_layout import COUNTRY_FIELDS, build_ge_table, load_ge_document
 from migtrade.report.ge_plot import auto_height, welfare_plot
@@ -290,19 +288,6 @@ def test_plot_without_any_number_is_refused(doc: dict[str, Any]) -> None:
 Runner = Callable[..., tuple[int, str, str]]
 
 
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Runner:
-    def run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["migtrade", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
 
 
 def test_cli_plot_ge_writes_the_image(cli: Runner, tmp_path: Path) -> None:

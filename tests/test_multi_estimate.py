@@ -7,13 +7,11 @@ seeded panel, in process through the same entry point and error handler as the i
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from migtrade.cli.app import main
 from migtrade.errors import FormulaError
 from migtrade.spec.formula import ModelSpec
 from migtrade.spec.multi import MAX_FORMULAS, expand_formula, expand_formulas
@@ -86,21 +84,6 @@ def panel_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 Runner = Callable[..., tuple[int, str, str]]
 
 
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Runner:
-    """Run ``migtrade ARGS`` through ``main`` (its error handler included): (code, stdout, stderr)."""
-
-    def run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["migtrade", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
 
 
 def test_formulas_times_models_in_order(cli: Runner, panel_csv: Path, tmp_path: Path) -> None:
