@@ -101,13 +101,26 @@ def _omr_rescale(data: pd.DataFrame, spec: dict[str, Any]) -> float:
     return float(solved["omr_rescale"].iloc[0])
 
 
-def timed(command: list[str]) -> float:
-    start = time.perf_counter()
-    run = subprocess.run(command, capture_output=True, text=True, timeout=1800)
-    seconds = time.perf_counter() - start
-    if run.returncode != 0:
-        raise SystemExit(f"{command[0]} failed ({run.returncode}): {run.stderr[-2000:]}")
-    return seconds
+# Runs the command from a small interpreter and prints its wall seconds and peak resident KiB.
+# Linux carries the parent's peak memory into a child it forks, and this script holds pandas and
+# an estimate by the time it starts the peers; a child of the small launcher starts clean.
+_LAUNCH = """
+import os, subprocess, sys, time
+start = time.perf_counter()
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(proc.pid, 0)
+print(time.perf_counter() - start, usage.ru_maxrss, os.waitstatus_to_exitcode(status))
+"""
+
+
+def timed(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak resident memory (MiB) of ``command`` as its own process."""
+    run = subprocess.run([sys.executable, "-S", "-c", _LAUNCH, *command], capture_output=True,
+                         text=True, timeout=1800)
+    seconds, kib, code = run.stdout.split()
+    if run.returncode != 0 or int(code) != 0:
+        raise SystemExit(f"{command[0]} failed ({code}): {run.stderr[-2000:]}")
+    return float(seconds), int(kib) / 1024
 
 
 def peers(data_path: Path, spec_path: Path, out: Path, reps: int) -> dict[str, Any]:
@@ -120,13 +133,17 @@ def peers(data_path: Path, spec_path: Path, out: Path, reps: int) -> dict[str, A
         "gegravity": [sys.executable, str(PEER), str(data_path), str(spec_path), str(theirs_json)],
     }
     times: dict[str, list[float]] = {k: [] for k in commands}
+    memory: dict[str, list[float]] = {k: [] for k in commands}
     for _ in range(reps):
         for tool, command in commands.items():
-            times[tool].append(timed(command))
+            seconds, mib = timed(command)
+            times[tool].append(seconds)
+            memory[tool].append(mib)
     ours = json.loads(ours_json.read_text())["countries"]
     theirs = json.loads(theirs_json.read_text())
     gaps = {f: max(abs(ours[c][f] - theirs[c][f]) for c in ours) for f in COMPARED}
     return {"times": times, "medians": {k: statistics.median(v) for k, v in times.items()},
+            "peak_mib": {k: statistics.median(v) for k, v in memory.items()},
             "max_abs_difference_pp": gaps, "omr_rescale": json.loads(spec_path.read_text())["omr_rescale"],
             "real_gdp_pct": {c: (ours[c]["real_gdp_pct"], theirs[c]["real_gdp_pct"]) for c in ("CAN", "JPN", "USA")}}
 
@@ -193,9 +210,11 @@ def main() -> None:
     lines = [
         f"# migtrade ge vs gegravity {getattr(gegravity, '__version__', '0.3')} ({stamp}; {machine})", "",
         f"CAN-JPN agreement on gegravity's sample (30 countries, 2006), whole processes, median of {args.reps}:", "",
-        "| tool | seconds | x gegravity |", "|---|---|---|",
-        f"| migtrade ge (PPML estimate + GE) | {med['migtrade']:.2f} | {med['migtrade'] / med['gegravity']:.2f} |",
-        f"| gegravity (coefficients given, omr_rescale {peer['omr_rescale']:g}) | {med['gegravity']:.2f} | 1.00 |", "",
+        "| tool | seconds | x gegravity | peak MiB |", "|---|---|---|---|",
+        f"| migtrade ge (PPML estimate + GE) | {med['migtrade']:.2f} | {med['migtrade'] / med['gegravity']:.2f} "
+        f"| {peer['peak_mib']['migtrade']:.0f} |",
+        f"| gegravity (coefficients given, omr_rescale {peer['omr_rescale']:g}) | {med['gegravity']:.2f} | 1.00 "
+        f"| {peer['peak_mib']['gegravity']:.0f} |", "",
         "Largest absolute difference (percentage points) over the 30 countries:", "",
         "| " + " | ".join(COMPARED) + " |", "|" + "---|" * len(COMPARED),
         "| " + " | ".join(f"{peer['max_abs_difference_pp'][f]:.2e}" for f in COMPARED) + " |", "",
