@@ -155,3 +155,79 @@ def test_command_line_json_and_table(panel_csv: Path, tmp_path: Path,
                           "--format", "json")
     assert code == 0, err
     assert json.loads(out)["bias_correction"]["method"] == "split-panel-jackknife"
+
+
+# --bias-correction alone is the analytical correction, wherever it stands on the line.
+BARE = [
+    ["estimate", THREE, "--data", "{data}", "--vcov", "cluster:exp^imp", "--bias-correction"],
+    ["estimate", "--bias-correction", THREE, "--data", "{data}", "--vcov", "cluster:exp^imp"],
+    ["estimate", THREE, "--bias-correction", "--data", "{data}", "--vcov", "cluster:exp^imp"],
+]
+
+
+@pytest.mark.parametrize("words", BARE)
+def test_bare_flag_is_the_analytical_correction(panel_csv: Path, words: list[str],
+                                                capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    args = [str(panel_csv) if w == "{data}" else w for w in words]
+    code, bare, err = _cli(capsys, monkeypatch, *args, "--format", "json")
+    assert code == 0, err
+    code, named, err = _cli(capsys, monkeypatch, "estimate", THREE, "--data", str(panel_csv),
+                            "--vcov", "cluster:exp^imp", "--bias-correction=analytical",
+                            "--format", "json")
+    assert code == 0, err
+    assert json.loads(bare)["bias_correction"]["method"] == "weidner-zylkin-2021"
+    assert json.loads(bare)["coefficients"] == json.loads(named)["coefficients"]
+
+
+def test_bare_flag_rewriting_leaves_values_and_positionals_alone() -> None:
+    from migtrade.cli.estimate import bare_flag_values
+
+    assert bare_flag_values(["--bias-correction", "jackknife", "y ~ x"]) == [
+        "--bias-correction", "jackknife", "y ~ x"]
+    assert bare_flag_values(["--bias-correction", "magic"]) == ["--bias-correction", "magic"]
+    assert bare_flag_values(["--", "--bias-correction"]) == ["--", "--bias-correction"]
+    assert bare_flag_values(["--bias-correction", "-f", "json"])[0] == "--bias-correction=analytical"
+
+
+def test_bad_value_after_the_flag_is_one_line(panel_csv: Path, capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    code, _, err = _cli(capsys, monkeypatch, "estimate", "--bias-correction", "analitical", THREE,
+                        "--data", str(panel_csv), "--vcov", "cluster:exp^imp")
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "analitical" in lines[0], err
+
+
+def test_api_takes_true_for_analytical_and_false_for_none() -> None:
+    from migtrade import api
+
+    frame = three_way_panel(6, 3, dgp=2, rng=3)
+    on = api.estimate(THREE, frame, vcov="cluster:exp^imp", bias_correction=True)
+    named = api.estimate(THREE, frame, vcov="cluster:exp^imp", bias_correction="analytical")
+    off = api.estimate(THREE, frame, vcov="cluster:exp^imp", bias_correction=False)
+    assert on.to_dict()["bias_correction"]["method"] == "weidner-zylkin-2021"
+    assert on.to_dict()["coefficients"] == named.to_dict()["coefficients"]
+    assert "bias_correction" not in off.to_dict()
+    with pytest.raises(UsageError, match="unknown bias correction 'yes'"):
+        api.estimate(THREE, frame, vcov="cluster:exp^imp", bias_correction="yes")
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (True, "analytical"), (False, None), ("analytical", "analytical"), ("jackknife", "jackknife")])
+def test_recipe_key_spellings(value: object, expected: str | None) -> None:
+    from migtrade.recipes.schema import ModelStep
+    from migtrade.recipes.validate import build
+
+    step = build(ModelStep, {"name": "m", "data": "d", "formula": THREE, "bias_correction": value},
+                 "[[models]]", "recipe.toml")
+    assert step.bias_correction == expected
+    assert step.options().bias_correction == expected
+
+
+def test_recipe_key_bad_value_is_refused() -> None:
+    from migtrade.recipes.schema import ModelStep
+    from migtrade.recipes.validate import RecipeError, build
+
+    with pytest.raises(RecipeError, match="'magic'"):
+        build(ModelStep, {"name": "m", "data": "d", "formula": THREE, "bias_correction": "magic"},
+              "[[models]]", "recipe.toml")

@@ -50,7 +50,7 @@ def estimate(
     bootstrap_weights: str = "rademacher",
     impose_null: bool = True,
     bootstrap_intervals: bool = True,
-    bias_correction: str | None = None,
+    bias_correction: str | bool | None = None,
     store: str | Path | None = None,
 ) -> Result | list[Result]:
     """Estimate a gravity model (or several) by PPML or OLS with absorbed fixed effects.
@@ -89,7 +89,7 @@ def estimate(
         ``vcov`` cluster variable; ``bootstrap_intervals=False`` skips the intervals by test
         inversion (p-values only).
     bias_correction
-        PPML: ``"analytical"`` (Weidner & Zylkin 2021) or ``"jackknife"``.
+        PPML: ``"analytical"`` (Weidner & Zylkin 2021; True means the same) or ``"jackknife"``.
     store
         Where a dataset name in ``data`` is looked up.
 

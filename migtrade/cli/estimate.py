@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import typer
+from typer.core import TyperCommand
 
 from migtrade.estimation.options import SEPARATION_METHODS, Model
 
@@ -42,9 +44,39 @@ class BootstrapWeightsChoice(StrEnum):
     mammen = "mammen"
 
 
+BIAS_CORRECTION_FLAG = "--bias-correction"
+
+
+def bare_flag_values(args: list[str]) -> list[str]:
+    """``--bias-correction`` given alone becomes ``--bias-correction=analytical``.
+
+    The option takes an optional value, which the command-line parser has no notion of: the
+    word after the flag is its value unless there is none, it is another option, or it is a
+    formula (it holds ``~``). A misspelt method is therefore still read as a value, and refused
+    by name.
+    """
+    out: list[str] = []
+    for i, word in enumerate(args):
+        if word == "--":  # everything after is positional
+            return out + args[i:]
+        following = args[i + 1] if i + 1 < len(args) else None
+        if word == BIAS_CORRECTION_FLAG and (following is None or following.startswith("-")
+                                             or "~" in following):
+            word = f"{BIAS_CORRECTION_FLAG}={BiasCorrectionChoice.analytical.value}"
+        out.append(word)
+    return out
+
+
+class EstimateCommand(TyperCommand):
+    """``migtrade estimate``, whose ``--bias-correction`` may be given without a method."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, bare_flag_values(list(args)))
+
+
 def register(app: typer.Typer) -> None:
     """Add the command to the app."""
-    app.command(name="estimate")(estimate_command)
+    app.command(name="estimate", cls=EstimateCommand)(estimate_command)
 
 
 def estimate_command(
@@ -100,7 +132,8 @@ def estimate_command(
         "bootstrap intervals by test inversion (score: one restricted PPML fit per trial value), "
         "or p-values only (score: the unrestricted bootstrap-t interval)."),
     bias_correction: BiasCorrectionChoice | None = typer.Option(
-        None, "--bias-correction", help="PPML gravity models: analytical (Weidner & Zylkin 2021: "
+        None, BIAS_CORRECTION_FLAG, help="PPML gravity models: analytical, also the flag alone "
+        "(Weidner & Zylkin 2021: "
         "the estimates and pair-clustered standard errors of exp^year + imp^year [+ exp^imp] "
         "models; with --vcov cluster:exp^imp) or jackknife (split-panel, over halves of the "
         "countries; standard errors unchanged)."),

@@ -88,15 +88,19 @@ class Corrected:
     notes: tuple[str, ...]
 
 
-def parse_request(value: str | BiasCorrection | None) -> BiasCorrection | None:
-    """``"analytical"``, ``"jackknife"`` or None (no correction)."""
+def parse_request(value: str | bool | BiasCorrection | None) -> BiasCorrection | None:
+    """``"analytical"``, ``"jackknife"``, True (the analytical correction, the default one),
+    False or None (no correction)."""
     if value is None or isinstance(value, BiasCorrection):
         return value
+    if isinstance(value, bool):
+        return BiasCorrection.analytical if value else None
     try:
         return BiasCorrection(str(value).strip().lower())
     except ValueError:
         raise UsageError(f"unknown bias correction '{value}'",
-                         f"Use {' or '.join(m.value for m in BiasCorrection)}.") from None
+                         f"Use {' or '.join(m.value for m in BiasCorrection)} (or true for "
+                         "analytical).") from None
 
 
 def check_request(method: BiasCorrection, *, model: str, spec: ModelSpec, vcov: VcovSpec,

@@ -215,7 +215,7 @@ class EstimateOptions:
         restricted PPML fit per trial value); False gives p-values only (and the score
         bootstrap's unrestricted bootstrap-t interval).
     bias_correction
-        PPML: ``"analytical"`` or ``"jackknife"``; None for none.
+        PPML: ``"analytical"`` (or True) or ``"jackknife"``; None (or False) for none.
     """
 
     model: str = Model.ppml.value
@@ -237,7 +237,7 @@ class EstimateOptions:
     bootstrap_weights: str = "rademacher"
     impose_null: bool = True
     bootstrap_intervals: bool = True
-    bias_correction: str | None = None
+    bias_correction: str | bool | None = None
     fit: FitOptions = field(init=False, repr=False, compare=False)
     vcov_spec: VcovSpec = field(init=False, repr=False, compare=False)
     bootstrap_options: BootstrapOptions | None = field(init=False, repr=False, compare=False)

@@ -192,7 +192,8 @@ class ModelStep:
     model, vcov, small_sample, where, weights, offset, separation, keep_singletons, tol,
     fe_tol, maxiter, fe_maxiter, conf_level, bias_correction
         As the options of ``migtrade estimate``; ``separation = []`` turns the checks off.
-        With ``bias_correction``, ``expect`` and ``expect_se`` are checked against the
+        ``bias_correction = true`` is the analytical correction. With ``bias_correction``,
+        ``expect`` and ``expect_se`` are checked against the
         corrected estimates and standard errors.
     expect
         ``{term = estimate}``: published values the estimates must match.
@@ -221,11 +222,17 @@ class ModelStep:
     maxiter: int = DEFAULT_MAXITER
     fe_maxiter: int = DEFAULT_FE_MAXITER
     conf_level: float = 0.95
-    bias_correction: Literal["analytical", "jackknife"] | None = None
+    bias_correction: bool | Literal["analytical", "jackknife"] | None = None
     expect: dict[str, float] = field(default_factory=dict)
     expect_se: dict[str, float] = field(default_factory=dict)
     expect_nobs: int | None = None
     expect_tol: float = 0.0005
+
+    def __post_init__(self) -> None:
+        # ``true`` names the default correction, ``false`` none: the command line spells them
+        # --bias-correction analytical and nothing.
+        if isinstance(self.bias_correction, bool):
+            object.__setattr__(self, "bias_correction", "analytical" if self.bias_correction else None)
 
     def options(self) -> EstimateOptions:
         """The estimate's options, checked: the object ``migtrade estimate`` builds from its flags."""
