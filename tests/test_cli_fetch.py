@@ -101,7 +101,7 @@ def test_unknown_source_exits_2_with_the_list(capsys: pytest.CaptureFixture[str]
     code, out, err = cli(capsys, monkeypatch, "fetch", "imf")
     assert code == 2 and out == ""
     assert err.strip() == ("migtrade: error: unknown source 'imf'. Choose one of: worldbank, undesa, abel-cohen, "
-                           "cepii, file, yotov2016, santos-silva-tenreyro, ppml-fe-bias, ge-gravity.")
+                           "cepii, baci, file, yotov2016, santos-silva-tenreyro, ppml-fe-bias, ge-gravity.")
 
 
 def test_worldbank_writes_countries_and_aggregates(httpserver: HTTPServer, tmp_path: Path,

@@ -140,6 +140,22 @@ def cepii_command(
          years=years, file=file, base_url=base_url, columns=_split(columns))
 
 
+@fetch_app.command("baci", help=SOURCES["baci"].description)
+def baci_command(
+    years: str | None = typer.Option(None, "--years", help="Years to read FIRST:LAST inclusive (default: all)."),
+    name: str | None = NAME,
+    file: Path | None = typer.Option(None, "--file", help="A downloaded release, e.g. BACI_HS92_V202401b.zip."),
+    base_url: str | None = typer.Option(
+        None, "--base-url", help="A mirror folder, or the address of the release's zip itself "
+        "(also $MIGTRADE_BACI_URL)."),
+    offline: bool = OFFLINE, refresh: bool = REFRESH,
+    quiet: bool = QUIET, store: Path | None = STORE, fmt: FormatChoice = FORMAT,
+) -> None:
+    """Writes baci (k, year, origin, destination, i, j, v, q; sorted by k), baci_countries, baci_products."""
+    _run("baci", name=name, store=store, fmt=fmt, offline=offline, refresh=refresh, quiet=quiet,
+         years=years, file=file, base_url=base_url)
+
+
 @fetch_app.command("file", help=SOURCES["file"].description)
 def file_command(
     file: Path | None = typer.Option(

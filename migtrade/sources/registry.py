@@ -156,6 +156,14 @@ SOURCES: dict[str, Source] = {
             datasets=("cepii_gravity",),
         ),
         Source(
+            name="baci",
+            description="CEPII BACI: bilateral trade by HS6 product and year (t, i, j, k, v, q), streamed from "
+                        "its zip into a Parquet file sorted by product.",
+            module="migtrade.sources.baci",
+            default_url="https://www.cepii.fr/DATA_DOWNLOAD/baci/data",
+            datasets=("baci", "baci_countries", "baci_products"),
+        ),
+        Source(
             name="file",
             description="Your own CSV, gzip CSV, Parquet, Stata or Excel file, or one given by --url and "
                         "--sha256, with columns mapped to standard names.",
