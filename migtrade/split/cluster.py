@@ -1,0 +1,79 @@
+"""Where a split run's tasks execute: a local Dask cluster this run starts, or a running one.
+
+``distributed`` is imported here only, and only when a run asks for workers or a scheduler, so
+an in-process split (and every other command) never pays for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from migtrade.errors import SourceError
+
+SCHEDULER_ENV = "MIGTRADE_SCHEDULER"
+TIMEOUT_ENV = "MIGTRADE_SCHEDULER_TIMEOUT"
+DEFAULT_TIMEOUT = 10.0
+
+
+def _timeout() -> float:
+    raw = os.environ.get(TIMEOUT_ENV, "")
+    try:
+        return float(raw) if raw else DEFAULT_TIMEOUT
+    except ValueError:
+        return DEFAULT_TIMEOUT
+
+
+@contextmanager
+def local_client(workers: int) -> Iterator[Any]:
+    """A client of a new local cluster: ``workers`` processes of one thread each, on 127.0.0.1.
+
+    One thread per process because the engine's compiled loops and the GIL-bound parts of a fit
+    do not share a process well; the cluster is closed when the block ends.
+    """
+    from distributed import Client, LocalCluster
+
+    # Each worker runs one fit at a time: its compiled loops use one thread, so that N workers
+    # use N cores instead of fighting over them.
+    env = {"NUMBA_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                           host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR,
+                           env=env)
+    try:
+        with Client(cluster) as client:
+            yield client
+    finally:
+        cluster.close()
+
+
+@contextmanager
+def remote_client(address: str) -> Iterator[Any]:
+    """A client of the running scheduler at ``address`` (``tcp://HOST:PORT``).
+
+    Raises
+    ------
+    SourceError
+        When the scheduler cannot be reached within ``$MIGTRADE_SCHEDULER_TIMEOUT`` seconds
+        (10 by default).
+    """
+    from distributed import Client
+
+    timeout = _timeout()
+    try:
+        client = Client(address, timeout=f"{timeout}s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise SourceError(f"cannot reach the Dask scheduler at '{address}' ({type(exc).__name__})",
+                          "Check that it runs and listens there, or run without --scheduler.") from None
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def workers_see(client: Any, path: str) -> bool:
+    """Whether every worker of ``client`` can read the folder ``path`` (a shared file system)."""
+    seen = client.run(os.path.isdir, path)
+    return bool(seen) and all(seen.values())

@@ -1,0 +1,332 @@
+"""One model per level of a variable: the split run, in process or on a Dask cluster.
+
+The run (1) reads the data, in process as a table grouped by the split variable, or for
+workers as Parquet partitioned by it (:mod:`migtrade.split.partition`); (2) groups the sectors
+still to do into batches of similar size, so that the cost of a task does not dominate many
+small fits; (3) runs the batches (:func:`migtrade.split.task.run_batch`) and takes the results
+as they finish, keyed by sector so that a batch re-run after a lost worker is never counted
+twice; (4) rewrites the ``--save`` file as they come. A sector that cannot be estimated is
+recorded with its error and the others go on, unless the run is strict.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from migtrade.errors import DataError, UsageError
+from migtrade.estimation.options import EstimateOptions
+from migtrade.spec.formula import ModelSpec
+from migtrade.split.outcome import SectorError, SectorOutcome, plain, sector_key, tidy_frame
+from migtrade.split.progress import Progress, Silent
+from migtrade.split.saved import SaveFile, read_saved, run_identity
+from migtrade.split.task import FitJob, Sector, run_batch
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from migtrade.store.resolve import Data
+
+TASKS_PER_WORKER = 8
+"""Batches per worker: enough for the workers to balance their load and for the progress to
+move, few enough that a task's own cost (a few milliseconds) stays small beside its fits."""
+
+
+@dataclass(frozen=True)
+class SplitOptions:
+    """How a split run is laid out and where it runs.
+
+    Parameters
+    ----------
+    var
+        The column whose levels are the sectors.
+    workers
+        Start a local Dask cluster of this many worker processes (None: in process).
+    scheduler
+        Use the running Dask scheduler at this address (``tcp://HOST:PORT``).
+    ship_data
+        Send each task its sectors' bytes instead of a path (workers without the cache folder).
+        With ``scheduler`` and no ``ship_data``, the workers are asked whether they see it.
+    strict
+        Stop at the first failing sector, with its error.
+    cache
+        Where partitioned copies of the data are kept (default :func:`default_cache_dir`).
+    """
+
+    var: str
+    workers: int | None = None
+    scheduler: str | None = None
+    ship_data: bool = False
+    strict: bool = False
+    cache: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.var, str) or not self.var.strip():
+            raise UsageError(f"--split needs a column name, not {self.var!r}", "Give e.g. --split product.")
+        if self.workers is not None and self.scheduler is not None:
+            raise UsageError("--workers and --scheduler cannot be combined",
+                             "Give --workers N for a local cluster or --scheduler ADDRESS for a running one.")
+        if self.workers is not None and (isinstance(self.workers, bool) or not isinstance(self.workers, int)
+                                         or self.workers < 1):
+            raise UsageError(f"--workers must be a whole number of at least 1, not {self.workers!r}",
+                             "Give e.g. --workers 2, or leave it out to run in process.")
+        if self.scheduler is not None and (not isinstance(self.scheduler, str) or not self.scheduler.strip()):
+            raise UsageError(f"--scheduler needs an address such as tcp://127.0.0.1:8786, not {self.scheduler!r}",
+                             "Give the address the Dask scheduler prints.")
+
+    @property
+    def distributed(self) -> bool:
+        return self.workers is not None or self.scheduler is not None
+
+
+@dataclass(frozen=True)
+class SplitRun:
+    """The outcomes of a split run, in the order of the levels, then formulas, then models."""
+
+    var: str
+    outcomes: tuple[SectorOutcome, ...]
+    run_id: str
+
+    @property
+    def failed(self) -> tuple[SectorOutcome, ...]:
+        return tuple(o for o in self.outcomes if not o.ok)
+
+    def to_list(self) -> list[dict[str, Any]]:
+        """The JSON list that ``--save`` and ``--format json`` write."""
+        return [o.to_dict(self.run_id) for o in self.outcomes]
+
+    def to_frame(self) -> pd.DataFrame:
+        """The tidy table: one row per sector, model and term."""
+        return tidy_frame(self.outcomes, [self.var])
+
+
+# -- the sectors ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Sectors:
+    """The levels to fit, their sizes, and how to hand a level's rows to a task."""
+
+    values: list[Any]
+    rows: list[int]
+    payload: Callable[[int], Any]  # index of a level -> its rows or partition files
+    data_info: dict[str, Any]
+
+
+def _in_memory(frame: pd.DataFrame, var: str, info: dict[str, Any]) -> _Sectors:
+    if var not in frame.columns:
+        raise DataError(f"split variable '{var}' not found in the data",
+                        f"Split by one of: {', '.join(map(str, list(frame.columns)[:20]))}.")
+    groups = frame.groupby(var, sort=True, dropna=True, observed=True).indices
+    if not groups:
+        raise DataError(f"the split variable '{var}' has no values", "Split by a column with values.")
+    values = [plain(v) for v in groups]
+    positions = list(groups.values())
+    return _Sectors(values, [len(p) for p in positions],
+                    lambda i: frame.iloc[positions[i]], info)
+
+
+def _partitioned(data: Data, var: str, store: str | Path | None, cache: Path | None,
+                 ship: Callable[[Path], bool]) -> _Sectors:
+    from migtrade.split.partition import partition_frame, partition_parquet
+    from migtrade.store.resolve import resolve
+
+    path = Path(data).expanduser() if isinstance(data, str | Path) else None
+    if path is not None and path.is_file() and path.name.lower().endswith((".parquet", ".pq")):
+        parts = partition_parquet(path, var, cache)
+    else:
+        frame, info = resolve(data, None, store=store)
+        parts = partition_frame(frame, var, info, cache)
+    by_value = {lv.value: lv for lv in parts.levels}
+    values = sorted(by_value)
+    levels = [by_value[v] for v in values]
+    shipped = ship(parts.root)
+
+    def payload(i: int) -> list[str | bytes]:
+        part = levels[i].part
+        return list(parts.part_bytes(part)) if shipped else [str(f) for f in parts.part_files(part)]
+
+    return _Sectors(values, [lv.rows for lv in levels], payload, parts.data_info)
+
+
+def batches(rows: Sequence[int], slots: int) -> list[list[int]]:
+    """Consecutive groups of levels with similar row counts, about TASKS_PER_WORKER per slot.
+
+    A level is never split; a level larger than the target is a batch of its own.
+    """
+    count = min(len(rows), max(1, slots * TASKS_PER_WORKER))
+    target = math.ceil(sum(rows) / count)
+    out: list[list[int]] = []
+    current: list[int] = []
+    filled = 0
+    for i, n in enumerate(rows):
+        if current and filled + n > target:
+            out.append(current)
+            current, filled = [], 0
+        current.append(i)
+        filled += n
+    if current:
+        out.append(current)
+    return out
+
+
+# -- running ---------------------------------------------------------------------------------------
+
+def _columns(specs: Sequence[ModelSpec], options: EstimateOptions, var: str) -> list[str] | None:
+    if options.where is not None:
+        return None  # a filter may name any column
+    needed = [c for s in specs for c in s.ordered_columns()]
+    needed += [*options.vcov_spec.cluster_columns, *(v for v in (options.weights, options.offset) if v)]
+    return [*dict.fromkeys([*needed, var])]
+
+
+def _client(split: SplitOptions) -> AbstractContextManager[Any]:
+    from migtrade.split.cluster import local_client, remote_client
+
+    if split.workers is not None:
+        return local_client(split.workers)
+    assert split.scheduler is not None
+    return remote_client(split.scheduler)
+
+
+def _in_process(job: FitJob, work: list[list[Sector]]) -> Iterator[list[SectorOutcome]]:
+    for batch in work:
+        yield run_batch(job, batch)
+
+
+def _on_cluster(client: Any, job: FitJob, work: list[list[Sector]]) -> Iterator[list[SectorOutcome]]:
+    from distributed import as_completed
+
+    # pure=False: a batch is submitted once per run; the scheduler re-runs it on another
+    # worker if its worker is lost, and its result reaches us once.
+    futures = [client.submit(run_batch, job, batch, pure=False, retries=2) for batch in work]
+    try:
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        client.cancel(futures)
+
+
+def run_split(formulas: Sequence[str], models: Sequence[str], options: EstimateOptions,
+              data: Data, split: SplitOptions, *, store: str | Path | None = None,
+              save: Path | None = None, resume: bool = False,
+              progress: Progress | None = None) -> SplitRun:
+    """Fit every formula with every model on each level of ``split.var``.
+
+    Parameters
+    ----------
+    formulas
+        Formulas, ``csw()``/``sw()`` already expanded.
+    models
+        Estimators (``ppml``, ``ols``).
+    options
+        The estimate's options (the ``model`` field is replaced by each of ``models``).
+    data
+        A file, a stored dataset's name, or a DataFrame.
+    split
+        The split variable and where the run executes.
+    store
+        Where a dataset name is looked up.
+    save
+        Rewritten atomically with every outcome so far as sectors finish (at most once a
+        second, and at the end).
+    resume
+        Read ``save`` first and fit only the sectors missing from it.
+    progress
+        Told of every batch that finishes (default: silent).
+
+    Returns
+    -------
+    SplitRun
+        Every (sector, formula, model) outcome, estimated or failed, in level order.
+
+    Raises
+    ------
+    SectorError
+        With ``split.strict``, the first failing sector's error and exit code (what was done
+        is saved first).
+
+    Notes
+    -----
+    Each sector's estimate is that of :func:`migtrade.estimation.fit.fit` on the rows whose
+    ``var`` equals the level, in the input's order; the rows where ``var`` is missing belong to
+    no sector. The numbers do not depend on where the run executes.
+    """
+    specs = [ModelSpec.parse(f) for f in formulas]
+    texts = tuple(s.formula for s in specs)
+    columns = _columns(specs, options, split.var)
+    progress = progress or Silent()
+    client_cm: AbstractContextManager[Any] = _client(split) if split.distributed else nullcontext()
+    with client_cm as client:
+        if split.distributed:
+            from migtrade.split.cluster import workers_see
+
+            def ship(root: Path) -> bool:
+                # A local cluster shares this machine's folders; a running one is asked.
+                return split.ship_data or (split.scheduler is not None
+                                           and not workers_see(client, str(root)))
+
+            sectors = _partitioned(data, split.var, store, split.cache, ship)
+        else:
+            from migtrade.store.resolve import resolve
+
+            frame, info = resolve(data, columns, store=store)
+            sectors = _in_memory(frame, split.var, info)
+        job = FitJob(split.var, texts, tuple(models), FitJob.options_of(options),
+                     None if columns is None else tuple(columns), sectors.data_info)
+        run_id = run_identity(split.var, texts, models, job.options, sectors.data_info.get("sha256"))
+        return _execute(job, sectors, client, run_id, split.strict, save, resume, progress)
+
+
+def _execute(job: FitJob, sectors: _Sectors, client: Any, run_id: str, strict: bool,
+             save: Path | None, resume: bool, progress: Progress) -> SplitRun:
+    keys_of = [[sector_key({job.var: v}, f, m) for f in job.formulas for m in job.models]
+               for v in sectors.values]
+    found: dict[str, SectorOutcome] = {}
+    if resume and save is not None:
+        found = {o.key: o for o in read_saved(save, run_id)}
+    todo = [i for i, keys in enumerate(keys_of) if not all(k in found for k in keys)]
+    # In process a task costs nothing, so each sector is its own (the progress moves by one).
+    plan = ([[j] for j in range(len(todo))] if client is None
+            else batches([sectors.rows[i] for i in todo], _slots(client)))
+    work: list[list[Sector]] = [[(sectors.values[todo[j]], sectors.payload(todo[j])) for j in b] for b in plan]
+    saver = SaveFile(save, run_id)
+    order = {k: n for n, k in enumerate(k for keys in keys_of for k in keys)}
+
+    def ordered() -> list[SectorOutcome]:
+        return sorted(found.values(), key=lambda o: order.get(o.key, len(order)))
+
+    per_sector = max(1, len(job.formulas) * len(job.models))
+    progress.start(len(sectors.values), len(sectors.values) - len(todo))
+    stopped: SectorOutcome | None = None
+    try:
+        stream = _in_process(job, work) if client is None else _on_cluster(client, job, work)
+        for outcomes in stream:
+            for o in outcomes:
+                found[o.key] = o  # keyed: a batch that ran twice counts once
+            failed = [o for o in outcomes if not o.ok]
+            progress.advance(len(outcomes) // per_sector, len({o.describe() for o in failed}))
+            saver.write(ordered())
+            if strict and failed:
+                stopped = failed[0]
+                break
+    finally:
+        progress.stop()
+        saver.write(ordered(), force=True)
+    if stopped is not None:
+        error = stopped.error or {}
+        raise SectorError(f"sector {stopped.describe()} failed: {error.get('message', '')}",
+                          "Drop --strict to record failing sectors and go on.",
+                          int(error.get("exit_code", 4)))
+    return SplitRun(job.var, tuple(ordered()), run_id)
+
+
+def _slots(client: Any) -> int:
+    """Worker threads to spread the batches over (one in process)."""
+    if client is None:
+        return 1
+    info: Mapping[str, Any] = client.scheduler_info().get("workers", {})
+    return max(1, sum(int(w.get("nthreads", 1)) for w in info.values()))
