@@ -1,6 +1,9 @@
 """Compiled inner loops of the absorb core.
 
-Everything here works on plain arrays so that numba can compile it once and cache the machine code.
+The loops themselves are C, compiled by pip when the package is installed
+(:mod:`migtrade.estimation._kernels`, from ``_kernels.pyx``); this module gives them their Python
+signatures and the arrays of the types they take.
+
 The layout of the fixed effects is fixed: ``codes`` is a (Q, n) int32 array whose row q holds the
 level of observation i in fixed-effect dimension q (0 .. G_q - 1), and the levels of all dimensions
 are laid end to end in one vector indexed by ``offsets[q] + code``.
@@ -21,148 +24,24 @@ An Irons-Tuck step (two sweeps and the extrapolation) thus reads the data 2Q + 1
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
 
-# What the last pass of a sweep does besides subtracting the means.
-_PLAIN, _SUM_FIRST, _STATS = 0, 1, 2
+from migtrade.estimation import _kernels
 
 
-@njit(cache=True, nogil=True)
-def _zero(acc, start, stop):
-    for g in range(start, stop):
-        acc[g] = 0.0
+def demean_columns(x: np.ndarray, codes: np.ndarray, offsets: np.ndarray, w: np.ndarray,
+                   inv_wsum: np.ndarray, tols: np.ndarray, maxiter: int, sweeps_out: np.ndarray,
+                   runs: np.ndarray) -> None:
+    """Demean every column of the Fortran-ordered float64 ``x`` in place, columns in parallel.
 
-
-@njit(cache=True, nogil=True)
-def _extrapolate_sum_first(ggx, gx, coef, r, code_row, w, acc, start, stop, in_runs):
-    """r = ggx - coef (ggx - gx), and acc[start:stop] = its weighted sums on the first dimension
-    (with ``gx`` = ``ggx`` this just sums ``ggx`` into ``acc``)."""
-    _zero(acc, start, stop)
-    n = r.shape[0]
-    if in_runs and n:
-        cur = code_row[0]
-        run = 0.0
-        for i in range(n):
-            v = ggx[i] - coef * (ggx[i] - gx[i])
-            r[i] = v
-            g = code_row[i]
-            if g != cur:
-                acc[start + cur] += run
-                run = 0.0
-                cur = g
-            run += w[i] * v
-        acc[start + cur] += run
-    else:
-        for i in range(n):
-            v = ggx[i] - coef * (ggx[i] - gx[i])
-            r[i] = v
-            acc[start + code_row[i]] += w[i] * v
-
-
-@njit(cache=True, nogil=True)
-def _sweep(src, dst, codes, offsets, w, inv_wsum, acc, mode, x, gx, runs):
-    """dst = G(src). On entry acc holds the first dimension's group sums of ``src``.
-
-    ``mode`` _SUM_FIRST leaves in acc the first dimension's sums of ``dst``; _STATS returns the
-    Irons-Tuck statistics of the step x -> gx -> dst (largest change, <d, d2>, |d2|^2).
+    Each column is projected off the span of the fixed effects by sweeps with Irons-Tuck
+    extrapolation; it stops when a full sweep changes no element by more than ``tols[j]``.
+    ``sweeps_out[j]`` (int64) receives the number of sweeps used, or -1 when ``maxiter`` sweeps
+    were not enough or the column holds NaN or inf. ``codes`` is the (Q, n) int32 array of
+    levels, ``offsets`` (int64) where each dimension's levels start, and ``runs[q]`` says that
+    the rows of each group of dimension q mostly sit next to each other.
     """
-    n_fe = codes.shape[0]
-    n = dst.shape[0]
-    change = 0.0
-    vprod = 0.0
-    ssq = 0.0
-    for q in range(n_fe):
-        start = offsets[q]
-        for g in range(start, offsets[q + 1]):
-            acc[g] *= inv_wsum[g]
-        row = codes[q]
-        inp = src if q == 0 else dst
-        last = q + 1 == n_fe
-        if not last or mode == _SUM_FIRST:
-            nq = 0 if last else q + 1
-            nxt = codes[nq]
-            nstart = offsets[nq]
-            _zero(acc, nstart, offsets[nq + 1])
-            if runs[nq] and n:
-                # The rows of a group sit together (a panel sorted by it): summing each run in a
-                # register avoids a chain of loads and stores to one address.
-                cur = nstart + nxt[0]
-                run = 0.0
-                for i in range(n):
-                    v = inp[i] - acc[start + row[i]]
-                    dst[i] = v
-                    g = nstart + nxt[i]
-                    if g != cur:
-                        acc[cur] += run
-                        run = 0.0
-                        cur = g
-                    run += w[i] * v
-                acc[cur] += run
-            else:
-                for i in range(n):
-                    v = inp[i] - acc[start + row[i]]
-                    dst[i] = v
-                    acc[nstart + nxt[i]] += w[i] * v
-        elif mode == _STATS:
-            for i in range(n):
-                v = inp[i] - acc[start + row[i]]
-                dst[i] = v
-                d_gx = v - gx[i]
-                a = abs(d_gx)
-                if a > change:
-                    change = a
-                d2 = d_gx - gx[i] + x[i]
-                vprod += d_gx * d2
-                ssq += d2 * d2
-        else:
-            for i in range(n):
-                dst[i] = inp[i] - acc[start + row[i]]
-    return change, vprod, ssq
-
-
-@njit(cache=True, nogil=True)
-def demean_column(r, codes, offsets, w, inv_wsum, tol, maxiter, runs):
-    """Project ``r`` (in place) off the span of the fixed effects; Irons-Tuck accelerated.
-
-    Returns the number of sweeps used, or -1 when ``maxiter`` sweeps were not enough. The
-    iteration stops when a full sweep changes no element by more than ``tol``.
-    """
-    n = r.shape[0]
-    n_levels = offsets[offsets.shape[0] - 1]
-    acc = np.empty(n_levels)
-    first = codes[0]
-    _extrapolate_sum_first(r, r, 0.0, r, first, w, acc, offsets[0], offsets[1], runs[0])
-    if codes.shape[0] == 1:
-        _sweep(r, r, codes, offsets, w, inv_wsum, acc, _PLAIN, r, r, runs)
-        return 1
-    gx = np.empty(n)
-    ggx = np.empty(n)
-    sweeps = 0
-    while sweeps < maxiter:
-        _sweep(r, gx, codes, offsets, w, inv_wsum, acc, _SUM_FIRST, r, r, runs)
-        # Convergence is judged on the change made by the second, plain sweep.
-        change, vprod, ssq = _sweep(gx, ggx, codes, offsets, w, inv_wsum, acc, _STATS, r, gx, runs)
-        sweeps += 2
-        if not (np.isfinite(vprod) and np.isfinite(ssq)):
-            return -1  # the input or a sweep produced NaN or inf: report failure, never converge
-        if change <= tol or ssq == 0.0:
-            for i in range(n):
-                r[i] = ggx[i]
-            return sweeps
-        coef = vprod / ssq
-        _extrapolate_sum_first(ggx, gx, coef, r, first, w, acc, offsets[0], offsets[1], runs[0])
-    return -1
-
-
-@njit(cache=True, parallel=True)
-def demean_columns(x, codes, offsets, w, inv_wsum, tols, maxiter, sweeps_out, runs):
-    """Demean every column of the Fortran-ordered ``x`` in place, columns in parallel.
-
-    ``runs[q]`` says that the rows of each group of dimension q mostly sit next to each other.
-    """
-    k = x.shape[1]
-    for j in prange(k):
-        sweeps_out[j] = demean_column(x[:, j], codes, offsets, w, inv_wsum, tols[j], maxiter, runs)
+    _kernels.demean_columns(x, codes, offsets, w, inv_wsum, tols, maxiter, sweeps_out,
+                            np.asarray(runs, dtype=np.uint8))
 
 
 def grouped_in_runs(code_row: np.ndarray) -> bool:
@@ -170,56 +49,20 @@ def grouped_in_runs(code_row: np.ndarray) -> bool:
     return bool(code_row.size > 1 and np.count_nonzero(code_row[1:] == code_row[:-1]) * 2 > code_row.size)
 
 
-@njit(cache=True, parallel=True)
-def group_sums(x, codes, offsets, w, net, gross):
+def group_sums(x: np.ndarray, codes: np.ndarray, offsets: np.ndarray, w: np.ndarray,
+               net: np.ndarray, gross: np.ndarray) -> None:
     """net[:, j] = weighted sums of column j by every level of every dimension (levels laid end
-    to end as in ``offsets``), gross[:, j] = the same sums of absolute values; one pass each."""
-    n_fe = codes.shape[0]
-    for j in prange(x.shape[1]):
-        net[:, j] = 0.0
-        gross[:, j] = 0.0
-        for i in range(x.shape[0]):
-            v = w[i] * x[i, j]
-            a = abs(v)
-            for q in range(n_fe):
-                g = offsets[q] + codes[q, i]
-                net[g, j] += v
-                gross[g, j] += a
+    to end as in ``offsets``), gross[:, j] = the same sums of absolute values; one pass each,
+    columns in parallel. ``x``, ``net`` and ``gross`` are Fortran-ordered float64."""
+    _kernels.group_sums(x, codes, offsets, w, net, gross)
 
 
-@njit(cache=True, parallel=True)
-def weighted_gram(x, w, y, chunks, gram, xty):
+def weighted_gram(x: np.ndarray, w: np.ndarray, y: np.ndarray, chunks: int, gram: np.ndarray,
+                  xty: np.ndarray) -> None:
     """gram = X'WX and xty = X'WY (Y with m columns) in one pass over the rows of the
     Fortran-ordered ``x`` and ``y``, the rows split in ``chunks`` blocks summed separately (then
     added), without an n x k temporary."""
-    n, k = x.shape
-    m = y.shape[1]
-    width = k * k + k * m
-    parts = np.zeros((chunks, width))
-    for c in prange(chunks):
-        lo = n * c // chunks
-        hi = n * (c + 1) // chunks
-        acc = parts[c]
-        for i in range(lo, hi):
-            wi = w[i]
-            for a in range(k):
-                v = wi * x[i, a]
-                for b in range(a + 1):
-                    acc[a * k + b] += v * x[i, b]
-                for j in range(m):
-                    acc[k * k + a * m + j] += v * y[i, j]
-    for a in range(k):
-        for b in range(a + 1):
-            s = 0.0
-            for c in range(chunks):
-                s += parts[c, a * k + b]
-            gram[a, b] = s
-            gram[b, a] = s
-        for j in range(m):
-            s = 0.0
-            for c in range(chunks):
-                s += parts[c, k * k + a * m + j]
-            xty[a, j] = s
+    _kernels.weighted_gram(x, w, y, chunks, gram, xty)
 
 
 # Row blocks summed separately in the Gram matrix: more blocks, smaller rounding error.
@@ -241,20 +84,7 @@ def weighted_cross(x: np.ndarray, w: np.ndarray, y: np.ndarray | None = None
     return gram, xty.reshape((k, *np.shape(y)[1:]))
 
 
-@njit(cache=True, nogil=True)
-def spread_within(x, codes, n_levels):
+def spread_within(x: np.ndarray, codes: np.ndarray, n_levels: int) -> float:
     """The largest spread (max - min) of ``x`` within any group of ``codes``, in one pass."""
-    lo = np.full(n_levels, np.inf)
-    hi = np.full(n_levels, -np.inf)
-    for i in range(x.shape[0]):
-        g = codes[i]
-        v = x[i]
-        if v < lo[g]:
-            lo[g] = v
-        if v > hi[g]:
-            hi[g] = v
-    worst = 0.0
-    for g in range(n_levels):
-        if hi[g] >= lo[g] and hi[g] - lo[g] > worst:
-            worst = hi[g] - lo[g]
-    return worst
+    return float(_kernels.spread_within(np.ascontiguousarray(x, dtype=np.float64),
+                                        np.ascontiguousarray(codes, dtype=np.int64), n_levels))

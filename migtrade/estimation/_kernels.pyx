@@ -1,0 +1,335 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Compiled loops of the absorb core, built by pip at install time.
+
+:mod:`migtrade.estimation.kernels` is the module to import: it documents the layout of the fixed
+effects, the order of the passes and what each function computes, and passes arrays of the types
+these functions declare. The arithmetic is written in the same order as there (no fused
+multiply-add, no reassociation: the extension is compiled with ``-ffp-contract=off``), so sweep
+counts and results do not depend on the compiler.
+"""
+
+from cython.parallel cimport prange
+from libc.math cimport INFINITY, fabs, isfinite
+from libc.stdint cimport int32_t, int64_t, uint8_t
+from libc.stdlib cimport calloc, free, malloc
+from libc.string cimport memcpy
+
+# What the last pass of a sweep does besides subtracting the means.
+cdef enum:
+    PLAIN = 0
+    SUM_FIRST = 1
+    STATS = 2
+
+# Returned by a column whose scratch memory could not be allocated.
+cdef enum:
+    OUT_OF_MEMORY = -2
+
+
+cdef struct Design:
+    const int32_t* codes  # (n_fe, n) row-major
+    const int64_t* offsets  # n_fe + 1
+    const double* w
+    const double* inv_wsum
+    const uint8_t* runs  # n_fe flags: the rows of a group sit together
+    Py_ssize_t n
+    Py_ssize_t n_fe
+
+
+cdef struct Stats:
+    double change
+    double vprod
+    double ssq
+
+
+cdef inline void _zero(double* acc, int64_t start, int64_t stop) noexcept nogil:
+    cdef int64_t g
+    for g in range(start, stop):
+        acc[g] = 0.0
+
+
+cdef void _extrapolate_sum_first(const double* ggx, const double* gx, double coef, double* r,
+                                 const int32_t* code_row, const double* w, double* acc,
+                                 int64_t start, int64_t stop, bint in_runs,
+                                 Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef int64_t cur, g
+    cdef double run, v
+    _zero(acc, start, stop)
+    if in_runs and n:
+        cur = code_row[0]
+        run = 0.0
+        for i in range(n):
+            v = ggx[i] - coef * (ggx[i] - gx[i])
+            r[i] = v
+            g = code_row[i]
+            if g != cur:
+                acc[start + cur] += run
+                run = 0.0
+                cur = g
+            run += w[i] * v
+        acc[start + cur] += run
+    else:
+        for i in range(n):
+            v = ggx[i] - coef * (ggx[i] - gx[i])
+            r[i] = v
+            acc[start + code_row[i]] += w[i] * v
+
+
+cdef void _sweep(const double* src, double* dst, const Design* d, double* acc, int mode,
+                 const double* x, const double* gx, Stats* out) noexcept nogil:
+    cdef Py_ssize_t n = d.n
+    cdef Py_ssize_t n_fe = d.n_fe
+    cdef Py_ssize_t q, nq, i
+    cdef int64_t start, nstart, g, cur
+    cdef const int32_t* row
+    cdef const int32_t* nxt
+    cdef const double* inp
+    cdef const double* w = d.w
+    cdef bint last
+    cdef double change = 0.0
+    cdef double vprod = 0.0
+    cdef double ssq = 0.0
+    cdef double v, run, d_gx, a, d2
+    for q in range(n_fe):
+        start = d.offsets[q]
+        for g in range(start, d.offsets[q + 1]):
+            acc[g] *= d.inv_wsum[g]
+        row = d.codes + q * n
+        inp = src if q == 0 else dst
+        last = q + 1 == n_fe
+        if not last or mode == SUM_FIRST:
+            nq = 0 if last else q + 1
+            nxt = d.codes + nq * n
+            nstart = d.offsets[nq]
+            _zero(acc, nstart, d.offsets[nq + 1])
+            if d.runs[nq] and n:
+                cur = nstart + nxt[0]
+                run = 0.0
+                for i in range(n):
+                    v = inp[i] - acc[start + row[i]]
+                    dst[i] = v
+                    g = nstart + nxt[i]
+                    if g != cur:
+                        acc[cur] += run
+                        run = 0.0
+                        cur = g
+                    run += w[i] * v
+                acc[cur] += run
+            else:
+                for i in range(n):
+                    v = inp[i] - acc[start + row[i]]
+                    dst[i] = v
+                    acc[nstart + nxt[i]] += w[i] * v
+        elif mode == STATS:
+            for i in range(n):
+                v = inp[i] - acc[start + row[i]]
+                dst[i] = v
+                d_gx = v - gx[i]
+                a = fabs(d_gx)
+                if a > change:
+                    change = a
+                d2 = d_gx - gx[i] + x[i]
+                vprod += d_gx * d2
+                ssq += d2 * d2
+        else:
+            for i in range(n):
+                dst[i] = inp[i] - acc[start + row[i]]
+    out.change = change
+    out.vprod = vprod
+    out.ssq = ssq
+
+
+cdef int64_t _demean_column(double* r, const Design* d, double tol,
+                            int64_t maxiter) noexcept nogil:
+    cdef Py_ssize_t n = d.n
+    cdef int64_t n_levels = d.offsets[d.n_fe]
+    cdef int64_t sweeps = 0
+    cdef int64_t result = -1
+    cdef double coef
+    cdef Stats st
+    cdef double* gx
+    cdef double* ggx
+    cdef double* acc
+    if d.n_fe == 0:
+        return 0
+    acc = <double*> malloc((n_levels + 1) * sizeof(double))
+    if acc == NULL:
+        return OUT_OF_MEMORY
+    _extrapolate_sum_first(r, r, 0.0, r, d.codes, d.w, acc, d.offsets[0], d.offsets[1],
+                           d.runs[0], n)
+    if d.n_fe == 1:
+        _sweep(r, r, d, acc, PLAIN, r, r, &st)
+        free(acc)
+        return 1
+    gx = <double*> malloc((n + 1) * sizeof(double))
+    ggx = <double*> malloc((n + 1) * sizeof(double))
+    if gx == NULL or ggx == NULL:
+        result = OUT_OF_MEMORY
+        sweeps = maxiter
+    while sweeps < maxiter:
+        _sweep(r, gx, d, acc, SUM_FIRST, r, r, &st)
+        # Convergence is judged on the change made by the second, plain sweep.
+        _sweep(gx, ggx, d, acc, STATS, r, gx, &st)
+        sweeps += 2
+        if not (isfinite(st.vprod) and isfinite(st.ssq)):
+            break  # the input or a sweep produced NaN or inf: report failure, never converge
+        if st.change <= tol or st.ssq == 0.0:
+            if n:
+                memcpy(r, ggx, n * sizeof(double))
+            result = sweeps
+            break
+        coef = st.vprod / st.ssq
+        _extrapolate_sum_first(ggx, gx, coef, r, d.codes, d.w, acc, d.offsets[0], d.offsets[1],
+                               d.runs[0], n)
+    free(acc)
+    free(gx)
+    free(ggx)
+    return result
+
+
+def demean_columns(double[::1, :] x, const int32_t[:, ::1] codes, const int64_t[::1] offsets,
+                   const double[::1] w, const double[::1] inv_wsum, const double[::1] tols,
+                   int64_t maxiter, int64_t[::1] sweeps_out, const uint8_t[::1] runs):
+    """Demean every column of ``x`` in place, columns in parallel; sweeps (or -1) per column."""
+    cdef Design d
+    cdef Py_ssize_t j
+    cdef Py_ssize_t k = x.shape[1]
+    cdef Py_ssize_t ld = x.strides[1] // sizeof(double)
+    cdef double* base = &x[0, 0]
+    d.codes = &codes[0, 0]
+    d.offsets = &offsets[0]
+    d.w = &w[0]
+    d.inv_wsum = &inv_wsum[0]
+    d.runs = &runs[0]
+    d.n = x.shape[0]
+    d.n_fe = codes.shape[0]
+    with nogil:
+        for j in prange(k, schedule="dynamic", chunksize=1):
+            sweeps_out[j] = _demean_column(base + j * ld, &d, tols[j], maxiter)
+    for j in range(k):
+        if sweeps_out[j] == OUT_OF_MEMORY:
+            raise MemoryError("no memory for the scratch vectors of the fixed-effect sweeps")
+
+
+cdef void _group_sums_column(const double* x, const Design* d, double* net, double* gross,
+                             Py_ssize_t levels) noexcept nogil:
+    cdef Py_ssize_t i, q
+    cdef int64_t g
+    cdef double v, a
+    for g in range(levels):
+        net[g] = 0.0
+        gross[g] = 0.0
+    for i in range(d.n):
+        v = d.w[i] * x[i]
+        a = fabs(v)
+        for q in range(d.n_fe):
+            g = d.offsets[q] + d.codes[q * d.n + i]
+            net[g] += v
+            gross[g] += a
+
+
+def group_sums(const double[::1, :] x, const int32_t[:, ::1] codes, const int64_t[::1] offsets,
+               const double[::1] w, double[::1, :] net, double[::1, :] gross):
+    """Weighted sums (net) and sums of absolute values (gross) of every column by every level."""
+    cdef Design d
+    cdef Py_ssize_t j
+    cdef Py_ssize_t k = x.shape[1]
+    cdef Py_ssize_t levels = net.shape[0]
+    cdef Py_ssize_t ldx = x.strides[1] // sizeof(double)
+    cdef Py_ssize_t ldn = net.strides[1] // sizeof(double)
+    cdef Py_ssize_t ldg = gross.strides[1] // sizeof(double)
+    cdef const double* xb = &x[0, 0]
+    cdef double* nb = &net[0, 0]
+    cdef double* gb = &gross[0, 0]
+    d.codes = &codes[0, 0]
+    d.offsets = &offsets[0]
+    d.w = &w[0]
+    d.n = x.shape[0]
+    d.n_fe = codes.shape[0]
+    with nogil:
+        for j in prange(k, schedule="dynamic", chunksize=1):
+            _group_sums_column(xb + j * ldx, &d, nb + j * ldn, gb + j * ldg, levels)
+
+
+cdef void _gram_rows(const double* x, Py_ssize_t ldx, const double* y, Py_ssize_t ldy,
+                     const double* w, Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t k, Py_ssize_t m,
+                     double* acc) noexcept nogil:
+    cdef Py_ssize_t i, a, b, j
+    cdef double wi, v
+    for i in range(lo, hi):
+        wi = w[i]
+        for a in range(k):
+            v = wi * x[i + a * ldx]
+            for b in range(a + 1):
+                acc[a * k + b] += v * x[i + b * ldx]
+            for j in range(m):
+                acc[k * k + a * m + j] += v * y[i + j * ldy]
+
+
+def weighted_gram(const double[::1, :] x, const double[::1] w, const double[::1, :] y,
+                  Py_ssize_t chunks, double[:, ::1] gram, double[:, ::1] xty):
+    """gram = X'WX, xty = X'WY, the rows in ``chunks`` blocks summed separately, then added."""
+    cdef Py_ssize_t n = x.shape[0]
+    cdef Py_ssize_t k = x.shape[1]
+    cdef Py_ssize_t m = y.shape[1]
+    cdef Py_ssize_t width = k * k + k * m
+    cdef Py_ssize_t ldx = x.strides[1] // sizeof(double)
+    cdef Py_ssize_t ldy = y.strides[1] // sizeof(double)
+    cdef const double* xb = &x[0, 0]
+    cdef const double* yb = &y[0, 0]
+    cdef Py_ssize_t c, a, b, j
+    cdef double s
+    cdef double* parts
+    if chunks < 1:
+        raise ValueError("weighted_gram needs at least one block of rows")
+    parts = <double*> calloc(chunks * width + 1, sizeof(double))
+    if parts == NULL:
+        raise MemoryError("no memory for the partial sums of the Gram matrix")
+    with nogil:
+        for c in prange(chunks, schedule="static"):
+            _gram_rows(xb, ldx, yb, ldy, &w[0], n * c // chunks, n * (c + 1) // chunks, k, m,
+                       parts + c * width)
+    for a in range(k):
+        for b in range(a + 1):
+            s = 0.0
+            for c in range(chunks):
+                s += parts[c * width + a * k + b]
+            gram[a, b] = s
+            gram[b, a] = s
+        for j in range(m):
+            s = 0.0
+            for c in range(chunks):
+                s += parts[c * width + k * k + a * m + j]
+            xty[a, j] = s
+    free(parts)
+
+
+def spread_within(const double[::1] x, const int64_t[::1] codes, Py_ssize_t n_levels):
+    """The largest spread (max - min) of ``x`` within any group of ``codes``, in one pass."""
+    cdef double* lo = <double*> malloc((n_levels + 1) * sizeof(double))
+    cdef double* hi = <double*> malloc((n_levels + 1) * sizeof(double))
+    cdef Py_ssize_t i
+    cdef int64_t g
+    cdef double v
+    cdef double worst = 0.0
+    if lo == NULL or hi == NULL:
+        free(lo)
+        free(hi)
+        raise MemoryError("no memory for the spreads within groups")
+    with nogil:
+        for g in range(n_levels):
+            lo[g] = INFINITY
+            hi[g] = -INFINITY
+        for i in range(x.shape[0]):
+            g = codes[i]
+            v = x[i]
+            if v < lo[g]:
+                lo[g] = v
+            if v > hi[g]:
+                hi[g] = v
+        for g in range(n_levels):
+            if hi[g] >= lo[g] and hi[g] - lo[g] > worst:
+                worst = hi[g] - lo[g]
+    free(lo)
+    free(hi)
+    return worst
