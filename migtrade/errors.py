@@ -13,6 +13,7 @@ Exit codes (stable; scripts may rely on them):
 4     estimation failure: nothing left to estimate, every regressor absorbed
 5     did not converge: the inner demeaning or the outer IRLS loop hit its limit
 6     a check failed: a verdict or a reproduced number differs from what was expected
+7     some sectors of a split run failed; the others are saved
 ====  =====================================================================
 """
 

@@ -124,10 +124,13 @@ def test_the_api_takes_every_option_of_the_command() -> None:
 
     from migtrade.cli.app import app
 
-    api = set(inspect.signature(mt.estimate).parameters) - {"formula", "data", "store"}
+    # A split run's layout (split, workers, scheduler) is where the models run, not how.
+    layout = {"split", "workers", "scheduler"}
+    api = set(inspect.signature(mt.estimate).parameters) - {"formula", "data", "store", *layout}
     assert api == set(EstimateOptions.names())
     command = get_command(app).commands["estimate"]  # type: ignore[attr-defined]
-    flags = {p.name for p in command.params} - {"formulas", "data", "store", "fmt", "save", "sample_out"}
+    flags = {p.name for p in command.params} - {"formulas", "data", "store", "fmt", "save", "sample_out",
+                                                *layout, "ship_data", "resume", "strict"}
     assert flags == api
     defaults = inspect.signature(mt.estimate).parameters
     # A recipe's [[models]] keys are options too, with the same defaults.

@@ -23,6 +23,7 @@ from migtrade.estimation.options import (
 
 if TYPE_CHECKING:
     from migtrade.api.result import Result
+    from migtrade.api.split_result import SplitResult
     from migtrade.store.resolve import Data
 
 
@@ -52,7 +53,10 @@ def estimate(
     bootstrap_intervals: bool = True,
     bias_correction: str | bool | None = None,
     store: str | Path | None = None,
-) -> Result | list[Result]:
+    split: str | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+) -> Result | list[Result] | SplitResult:
     """Estimate a gravity model (or several) by PPML or OLS with absorbed fixed effects.
 
     The options are those of ``migtrade estimate`` (its flags in snake_case) with the same
@@ -92,12 +96,18 @@ def estimate(
         PPML: ``"analytical"`` (Weidner & Zylkin 2021; True means the same) or ``"jackknife"``.
     store
         Where a dataset name in ``data`` is looked up.
+    split
+        A column: fit the models on each of its levels (as ``migtrade estimate --split``).
+    workers, scheduler
+        With ``split``: run on a local Dask cluster of ``workers`` processes, or on the running
+        cluster whose scheduler is at ``scheduler`` (``tcp://HOST:PORT``); in process by default.
 
     Returns
     -------
-    Result or list of Result
+    Result or list of Result or SplitResult
         One result, or a list (formula by formula, each with each model) when several models
-        are fitted.
+        are fitted; with ``split``, a :class:`~migtrade.api.split_result.SplitResult` (the
+        estimated levels as results, ``.failed``, ``.to_frame()``).
 
     Raises
     ------
@@ -125,6 +135,16 @@ def estimate(
         bootstrap=bootstrap, reps=reps, seed=seed, bootstrap_weights=bootstrap_weights,
         impose_null=impose_null, bootstrap_intervals=bootstrap_intervals,
         bias_correction=bias_correction)
+    if split is not None:
+        from migtrade.api.split_result import SplitResult
+        from migtrade.split import SplitOptions, run_split
+
+        layout = SplitOptions(split, workers=workers, scheduler=scheduler)
+        return SplitResult(run_split([s.formula for s in specs], models, options, data, layout,
+                                     store=store))
+    if workers is not None or scheduler is not None:
+        raise UsageError("workers and scheduler run a split", "Give split= the column whose levels "
+                         "are the sectors, or leave workers and scheduler out.")
     needed = None
     if where is None:
         needed = [c for s in specs for c in s.ordered_columns()]
@@ -152,14 +172,14 @@ def _check_names(function: str, options: dict[str, Any]) -> None:
 
 
 @speaks_python
-def ppml(formula: str | Sequence[str], data: Data, **options: Any) -> Result | list[Result]:
+def ppml(formula: str | Sequence[str], data: Data, **options: Any) -> Result | list[Result] | SplitResult:
     """:func:`estimate` with ``model="ppml"``: Poisson pseudo-maximum likelihood (zeros kept)."""
     _check_names("ppml", options)
     return estimate(formula, data, model="ppml", **options)
 
 
 @speaks_python
-def ols(formula: str | Sequence[str], data: Data, **options: Any) -> Result | list[Result]:
+def ols(formula: str | Sequence[str], data: Data, **options: Any) -> Result | list[Result] | SplitResult:
     """:func:`estimate` with ``model="ols"``: least squares on the outcome as written
     (e.g. ``log(trade)``)."""
     _check_names("ols", options)

@@ -18,6 +18,7 @@ class FormatChoice(StrEnum):
     md = "md"
     latex = "latex"
     csv = "csv"
+    parquet = "parquet"
 
 
 class SmallSampleChoice(StrEnum):
@@ -137,6 +138,24 @@ def estimate_command(
         "the estimates and pair-clustered standard errors of exp^year + imp^year [+ exp^imp] "
         "models; with --vcov cluster:exp^imp) or jackknife (split-panel, over halves of the "
         "countries; standard errors unchanged)."),
+    split: str | None = typer.Option(
+        None, "--split", help="Fit the models on each level of this column (a product, a sector): "
+        "one result per level and model, in a JSON list (--save, --format json) or a tidy table "
+        "(--format csv or parquet). Exit code 7 when some levels fail; the others are kept."),
+    workers: int | None = typer.Option(
+        None, "--workers", help="With --split: run on a local Dask cluster of this many worker "
+        "processes (default: in this process)."),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="With --split: run on the Dask cluster whose scheduler is at "
+        "this address, e.g. tcp://10.0.0.5:8786 (default: $MIGTRADE_SCHEDULER when set)."),
+    ship_data: bool = typer.Option(
+        False, "--ship-data", help="With --scheduler: send each task its sectors' data, for "
+        "workers that cannot read this machine's files (otherwise the workers are asked)."),
+    resume: bool = typer.Option(
+        False, "--resume", help="With --split and --save: fit only the levels missing from the "
+        "saved file of an interrupted run of the same command."),
+    strict: bool = typer.Option(
+        False, "--strict", help="With --split: stop at the first level that fails, with its exit code."),
 ) -> None:
     """Estimate gravity models by OLS or PPML with any number of absorbed fixed effects.
 
@@ -145,6 +164,7 @@ def estimate_command(
     from dataclasses import replace
 
     from migtrade.cli.output import check_writable, emit_results, outputs_closed, write_sample
+    from migtrade.cli.split_run import check_split_flags, estimate_split
     from migtrade.errors import UsageError
     from migtrade.estimation.fit import fit
     from migtrade.estimation.options import EstimateOptions, parse_models
@@ -152,6 +172,8 @@ def estimate_command(
     from migtrade.spec.multi import expand_formulas
     from migtrade.store.resolve import load_data
 
+    check_split_flags(split, fmt.value, workers=workers, scheduler=scheduler, ship_data=ship_data,
+                      resume=resume, strict=strict, save=save, sample_out=sample_out)
     specs = [ModelSpec.parse(f) for f in expand_formulas(formulas)]
     models = parse_models(model)
     if sample_out is not None and len(specs) * len(models) > 1:
@@ -167,6 +189,12 @@ def estimate_command(
     for target in (save, sample_out):
         if target is not None:
             check_writable(target)
+    if split is not None:
+        estimate_split([s.formula for s in specs], models, options, data, split, fmt.value,
+                       store=store, workers=workers, scheduler=scheduler, ship_data=ship_data,
+                       resume=resume, strict=strict, save=save)
+        outputs_closed()
+        return
 
     # Read only the columns the models use, unless a filter or the sample file needs the rest.
     # When one is missing the whole file is read again, so that the error lists what is there.
