@@ -88,7 +88,7 @@ def test_exit_codes_and_one_line(cli, panel_file: Path, tmp_path: Path) -> None:
     (["--format", "parquet"], "--format parquet is the tidy table of a split run"),
 ])
 def test_bad_input_is_one_line_exit_2(cli, panel_file: Path, args: list[str], words: str) -> None:
-    code, out, err = cli("estimate", FORMULA, "--data", str(panel_file), *args)
+    code, _, err = cli("estimate", FORMULA, "--data", str(panel_file), *args)
     assert code == 2, err
     assert words in err and err.count("\n") == 1 and err.startswith("migtrade: error:")
 
