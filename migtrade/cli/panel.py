@@ -52,6 +52,13 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
+class Level(StrEnum):
+    """What one row of the panel is: a country pair and year, or a product, pair and year."""
+
+    pair = "pair"
+    product = "product"
+
+
 WIDE_YEARS = 12
 """With more years than this, the coverage table has one row per year instead of per variable."""
 
@@ -81,6 +88,13 @@ def build_command(
         None, "--store", help="Store folder (default: $MIGTRADE_STORE, else the per-user data folder)."),
     out: Path | None = typer.Option(None, "--out", help="Also write the panel to this file (.csv, .csv.gz, .parquet)."),
     fmt: OutputFormat = typer.Option(OutputFormat.rich, "--format", "-f", help="Output format on stdout."),
+    level: Level = typer.Option(
+        Level.pair, "--level",
+        help="pair: one row per pair and year; product: one per HS6 product, pair and year, with --trade a "
+             "dataset of `migtrade fetch baci`, joined out of core."),
+    fill_zeros: bool = typer.Option(
+        True, "--fill-zeros/--no-fill-zeros",
+        help="With --level product: every product gets every reporting pair, trade 0 where BACI lists no flow."),
 ) -> None:
     """Build the panel from trade, stocks, flows and covariates, and store it."""
     from migtrade.panel.build import build_panel, parse_countries, parse_years
@@ -89,6 +103,12 @@ def build_command(
         from migtrade.cli.output import check_writable
 
         check_writable(out)
+    if level is Level.product:
+        _build_products(name=name, trade=trade, stocks=stocks, flows=flows, covariates=covariates,
+                        country_year=tuple(country_year or ()), years=parse_years(years),
+                        countries=parse_countries(countries), store=store, out=out, fmt=fmt,
+                        fill_zeros=fill_zeros)
+        return
     report = build_panel(name=name, trade=trade, stocks=stocks, flows=flows, covariates=covariates,
                          country_year=tuple(country_year or ()), years=parse_years(years),
                          countries=parse_countries(countries), store_root=store, out=out)
@@ -96,6 +116,36 @@ def build_command(
         sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
         return
     _render(report)
+
+
+def _build_products(*, name: str | None, trade: str | None, stocks: str | None, flows: str | None,
+                    covariates: str | None, country_year: tuple[str, ...], years: list[int] | None,
+                    countries: list[str] | None, store: Path | None, out: Path | None, fmt: OutputFormat,
+                    fill_zeros: bool) -> None:
+    from migtrade.errors import UsageError
+    from migtrade.panel.product import build_product_panel
+
+    if trade is None:
+        raise UsageError("--level product needs --trade", "Give the dataset written by `migtrade fetch baci`.")
+    if flows is not None:
+        raise UsageError("--flows has no product-level panel", "Drop --flows, or build --level pair.")
+    report = build_product_panel(name=name, trade=trade, stocks=stocks, covariates=covariates,
+                                 country_year=country_year, years=years, countries=countries,
+                                 fill_zeros=fill_zeros, store_root=store, out=out)
+    if fmt == OutputFormat.json:
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+        return
+    where = " and ".join(
+        ([f"dataset '{report.dataset.name}' (version {report.dataset.version}) in {report.store_root}"]
+         if report.dataset is not None else []) + ([f"file {report.out}"] if report.out is not None else []))
+    years_text = f"{report.years[0]}-{report.years[-1]}" if report.years else "none"
+    typer.echo(f"Product panel {report.rows:,} rows: {report.products:,} products x {report.dyads:,} pair-years "
+               f"({years_text}), {report.positive:,} positive flows -> {where}")
+    typer.echo("columns: " + ", ".join(report.columns))
+    dropped = ", ".join(f"{why} {n:,}" for why, n in report.dropped.items() if n)
+    typer.echo(f"BACI rows left out: {dropped or 'none'}")
+    for kind, names in report.unmatched.items():
+        typer.echo(f"unmatched in {kind} ({len(names)}): {', '.join(names)}")
 
 
 def _render(report: BuildReport) -> None:

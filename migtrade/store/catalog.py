@@ -113,6 +113,32 @@ class Store:
         with fh:
             yield entry, fh
 
+    @contextmanager
+    def parquet_files(self, names: Sequence[str]) -> Iterator[dict[str, tuple[Path, DatasetInfo]]]:
+        """The stored Parquet file and catalog record of each of ``names``, for readers that scan files.
+
+        Out-of-core readers (DuckDB, pyarrow datasets) read the files themselves instead of
+        through :meth:`read`. Each file's size and end marker are checked; the shared lock is
+        held while the context is open, so no write replaces or deletes a file being read.
+        Do not write to this store inside the context: the write would wait for the lock.
+        """
+        from migtrade.store.parquet_io import corrupted, verify_quick
+
+        for name in names:
+            check_name(name)
+        with self._catalog(writable=False) as db:
+            found: dict[str, tuple[Path, DatasetInfo]] = {}
+            for name in names:
+                entry = self._require(db, name)
+                path = self._layout.data_dir / entry.file
+                try:
+                    with path.open("rb") as fh:
+                        verify_quick(fh, entry)
+                except FileNotFoundError:
+                    raise corrupted(entry, "its data file is missing") from None
+                found[name] = (path, entry.info)
+            yield found
+
     def info(self, name: str) -> DatasetInfo:
         """The catalog record of ``name`` (DataError listing the stored names if absent)."""
         check_name(name)
