@@ -1,4 +1,4 @@
-"""Time migtrade and pyfixest on the same synthetic PPML problems, as whole processes.
+"""Time migtrade, fereg and pyfixest on the same synthetic PPML problems, as whole processes.
 
 Usage::
 
@@ -42,8 +42,12 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 MAKE_PANEL = HERE / "make_panel.py"
 PYFIXEST_PEER = HERE / "peers" / "pyfixest_ppml.py"
+FEREG_PEER = HERE / "peers" / "fereg_ppml.py"
 REFERENCE = "pyfixest"
-TOOLS = ("migtrade", "pyfixest")
+# The fastest peer: migtrade's time and memory are also shown as ratios to its.
+FASTEST = "fereg"
+TOOLS = ("migtrade", "fereg", "pyfixest")
+PEERS = {"pyfixest": PYFIXEST_PEER, "fereg": FEREG_PEER}
 CLUSTER = "pair_id"
 
 FORMULAS: dict[int, str] = {
@@ -155,7 +159,7 @@ def machine_info() -> dict[str, Any]:
     except AttributeError:
         usable = os.cpu_count()
     packages: dict[str, str | None] = {}
-    for name in ("migtrade", "pyfixest", "numpy", "pandas", "numba", "pyarrow"):
+    for name in ("migtrade", "fereg", "pyfixest", "numpy", "pandas", "numba", "pyarrow"):
         try:
             packages[name] = version(name)
         except PackageNotFoundError:
@@ -265,8 +269,8 @@ def tool_command(tool: str, panel: Path, formula: str) -> list[str]:
             "--format",
             "json",
         ]
-    if tool == "pyfixest":
-        return [sys.executable, str(PYFIXEST_PEER), str(panel), formula, CLUSTER]
+    if tool in PEERS:
+        return [sys.executable, str(PEERS[tool]), str(panel), formula, CLUSTER]
     raise ValueError(f"unknown tool {tool!r}")
 
 
@@ -433,7 +437,9 @@ def summarise(
                 "reps_ok": len(good),
                 "reps": len(mine),
             }
-        ref = stats.get(REFERENCE, {})
+        reference = REFERENCE if REFERENCE in tools else FASTEST
+        ref = stats.get(reference, {})
+        fast = stats.get(FASTEST, {})
         truth = panels[size]["truth"]
         for tool in tools:
             s = stats[tool]
@@ -449,6 +455,8 @@ def summarise(
                 "peak_mib": s["peak_mib"],
                 "time_ratio": None,
                 "mem_ratio": None,
+                "time_ratio_fastest": None,
+                "mem_ratio_fastest": None,
                 "coef_rel_diff": None,
                 "se_rel_diff": None,
                 "terms_not_shared": [],
@@ -467,7 +475,7 @@ def summarise(
                 table = _coef_table(result)
                 row["estimates"] = {t: table[t][0] for t in truth if t in table}
                 row["truth"] = {t: truth[t] for t in truth if t in table}
-            if result and ref.get("result") and tool != REFERENCE:
+            if result and ref.get("result") and tool != reference:
                 row["coef_rel_diff"], row["terms_not_shared"] = max_rel_diff(
                     result, ref["result"], 0
                 )
@@ -476,11 +484,16 @@ def summarise(
                 row["time_ratio"] = s["seconds"] / ref["seconds"]
             if s["peak_mib"] is not None and ref.get("peak_mib"):
                 row["mem_ratio"] = s["peak_mib"] / ref["peak_mib"]
+            if s["seconds"] is not None and fast.get("seconds"):
+                row["time_ratio_fastest"] = s["seconds"] / fast["seconds"]
+            if s["peak_mib"] is not None and fast.get("peak_mib"):
+                row["mem_ratio_fastest"] = s["peak_mib"] / fast["peak_mib"]
             rows.append(row)
 
     head = (
         "| size | FE | tool | rows | nobs | status | seconds | fit s | peak MiB "
-        f"| time ×{REFERENCE} | mem ×{REFERENCE} | max rel Δ coef | max rel Δ se "
+        f"| time ×{REFERENCE} | mem ×{REFERENCE} | time ×{FASTEST} | mem ×{FASTEST} "
+        "| max rel Δ coef | max rel Δ se "
         "| truth → estimate |"
     )
     lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
@@ -503,8 +516,10 @@ def summarise(
             _fmt(row["peak_mib"], ".0f"),
             _fmt(row["time_ratio"], ".2f"),
             _fmt(row["mem_ratio"], ".2f"),
-            diff if row["tool"] != REFERENCE else "(reference)",
-            _fmt(row["se_rel_diff"], ".1e") if row["tool"] != REFERENCE else "(reference)",
+            _fmt(row["time_ratio_fastest"], ".2f"),
+            _fmt(row["mem_ratio_fastest"], ".2f"),
+            diff if row["tool"] != reference else "(reference)",
+            _fmt(row["se_rel_diff"], ".1e") if row["tool"] != reference else "(reference)",
             recovery or "–",
         ]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
@@ -602,7 +617,7 @@ def main(argv: list[str] | None = None) -> int:
     formulas = "\n".join(f"- FE {fe}: `{FORMULAS[fe]}`, vcov cluster:{CLUSTER}" for fe in args.fe)
     panel_lines = "\n".join(f"- {size}: {meta['description']}" for size, meta in panels.items())
     md_path.write_text(
-        "# migtrade vs pyfixest: PPML on synthetic gravity panels\n\n"
+        "# migtrade vs fereg and pyfixest: PPML on synthetic gravity panels\n\n"
         + "\n".join(header)
         + f"\n- repetitions: {args.reps} (seconds: median; peak MiB: max)\n\n"
         + f"## Models\n\n{formulas}\n\n## Panels\n\n{panel_lines}\n\n## Results\n\n"

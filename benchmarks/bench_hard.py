@@ -1,12 +1,12 @@
 """The harder benchmarks: the sparse worker-firm design, log-OLS with three fixed effects, and
-start-up time; migtrade and pyfixest as whole processes in the same run.
+start-up time; migtrade, fereg and pyfixest as whole processes in the same run.
 
 Usage::
 
     python benchmarks/bench_hard.py [--sparse 500000,1000000] [--timeout 300] [--reps 1]
 
-Prints a Markdown table (seconds, peak MiB, ratio to pyfixest, estimates against the truth or
-against pyfixest) and writes it to ``benchmarks/out/hard_<date>.md``. A tool that fails or runs
+Prints a Markdown table (seconds, peak MiB, ratios to pyfixest and to fereg, estimates against the
+truth or against pyfixest) and writes it to ``benchmarks/out/hard_<date>.md``. A tool that fails or runs
 out of time is shown as such, with its last line of stderr.
 """
 
@@ -60,6 +60,10 @@ def pyfixest(formula: str, data: Path, model: str, cluster: str) -> list[str]:
     return [sys.executable, str(HERE / "peers" / "pyfixest_ppml.py"), str(data), formula, cluster, model]
 
 
+def fereg(formula: str, data: Path, model: str, cluster: str) -> list[str]:
+    return [sys.executable, str(HERE / "peers" / "fereg_ppml.py"), str(data), formula, cluster, model]
+
+
 def status(r: dict[str, Any]) -> str:
     if r["timed_out"]:
         return "timed out"
@@ -104,25 +108,26 @@ def main() -> int:
 
     for label, path, formula, model, cluster, truth in cases:
         results = {}
-        for tool, make in (("migtrade", migtrade), ("pyfixest", pyfixest)):
+        for tool, make in (("migtrade", migtrade), ("fereg", fereg), ("pyfixest", pyfixest)):
             runs = [run(make(formula, path, model, cluster), args.timeout) for _ in range(args.reps)]
             ok = [r for r in runs if r["code"] == 0]
             best = ok[0] if ok else runs[0]
             best["seconds"] = statistics.median(r["seconds"] for r in (ok or runs))
             results[tool] = best
             print(f"  {label} {tool}: {status(best)} {best['seconds']:.2f} s {best['mib']:.0f} MiB", flush=True)
-        ref = results["pyfixest"]
+        ref, fast = results["pyfixest"], results["fereg"]
         for tool, r in results.items():
             est = coefs(r)
             if truth:
                 detail = "; ".join(f"{k} {truth[k]:g} → {est[k]:.4f}" for k in truth if k in est)
-            elif tool == "migtrade" and coefs(ref):
+            elif tool != "pyfixest" and coefs(ref):
                 diffs = [abs(est[k] - v) / max(abs(v), 1e-12) for k, v in coefs(ref).items() if k in est]
                 detail = f"max rel Δ coef vs pyfixest {max(diffs):.1e}" if diffs else ""
             else:
                 detail = "; ".join(f"{k} {v:.4f}" for k, v in est.items())
             ratio = (f"{r['seconds'] / ref['seconds']:.2f}" if ref["code"] == 0 and r["code"] == 0 else "–")
-            rows.append([label, tool, status(r), f"{r['seconds']:.2f}", f"{r['mib']:.0f}", ratio, detail])
+            to_fast = (f"{r['seconds'] / fast['seconds']:.2f}" if fast["code"] == 0 and r["code"] == 0 else "–")
+            rows.append([label, tool, status(r), f"{r['seconds']:.2f}", f"{r['mib']:.0f}", ratio, to_fast, detail])
 
     small = OUT / "small_1000.csv"
     gravity_panel(32, 1, seed=1).frame.head(1000).to_csv(small, index=False)
@@ -139,9 +144,9 @@ def main() -> int:
     ]
     for label, command in startup:
         times = [run(command, 60)["seconds"] for _ in range(5)]
-        rows.append([label, "", "ok", f"{statistics.median(times):.2f}", "", "", "median of 5"])
+        rows.append([label, "", "ok", f"{statistics.median(times):.2f}", "", "", "", "median of 5"])
 
-    head = ["case", "tool", "status", "seconds", "peak MiB", "time ×pyfixest", "estimates"]
+    head = ["case", "tool", "status", "seconds", "peak MiB", "time ×pyfixest", "time ×fereg", "estimates"]
     lines = [f"date: {time.strftime('%Y-%m-%d %H:%M')}; " + "; ".join(BENCH.header_lines(BENCH.machine_info())[1:3]),
              "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
