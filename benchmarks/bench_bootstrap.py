@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from bench_estimate import CLUSTER, FORMULAS, run_child
 
-from migtrade.estimation.bootstrap.score import replications
+from migtrade.estimation.bootstrap.score import ClusterPieces
 from migtrade.estimation.bootstrap.weights import DrawPlan, WeightKind
 
 CASES: dict[str, list[str]] = {
@@ -50,14 +50,16 @@ def draws_alone(panel: Path, reps: int, repeat: int) -> tuple[int, float]:
     codes = pd.factorize(pd.read_parquet(panel, columns=[CLUSTER])[CLUSTER])[0]
     g = int(codes.max()) + 1
     rng = np.random.default_rng(0)
-    c = rng.normal(size=g)
-    share = np.bincount(codes, minlength=g) / codes.size
+    # Two regressors, as the model: scores, their Newton-step shares, no fixed-effect term
+    # (the clusters are too many for it).
+    s, q, a = rng.normal(size=(g, 2)), rng.normal(size=(g, 2)) / g, rng.normal(size=2)
+    pieces = ClusterPieces(a=a, s=s, c=s @ a, q=q, f=None)
     plan = DrawPlan(WeightKind.rademacher, reps, 1, g)
-    replications(c, share, plan)  # compile
+    pieces.replications(plan)  # compile
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
-        replications(c, share, plan)
+        pieces.replications(plan)
         times.append(time.perf_counter() - start)
     return g, statistics.median(times)
 

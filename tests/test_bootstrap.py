@@ -244,25 +244,75 @@ def test_cli_one_cluster_and_no_cluster_exit_2(tmp_path) -> None:
         assert message in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("fe_term", [False, True])
 @pytest.mark.parametrize("kind", list(WeightKind))
-def test_score_replications_equal_the_explicit_formula(kind: WeightKind,
+def test_score_replications_equal_the_explicit_formula(kind: WeightKind, fe_term: bool,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """The compiled forms (packed bits read four at a time, or value codes), over several chunks
-    of draws, against t*(v) = S/sqrt(sum_g (v_g c_g - pi_g S)^2) computed from the weights."""
+    """The compiled forms (packed bits read four at a time, or value codes; without the
+    fixed-effect term) and the dense blocks (with it), over several chunks of draws, against
+    t*(v) = sum_g v_g c_g / sqrt(sum_g (v_g c_g - q_g' sum_h v_h s_h - sum_h F_gh v_h)^2)
+    computed from the weights."""
     from migtrade.estimation.bootstrap import weights
-    from migtrade.estimation.bootstrap.score import replications
+    from migtrade.estimation.bootstrap.score import ClusterPieces
 
-    monkeypatch.setattr(weights, "CHUNK_CELLS", 50_000)  # small chunks: several per run
-    g = 5003  # not a multiple of 8 or 4
+    g = 5003 if not fe_term else 203  # not a multiple of 8 or 4
+    monkeypatch.setattr(weights, "CHUNK_CELLS", 50_000 if not fe_term else 20_000)  # several chunks
     rng = np.random.default_rng(4)
-    c, share = rng.normal(size=g), rng.dirichlet(np.ones(g))
+    s, q, a = rng.normal(size=(g, 3)), rng.normal(size=(g, 3)) / g, rng.normal(size=3)
+    f = rng.normal(size=(g, g)) / g if fe_term else None
+    pieces = ClusterPieces(a=a, s=s, c=s @ a, q=q, f=f)
     plan = DrawPlan(kind, 1200, 7, g)
-    assert len(list(plan.chunks())) >= 3
+    assert len(list(plan.chunks())) >= 2
     V = np.vstack([ch.matrix(g, WEIGHTS[kind]) for ch in plan.chunks()])
-    S = V @ c
-    resid = V * c - np.outer(S, share)
-    expected = S / np.sqrt(np.einsum("bg,bg->b", resid, resid))
-    np.testing.assert_allclose(replications(c, share, plan), expected, rtol=1e-10, atol=1e-12)
+    resid = V * pieces.c - (V @ s) @ q.T - (V @ f.T if f is not None else 0.0)
+    expected = (V @ pieces.c) / np.sqrt(np.einsum("bg,bg->b", resid, resid))
+    np.testing.assert_allclose(pieces.replications(plan), expected, rtol=1e-10, atol=1e-12)
+
+
+def _poisson_irls(y: np.ndarray, Z: np.ndarray) -> np.ndarray:
+    """Fitted means of a Poisson regression of y on the columns of Z, by plain Newton steps."""
+    beta = np.zeros(Z.shape[1])
+    beta[0] = np.log(y.mean())
+    for _ in range(100):
+        mu = np.exp(Z @ beta)
+        step = np.linalg.solve(Z.T @ (mu[:, None] * Z), Z.T @ (y - mu))
+        beta += step
+        if np.max(np.abs(step)) < 1e-13:
+            break
+    return np.exp(Z @ beta)
+
+
+def test_score_bootstrap_is_one_newton_step_with_dummies() -> None:
+    """The restricted score bootstrap from scratch, with the fixed effects as dummies and every
+    cluster's share of the Newton step computed from its own scores and Hessian: under full
+    enumeration the p-value and the statistic are migtrade's with the (crossed) year effects
+    absorbed, to 1e-12 and 1e-8."""
+    import itertools
+
+    frame = _panel(seed=5, clusters=10)
+    y, cl = frame["flow"].to_numpy(float), frame["cl"].to_numpy()
+    years = pd.get_dummies(frame["year"]).to_numpy(float)
+    Z = np.column_stack([frame["x1"], frame["x2"], years])  # x1 is tested
+    mu = _poisson_irls(y, Z[:, 1:])
+    hess_inv = np.linalg.inv(Z.T @ (mu[:, None] * Z))
+    a = hess_inv[:, 0]
+    s = np.array([Z[cl == g].T @ (y - mu)[cl == g] for g in range(10)])
+    d = np.array([Z[cl == g].T @ (mu[cl == g] * (Z[cl == g] @ a)) for g in range(10)])
+    c, m = s @ a, s @ hess_inv  # m_g = H^{-1} s_g; the step of draw v is sum_g v_g m_g
+
+    def t_stat(v: np.ndarray) -> np.ndarray:
+        resid = v * c - (v @ m) @ d.T
+        return (v @ c) / np.sqrt(np.einsum("bg,bg->b", resid, resid))
+
+    V = np.array(list(itertools.product([-1.0, 1.0], repeat=10)))
+    t0 = float(t_stat(np.ones((1, 10)))[0])
+    expected = float(np.mean(np.abs(t_stat(V)) >= abs(t0) * (1 - TIE_RTOL)))
+    res = _boot("flow ~ x1 + x2 | year", frame, model="ppml", reps=9999, hypotheses=(("x1",),),
+                invert_intervals=False)
+    boot = res.bootstrap["x1"]
+    assert boot["full_enumeration"] and boot["reps"] == 1024
+    assert boot["statistic"] == pytest.approx(t0, rel=1e-8)
+    assert boot["p_value"] == pytest.approx(expected, abs=1e-12)
 
 
 @pytest.mark.parametrize("model", ["ols", "ppml"])

@@ -13,9 +13,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from migtrade.estimation.absorb import Absorber
-from migtrade.estimation.bootstrap import bootstrap_linear, bootstrap_poisson
+from migtrade.estimation.bootstrap import MAX_FE_CELLS, bootstrap_linear, bootstrap_poisson
 from migtrade.estimation.bootstrap.options import BootstrapMethod, BootstrapOptions, TermBootstrap
-from migtrade.estimation.bootstrap.score import PoissonScores
+from migtrade.estimation.bootstrap.score import MAX_FE_TERM_CLUSTERS, PoissonScores
 from migtrade.estimation.fixed_effects import is_nested
 from migtrade.estimation.ols import LinearFit, solve_wls
 from migtrade.estimation.ppml import PoissonFit, fit_ppml
@@ -46,16 +46,32 @@ def _run_wild(options: BootstrapOptions, fitted: LinearFit, names: Sequence[str]
     return out, []
 
 
+def _projection(absorber: Absorber | None, hess_w: np.ndarray,
+                opts: Numerics) -> Callable[[np.ndarray], np.ndarray] | None:
+    """P_D under the weights ``hess_w`` for the score bootstrap's fixed-effect term, or None."""
+    if absorber is None:
+        return None
+    weighted = absorber.with_weights(hess_w)
+
+    def project(cols: np.ndarray) -> np.ndarray:
+        res = weighted.demean_or_raise(cols, tol=opts.fe_tol, maxiter=opts.fe_maxiter)
+        return cols - res.resid
+
+    return project
+
+
 def _poisson_scores(mu: np.ndarray, X: np.ndarray, w: np.ndarray, absorber: Absorber | None,
-                    opts: Numerics) -> PoissonScores:
-    """Regressors demeaned under the weights ``w * mu``, and the inverse Hessian."""
+                    opts: Numerics, fe_term: bool) -> PoissonScores:
+    """Regressors demeaned under the weights ``w * mu``, the inverse Hessian, and with
+    ``fe_term`` the projection on the fixed effects under those weights."""
     hess_w = w * mu
     xt = X
     if absorber is not None and X.shape[1]:
         xt = absorber.with_weights(hess_w).demean_or_raise(
             np.asfortranarray(X), tol=opts.fe_tol, maxiter=opts.fe_maxiter).resid
     _, bread = solve_wls(xt, np.zeros(X.shape[0]), hess_w)
-    return PoissonScores(mu=mu, x_tilde=xt, bread=bread)
+    return PoissonScores(mu=mu, x_tilde=xt, bread=bread,
+                         project=_projection(absorber, hess_w, opts) if fe_term else None)
 
 
 def _run_score(options: BootstrapOptions, fitted: PoissonFit, names: Sequence[str], *,
@@ -64,6 +80,17 @@ def _run_score(options: BootstrapOptions, fitted: PoissonFit, names: Sequence[st
                cluster: np.ndarray, opts: Numerics, **_: Any) -> tuple[dict[str, TermBootstrap], list[str]]:
     kept = np.asfortranarray(X[:, list(fitted.keep)])
     base_offset = np.zeros(y.shape[0]) if off is None else off
+    # The fixed effects' part of each draw's Newton step (F in the notes of
+    # migtrade.estimation.bootstrap.score) vanishes when they are nested in the clusters; else it
+    # costs G demeanings a fit and O(G^2) a draw, and is left out beyond a size.
+    n_clusters = int(cluster.max()) + 1
+    crossed = absorber is not None and not all(is_nested(f, cluster) for f in fe_codes)
+    fe_term = crossed and n_clusters <= MAX_FE_TERM_CLUSTERS \
+        and y.shape[0] * n_clusters <= MAX_FE_CELLS
+    notes = [] if fe_term or not crossed else [
+        f"score bootstrap: the fixed effects are not nested in the {n_clusters:,} clusters; "
+        "the bootstrap variance leaves out their part of each draw's Newton step (kept up to "
+        f"{MAX_FE_TERM_CLUSTERS} clusters)"]
 
     def restricted(r: np.ndarray, beta0: float) -> PoissonScores:
         # Under r'beta = beta0, with p the first term of r: beta_p = (beta0 - sum_m r_m beta_m) / r_p,
@@ -76,12 +103,15 @@ def _run_score(options: BootstrapOptions, fitted: PoissonFit, names: Sequence[st
                        offset=base_offset + beta0 * xp, fe_codes=fe_codes, fe_names=fe_names,
                        tol=opts.tol, fe_tol=opts.fe_tol, maxiter=opts.maxiter,
                        fe_maxiter=opts.fe_maxiter)
-        return _poisson_scores(fit.mu, kept, w, absorber, opts)
+        return _poisson_scores(fit.mu, kept, w, absorber, opts, fe_term)
 
-    unrestricted = PoissonScores(mu=fitted.mu, x_tilde=fitted.x_tilde, bread=fitted.bread)
-    return bootstrap_poisson(names, beta=fitted.beta, unrestricted=unrestricted, y=y, weights=w,
-                             cluster=cluster, restricted=restricted, options=options,
-                             conf_level=opts.conf_level)
+    unrestricted = PoissonScores(
+        mu=fitted.mu, x_tilde=fitted.x_tilde, bread=fitted.bread,
+        project=_projection(absorber, w * fitted.mu, opts) if fe_term else None)
+    out, more = bootstrap_poisson(names, beta=fitted.beta, unrestricted=unrestricted, y=y,
+                                  weights=w, cluster=cluster, restricted=restricted,
+                                  options=options, conf_level=opts.conf_level)
+    return out, notes + more
 
 
 RUNNERS: dict[BootstrapMethod, Runner] = {

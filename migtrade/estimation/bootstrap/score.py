@@ -3,31 +3,44 @@
 Notes
 -----
 Kline & Santos (2012): instead of re-estimating the model on each bootstrap sample, perturb the
-cluster sums of the scores with the auxiliary weights. For H0: beta_j = beta0 with the null
-imposed, the model is fitted once under the restriction (x_j moves to the offset with coefficient
-beta0; one PPML fit), giving fitted means μ̃. With X̃ the regressors demeaned on the fixed
-effects under the weights w μ̃ (the fixed effects are nuisance parameters; demeaning under the
-Hessian's weights partials them out) and H = X̃' diag(w μ̃) X̃, the cluster contribution to the
-efficient score of beta_j is
+cluster sums of the scores with the auxiliary weights. For H0: r'beta = beta0 with the null
+imposed, the model is fitted once under the restriction (one PPML fit), giving fitted means μ̃.
+With X̃ the regressors demeaned on the fixed effects under the Hessian's weights w μ̃ (which
+partials the fixed effects out), B = (X̃' diag(w μ̃) X̃)^{-1} and a = B r, the cluster sums of
+the scores and the efficient score of r'beta are
 
-    c_g = e_j' H^{-1} Σ_{i in g} x̃_i w_i (y_i - μ̃_i),
+    s_g = Σ_{i in g} x̃_i w_i (y_i - μ̃_i),        c_g = a' s_g.
 
-a multiple of the score of beta_j with the other coefficients' scores partialled out. The
-statistic and its replications follow boottest (Roodman et al. 2019): with S*(v) = Σ_g v_g c_g
-and the perturbed scores re-centred by each cluster's share of the weight, π_g,
+A bootstrap draw v perturbs the scores to v_g s_g and takes one Newton step from the restricted
+fit, beta* - β̃ = B Σ_h v_h s_h (no draw re-estimates anything). Its statistic is studentised
+by the cluster-robust variance at that step, whose cluster terms are the perturbed scores less
+what the step fits in the cluster:
 
-    t*(v) = S*(v) / sqrt(Σ_g (v_g c_g - π_g S*(v))^2),
+    t*(v) = Σ_g v_g c_g / sqrt(Σ_g r_g(v)^2),
+    r_g(v) = v_g c_g - q_g' Σ_h v_h s_h - Σ_h F_gh v_h,
+    q_g = B H_g a,   H_g = Σ_{i in g} x̃_i w_i μ̃_i x̃_i',
+    F_gh = Σ_{i in g} (x̃_i'a) w_i μ̃_i [P_D(u ∘ 1_h)]_i,   u = (y - μ̃) / μ̃,
 
-the sample's statistic being t*(1). A draw needs three sums over clusters, Σ v_g c_g,
-Σ π_g c_g v_g and Σ c_g² v_g², so B draws cost O(G B) with no pass over the data and no
-re-estimation; Rademacher draws are read from packed bits by a compiled kernel.
+P_D being the projection on the fixed effects under the weights w μ̃: F is the fixed effects'
+part of the step, zero when every fixed effect is nested in a cluster. This is the restricted
+wild cluster bootstrap (WCR) of the last IRLS regression, as
+:mod:`migtrade.estimation.bootstrap.wild` computes it for least squares, and the sample's
+statistic is t*(1). With F zero, a draw needs 2k + 1 sums over clusters (Σ v s, Σ v c q and
+Σ v² c²; the variance is a quadratic in them), so B draws cost O(G k B) with no pass over the
+data; Rademacher draws are read from packed bits by a compiled kernel. With F it is O(G² B),
+so F is kept up to ``MAX_FE_TERM_CLUSTERS`` clusters (and the engine's cell limit) and left out
+above, with a note; with many clusters its share of each cluster's variance term is small.
 
-Without the null imposed, c_g comes from the unrestricted fit (the scores then sum to zero),
-``t = (b̂_j - beta0) / sqrt(Σ c_g²)`` and ``t* = S*(v) / sqrt(...)`` as above. Intervals then
-follow in closed form, ``b̂ ± q sqrt(Σ c_g²)``; with the null imposed they come from test
-inversion, one restricted fit per trial value (about 2 x 6 to 2 x 10 fits per coefficient; the
-search stops after ``MAX_FITS`` fits on a side and the unrestricted interval is reported instead,
-with a note).
+Weighting each cluster's re-centring by its Hessian H_g, not by its share of the observations,
+is what brings the test's size to its level with 8 to 12 clusters of unequal size
+(``benchmarks/bootstrap_size.py``).
+
+Without the null imposed the same pieces come from the unrestricted fit (the scores then sum
+to zero and F's row sums vanish), ``t = (b̂_j - beta0) / sqrt(Σ c_g²)`` and t*(v) as above.
+Intervals then follow in closed form, ``b̂ ± q sqrt(Σ c_g²)``; with the null imposed they come
+from test inversion, one restricted fit per trial value (about 2 x 6 to 2 x 10 fits per
+coefficient; the search stops after ``MAX_FITS`` fits on a side and the unrestricted interval is
+reported instead, with a note).
 """
 
 from __future__ import annotations
@@ -55,45 +68,105 @@ XTOL_SE = 1e-3
 MAX_FITS = 24
 
 
+# The fixed-effect term F costs O(G^2) a draw and G demeanings a fit: kept up to this many clusters.
+MAX_FE_TERM_CLUSTERS = 400
+
+Projection = Callable[[np.ndarray], np.ndarray]
+"""Columns -> their weighted projection on the fixed effects (P_D, weights w mu)."""
+
+
 @dataclass(frozen=True)
 class PoissonScores:
-    """What the score bootstrap needs from one Poisson fit (unrestricted or restricted)."""
+    """What the score bootstrap needs from one Poisson fit (unrestricted or restricted).
+
+    ``project`` is P_D under the fit's weights when the fixed-effect term F is computed (fixed
+    effects not nested in the clusters, and not too many clusters), else None.
+    """
 
     mu: np.ndarray
     x_tilde: np.ndarray  # all regressors demeaned under the weights w * mu
     bread: np.ndarray  # (X̃' W mu X̃)^{-1}
+    project: Projection | None = None
 
 
 RestrictedFit = Callable[[np.ndarray, float], PoissonScores]
 """``(r, beta0) -> scores`` of the PPML fit under r'beta = beta0."""
 
 
-def replications(c: np.ndarray, share: np.ndarray, plan: DrawPlan) -> np.ndarray:
-    """The B bootstrap statistics ``t*(v)`` for cluster scores ``c`` (see the module notes)."""
-    forms = np.ascontiguousarray(np.vstack([c, share * c]))
-    c2 = np.ascontiguousarray(c * c)
-    share2 = float(share @ share)
-    table, row_sums = kernels.nibble_table(forms), forms.sum(axis=1)  # for packed sign bits
-    out = np.empty(plan.draws)
-    start = 0
-    for chunk in plan.chunks():
-        lin = np.empty((chunk.rows, 2))
-        quad = np.empty(chunk.rows)
-        if chunk.bits is not None:
-            kernels.forms_from_bits(chunk.bits, table, row_sums, float(c2.sum()), lin, quad)
-        else:
-            assert chunk.codes is not None
-            kernels.forms_from_codes(chunk.codes, plan.table.values, forms, c2, lin, quad)
-        total, cross = lin[:, 0], lin[:, 1]
-        var = quad - 2.0 * total * cross + total * total * share2
-        out[start:start + chunk.rows] = total / np.sqrt(np.maximum(var, 1e-300))
-        start += chunk.rows
-    return out
+@dataclass(frozen=True)
+class ClusterPieces:
+    """The cluster-level sums of one fit for one tested combination (see the module notes)."""
 
+    a: np.ndarray  # B r
+    s: np.ndarray  # (G, k): s_g
+    c: np.ndarray  # (G,): c_g = a's_g
+    q: np.ndarray  # (G, k): q_g = B H_g a
+    f: np.ndarray | None  # (G, G): F, or None where it is zero or left out
 
-def _centred_variance(c: np.ndarray, share: np.ndarray) -> float:
-    r = c - share * c.sum()
-    return float(r @ r)
+    @classmethod
+    def of(cls, fit: PoissonScores, r: np.ndarray, y: np.ndarray, weights: np.ndarray,
+           cluster: np.ndarray, n_clusters: int) -> ClusterPieces:
+        """The pieces of ``fit`` for the combination ``r``."""
+        a = fit.bread @ r
+        s = group_sums(fit.x_tilde * (weights * (y - fit.mu))[:, None], cluster, n_clusters)
+        hess_w = weights * fit.mu
+        xa_w = (fit.x_tilde @ a) * hess_w
+        q = group_sums(fit.x_tilde * xa_w[:, None], cluster, n_clusters) @ fit.bread
+        f = None
+        if fit.project is not None:
+            u = np.divide(y - fit.mu, fit.mu, out=np.zeros_like(fit.mu), where=fit.mu > 0)
+            cols = np.zeros((u.shape[0], n_clusters), order="F")
+            cols[np.arange(u.shape[0]), cluster] = u
+            f = group_sums(xa_w[:, None] * fit.project(cols), cluster, n_clusters)
+        return cls(a=a, s=s, c=s @ a, q=q, f=f)
+
+    def statistic(self) -> float:
+        """The sample's statistic, t*(1)."""
+        resid = self.c - self.q @ self.s.sum(axis=0)
+        if self.f is not None:
+            resid = resid - self.f.sum(axis=1)
+        return float(self.c.sum()) / np.sqrt(max(float(resid @ resid), 1e-300))
+
+    def replications(self, plan: DrawPlan) -> np.ndarray:
+        """The B bootstrap statistics t*(v)."""
+        return self._dense(plan) if self.f is not None else self._forms(plan)
+
+    def _forms(self, plan: DrawPlan) -> np.ndarray:
+        # Σ_g r_g^2 = Σ v_g^2 c_g^2 - 2 S'L + S'QS with S = Σ v_g s_g, L = Σ v_g c_g q_g,
+        # Q = Σ q_g q_g': 2k linear forms and one quadratic form of v.
+        k = self.s.shape[1]
+        forms = np.ascontiguousarray(np.vstack([self.s.T, (self.c[:, None] * self.q).T]))
+        c2 = np.ascontiguousarray(self.c * self.c)
+        gram = self.q.T @ self.q
+        table, row_sums = kernels.nibble_table(forms), forms.sum(axis=1)  # for packed sign bits
+        out = np.empty(plan.draws)
+        start = 0
+        for chunk in plan.chunks():
+            lin = np.empty((chunk.rows, 2 * k))
+            quad = np.empty(chunk.rows)
+            if chunk.bits is not None:
+                kernels.forms_from_bits(chunk.bits, table, row_sums, float(c2.sum()), lin, quad)
+            else:
+                assert chunk.codes is not None
+                kernels.forms_from_codes(chunk.codes, plan.table.values, forms, c2, lin, quad)
+            total, cross = lin[:, :k], lin[:, k:]
+            var = quad - 2.0 * np.einsum("bk,bk->b", total, cross) \
+                + np.einsum("bk,kl,bl->b", total, gram, total)
+            out[start:start + chunk.rows] = (total @ self.a) / np.sqrt(np.maximum(var, 1e-300))
+            start += chunk.rows
+        return out
+
+    def _dense(self, plan: DrawPlan) -> np.ndarray:
+        assert self.f is not None
+        out = np.empty(plan.draws)
+        start = 0
+        for chunk in plan.chunks():
+            for v in chunk.blocks(plan.n_clusters, plan.table):
+                resid = v * self.c - (v @ self.s) @ self.q.T - v @ self.f.T
+                var = np.maximum(np.einsum("bg,bg->b", resid, resid), 1e-300)
+                out[start:start + v.shape[0]] = (v @ self.c) / np.sqrt(var)
+                start += v.shape[0]
+        return out
 
 
 class ScoreTest:
@@ -106,23 +179,21 @@ class ScoreTest:
         self.label, self.r, self.estimate, self.y, self.w = label, r, estimate, y, weights
         self.cluster, self.n_clusters = cluster, n_clusters
         self.restricted, self.options, self.plan = restricted, options, plan
-        self.share = np.bincount(cluster, weights=weights, minlength=n_clusters) / float(weights.sum())
-        self.c_hat = self.cluster_scores(unrestricted)
-        self.tstar_hat = replications(self.c_hat, self.share, plan)
+        pieces = self.pieces(unrestricted)
+        self.c_hat = pieces.c
+        self.tstar_hat = pieces.replications(plan)
         self.se = float(np.sqrt(self.c_hat @ self.c_hat))
         self.fits = 0
 
-    def cluster_scores(self, fit: PoissonScores) -> np.ndarray:
-        """``c_g = r' H^{-1} Σ_{i in g} x̃_i w_i (y_i - mu_i)``."""
-        g = group_sums(fit.x_tilde * (self.w * (self.y - fit.mu))[:, None], self.cluster, self.n_clusters)
-        return g @ (fit.bread @ self.r)
+    def pieces(self, fit: PoissonScores) -> ClusterPieces:
+        """The cluster sums of ``fit`` for this test."""
+        return ClusterPieces.of(fit, self.r, self.y, self.w, self.cluster, self.n_clusters)
 
     def imposed(self, beta0: float) -> tuple[float, np.ndarray]:
         """The sample's score statistic and its replications under r'beta = beta0."""
         self.fits += 1
-        c = self.cluster_scores(self.restricted(self.r, beta0))
-        return float(c.sum()) / np.sqrt(max(_centred_variance(c, self.share), 1e-300)), \
-            replications(c, self.share, self.plan)
+        pieces = self.pieces(self.restricted(self.r, beta0))
+        return pieces.statistic(), pieces.replications(self.plan)
 
     def run(self, conf_level: float) -> tuple[TermBootstrap, list[str]]:
         """p-value of r'beta = 0 and the interval at ``conf_level``."""
