@@ -20,6 +20,10 @@ from setuptools.command.build_ext import build_ext
 # module -> source; the Python modules beside them (kernels.py, ...) are the ones to import.
 KERNELS = {
     "migtrade.estimation._kernels": "migtrade/estimation/_kernels.pyx",
+    "migtrade.estimation._kernels_cg": "migtrade/estimation/_kernels_cg.pyx",
+    "migtrade.estimation._kernels_crossed": "migtrade/estimation/_kernels_crossed.pyx",
+    "migtrade.estimation._kernels_bias": "migtrade/estimation/_kernels_bias.pyx",
+    "migtrade.estimation.bootstrap._kernels": "migtrade/estimation/bootstrap/_kernels.pyx",
 }
 
 # No fused multiply-add and no reassociation: the sweeps must count and round the same on every

@@ -1,0 +1,87 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Compiled passes of the crossed-pair projection, built by pip at install time.
+
+:mod:`migtrade.estimation.kernels_crossed` is the module to import and documents them.
+"""
+
+from cython.parallel cimport prange
+from libc.stdint cimport int64_t
+
+
+cdef void _sums(const double* src, const int64_t* i1, double* acc1, Py_ssize_t g1,
+                const int64_t* i2, double* acc2, Py_ssize_t g2, const double* w,
+                Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t g, i
+    cdef double wv
+    for g in range(g1):
+        acc1[g] = 0.0
+    for g in range(g2):
+        acc2[g] = 0.0
+    for i in range(n):
+        wv = w[i] * src[i]
+        acc1[i1[i]] += wv
+        acc2[i2[i]] += wv
+
+
+cdef void _sub_two_sum_two(const double* src, double* dst, const int64_t* i1, const double* m1,
+                           const int64_t* i2, const double* m2, const double* w, double* acc1,
+                           Py_ssize_t g1, double* acc2, Py_ssize_t g2,
+                           Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t g, i
+    cdef double v, wv
+    for g in range(g1):
+        acc1[g] = 0.0
+    for g in range(g2):
+        acc2[g] = 0.0
+    for i in range(n):
+        v = src[i] - m1[i1[i]] - m2[i2[i]]
+        dst[i] = v
+        wv = w[i] * v
+        acc1[i1[i]] += wv
+        acc2[i2[i]] += wv
+
+
+cdef inline Py_ssize_t _ld(Py_ssize_t stride) noexcept nogil:
+    return stride // sizeof(double)
+
+
+def sum_two(const double[::1, :] src, const int64_t[::1] a1, double[::1, :] acc1,
+            const int64_t[::1] a2, double[::1, :] acc2, const double[::1] w):
+    """acc1, acc2 = weighted sums of every column by two groupings, columns in parallel."""
+    cdef Py_ssize_t j
+    cdef Py_ssize_t n = src.shape[0]
+    cdef Py_ssize_t lds = _ld(src.strides[1])
+    cdef Py_ssize_t ld1 = _ld(acc1.strides[1])
+    cdef Py_ssize_t ld2 = _ld(acc2.strides[1])
+    cdef const double* s = &src[0, 0]
+    cdef double* b1 = &acc1[0, 0]
+    cdef double* b2 = &acc2[0, 0]
+    with nogil:
+        for j in prange(src.shape[1], schedule="static"):
+            _sums(s + j * lds, &a1[0], b1 + j * ld1, acc1.shape[0], &a2[0], b2 + j * ld2,
+                  acc2.shape[0], &w[0], n)
+
+
+def pair_then_pair_sums(const double[::1, :] src, double[::1, :] dst, const int64_t[::1] i1,
+                        const double[::1, :] m1, const int64_t[::1] i2, const double[::1, :] m2,
+                        double[::1, :] acc1, double[::1, :] acc2, const double[::1] w):
+    """dst = src - m1[i1] - m2[i2]; acc1, acc2 = its weighted sums by i1 and by i2."""
+    cdef Py_ssize_t j
+    cdef Py_ssize_t n = src.shape[0]
+    cdef Py_ssize_t lds = _ld(src.strides[1])
+    cdef Py_ssize_t ldd = _ld(dst.strides[1])
+    cdef Py_ssize_t ldm1 = _ld(m1.strides[1])
+    cdef Py_ssize_t ldm2 = _ld(m2.strides[1])
+    cdef Py_ssize_t ld1 = _ld(acc1.strides[1])
+    cdef Py_ssize_t ld2 = _ld(acc2.strides[1])
+    cdef const double* s = &src[0, 0]
+    cdef double* dd = &dst[0, 0]
+    cdef const double* p1 = &m1[0, 0]
+    cdef const double* p2 = &m2[0, 0]
+    cdef double* b1 = &acc1[0, 0]
+    cdef double* b2 = &acc2[0, 0]
+    with nogil:
+        for j in prange(src.shape[1], schedule="static"):
+            _sub_two_sum_two(s + j * lds, dd + j * ldd, &i1[0], p1 + j * ldm1, &i2[0],
+                             p2 + j * ldm2, &w[0], b1 + j * ld1, acc1.shape[0], b2 + j * ld2,
+                             acc2.shape[0], n)
