@@ -221,3 +221,33 @@ def test_ppml_through_the_crossed_pair_equals_alternating_projections(
     assert crossed.fe_sweeps < plain.fe_sweeps  # the crossed pair was used
     np.testing.assert_allclose(crossed.params, plain.params, rtol=1e-7)
     np.testing.assert_allclose(np.sqrt(np.diag(crossed.cov)), np.sqrt(np.diag(plain.cov)), rtol=1e-6)
+
+
+def test_direct_follows_changing_weights_on_a_long_sparse_graph() -> None:
+    """The direct strategy keeps one factorisation while the weights move a little (as between
+    IRLS steps) and factorises again when they move far; every answer is the projection CG
+    gives, and meets the tolerance without CG having to polish it (0 sweeps)."""
+    from migtrade.estimation import direct
+    from migtrade.synthetic.sparse import ring_panel
+
+    d = ring_panel(40_000, seed=4).frame
+    codes = [d["indiv"].to_numpy(), d["firm"].to_numpy(), d["year"].to_numpy()]
+    rng = np.random.default_rng(4)
+    x = np.asfortranarray(np.column_stack([d["x2"].to_numpy(), rng.normal(size=len(d)) * 50.0]))
+    ab = Absorber(codes)
+    w = np.exp(rng.normal(size=len(d)))
+    factorisations = []
+    for step in range(5):
+        # Small moves, then one far (new weights of another scale), then small again.
+        w = np.exp(3.0 * rng.normal(size=len(d))) if step == 2 else w * np.exp(
+            0.05 * rng.normal(size=len(d)))
+        now = ab.with_weights(w)
+        got = now.demean(x, tol=1e-10, strategy="direct")
+        ref = now.demean(x, tol=1e-10, strategy="cg")
+        assert got.converged and got.sweeps == 0
+        # Both stop with every group's weighted mean of the residual below 1e-10 x scale (50).
+        np.testing.assert_allclose(got.resid, ref.resid, atol=1e-7)
+        factorisations.append(direct.DirectPlan.build(now.codes, now.n_levels).factor["weights"])
+    # One factorisation served the small moves; the far move brought a new one.
+    assert factorisations[0] is factorisations[1]
+    assert factorisations[2] is not factorisations[1]

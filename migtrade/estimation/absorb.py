@@ -268,7 +268,7 @@ class Absorber:
             if self._direct is None:
                 self._direct = DirectProjector(self.codes, self.n_levels, self.weights)
             assert isinstance(self._direct, DirectProjector)
-            work = self._direct.project(work)
+            work = self._direct.project(work, tols)
             method = "cg"  # the check: returns at once when the direct answer meets the tolerance
         if not work.shape[1]:
             pass

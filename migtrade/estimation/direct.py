@@ -3,18 +3,43 @@
 Eliminating the dimension with the most levels (workers, say) leaves a system on the other
 dimensions' levels (firms and years) whose matrix, the Schur complement
 ``S = B - C A^{-1} C'`` with ``A = D_e'WD_e`` (diagonal), ``C = D_o'WD_e`` and ``B = D_o'WD_o``,
-is small and sparse when each eliminated group touches few levels of the others. Its sparse LU
-factorisation then projects any number of columns exactly, however long the fixed-effect graph;
-conjugate gradients would need hundreds of passes there.
+is small and sparse when each eliminated group touches few levels of the others. Conjugate
+gradients on the full system would need hundreds of passes over the rows on a long fixed-effect
+graph; here a projection costs three passes (group sums, the solve on the small system, subtract).
 
-``S`` is singular (one redundant level per connected component and per extra dimension), so a
-relative ridge of ``RIDGE`` on its diagonal is added; the small bias it leaves is removed by the
-conjugate-gradient polish that always follows (see :class:`migtrade.estimation.absorb.Absorber`).
+Notes
+-----
+For a column x the weighted projection ``x - D_e a_e - D_o a_o`` solves
+
+.. math::
+
+    S a_o = D_o'Wx - C A^{-1} D_e'Wx, \\qquad a_e = A^{-1} (D_e'Wx - C' a_o).
+
+What depends on the codes alone (the sparsity patterns of C and of B's blocks between the other
+dimensions, and where each row's weight lands in them) is planned once per design
+(:class:`DirectPlan`) and shared by every weighting IRLS and the separation checks use.
+
+The system on the other levels is solved by conjugate gradients preconditioned with a sparse LU
+factorisation of S. The factorisation is made once, at the first weights, and reused while the
+weights change from one IRLS step to the next: S under new weights stays close, and a handful of
+iterations (each two sparse products with C and a pair of triangular solves, on the small
+system) replace forming ``C A^{-1} C'`` again, which is the costly part (tens of millions of
+products on a worker-firm panel). When the iterations stall (``PCG_MAXITER``) S is factorised
+again under the current weights. Iterations stop when every level's weighted mean of the residual
+is below a tenth of the tolerance: the residual is then orthogonal to every dummy of the other
+dimensions, and to the eliminated dimension's by construction.
+
+``S`` is singular (one redundant level per connected component and per extra dimension), so the
+factorisation is of ``S + ridge I`` with a relative ``RIDGE``; the system is consistent, so the
+iterations converge on the range of S and the null direction they leave does not change the
+residual. :class:`migtrade.estimation.absorb.Absorber` always checks the answer (one pass) and
+polishes it by conjugate gradients on the full system if need be.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,40 +48,125 @@ RIDGE = 1e-10
 # Use the direct solve only when the Schur complement is cheap to form and factorise.
 MAX_REDUCED_LEVELS = 60_000
 MAX_PRODUCT_TERMS = 60_000_000
+# Iterations on the small system with a factorisation made under the current weights (rarely
+# more than a few: it is exact up to the ridge).
+PCG_MAXITER = 30
+# Iterations with a factorisation made under other weights before S is factorised afresh (a
+# factorisation costs about as much as this many iterations on the worker-firm panel; measured
+# there, the factorisation of one IRLS step lets the next converge in 5 or 6).
+PCG_REFRESH = 8
+# The iterations stop at this fraction of the caller's tolerance, so that its check passes at once.
+PCG_TOL_SHARE = 0.1
 
 
-def _dummies(codes: np.ndarray, n_levels: int, values: np.ndarray) -> sp.csr_matrix:
-    n = codes.shape[0]
-    return sp.csr_matrix((values, (np.arange(n), codes)), shape=(n, n_levels))
+def _pattern(keys: np.ndarray, n_cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """CSR pattern of the matrix with an entry at every ``row * n_cols + col`` in ``keys``.
+
+    Returns the position of each key among the sorted distinct keys (where its value is summed),
+    the column indices and row pointers of the pattern, and the number of rows.
+    """
+    unique, where = np.unique(keys, return_inverse=True)
+    rows = unique // n_cols
+    n_rows = int(rows[-1]) + 1 if rows.size else 0
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_rows))])
+    return where.astype(np.int64), (unique % n_cols).astype(np.int32), indptr, n_rows
+
+
+@dataclass
+class DirectPlan:
+    """What the direct solve needs that depends on the codes alone.
+
+    ``e`` holds the eliminated dimension's codes; ``o`` the other dimensions' codes numbered
+    across them (one row per dimension); ``c_at`` / ``u_at`` where each (dimension, row) pair's
+    weight is summed in C's and in the upper cross blocks of B's data.
+    """
+
+    q_e: int
+    e: np.ndarray
+    o: np.ndarray
+    g_e: int
+    m_o: int
+    c_at: np.ndarray
+    c_indices: np.ndarray
+    c_indptr: np.ndarray
+    u_at: np.ndarray
+    u_indices: np.ndarray
+    u_indptr: np.ndarray
+    u_rows: np.ndarray  # which pair of other dimensions each block of u_at belongs to
+    factor: dict[str, object] = field(default_factory=dict)  # the shared LU preconditioner
+
+    @classmethod
+    def build(cls, codes: np.ndarray, n_levels: Sequence[int]) -> DirectPlan:
+        """Plan the solve for the (Q, n) ``codes`` of a design, eliminating the largest dimension.
+
+        The last plan is kept with a copy of its codes: the separation checks and the fit build
+        their own absorbers on the same rows, and comparing the codes costs a pass where
+        planning costs a sort.
+        """
+        last = _LAST_PLAN.get("codes")
+        if isinstance(last, np.ndarray) and last.shape == codes.shape and np.array_equal(last, codes):
+            return _LAST_PLAN["plan"]  # type: ignore[return-value]
+        plan = cls._build(codes, n_levels)
+        _LAST_PLAN.update(codes=codes.copy(), plan=plan)
+        return plan
+
+    @classmethod
+    def _build(cls, codes: np.ndarray, n_levels: Sequence[int]) -> DirectPlan:
+        q_e = int(np.argmax(n_levels))
+        others = [q for q in range(len(n_levels)) if q != q_e]
+        g_e = int(n_levels[q_e])
+        offsets = np.concatenate([[0], np.cumsum([n_levels[q] for q in others])]).astype(np.int64)
+        m_o = int(offsets[-1])
+        e = np.ascontiguousarray(codes[q_e])
+        o = np.vstack([codes[q].astype(np.int64) + offsets[k] for k, q in enumerate(others)])
+        c_at, c_indices, c_indptr, _ = _pattern((o * g_e + e).ravel(), g_e)
+        c_indptr = _pad(c_indptr, m_o)
+        pairs = [(a, b) for a in range(len(others)) for b in range(a + 1, len(others))]
+        if pairs:
+            keys = np.concatenate([o[a] * m_o + o[b] for a, b in pairs])
+            u_at, u_indices, u_indptr, _ = _pattern(keys, m_o)
+        else:
+            u_at = np.empty(0, dtype=np.int64)
+            u_indices = np.empty(0, dtype=np.int32)
+            u_indptr = np.zeros(1, dtype=np.int64)
+        return cls(q_e=q_e, e=e, o=o, g_e=g_e, m_o=m_o, c_at=c_at, c_indices=c_indices,
+                   c_indptr=c_indptr, u_at=u_at, u_indices=u_indices,
+                   u_indptr=_pad(u_indptr, m_o), u_rows=np.array(pairs, dtype=np.int64))
+
+
+_LAST_PLAN: dict[str, object] = {}
+
+
+def _pad(indptr: np.ndarray, n_rows: int) -> np.ndarray:
+    """Row pointers extended to ``n_rows`` rows (trailing rows without entries)."""
+    if indptr.size - 1 >= n_rows:
+        return indptr
+    return np.concatenate([indptr, np.full(n_rows + 1 - indptr.size, indptr[-1])])
 
 
 class DirectProjector:
-    """Exact weighted projection off several fixed effects by elimination and sparse LU."""
+    """Exact weighted projection off several fixed effects by elimination of the largest one."""
 
     def __init__(self, codes: np.ndarray, n_levels: Sequence[int], weights: np.ndarray) -> None:
-        from scipy.sparse.linalg import splu
-
-        q_e = int(np.argmax(n_levels))
-        others = [q for q in range(len(n_levels)) if q != q_e]
-        self.q_e = q_e
-        self.others = others
-        self.n_levels = tuple(n_levels)
-        w = weights
-        ones = np.ones(codes.shape[1])
-        de = _dummies(codes[q_e], n_levels[q_e], ones)
-        do = sp.hstack([_dummies(codes[q], n_levels[q], ones) for q in others]).tocsr()
-        self.de, self.do = de, do
-        wde = de.multiply(w[:, None]).tocsr()
-        a = np.asarray(wde.sum(axis=0)).ravel()
-        self.inv_a = np.where(a > 0, 1.0 / np.where(a > 0, a, 1.0), 0.0)
-        c = (do.T @ wde).tocsc()  # m_o x G_e
-        b = (do.T @ do.multiply(w[:, None])).tocsc()
-        s = (b - c @ sp.diags(self.inv_a) @ c.T).tocsc()
-        diag = s.diagonal()
-        ridge = RIDGE * max(float(diag.max(initial=0.0)), 1.0)
-        self.c = c
-        self.lu = splu((s + sp.diags(np.full(s.shape[0], ridge))).tocsc())
+        plan = DirectPlan.build(codes, n_levels)
+        self.plan = plan
+        w = np.ascontiguousarray(weights, dtype=np.float64)
         self.w = w
+        n_o = plan.o.shape[0]
+        a = np.bincount(plan.e, weights=w, minlength=plan.g_e)
+        self.inv_a = np.where(a > 0, 1.0 / np.where(a > 0, a, 1.0), 0.0)
+        tiled = np.tile(w, n_o)
+        c_data = np.bincount(plan.c_at, weights=tiled, minlength=plan.c_indices.size)
+        self.c = sp.csr_matrix((c_data, plan.c_indices, plan.c_indptr), shape=(plan.m_o, plan.g_e))
+        self.b_diag = np.bincount(plan.o.ravel(), weights=tiled, minlength=plan.m_o)
+        del tiled
+        n_pairs = len(plan.u_rows)
+        u_data = np.bincount(plan.u_at, weights=np.tile(w, n_pairs) if n_pairs else None,
+                             minlength=plan.u_indices.size) if n_pairs else np.empty(0)
+        upper = sp.csr_matrix((u_data, plan.u_indices, plan.u_indptr), shape=(plan.m_o, plan.m_o))
+        self.b_off = (upper + upper.T).tocsr()
+        self.inv_b = np.where(self.b_diag > 0, 1.0 / np.where(self.b_diag > 0, self.b_diag, 1.0), 0.0)
+        self.ct = self.c.T.tocsr()
 
     @staticmethod
     def affordable(codes: np.ndarray, n_levels: Sequence[int]) -> bool:
@@ -72,23 +182,90 @@ class DirectProjector:
         terms = float(np.sum((counts * (len(n_levels) - 1)) ** 2))
         return terms <= MAX_PRODUCT_TERMS
 
-    def project(self, x: np.ndarray, refinements: int = 2) -> np.ndarray:
-        """Residuals ``x - D a`` of the weighted projection, column by column (x is n x k).
+    def _schur_times(self, v: np.ndarray) -> np.ndarray:
+        """S v for an (m_o, k) block v."""
+        return (self.b_diag[:, None] * v + self.b_off @ v
+                - self.c @ (self.inv_a[:, None] * (self.ct @ v)))
 
-        The ridge leaves an error of relative size ridge / (smallest non-zero eigenvalue of S);
-        projecting the residual again (iterative refinement) multiplies it by that ratio each
-        time, so two refinements reach machine precision on the designs this is used for.
+    def _factorise(self) -> None:
+        from scipy.sparse.linalg import splu
+
+        s = (sp.diags(self.b_diag) + self.b_off
+             - self.c @ sp.diags(self.inv_a) @ self.ct).tocsc()
+        ridge = RIDGE * max(float(self.b_diag.max(initial=0.0)), 1.0)
+        self.plan.factor.update(lu=splu((s + sp.diags(np.full(s.shape[0], ridge))).tocsc()),
+                                weights=self.w)
+
+    def _solve(self, rhs: np.ndarray, tols: np.ndarray) -> np.ndarray:
+        """a with S a = rhs to every level's weighted mean within ``tols`` (one per column).
+
+        With a factorisation made under other weights the iterations are capped at
+        ``PCG_REFRESH``; past that S is factorised under these weights and the iterations go on
+        from where they stopped.
         """
-        r = self._once(x)
-        for _ in range(refinements):
-            r = self._once(r)
-        return r
+        factor = self.plan.factor
+        if "lu" not in factor:
+            self._factorise()
+        x = factor["lu"].solve(rhs)  # type: ignore[attr-defined]
+        for _ in range(2):
+            fresh = factor["weights"] is self.w
+            if self._refine(x, rhs, tols, factor["lu"], PCG_MAXITER if fresh else PCG_REFRESH):
+                return x
+            if fresh:
+                break
+            self._factorise()
+        return x  # the full-system check in the absorber finishes the job
 
-    def _once(self, x: np.ndarray) -> np.ndarray:
-        wx = x * self.w[:, None]
-        b_e = self.de.T @ wx
-        b_o = self.do.T @ wx
+    def _refine(self, x: np.ndarray, rhs: np.ndarray, tols: np.ndarray, lu: object,
+                maxiter: int) -> bool:
+        """Preconditioned conjugate gradients from ``x`` (updated in place), every column at
+        once; whether every column met its tolerance within ``maxiter`` iterations."""
+        r = rhs - self._schur_times(x)
+        p = np.zeros_like(r)
+        rz_old = np.ones(r.shape[1])
+        for it in range(maxiter + 1):
+            done = np.abs(r * self.inv_b[:, None]).max(axis=0, initial=0.0) <= tols
+            if done.all():
+                return True
+            if it == maxiter:
+                return False
+            z = lu.solve(r)  # type: ignore[attr-defined]
+            z[:, done] = 0.0
+            rz = np.einsum("ij,ij->j", r, z)
+            beta = np.where(it > 0, rz / np.where(rz_old != 0, rz_old, 1.0), 0.0)
+            p = z + beta * p
+            q = self._schur_times(p)
+            pq = np.einsum("ij,ij->j", p, q)
+            alpha = np.where(pq > 0, rz / np.where(pq > 0, pq, 1.0), 0.0)
+            x += alpha * p
+            r -= alpha * q
+            rz_old = rz
+        return False
+
+    def project(self, x: np.ndarray, tols: np.ndarray | None = None) -> np.ndarray:
+        """Residuals ``x - D a`` of the weighted projection of the columns of the Fortran-ordered
+        (n, k) ``x``, computed in place.
+
+        ``tols`` (one per column) bounds every other-level group's weighted mean of the residual
+        (a tenth of it is aimed at); by default 1e-12 of the column's largest value.
+        """
+        plan = self.plan
+        k = x.shape[1]
+        if tols is None:
+            tols = 1e-12 * np.maximum(np.abs(x).max(axis=0, initial=0.0), 1.0)
+        b_e = np.empty((plan.g_e, k))
+        b_o = np.zeros((plan.m_o, k))
+        for j in range(k):
+            wx = self.w * x[:, j]
+            b_e[:, j] = np.bincount(plan.e, weights=wx, minlength=plan.g_e)
+            for row in plan.o:
+                b_o[:, j] += np.bincount(row, weights=wx, minlength=plan.m_o)
         rhs = b_o - self.c @ (self.inv_a[:, None] * b_e)
-        a_o = self.lu.solve(np.asarray(rhs))
-        a_e = self.inv_a[:, None] * (b_e - self.c.T @ a_o)
-        return np.asfortranarray(x - self.de @ a_e - self.do @ a_o)
+        a_o = self._solve(rhs, PCG_TOL_SHARE * np.asarray(tols, dtype=np.float64))
+        a_e = self.inv_a[:, None] * (b_e - self.ct @ a_o)
+        for j in range(k):
+            col = x[:, j]
+            col -= a_e[plan.e, j]
+            for row in plan.o:
+                col -= a_o[row, j]
+        return x
