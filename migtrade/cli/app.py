@@ -1,7 +1,7 @@
 """The ``migtrade`` command: one Typer app, one error handler.
 
-Heavy libraries (numpy, pandas, numba) are imported inside the commands that need them, so that
-``migtrade --help`` starts instantly.
+Heavy libraries (numpy, pandas, the engine's compiled kernels) are imported inside the commands
+that need them, so that ``migtrade --help`` starts instantly.
 """
 
 from __future__ import annotations

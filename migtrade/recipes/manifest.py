@@ -48,7 +48,7 @@ from typing import Any
 from migtrade.errors import DataError
 
 SCHEMA = "migtrade.manifest/1"
-DEPENDENCIES = ("numpy", "pandas", "scipy", "numba", "pyarrow", "duckdb", "matplotlib", "typer")
+DEPENDENCIES = ("numpy", "pandas", "scipy", "pyarrow", "duckdb", "matplotlib", "typer")
 """Packages whose versions can change the numbers or the files, recorded in every manifest."""
 
 Number = float | int | str | bool | None
