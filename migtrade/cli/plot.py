@@ -46,6 +46,37 @@ def coef_command(
     write_bytes(output, image)
 
 
+@plot_app.command("split")
+def split_command(
+    file: Path = typer.Argument(..., metavar="RESULTS", help="A file written by 'migtrade estimate --split VAR --save'."),
+    output: Path = typer.Option(..., "--output", "-o", help=_OUTPUT_HELP),
+    term: str | None = typer.Option(None, "--term", help="The coefficient to draw (needed when there are several)."),
+    formula: str | None = typer.Option(None, "--formula", help="Which formula, when the run fitted several."),
+    title: str | None = typer.Option(None, "--title", help="Title above the plot."),
+    xlabel: str | None = typer.Option(None, "--xlabel", help="Label of the horizontal axis."),
+    width: float = typer.Option(7.0, "--width", help="Width in inches."),
+    height: float = typer.Option(4.5, "--height", help="Height in inches."),
+    dpi: int = typer.Option(150, "--dpi", help="Resolution of PNG output (pixels = inches x dpi)."),
+) -> None:
+    """One coefficient across the sectors of a split run: sorted estimates with confidence intervals."""
+    from migtrade.atomic import write_bytes
+    from migtrade.cli.output import check_writable
+    from migtrade.errors import DataError
+    from migtrade.report.plots import PlotStyle, plot_format
+    from migtrade.report.split_plot import split_plot
+    from migtrade.report.split_table import load_split_file
+
+    style = PlotStyle(width=width, height=height, dpi=dpi, title=title, xlabel=xlabel)
+    fmt = plot_format(output)
+    entries = load_split_file(file)
+    if entries is None:
+        raise DataError(f"'{file}' is not the results of a split run",
+                        "Pass a file written by 'migtrade estimate --split VAR --save FILE'; "
+                        "plot other results with 'migtrade plot coef'.")
+    check_writable(output)
+    write_bytes(output, split_plot(entries, fmt, term=term, formula=formula, style=style))
+
+
 @plot_app.command("event")
 def event_command(
     files: list[Path] = typer.Argument(..., metavar="RESULT", help=_FILES_HELP),

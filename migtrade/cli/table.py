@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from migtrade.report.table import TableOptions
 
 
 class TableFormat(StrEnum):
@@ -101,6 +105,8 @@ def table_command(
     if ge_doc is not None:
         _write(_ge_text(ge_doc, chosen, title, standalone), output)
         return
+    if _split_text(files, chosen, options, standalone, output):
+        return
     results = load_results(files)
     if chosen is TableFormat.rich:
         from migtrade.report.table import build_table
@@ -113,6 +119,30 @@ def table_command(
         sys.stdout.write(text)
     else:
         write_text(output, text)
+
+
+def _split_text(files: list[Path], fmt: TableFormat, options: TableOptions, standalone: bool,
+                output: Path | None) -> bool:
+    """Show a split run's file (``estimate --split --save``) in long form; False when it is not one."""
+    import sys
+
+    from migtrade.errors import UsageError
+    from migtrade.report.split_render import print_split_rich, render_split
+    from migtrade.report.split_table import load_split_file
+
+    split = [load_split_file(f) for f in files]
+    if all(s is None for s in split):
+        return False
+    if len(files) != 1:
+        raise UsageError("a split run's results are shown one file at a time",
+                         "Pass the one file that 'migtrade estimate --split' saved.")
+    entries = split[0]
+    assert entries is not None
+    if fmt is TableFormat.rich:
+        print_split_rich(entries, options, sys.stdout)
+    else:
+        _write(render_split(entries, fmt.value, options, standalone=standalone), output)
+    return True
 
 
 def _write(text: str, output: Path | None) -> None:
