@@ -12,9 +12,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from migtrade.errors import ConvergenceError
 from migtrade.estimation.absorb import Absorber
 from migtrade.estimation.bootstrap import MAX_FE_CELLS, bootstrap_linear, bootstrap_poisson
 from migtrade.estimation.bootstrap.options import BootstrapMethod, BootstrapOptions, TermBootstrap
+from migtrade.estimation.bootstrap.restricted import UnrestrictedStart, restricted_means
 from migtrade.estimation.bootstrap.score import MAX_FE_TERM_CLUSTERS, PoissonScores
 from migtrade.estimation.fixed_effects import is_nested
 from migtrade.estimation.ols import LinearFit, solve_wls
@@ -63,12 +65,13 @@ def _projection(absorber: Absorber | None, hess_w: np.ndarray,
 def _poisson_scores(mu: np.ndarray, X: np.ndarray, w: np.ndarray, absorber: Absorber | None,
                     opts: Numerics, fe_term: bool) -> PoissonScores:
     """Regressors demeaned under the weights ``w * mu``, the inverse Hessian, and with
-    ``fe_term`` the projection on the fixed effects under those weights."""
+    ``fe_term`` the projection on the fixed effects under those weights. ``X`` may be the
+    regressors already demeaned under other weights (their demeaning is the same)."""
     hess_w = w * mu
     xt = X
     if absorber is not None and X.shape[1]:
         xt = absorber.with_weights(hess_w).demean_or_raise(
-            np.asfortranarray(X), tol=opts.fe_tol, maxiter=opts.fe_maxiter).resid
+            np.array(X, order="F"), tol=opts.fe_tol, maxiter=opts.fe_maxiter).resid
     _, bread = solve_wls(xt, np.zeros(X.shape[0]), hess_w)
     return PoissonScores(mu=mu, x_tilde=xt, bread=bread,
                          project=_projection(absorber, hess_w, opts) if fe_term else None)
@@ -92,7 +95,18 @@ def _run_score(options: BootstrapOptions, fitted: PoissonFit, names: Sequence[st
         "the bootstrap variance leaves out their part of each draw's Newton step (kept up to "
         f"{MAX_FE_TERM_CLUSTERS} clusters)"]
 
+    start = UnrestrictedStart(y=y, X=kept, x_tilde=fitted.x_tilde, weights=w, offset=base_offset,
+                              beta=fitted.beta, eta=fitted.eta, absorber=absorber)
+
     def restricted(r: np.ndarray, beta0: float) -> PoissonScores:
+        try:
+            mu = restricted_means(start, r, beta0, tol=opts.tol, fe_tol=opts.fe_tol,
+                                  maxiter=opts.maxiter, fe_maxiter=opts.fe_maxiter)
+            return _poisson_scores(mu, fitted.x_tilde, w, absorber, opts, fe_term)
+        except ConvergenceError:  # far from the estimate: the engine's fit from scratch
+            return restricted_from_scratch(r, beta0)
+
+    def restricted_from_scratch(r: np.ndarray, beta0: float) -> PoissonScores:
         # Under r'beta = beta0, with p the first term of r: beta_p = (beta0 - sum_m r_m beta_m) / r_p,
         # so x_p beta0 / r_p moves into the offset and every other x_m becomes x_m - x_p r_m / r_p.
         pivot = int(np.flatnonzero(r)[0])
