@@ -300,3 +300,17 @@ def test_select_drops_rows_and_renumbers_fixed_effects(gravity: pd.DataFrame) ->
     assert kept.names == full.names and kept.fe_names == full.fe_names
     by_position = full.select(np.flatnonzero(~full.missing))
     np.testing.assert_array_equal(by_position.X, kept.X)
+
+
+def test_dense_integer_codes_are_the_sorted_factorisation() -> None:
+    """The counting path for integer columns numbers levels exactly as pd.factorize(sort=True)."""
+    from migtrade.spec.design import _dense_codes
+
+    rng = np.random.default_rng(3)
+    values = rng.choice(np.array([-7, 0, 3, 4, 1_000, 2_500], dtype=np.int32), 5_000)
+    got = _dense_codes(values)
+    assert got is not None
+    codes, levels = pd.factorize(values, sort=True)
+    np.testing.assert_array_equal(got[0], codes)
+    np.testing.assert_array_equal(got[1], levels)
+    assert _dense_codes(np.array([0, 10**12])) is None  # too wide a range: hashing is cheaper
