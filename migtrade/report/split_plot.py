@@ -98,5 +98,5 @@ def split_plot(entries: Sequence[SectorEntry], fmt: str, *, term: str | None = N
         ax.set_xlabel(st.xlabel or f"{', '.join(variables)}: {len(points):,} sectors, sorted by the estimate")
     ax.set_ylabel(f"{chosen}")
     ax.grid(axis="y", color="0.9", linewidth=0.6)
-    ax.legend(loc="upper left", frameon=False, fontsize="small")
+    ax.legend(loc="best", frameon=False, fontsize="small")
     return save_figure(fig, fmt, st)
