@@ -45,7 +45,7 @@ _FETCH_FLAGS = {"file": "--file", "base_url": "--base-url", "years": "--years",
                 "mapping": "--map", "table": "--table"}
 # A [[models]] key is an option of EstimateOptions and so, dashed, a flag of migtrade estimate.
 _ESTIMATE_FLAGS = {f.name: "--" + f.name.replace("_", "-") for f in dataclasses.fields(ModelStep)
-                   if f.name in EstimateOptions.names()}
+                   if f.name in (*EstimateOptions.names(), "split", "workers")}
 _TABLE_FLAGS = {"keep": "--keep", "drop": "--drop", "order": "--order", "digits": "--digits",
                 "title": "--title", "standalone": "--standalone"}
 _PLOT_FLAGS = {"keep": "--keep", "drop": "--drop", "pattern": "--pattern", "periods": "--periods",

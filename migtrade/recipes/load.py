@@ -377,8 +377,12 @@ class _Checker:
     def models(self, path: str, names: Sequence[str]) -> None:
         if not names:
             raise self.fail(path, "names no model", "List one or more models of the recipe.")
+        split = {m.name for m in self.recipe.models if m.split is not None}
         for i, name in enumerate(names):
             self.refer(key_path(path, i), name, self.model_names, "model")
+            if name in split:
+                raise self.fail(key_path(path, i), f"model '{name}' is split by a column",
+                                "Tables and plots take unsplit models; read the split model's JSON list.")
             if name in names[:i]:
                 raise self.fail(key_path(path, i), f"model '{name}' is listed twice")
 

@@ -310,6 +310,12 @@ class _Run:
         from migtrade.estimation.fit import fit
 
         frame, info = self.frames[m.data]
+        if m.split is not None:
+            from migtrade.recipes.split_step import run_split_step
+
+            target, numbers, summary = run_split_step(m, frame, info, self.folder.text)
+            self.numbers["models"][m.name] = numbers
+            return commands.estimate_command(m, self.refs[m.data], target, self.store), summary
         result = fit(m.formula, frame, m.options(), data_info=info).result
         target = self.folder.text(f"models/{m.name}.json", result.to_json() + "\n")
         self.results[m.name] = result

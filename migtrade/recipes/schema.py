@@ -195,6 +195,11 @@ class ModelStep:
         ``bias_correction = true`` is the analytical correction. With ``bias_correction``,
         ``expect`` and ``expect_se`` are checked against the
         corrected estimates and standard errors.
+    split, workers
+        As ``--split`` and ``--workers``: the model on each level of the column ``split`` (on
+        a local Dask cluster of ``workers`` processes, or in process), written as the JSON
+        list of a split run; its numbers are in the manifest level by level. ``expect*`` do
+        not apply, and tables and plots take unsplit models.
     expect
         ``{term = estimate}``: published values the estimates must match.
     expect_se
@@ -223,6 +228,8 @@ class ModelStep:
     fe_maxiter: int = DEFAULT_FE_MAXITER
     conf_level: float = 0.95
     bias_correction: bool | Literal["analytical", "jackknife"] | None = None
+    split: str | None = None
+    workers: int | None = None
     expect: dict[str, float] = field(default_factory=dict)
     expect_se: dict[str, float] = field(default_factory=dict)
     expect_nobs: int | None = None
@@ -236,8 +243,13 @@ class ModelStep:
 
     def options(self) -> EstimateOptions:
         """The estimate's options, checked: the object ``migtrade estimate`` builds from its flags."""
-        from migtrade.estimation.options import EstimateOptions
+        from migtrade.estimation.options import EstimateOptions, OptionError
 
+        if self.split is None and self.workers is not None:
+            raise OptionError("workers", "workers runs a split model", "Give split = COLUMN, or drop workers.")
+        if self.split is not None and (self.expect or self.expect_se or self.expect_nobs is not None):
+            raise OptionError("split", "expect, expect_se and expect_nobs do not apply to a split model",
+                              "Check the levels' numbers through the manifest (--check), or drop split.")
         names = set(EstimateOptions.names())
         return EstimateOptions(**{f.name: getattr(self, f.name) for f in fields(self) if f.name in names})
 
