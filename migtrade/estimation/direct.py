@@ -93,6 +93,8 @@ class DirectPlan:
     u_indices: np.ndarray
     u_indptr: np.ndarray
     u_rows: np.ndarray  # which pair of other dimensions each block of u_at belongs to
+    c_t: tuple[np.ndarray, np.ndarray, np.ndarray]  # C' as (source in C's data, indices, indptr)
+    b_sym: tuple[np.ndarray, np.ndarray, np.ndarray]  # B's off-diagonal part, from u's data
     factor: dict[str, object] = field(default_factory=dict)  # the shared LU preconditioner
 
     @classmethod
@@ -129,12 +131,35 @@ class DirectPlan:
             u_at = np.empty(0, dtype=np.int64)
             u_indices = np.empty(0, dtype=np.int32)
             u_indptr = np.zeros(1, dtype=np.int64)
+        u_indptr = _pad(u_indptr, m_o)
         return cls(q_e=q_e, e=e, o=o, g_e=g_e, m_o=m_o, c_at=c_at, c_indices=c_indices,
-                   c_indptr=c_indptr, u_at=u_at, u_indices=u_indices,
-                   u_indptr=_pad(u_indptr, m_o), u_rows=np.array(pairs, dtype=np.int64))
+                   c_indptr=c_indptr, u_at=u_at, u_indices=u_indices, u_indptr=u_indptr,
+                   u_rows=np.array(pairs, dtype=np.int64),
+                   c_t=_sources(sp.csr_matrix(_numbered(c_indices.size, c_indices, c_indptr),
+                                              shape=(m_o, g_e)).T.tocsr()),
+                   b_sym=_sources(_symmetric(u_indices, u_indptr, m_o)))
 
 
 _LAST_PLAN: dict[str, object] = {}
+
+
+def _numbered(nnz: int, indices: np.ndarray,
+              indptr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A pattern whose values number its entries 1..nnz (exact in float64)."""
+    return np.arange(1, nnz + 1, dtype=np.float64), indices, indptr
+
+
+def _symmetric(indices: np.ndarray, indptr: np.ndarray, m: int) -> sp.csr_matrix:
+    """U + U' for the strictly upper pattern U, numbered by U's entries (they never overlap)."""
+    upper = sp.csr_matrix(_numbered(indices.size, indices, indptr), shape=(m, m))
+    return (upper + upper.T).tocsr()
+
+
+def _sources(numbered: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each entry of a rearranged numbered pattern came from, and the pattern."""
+    numbered.sort_indices()
+    return (numbered.data.astype(np.int64) - 1, numbered.indices.astype(np.int32),
+            numbered.indptr.astype(np.int64))
 
 
 def _pad(indptr: np.ndarray, n_rows: int) -> np.ndarray:
@@ -142,6 +167,20 @@ def _pad(indptr: np.ndarray, n_rows: int) -> np.ndarray:
     if indptr.size - 1 >= n_rows:
         return indptr
     return np.concatenate([indptr, np.full(n_rows + 1 - indptr.size, indptr[-1])])
+
+
+def _csr(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray,
+         shape: tuple[int, int]) -> sp.csr_matrix:
+    """A CSR matrix on a pattern known to be valid (sorted, no duplicates): no checks, no copies."""
+    matrix = sp.csr_matrix(shape, dtype=np.float64)
+    # sparsetools wants one index type for both arrays; int32 while it can hold the entries.
+    index = np.int32 if indptr[-1] < np.iinfo(np.int32).max else np.int64
+    matrix.data = data
+    matrix.indices = indices.astype(index, copy=False)
+    matrix.indptr = indptr.astype(index, copy=False)
+    matrix.has_sorted_indices = True
+    matrix.has_canonical_format = True
+    return matrix
 
 
 class DirectProjector:
@@ -155,18 +194,22 @@ class DirectProjector:
         n_o = plan.o.shape[0]
         a = np.bincount(plan.e, weights=w, minlength=plan.g_e)
         self.inv_a = np.where(a > 0, 1.0 / np.where(a > 0, a, 1.0), 0.0)
-        tiled = np.tile(w, n_o)
-        c_data = np.bincount(plan.c_at, weights=tiled, minlength=plan.c_indices.size)
-        self.c = sp.csr_matrix((c_data, plan.c_indices, plan.c_indptr), shape=(plan.m_o, plan.g_e))
-        self.b_diag = np.bincount(plan.o.ravel(), weights=tiled, minlength=plan.m_o)
-        del tiled
-        n_pairs = len(plan.u_rows)
-        u_data = np.bincount(plan.u_at, weights=np.tile(w, n_pairs) if n_pairs else None,
-                             minlength=plan.u_indices.size) if n_pairs else np.empty(0)
-        upper = sp.csr_matrix((u_data, plan.u_indices, plan.u_indptr), shape=(plan.m_o, plan.m_o))
-        self.b_off = (upper + upper.T).tocsr()
+        n = w.shape[0]
+        c_data = np.zeros(plan.c_indices.size)
+        for k in range(n_o):
+            c_data += np.bincount(plan.c_at[k * n:(k + 1) * n], weights=w,
+                                  minlength=c_data.size)
+        self.c = _csr(c_data, plan.c_indices, plan.c_indptr, (plan.m_o, plan.g_e))
+        perm, indices, indptr = plan.c_t
+        self.ct = _csr(c_data[perm], indices, indptr, (plan.g_e, plan.m_o))
+        # A level's weight sum is its row of C summed over the eliminated groups.
+        self.b_diag = np.asarray(self.c.sum(axis=1)).ravel()
+        u_data = np.zeros(plan.u_indices.size)
+        for k in range(len(plan.u_rows)):
+            u_data += np.bincount(plan.u_at[k * n:(k + 1) * n], weights=w, minlength=u_data.size)
+        perm, indices, indptr = plan.b_sym
+        self.b_off = _csr(u_data[perm], indices, indptr, (plan.m_o, plan.m_o))
         self.inv_b = np.where(self.b_diag > 0, 1.0 / np.where(self.b_diag > 0, self.b_diag, 1.0), 0.0)
-        self.ct = self.c.T.tocsr()
 
     @staticmethod
     def affordable(codes: np.ndarray, n_levels: Sequence[int]) -> bool:
@@ -262,10 +305,11 @@ class DirectProjector:
                 b_o[:, j] += np.bincount(row, weights=wx, minlength=plan.m_o)
         rhs = b_o - self.c @ (self.inv_a[:, None] * b_e)
         a_o = self._solve(rhs, PCG_TOL_SHARE * np.asarray(tols, dtype=np.float64))
-        a_e = self.inv_a[:, None] * (b_e - self.ct @ a_o)
+        a_e = np.asfortranarray(self.inv_a[:, None] * (b_e - self.ct @ a_o))
+        a_o = np.asfortranarray(a_o)
         for j in range(k):
             col = x[:, j]
-            col -= a_e[plan.e, j]
+            col -= a_e[:, j][plan.e]
             for row in plan.o:
-                col -= a_o[row, j]
+                col -= a_o[:, j][row]
         return x
