@@ -199,7 +199,6 @@ def test_full_enumeration_uses_every_sign_vector_once() -> None:
     ({"model": "ppml"}, "applies to OLS"),
     ({"reps": 10, "clusters": 12}, "too small"),
     ({"clusters": 4}, "too few"),
-    ({"formula": "y ~ x2 | year | x1 ~ firm"}, "instrumental"),
 ])
 def test_bad_bootstrap_requests_are_usage_errors(kwargs: dict, message: str) -> None:
     frame = _panel(clusters=kwargs.pop("clusters", G))

@@ -261,12 +261,19 @@ def estimate(
     fitted = (estimator.fit_iv if spec.is_iv else estimator.fit)(inputs)
     params, cov, notes = fitted.params, fitted.vcov.cov, list(fitted.notes)
 
-    # Inference hooks on the fitted model (never for IV models: refused before estimating).
+    # Inference hooks on the fitted model (for IV models only the WRE bootstrap of 2SLS).
     boot: dict[str, Any] = {}
-    if bootstrap is not None:
+    if bootstrap is not None and spec.is_iv:
+        from migtrade.estimation.bootstrap.engine import bootstrap_iv
+
+        boot, boot_notes = bootstrap_iv(
+            bootstrap, iv_data(design, y, w, off, fe_codes, rows=used), fitted.terms, params,
+            absorber=absorber, cluster=clus_used[0], opts=opts)
+        notes.extend(boot_notes)
+    elif bootstrap is not None:
         from migtrade.estimation.bootstrap.engine import bootstrap_fit
 
-        assert fitted.fitted is not None  # check_bootstrap refuses IV models
+        assert fitted.fitted is not None  # every model but IV keeps its fit
         boot, boot_notes = bootstrap_fit(
             bootstrap, fitted.fitted, fitted.terms, y=y, X=X, w=w, off=off, absorber=absorber,
             fe_codes=fe_codes, fe_names=design.fe_names, cluster=clus_used[0], opts=opts)

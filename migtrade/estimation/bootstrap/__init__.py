@@ -47,7 +47,8 @@ def check_bootstrap(options: BootstrapOptions, *, model: str, is_iv: bool, vcov_
     ------
     UsageError
         For a bootstrap without clusters, with multi-way clusters, of the wrong kind for the
-        model, or of an instrumental-variables model.
+        model, or a score bootstrap of an instrumental-variables model (2SLS takes the wild
+        bootstrap, as WRE).
     """
     method = options.method
     if vcov_kind != "cluster" or not clusters:
@@ -57,9 +58,10 @@ def check_bootstrap(options: BootstrapOptions, *, model: str, is_iv: bool, vcov_
         raise UsageError(f"the bootstrap takes one cluster variable, not {len(clusters)} "
                          f"({', '.join(clusters)})",
                          "Cluster on one variable (or on their intersection) with --vcov cluster:VAR.")
-    if is_iv:
-        raise UsageError("the bootstrap is not available for instrumental-variables models",
-                         "Drop --bootstrap, or estimate the reduced form by OLS and bootstrap that.")
+    if is_iv and method is not BootstrapMethod.wild:
+        raise UsageError("the score bootstrap is not available for instrumental-variables models",
+                         "Estimate the model by 2SLS (--model ols) with --bootstrap wild (the WRE "
+                         "bootstrap), or drop --bootstrap.")
     wanted = METHOD_MODELS[method]
     if model != wanted:
         other = next(m for m, mdl in METHOD_MODELS.items() if mdl == model)

@@ -8,19 +8,23 @@ that runs it on the fit of its model.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from migtrade.errors import ConvergenceError
+from migtrade.errors import ConvergenceError, UsageError
 from migtrade.estimation.absorb import Absorber
 from migtrade.estimation.bootstrap import MAX_FE_CELLS, bootstrap_linear, bootstrap_poisson
 from migtrade.estimation.bootstrap.options import BootstrapMethod, BootstrapOptions, TermBootstrap
 from migtrade.estimation.bootstrap.restricted import UnrestrictedStart, restricted_means
 from migtrade.estimation.bootstrap.score import MAX_FE_TERM_CLUSTERS, PoissonScores
+from migtrade.estimation.bootstrap.wre import wre_bootstrap
 from migtrade.estimation.fixed_effects import is_nested
 from migtrade.estimation.ols import LinearFit, solve_wls
 from migtrade.estimation.ppml import PoissonFit, fit_ppml
+
+if TYPE_CHECKING:  # the IV machinery loads only for IV models
+    from migtrade.estimation.iv import IVData
 
 
 class Numerics(Protocol):
@@ -28,11 +32,16 @@ class Numerics(Protocol):
     :class:`migtrade.estimation.options.FitOptions`, named here so that this package does not
     depend on the options module, which builds its requests)."""
 
-    tol: float
-    fe_tol: float
-    maxiter: int
-    fe_maxiter: int
-    conf_level: float
+    @property
+    def tol(self) -> float: ...
+    @property
+    def fe_tol(self) -> float: ...
+    @property
+    def maxiter(self) -> int: ...
+    @property
+    def fe_maxiter(self) -> int: ...
+    @property
+    def conf_level(self) -> float: ...
 
 Runner = Callable[..., tuple[dict[str, TermBootstrap], list[str]]]
 
@@ -133,6 +142,33 @@ RUNNERS: dict[BootstrapMethod, Runner] = {
     BootstrapMethod.score: _run_score,
 }
 """Each bootstrap method and the function that runs it on a fit of its model."""
+
+
+def bootstrap_iv(options: BootstrapOptions, data: IVData, terms: Sequence[str],
+                 params: np.ndarray, *, absorber: Absorber | None, cluster: np.ndarray,
+                 opts: Numerics) -> tuple[dict[str, TermBootstrap], list[str]]:
+    """The WRE bootstrap of a 2SLS fit's endogenous coefficient, and notes for the result."""
+    from migtrade.estimation.iv import first_stage
+
+    y = data.y if data.offset is None else data.y - data.offset
+    fs = first_stage(data, absorber, y, opts.fe_tol, opts.fe_maxiter)
+    assert fs.yt is not None
+    if fs.et.shape[1] != 1:
+        raise UsageError(f"the WRE bootstrap takes one endogenous regressor, not {fs.et.shape[1]}",
+                         "Bootstrap a model with one endogenous regressor, or drop --bootstrap.")
+    name = data.endog_names[fs.endog[0]]
+    out, notes = wre_bootstrap(
+        options, y=fs.yt, exog=fs.xt, endog=fs.et[:, 0], instruments=fs.zt, weights=data.weights,
+        endog_name=name, terms=terms, estimate=float(params[list(terms).index(name)]),
+        absorber=absorber, cluster=cluster, conf_level=opts.conf_level, fe_tol=opts.fe_tol,
+        fe_maxiter=opts.fe_maxiter)
+    first = out.get(name)
+    if first is not None:
+        draws = (f"all {first.reps:,} sign vectors of the {first.clusters} clusters (full enumeration)"
+                 if first.full_enumeration else f"{first.reps:,} draws, seed {first.seed}")
+        notes.insert(0, f"bootstrap p-values and intervals: wild restricted efficient bootstrap "
+                        f"(WRE, {options.weights.value} weights), {draws}")
+    return out, notes
 
 
 def bootstrap_fit(options: BootstrapOptions, fitted: LinearFit | PoissonFit, names: Sequence[str],
