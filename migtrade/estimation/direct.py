@@ -26,7 +26,7 @@ iterations (each two sparse products with C and a pair of triangular solves, on 
 system) replace forming ``C A^{-1} C'`` again, which is the costly part (tens of millions of
 products on a worker-firm panel). When the iterations stall (``PCG_MAXITER``) S is factorised
 again under the current weights. Iterations stop when every level's weighted mean of the residual
-is below a tenth of the tolerance: the residual is then orthogonal to every dummy of the other
+is below half the tolerance: the residual is then orthogonal to every dummy of the other
 dimensions, and to the eliminated dimension's by construction.
 
 ``S`` is singular (one redundant level per connected component and per extra dimension), so the
@@ -56,7 +56,7 @@ PCG_MAXITER = 30
 # there, the factorisation of one IRLS step lets the next converge in 5 or 6).
 PCG_REFRESH = 8
 # The iterations stop at this fraction of the caller's tolerance, so that its check passes at once.
-PCG_TOL_SHARE = 0.1
+PCG_TOL_SHARE = 0.5
 
 
 def _pattern(keys: np.ndarray, n_cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
@@ -290,7 +290,7 @@ class DirectProjector:
         (n, k) ``x``, computed in place.
 
         ``tols`` (one per column) bounds every other-level group's weighted mean of the residual
-        (a tenth of it is aimed at); by default 1e-12 of the column's largest value.
+        (half of it is aimed at); by default 1e-12 of the column's largest value.
         """
         plan = self.plan
         k = x.shape[1]
