@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/make_products.py                       # 300 x 50 x 4 = 2.94 M rows
     flock /tmp/bigrun.lock python benchmarks/bench_split.py [--reps 1] [--no-pyfixest]
+    python benchmarks/bench_split.py --batching              # tasks per worker, tiny sectors
 
 Every tool runs as a whole process in the same run, imports and reading included, on the same
 Parquet file: ``migtrade estimate ... --split product`` in process, with ``--workers 1`` and with
@@ -122,6 +123,25 @@ def single_fits(panel: Path) -> dict[str, dict[str, float]]:
     return found
 
 
+def batching(reps: int) -> None:
+    """``--workers 2`` on 300 tiny products (8 countries, 2 years) with 1 to 300 tasks per worker."""
+    sys.path.insert(0, str(HERE))
+    from make_products import product_panel
+
+    work = Path(tempfile.mkdtemp(prefix="bench_split_batching-"))
+    panel = work / "tiny.parquet"
+    product_panel(300, 8, 2, seed=3)[0].to_parquet(panel, index=False)
+    command = [str(BIN / "migtrade"), "estimate", FORMULA, "--data", str(panel), "--split", "product",
+               "--vcov", f"cluster:{CLUSTER}", "--format", "csv", "--workers", "2"]
+    env = {**os.environ, "MIGTRADE_SPLIT_CACHE": str(work / "cache")}
+    subprocess.run(command, env=env, stdout=subprocess.DEVNULL, check=False)  # the partitioned copy
+    print("| tasks per worker | tasks | seconds |\n|---|---|---|")
+    for per_worker in (1, 2, 8, 32, 150):
+        os.environ.update(env, MIGTRADE_SPLIT_TASKS_PER_WORKER=str(per_worker))
+        seconds = statistics.median(timed(command)[0] for _ in range(reps))
+        print(f"| {per_worker} | {min(300, 2 * per_worker)} | {seconds:.1f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--panel", type=Path, default=HERE / "out" / "products_300x50x4.parquet")
@@ -129,7 +149,11 @@ def main() -> None:
     parser.add_argument("--no-pyfixest", action="store_true")
     parser.add_argument("--peer-timeout", type=float, default=900.0)
     parser.add_argument("--peer", nargs=2, metavar=("TOOL", "OUT"), help=argparse.SUPPRESS)
+    parser.add_argument("--batching", action="store_true", help="Time tasks per worker instead.")
     args = parser.parse_args()
+    if args.batching:
+        batching(args.reps)
+        return
     if args.peer:
         peer(args.peer[0], args.panel, Path(args.peer[1]))
         return

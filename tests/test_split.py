@@ -161,3 +161,38 @@ def test_partitions_keep_the_input_order_and_are_reused(panel: pd.DataFrame, pan
     from_frame = partition_frame(panel, "product", {"sha256": "x", "rows": len(panel)}, cache)
     bytes_back = read_part(from_frame.part_bytes(level.part), None)
     pd.testing.assert_frame_equal(bytes_back[want.columns], want, check_dtype=False)
+
+
+def test_batches_are_consecutive_and_balanced() -> None:
+    from migtrade.split.engine import batches
+
+    rows = [10] * 300
+    plan = batches(rows, slots=2, per_slot=8)
+    assert [i for b in plan for i in b] == list(range(300))  # every level once, in order
+    assert len(plan) == 16 and {len(b) for b in plan} <= {18, 19}
+    # A level larger than the target is a batch of its own, never split.
+    plan = batches([1000, 1, 1, 1, 1000, 1], slots=1, per_slot=3)
+    assert [i for b in plan for i in b] == list(range(6)) and [0] in plan
+    assert batches([5, 5], slots=4, per_slot=8) == [[0], [1]]
+
+
+def test_tasks_per_worker_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from migtrade.split import SplitOptions
+
+    monkeypatch.setenv("MIGTRADE_SPLIT_TASKS_PER_WORKER", "3")
+    assert SplitOptions("product").tasks_per_worker == 3
+    monkeypatch.setenv("MIGTRADE_SPLIT_TASKS_PER_WORKER", "0")
+    with pytest.raises(mt.UsageError, match="at least 1"):
+        SplitOptions("product")
+
+
+def test_progress_bar_only_on_a_terminal() -> None:
+    from migtrade.split.progress import Bar, Silent, progress_for
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert isinstance(progress_for(io.StringIO()), Silent)
+    assert isinstance(progress_for(Terminal()), Bar)
+    assert isinstance(progress_for(Terminal(), quiet=True), Silent)

@@ -11,10 +11,10 @@ recorded with its error and the others go on, unless the run is strict.
 
 from __future__ import annotations
 
-import math
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +33,19 @@ if TYPE_CHECKING:
 
 TASKS_PER_WORKER = 8
 """Batches per worker: enough for the workers to balance their load and for the progress to
-move, few enough that a task's own cost (a few milliseconds) stays small beside its fits."""
+move, few enough that a task's own cost (a few milliseconds) stays small beside its fits
+(``$MIGTRADE_SPLIT_TASKS_PER_WORKER`` overrides it; benchmarks/bench_split.py --batching)."""
+TASKS_ENV = "MIGTRADE_SPLIT_TASKS_PER_WORKER"
+
+
+def _tasks_per_worker() -> int:
+    raw = os.environ.get(TASKS_ENV, "")
+    if not raw:
+        return TASKS_PER_WORKER
+    if not raw.isdigit() or int(raw) < 1:
+        raise UsageError(f"${TASKS_ENV} must be a whole number of at least 1, not {raw!r}",
+                         f"Unset it, or set e.g. {TASKS_ENV}={TASKS_PER_WORKER}.")
+    return int(raw)
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,9 @@ class SplitOptions:
         Stop at the first failing sector, with its error.
     cache
         Where partitioned copies of the data are kept (default :func:`default_cache_dir`).
+    tasks_per_worker
+        Batches per worker thread (default ``$MIGTRADE_SPLIT_TASKS_PER_WORKER`` or
+        :data:`TASKS_PER_WORKER`).
     """
 
     var: str
@@ -63,6 +78,7 @@ class SplitOptions:
     ship_data: bool = False
     strict: bool = False
     cache: Path | None = None
+    tasks_per_worker: int = field(default_factory=_tasks_per_worker)
 
     def __post_init__(self) -> None:
         if not isinstance(self.var, str) or not self.var.strip():
@@ -152,24 +168,24 @@ def _partitioned(data: Data, var: str, store: str | Path | None, cache: Path | N
     return _Sectors(values, [lv.rows for lv in levels], payload, parts.data_info)
 
 
-def batches(rows: Sequence[int], slots: int) -> list[list[int]]:
-    """Consecutive groups of levels with similar row counts, about TASKS_PER_WORKER per slot.
+def batches(rows: Sequence[int], slots: int, per_slot: int = TASKS_PER_WORKER) -> list[list[int]]:
+    """Consecutive groups of levels with similar row counts, about ``per_slot`` per slot.
 
     A level is never split; a level larger than the target is a batch of its own.
     """
-    count = min(len(rows), max(1, slots * TASKS_PER_WORKER))
-    target = math.ceil(sum(rows) / count)
+    count = min(len(rows), max(1, slots * per_slot))
+    total = sum(rows) or 1
     out: list[list[int]] = []
-    current: list[int] = []
-    filled = 0
+    last = -1
+    done = 0
     for i, n in enumerate(rows):
-        if current and filled + n > target:
-            out.append(current)
-            current, filled = [], 0
-        current.append(i)
-        filled += n
-    if current:
-        out.append(current)
+        # The batch whose share of the rows holds the middle of this level.
+        batch = min(count - 1, int((done + n / 2) * count / total))
+        if batch != last:
+            out.append([])
+            last = batch
+        out[-1].append(i)
+        done += n
     return out
 
 
@@ -278,10 +294,10 @@ def run_split(formulas: Sequence[str], models: Sequence[str], options: EstimateO
         job = FitJob(split.var, texts, tuple(models), FitJob.options_of(options),
                      None if columns is None else tuple(columns), sectors.data_info)
         run_id = run_identity(split.var, texts, models, job.options, sectors.data_info.get("sha256"))
-        return _execute(job, sectors, client, run_id, split.strict, save, resume, progress)
+        return _execute(job, sectors, client, run_id, split, save, resume, progress)
 
 
-def _execute(job: FitJob, sectors: _Sectors, client: Any, run_id: str, strict: bool,
+def _execute(job: FitJob, sectors: _Sectors, client: Any, run_id: str, split: SplitOptions,
              save: Path | None, resume: bool, progress: Progress) -> SplitRun:
     keys_of = [[sector_key({job.var: v}, f, m) for f in job.formulas for m in job.models]
                for v in sectors.values]
@@ -291,7 +307,7 @@ def _execute(job: FitJob, sectors: _Sectors, client: Any, run_id: str, strict: b
     todo = [i for i, keys in enumerate(keys_of) if not all(k in found for k in keys)]
     # In process a task costs nothing, so each sector is its own (the progress moves by one).
     plan = ([[j] for j in range(len(todo))] if client is None
-            else batches([sectors.rows[i] for i in todo], _slots(client)))
+            else batches([sectors.rows[i] for i in todo], _slots(client), split.tasks_per_worker))
     work: list[list[Sector]] = [[(sectors.values[todo[j]], sectors.payload(todo[j])) for j in b] for b in plan]
     saver = SaveFile(save, run_id)
     order = {k: n for n, k in enumerate(k for keys in keys_of for k in keys)}
@@ -310,7 +326,7 @@ def _execute(job: FitJob, sectors: _Sectors, client: Any, run_id: str, strict: b
             failed = [o for o in outcomes if not o.ok]
             progress.advance(len(outcomes) // per_sector, len({o.describe() for o in failed}))
             saver.write(ordered())
-            if strict and failed:
+            if split.strict and failed:
                 stopped = failed[0]
                 break
     finally:
