@@ -22,9 +22,13 @@ which does not crawl on long sparse graphs:
   (exporter-year and importer-year: one block per year), an exact projection by a batched
   Schur complement per block (:mod:`migtrade.estimation.crossed`); otherwise what ``auto`` does.
 
-* ``direct``: eliminate the largest dimension and factorise the sparse Schur complement on the
-  others (:mod:`migtrade.estimation.direct`), exact in one shot on worker-firm style designs
-  whatever the length of their graph, then checked (and if need be polished) by ``cg``.
+* ``direct``: eliminate the largest dimension exactly and solve the small system left on the
+  others by conjugate gradients preconditioned with a sparse LU of its matrix, one
+  factorisation kept while the IRLS weights move (:mod:`migtrade.estimation.direct`): a few
+  passes over the rows on worker-firm style designs whatever the length of their graph, then
+  checked (and if need be polished) by ``cg``. ``auto`` takes it from ``DIRECT_MIN_ROWS``
+  rows when the small system is cheap to form and factorise
+  (:meth:`~migtrade.estimation.direct.DirectProjector.affordable`).
 
 * ``cg`` (default): conjugate gradients on the normal equations ``D'WD a = D'W x`` with the
   group weight sums as preconditioner (:mod:`migtrade.estimation.kernels_cg`). It stops when

@@ -24,10 +24,11 @@ factorisation of S. The factorisation is made once, at the first weights, and re
 weights change from one IRLS step to the next: S under new weights stays close, and a handful of
 iterations (each two sparse products with C and a pair of triangular solves, on the small
 system) replace forming ``C A^{-1} C'`` again, which is the costly part (tens of millions of
-products on a worker-firm panel). When the iterations stall (``PCG_MAXITER``) S is factorised
-again under the current weights. Iterations stop when every level's weighted mean of the residual
-is below half the tolerance: the residual is then orthogonal to every dummy of the other
-dimensions, and to the eliminated dimension's by construction.
+products on a worker-firm panel). When they need more than ``PCG_REFRESH`` iterations S is
+factorised again under the current weights and they go on from where they stopped. They stop
+when every level's weighted mean of the residual is below half the tolerance: the residual is
+then orthogonal to every dummy of the other dimensions, and to the eliminated dimension's by
+construction.
 
 ``S`` is singular (one redundant level per connected component and per extra dimension), so the
 factorisation is of ``S + ridge I`` with a relative ``RIDGE``; the system is consistent, so the
