@@ -1,9 +1,11 @@
 """How long a whole process takes to start migtrade, beside its peers, in the same run.
 
 Each case is a fresh interpreter (what a user waits for: ``import migtrade as mt`` in a notebook
-kernel, ``migtrade --help`` in a shell); the table gives the median of ``--reps`` runs after one
-warm-up, and each case's ratio to ``import migtrade``. Peers: importing pyfixest, statsmodels'
-formula API and linearmodels, the libraries a notebook would otherwise load for the same models.
+kernel, ``migtrade --help`` in a shell, an estimate on a small file); the table gives the median
+of ``--reps`` runs after one warm-up, and each case's ratio to ``import migtrade``. Peers:
+importing pyfixest, statsmodels' formula API and linearmodels, the libraries a notebook would
+otherwise load for the same models. ``bench_first_run.py`` runs the migtrade cases in a fresh
+install as well.
 
     .venv/bin/python benchmarks/bench_startup.py --reps 11
 """
@@ -15,17 +17,41 @@ import importlib.util
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 PYTHON = sys.executable
 SCRIPT = str(Path(PYTHON).with_name("migtrade"))
+SMALL_ROWS = 1000
+# PPML with two fixed effects, clustered: the smallest estimate that loads the whole engine.
+SMALL_ESTIMATE = ["estimate", "trade ~ log_dist + cntg + rta | exporter + importer", "--vcov",
+                  "cluster:exporter", "--format", "json"]
 
-CASES: list[tuple[str, list[str], str | None]] = [
-    ("import migtrade", [PYTHON, "-c", "import migtrade"], None),
-    ("migtrade --help", [SCRIPT, "--help"], None),
-    ("migtrade estimate --help", [SCRIPT, "estimate", "--help"], None),
-    ("import migtrade; mt.estimate (first use)", [PYTHON, "-c", "import migtrade as mt; mt.estimate"], None),
+
+def write_small_csv(folder: Path) -> Path:
+    """A 1,000-row CSV of the seeded gravity panel (the same file as bench_hard.py's)."""
+    from migtrade.synthetic.gravity import gravity_panel
+
+    path = folder / "small_1000.csv"
+    gravity_panel(32, 1, seed=1).frame.head(SMALL_ROWS).to_csv(path, index=False)
+    return path
+
+
+def migtrade_cases(bin_dir: Path, small_csv: Path) -> list[tuple[str, list[str]]]:
+    """The start-up cases of the migtrade installed in ``bin_dir`` (a virtualenv's bin)."""
+    python, script = str(bin_dir / "python"), str(bin_dir / "migtrade")
+    return [
+        ("import migtrade", [python, "-c", "import migtrade"]),
+        ("migtrade --help", [script, "--help"]),
+        ("migtrade estimate --help", [script, "estimate", "--help"]),
+        ("import migtrade; mt.estimate (first use)", [python, "-c", "import migtrade as mt; mt.estimate"]),
+        (f"migtrade estimate, {SMALL_ROWS:,}-row CSV", [script, *SMALL_ESTIMATE[:2], "--data",
+                                                        str(small_csv), *SMALL_ESTIMATE[2:]]),
+    ]
+
+
+PEER_CASES: list[tuple[str, list[str], str | None]] = [
     # pyfixest loads its modules lazily too: a bare import measures nothing, first use does.
     ("import pyfixest", [PYTHON, "-c", "import pyfixest"], "pyfixest"),
     ("import pyfixest; pyfixest.fepois (first use)", [PYTHON, "-c", "import pyfixest; pyfixest.fepois"],
@@ -46,12 +72,16 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=7, help="Runs per case (median reported).")
     args = parser.parse_args()
     rows = []
-    for label, command, module in CASES:
-        if module is not None and importlib.util.find_spec(module) is None:
-            continue
-        seconds(command)  # warm the file-system cache and the bytecode
-        times = [seconds(command) for _ in range(args.reps)]
-        rows.append((label, statistics.median(times), min(times), max(times)))
+    with tempfile.TemporaryDirectory(prefix="migtrade-startup-") as folder:
+        small = write_small_csv(Path(folder))
+        cases = [(label, command, None)
+                 for label, command in migtrade_cases(Path(PYTHON).parent, small)]
+        for label, command, module in cases + PEER_CASES:
+            if module is not None and importlib.util.find_spec(module) is None:
+                continue
+            seconds(command)  # warm the file-system cache and the bytecode
+            times = [seconds(command) for _ in range(args.reps)]
+            rows.append((label, statistics.median(times), min(times), max(times)))
     base = rows[0][1]
     print(f"{'case':46} {'median s':>9} {'min':>7} {'max':>7} {'ratio':>7}")
     for label, median, low, high in rows:
