@@ -353,3 +353,21 @@ def test_bootstrap_cells_in_every_format() -> None:
     ci_cell = ci.cells[ci.terms.index("x1")][0]
     assert ci_cell is not None and ci_cell.below == f"[{b['ci_low']:.3f}, {b['ci_high']:.3f}]"
     assert "bootstrap confidence intervals (test inversion)" in ci.legend
+
+
+def test_bootstrap_terms_limit_the_work_to_the_terms_asked(tmp_path) -> None:
+    """--bootstrap-terms: only those terms (a sum as a sum); nonsense is one line, exit 2."""
+    path = tmp_path / "panel.csv"
+    _panel().to_csv(path, index=False)
+    base = ["estimate", "flow ~ x1 + x2 | year", "--data", str(path), "--vcov", "cluster:cl",
+            "--reps", "999", "--format", "json"]
+    code, out, err = cli(*base, "--bootstrap", "score", "--bootstrap-terms", "x2, x1+x2")
+    assert code == 0, err
+    coefficients = json.loads(out)["coefficients"]
+    assert "bootstrap" not in coefficients["x1"] and coefficients["x2"]["bootstrap"]["reps"] == 256
+    everything = _boot("flow ~ x1 + x2 | year", _panel(), model="ppml", reps=999)
+    assert coefficients["x2"]["bootstrap"]["p_value"] == everything.bootstrap["x2"]["p_value"]
+    for extra, message in ((["--bootstrap", "score", "--bootstrap-terms", "x1+"], "empty one"),
+                           (["--bootstrap-terms", "x1"], "without a bootstrap")):
+        code, _, err = cli(*base, *extra)
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err

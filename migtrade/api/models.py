@@ -51,6 +51,7 @@ def estimate(
     bootstrap_weights: str = "rademacher",
     impose_null: bool = True,
     bootstrap_intervals: bool = True,
+    bootstrap_terms: str | Sequence[str] | None = None,
     bias_correction: str | bool | None = None,
     store: str | Path | None = None,
     split: str | None = None,
@@ -91,7 +92,8 @@ def estimate(
     bootstrap, reps, seed, bootstrap_weights, impose_null, bootstrap_intervals
         Bootstrap inference (``"wild"`` for OLS, ``"score"`` for PPML), clustered by the
         ``vcov`` cluster variable; ``bootstrap_intervals=False`` skips the intervals by test
-        inversion (p-values only).
+        inversion (p-values only); ``bootstrap_terms="rta,a+b"`` bootstraps only those terms
+        (a sum as a sum).
     bias_correction
         PPML: ``"analytical"`` (Weidner & Zylkin 2021; True means the same) or ``"jackknife"``.
     store
@@ -134,7 +136,7 @@ def estimate(
         fe_tol=fe_tol, maxiter=maxiter, fe_maxiter=fe_maxiter, conf_level=conf_level,
         bootstrap=bootstrap, reps=reps, seed=seed, bootstrap_weights=bootstrap_weights,
         impose_null=impose_null, bootstrap_intervals=bootstrap_intervals,
-        bias_correction=bias_correction)
+        bootstrap_terms=bootstrap_terms, bias_correction=bias_correction)
     if split is not None:
         from migtrade.api.split_result import SplitResult
         from migtrade.split import SplitOptions, run_split

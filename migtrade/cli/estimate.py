@@ -119,8 +119,9 @@ def estimate_command(
     conf_level: float = typer.Option(0.95, "--conf-level", help="Confidence level of the intervals."),
     bootstrap: BootstrapChoice | None = typer.Option(
         None, "--bootstrap", help="Bootstrap p-values and intervals for every coefficient, clustered "
-        "by the --vcov cluster variable: wild (wild cluster bootstrap, OLS) or score (score "
-        "bootstrap, PPML). With Rademacher weights and 2^G <= --reps every sign vector is used."),
+        "by the --vcov cluster variable: wild (wild cluster bootstrap, OLS; for 2SLS the WRE "
+        "bootstrap of the endogenous coefficient) or score (score bootstrap, PPML). With "
+        "Rademacher weights and 2^G <= --reps every sign vector is used."),
     reps: int = typer.Option(9999, "--reps", help="Bootstrap replications."),
     seed: int = typer.Option(20_240_601, "--seed", help="Seed of the bootstrap weights."),
     bootstrap_weights: BootstrapWeightsChoice = typer.Option(
@@ -132,6 +133,9 @@ def estimate_command(
         True, "--bootstrap-intervals/--no-bootstrap-intervals", help="With the null imposed, "
         "bootstrap intervals by test inversion (score: one restricted PPML fit per trial value), "
         "or p-values only (score: the unrestricted bootstrap-t interval)."),
+    bootstrap_terms: str | None = typer.Option(
+        None, "--bootstrap-terms", help="Bootstrap only these terms, comma-separated (a+b tests "
+        "the sum); with the null imposed the score bootstrap fits the model once per term."),
     bias_correction: BiasCorrectionChoice | None = typer.Option(
         None, BIAS_CORRECTION_FLAG, help="PPML gravity models: analytical, also the flag alone "
         "(Weidner & Zylkin 2021: "
@@ -184,7 +188,7 @@ def estimate_command(
         fe_tol=fe_tol, maxiter=maxiter, fe_maxiter=fe_maxiter, conf_level=conf_level,
         bootstrap=bootstrap.value if bootstrap else None, reps=reps, seed=seed,
         bootstrap_weights=bootstrap_weights.value, impose_null=impose_null,
-        bootstrap_intervals=bootstrap_intervals,
+        bootstrap_intervals=bootstrap_intervals, bootstrap_terms=bootstrap_terms,
         bias_correction=bias_correction.value if bias_correction else None)
     for target in (save, sample_out):
         if target is not None:

@@ -126,6 +126,22 @@ def _count(name: str, value: Any, example: str, *, least: int = 1) -> int:
     return int(value)
 
 
+def _bootstrap_terms(value: Any) -> tuple[tuple[str, ...], ...] | None:
+    """``"rta,a+b"`` or ``["rta", "a + b"]`` -> ``(("rta",), ("a", "b"))``; None for every term."""
+    if value is None:
+        return None
+    items = value.split(",") if isinstance(value, str) else value
+    if isinstance(items, str | bytes) or not isinstance(items, Sequence) \
+            or not all(isinstance(i, str) for i in items):
+        raise OptionError("bootstrap_terms", f"bootstrap_terms must be terms such as 'rta' or "
+                          f"'rta + rta_lag', not {value!r}", "Give a comma-separated list of terms.")
+    out = tuple(tuple(t.strip() for t in item.split("+")) for item in items if item.strip())
+    if not out or any(not t for terms in out for t in terms):
+        raise OptionError("bootstrap_terms", f"bootstrap_terms names no term, or an empty one: {value!r}",
+                          "Give terms such as rta,log_dist or a sum such as rta+rta_lag.")
+    return out
+
+
 def _column(name: str, value: Any) -> str | None:
     if value is None:
         return None
@@ -214,6 +230,10 @@ class EstimateOptions:
         With the null imposed, intervals by test inversion (for the score bootstrap one
         restricted PPML fit per trial value); False gives p-values only (and the score
         bootstrap's unrestricted bootstrap-t interval).
+    bootstrap_terms
+        Bootstrap only these terms (``"rta,log_dist"``; ``"a+b"`` tests the sum); None for
+        every coefficient. With the null imposed the score bootstrap fits the model once per
+        tested term.
     bias_correction
         PPML: ``"analytical"`` (or True) or ``"jackknife"``; None (or False) for none.
     """
@@ -237,6 +257,7 @@ class EstimateOptions:
     bootstrap_weights: str = "rademacher"
     impose_null: bool = True
     bootstrap_intervals: bool = True
+    bootstrap_terms: str | Sequence[str] | None = None
     bias_correction: str | bool | None = None
     fit: FitOptions = field(init=False, repr=False, compare=False)
     vcov_spec: VcovSpec = field(init=False, repr=False, compare=False)
@@ -282,7 +303,11 @@ class EstimateOptions:
     def _bootstrap(self) -> BootstrapOptions | None:
         reps = _count("reps", self.reps, "9999")
         seed = _count("seed", self.seed, "1", least=0)
+        hypotheses = _bootstrap_terms(self.bootstrap_terms)
         if self.bootstrap is None:
+            if hypotheses is not None:
+                raise OptionError("bootstrap_terms", "bootstrap_terms without a bootstrap",
+                                  "Add --bootstrap wild or score, or leave out --bootstrap-terms.")
             return None
         from migtrade.estimation.bootstrap import BootstrapOptions
 
@@ -290,7 +315,8 @@ class EstimateOptions:
         with _checking("bootstrap_weights" if method in ("wild", "score") else "bootstrap"):
             return BootstrapOptions(method=method, reps=reps, seed=seed,  # type: ignore[arg-type]
                                     weights=weights, impose_null=bool(self.impose_null),  # type: ignore[arg-type]
-                                    invert_intervals=bool(self.bootstrap_intervals))
+                                    invert_intervals=bool(self.bootstrap_intervals),
+                                    hypotheses=hypotheses)
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
