@@ -131,3 +131,38 @@ def test_the_product_panel_can_be_written_to_a_file_and_limited_to_positive_flow
     assert "positive flows" in text
     frame = pd.read_parquet(out)
     assert (frame["trade"] > 0).all() and set(frame["year"]) == {2019}
+
+
+@pytest.mark.slow
+def test_a_killed_fetch_leaves_the_stored_version_as_it_was(tmp_path: Path) -> None:
+    """SIGKILL while the release is streamed or sorted: the store keeps the earlier version, whole."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    small = write_baci_zip(tmp_path / "small.zip", products=3, countries=10, years=1, seed=1)
+    big = write_baci_zip(tmp_path / "big.zip", products=400, countries=40, years=2, seed=2)
+    store = tmp_path / "store"
+    env = {**os.environ, "MIGTRADE_STORE": str(store)}
+    command = [sys.executable, "-m", "migtrade", "fetch", "baci", "-q", "--file"]
+    subprocess.run([*command, str(small.zip_path)], env=env, check=True, capture_output=True)
+    before = Store(store).info("baci")
+    killed = 0
+    for delay in (1.0, 2.0):  # reading the zip, then sorting (the whole fetch takes 3-4 s here)
+        proc = subprocess.Popen([*command, str(big.zip_path)], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        if proc.returncode != -signal.SIGKILL:
+            continue  # it finished first: nothing to check for this delay
+        killed += 1
+        after = Store(store).info("baci")
+        assert (after.version, after.file_sha256) == (before.version, before.file_sha256)
+        assert len(Store(store).read("baci")) == small.rows
+    assert killed, "every fetch finished before its kill"
+    subprocess.run([*command, str(big.zip_path)], env=env, check=True, capture_output=True)
+    assert len(Store(store).read("baci")) == big.rows
+    assert len(list((store / "data").iterdir())) == 3  # baci, baci_countries, baci_products: no orphans
