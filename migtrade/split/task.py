@@ -75,10 +75,13 @@ def fit_sector(job: FitJob, value: Any, frame: pd.DataFrame) -> list[SectorOutco
 
 def run_batch(job: FitJob, sectors: Sequence[Sector]) -> list[SectorOutcome]:
     """Fit a batch of sectors one after the other (one sector's rows in memory at a time)."""
+    from migtrade.estimation import kernels  # noqa: F401  (loads the OpenMP runtime first)
     from migtrade.split.partition import read_part
+    from migtrade.split.threads import one_thread
 
     done: list[SectorOutcome] = []
-    for value, rows in sectors:
-        frame = rows if isinstance(rows, pd.DataFrame) else read_part(list(rows), job.columns)
-        done.extend(fit_sector(job, value, frame))
+    with one_thread():
+        for value, rows in sectors:
+            frame = rows if isinstance(rows, pd.DataFrame) else read_part(list(rows), job.columns)
+            done.extend(fit_sector(job, value, frame))
     return done
