@@ -69,6 +69,10 @@ def ge_command(
     fmt: FormatChoice = typer.Option(FormatChoice.rich, "--format", "-f", help="Output format on stdout."),
     save: Path | None = typer.Option(None, "--save", help="Write the migtrade.ge/1 document (JSON) here."),
     store: Path | None = typer.Option(None, "--store", help="Store folder where --data may name a dataset."),
+    workers: int | None = typer.Option(
+        None, "--workers", help="Run the --draws on a local Dask cluster of this many worker processes."),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="Run the --draws on the Dask cluster whose scheduler is at this address."),
 ) -> None:
     """Solve a general-equilibrium counterfactual of structural gravity: trade, prices and real
     GDP before and after a change in trade costs, with Monte Carlo intervals on request."""
@@ -85,8 +89,17 @@ def ge_command(
         vcov=vcov, tol=tol, maxiter=maxiter, max_rounds=max_rounds, conf_level=conf_level)
     if save is not None:
         check_writable(save)
+    if (workers is not None or scheduler is not None) and not draws:
+        from migtrade.errors import UsageError
+
+        raise UsageError("--workers and --scheduler run the Monte Carlo draws", "Give --draws N, or drop them.")
+    if workers is not None and scheduler is not None:
+        from migtrade.errors import UsageError
+
+        raise UsageError("--workers and --scheduler cannot be combined",
+                         "Give --workers N for a local cluster or --scheduler ADDRESS for a running one.")
     frame, info = load_data(data, store=store)
-    result = run_counterfactual(frame, options, data_info=info)
+    result = run_counterfactual(frame, options, data_info=info, workers=workers, scheduler=scheduler)
     if save is not None:
         write_text(save, result.to_json())
     shown = [c.strip() for c in countries.split(",") if c.strip()] if countries else None

@@ -11,7 +11,9 @@ the counterfactual, and yields every country measure. Intervals are the percenti
 listed with their reason, never dropped silently.
 
 Draws are independent tasks, run in a pool of processes (one per core, started fresh so that
-no thread of the parent's compiled loops is inherited), in chunks to keep the overhead low.
+no thread of the parent's compiled loops is inherited), in chunks to keep the overhead low; or,
+with ``cluster_workers`` or ``scheduler``, on a Dask cluster through the engine of split runs
+(:func:`migtrade.split.cluster.map_chunks`).
 """
 
 from __future__ import annotations
@@ -121,14 +123,24 @@ def _one(item: tuple[int, np.ndarray]) -> tuple[int, np.ndarray | None, str | No
         return k, None, text
 
 
+def _chunk(context: DrawContext, items: list[tuple[int, np.ndarray]]) -> list[tuple[int, np.ndarray | None, str | None]]:
+    """A chunk of draws on a Dask worker."""
+    _start_worker(context)
+    return [_one(item) for item in items]
+
+
 def run_draws(context: DrawContext, coefficients: np.ndarray, seed: int, *,
-              workers: int | None = None) -> DrawOutcome:
+              workers: int | None = None, cluster_workers: int | None = None,
+              scheduler: str | None = None) -> DrawOutcome:
     """Solve the counterfactual for each row of ``coefficients``, in parallel.
 
     Parameters
     ----------
     workers
         Processes; None uses every core. One runs in this process.
+    cluster_workers, scheduler
+        Run the draws on a local Dask cluster of this many worker processes, or on the running
+        cluster whose scheduler is at this address, instead of a process pool.
 
     Notes
     -----
@@ -138,7 +150,12 @@ def run_draws(context: DrawContext, coefficients: np.ndarray, seed: int, *,
     draws = coefficients.shape[0]
     n_workers = max(1, min(workers or os.cpu_count() or 1, draws))
     items = list(enumerate(coefficients))
-    if n_workers == 1:
+    if cluster_workers is not None or scheduler is not None:
+        from migtrade.split.cluster import client_for, map_chunks
+
+        with client_for(cluster_workers, scheduler) as client:
+            results = map_chunks(client, _chunk, context, items)
+    elif n_workers == 1:
         _start_worker(context)
         results = [_one(item) for item in items]
     else:

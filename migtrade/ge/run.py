@@ -34,7 +34,8 @@ class _Scenario:
 
 
 def run_counterfactual(frame: pd.DataFrame, options: GEOptions, *,
-                       data_info: dict[str, Any] | None = None) -> GEResult:
+                       data_info: dict[str, Any] | None = None, workers: int | None = None,
+                       scheduler: str | None = None) -> GEResult:
     """Solve a general-equilibrium counterfactual of structural gravity.
 
     Parameters
@@ -45,6 +46,9 @@ def run_counterfactual(frame: pd.DataFrame, options: GEOptions, *,
         The scenario and the solver's settings (:class:`GEOptions`).
     data_info
         Where the data came from, copied into the document's ``data``.
+    workers, scheduler
+        Run the Monte Carlo draws on a local Dask cluster of ``workers`` processes, or on the
+        running cluster at ``scheduler`` (the numbers do not change: the draws are made here).
 
     Returns
     -------
@@ -77,7 +81,7 @@ def run_counterfactual(frame: pd.DataFrame, options: GEOptions, *,
     draws_block = None
     if options.draws:
         assert scenario.costs is not None  # GEOptions allows draws only with --estimate
-        draws_block = _draws(scenario, options, countries, notes)
+        draws_block = _draws(scenario, options, countries, notes, workers, scheduler)
     costs = scenario.costs
     extra: dict[str, Any] = {
         "options": {"tol": options.tol, "maxiter": options.maxiter, "max_rounds": options.max_rounds,
@@ -205,7 +209,7 @@ def _baseline_notes(scenario: _Scenario, options: GEOptions) -> list[str]:
 
 
 def _draws(scenario: _Scenario, options: GEOptions, countries: dict[str, dict[str, Any]],
-           notes: list[str]) -> dict[str, Any]:
+           notes: list[str], workers: int | None = None, scheduler: str | None = None) -> dict[str, Any]:
     costs = scenario.costs
     assert costs is not None
     problem = scenario.problem
@@ -216,7 +220,7 @@ def _draws(scenario: _Scenario, options: GEOptions, countries: dict[str, dict[st
         method="fixed-point" if options.max_rounds is not None else options.method,
         tol=options.tol, maxiter=options.maxiter)
     coefficients, seed = draw_coefficients(costs.params, costs.cov, options.draws, options.seed)
-    outcome = run_draws(context, coefficients, seed)
+    outcome = run_draws(context, coefficients, seed, cluster_workers=workers, scheduler=scheduler)
     intervals = outcome.intervals(scenario.baseline.countries, options.conf_level)
     for iso, fields in intervals.items():
         countries[iso]["intervals"] = fields

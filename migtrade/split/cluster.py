@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from itertools import pairwise
 from typing import Any
 
 from migtrade.errors import SourceError
@@ -39,8 +40,9 @@ def local_client(workers: int) -> Iterator[Any]:
     # Each worker runs one fit at a time: its compiled loops use one thread, so that N workers
     # use N cores instead of fighting over them.
     env = {"NUMBA_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    # The scheduler always serves HTTP (health, metrics): on a free port, not 8787.
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR,
+                           host="127.0.0.1", dashboard_address=":0", silence_logs=logging.ERROR,
                            env=env)
     try:
         with Client(cluster) as client:
@@ -77,3 +79,50 @@ def workers_see(client: Any, path: str) -> bool:
     """Whether every worker of ``client`` can read the folder ``path`` (a shared file system)."""
     seen = client.run(os.path.isdir, path)
     return bool(seen) and all(seen.values())
+
+
+@contextmanager
+def client_for(workers: int | None = None, scheduler: str | None = None) -> Iterator[Any]:
+    """A client of a new local cluster of ``workers`` processes, or of the one at ``scheduler``."""
+    from migtrade.errors import UsageError
+
+    if (workers is None) == (scheduler is None):
+        raise UsageError("give one of --workers and --scheduler",
+                         "--workers N starts a local cluster; --scheduler ADDRESS uses a running one.")
+    if workers is not None:
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise UsageError(f"--workers must be a whole number of at least 1, not {workers!r}",
+                             "Give e.g. --workers 2.")
+        with local_client(workers) as client:
+            yield client
+    else:
+        assert scheduler is not None
+        with remote_client(scheduler) as client:
+            yield client
+
+
+def worker_threads(client: Any) -> int:
+    """The threads of the cluster's workers (at least one)."""
+    info = client.scheduler_info().get("workers", {})
+    return max(1, sum(int(w.get("nthreads", 1)) for w in info.values()))
+
+
+def map_chunks(client: Any, function: Callable[[Any, list[Any]], list[Any]], shared: Any,
+               items: Sequence[Any], per_worker: int = 8) -> list[Any]:
+    """``function(shared, chunk)`` over consecutive chunks of ``items`` on the cluster.
+
+    About ``per_worker`` chunks per worker thread, so that a task's own cost stays small beside
+    its work; a chunk whose worker is lost is run again by the scheduler. Returns the
+    concatenated results in the order of ``items``.
+    """
+    if not items:
+        return []
+    count = min(len(items), worker_threads(client) * per_worker)
+    bounds = [round(i * len(items) / count) for i in range(count + 1)]
+    chunks = [list(items[a:b]) for a, b in pairwise(bounds) if b > a]
+    futures = [client.submit(function, shared, chunk, pure=False, retries=2) for chunk in chunks]
+    try:
+        parts = client.gather(futures)
+    finally:
+        client.cancel(futures)
+    return [r for part in parts for r in part]

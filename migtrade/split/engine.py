@@ -12,7 +12,7 @@ recorded with its error and the others go on, unless the run is strict.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -344,5 +344,6 @@ def _slots(client: Any) -> int:
     """Worker threads to spread the batches over (one in process)."""
     if client is None:
         return 1
-    info: Mapping[str, Any] = client.scheduler_info().get("workers", {})
-    return max(1, sum(int(w.get("nthreads", 1)) for w in info.values()))
+    from migtrade.split.cluster import worker_threads
+
+    return worker_threads(client)
