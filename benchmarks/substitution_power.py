@@ -15,6 +15,11 @@ Usage::
     .venv/bin/python benchmarks/substitution_power.py --draws 20    # a quick look
     .venv/bin/python benchmarks/substitution_power.py --inference bootstrap   # score bootstrap
     .venv/bin/python benchmarks/substitution_power.py --out benchmarks/README_substitution.md
+    .venv/bin/python benchmarks/substitution_power.py --workers 2   # a local Dask cluster
+    .venv/bin/python benchmarks/substitution_power.py --scheduler tcp://HOST:8786   # a running one
+
+With ``--workers`` above one or ``--scheduler``, the draws run on Dask through the engine of
+split runs (:func:`migtrade.split.cluster.map_chunks`), in chunks, the verdicts in seed order.
 """
 
 from __future__ import annotations
@@ -24,7 +29,6 @@ import math
 import sys
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from migtrade.hypotheses.battery import BOOTSTRAP_REPS, Inference, run_battery
@@ -45,6 +49,11 @@ def one_draw(args: tuple[str, int, int, int, float, bool, int, str, int]) -> tup
     report = run_battery(panel.frame, alpha=alpha, tests=tests, jackknife_groups=groups,
                          inference=inference, bootstrap_reps=reps)
     return scenario, report.verdict
+
+
+def draw_chunk(_shared: None, jobs: list[tuple[str, int, int, int, float, bool, int, str, int]]) -> list[tuple[str, str]]:
+    """A chunk of draws on a Dask worker."""
+    return [one_draw(job) for job in jobs]
 
 
 def table(counts: dict[str, Counter[str]], draws: int, alpha: float,
@@ -86,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="p-values of the voting tests: delete-a-group jackknife or score bootstrap")
     parser.add_argument("--reps", type=int, default=BOOTSTRAP_REPS,
                         help="replications of the score bootstrap (--inference bootstrap)")
-    parser.add_argument("--workers", type=int, default=1, help="processes (the machine is shared)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes of a local Dask cluster (the machine is shared)")
+    parser.add_argument("--scheduler", help="address of a running Dask scheduler, tcp://HOST:PORT")
     parser.add_argument("--out", type=Path, help="also write the table (Markdown) here")
     opts = parser.parse_args(argv)
     scenarios = tuple(s.strip() for s in opts.scenarios.split(",") if s.strip())
@@ -97,9 +108,11 @@ def main(argv: list[str] | None = None) -> int:
              opts.inference, opts.reps) for s in scenarios for seed in range(1, opts.draws + 1)]
     counts: dict[str, Counter[str]] = {s: Counter() for s in scenarios}
     start = time.perf_counter()
-    if opts.workers > 1:
-        with ProcessPoolExecutor(opts.workers) as pool:
-            results = list(pool.map(one_draw, jobs, chunksize=4))
+    if opts.workers > 1 or opts.scheduler:
+        from migtrade.split.cluster import client_for, map_chunks
+
+        with client_for(None if opts.scheduler else opts.workers, opts.scheduler) as client:
+            results = map_chunks(client, draw_chunk, None, jobs)
     else:
         results = [one_draw(j) for j in jobs]
     for scenario, verdict in results:
