@@ -75,7 +75,7 @@ def estimate_split(formulas: Sequence[str], models: Sequence[str], options: Esti
         first = failed[0]
         raise SectorsFailed(
             f"{len(sectors)} of {len({o.describe() for o in run.outcomes})} sectors failed "
-            f"(first: {first.describe()}: {(first.error or {}).get('message', '')})",
+            f"(first: {first.describe()}: {str((first.error or {}).get('message', '')).rstrip('.')})",
             "The others are in the results; the failed ones have status 'failed' and their error.")
 
 
