@@ -47,7 +47,7 @@ class Bar:
         self._bar = RichProgress(
             TextColumn("sectors"), BarColumn(), MofNCompleteColumn(),
             TextColumn("[red]{task.fields[failed]} failed"), TimeElapsedColumn(),
-            TextColumn("left"), TimeRemainingColumn(),
+            TextColumn("·"), TimeRemainingColumn(), TextColumn("left"),
             console=Console(file=sys.stderr), transient=False)
         self._task: Any = None
 
