@@ -314,3 +314,8 @@ def test_dense_integer_codes_are_the_sorted_factorisation() -> None:
     np.testing.assert_array_equal(got[0], codes)
     np.testing.assert_array_equal(got[1], levels)
     assert _dense_codes(np.array([0, 10**12])) is None  # too wide a range: hashing is cheaper
+    small = np.array([-100, 100, 5, -100], dtype=np.int8)  # a shift that would overflow int8
+    got = _dense_codes(small)
+    assert got is not None
+    np.testing.assert_array_equal(got[0], [0, 2, 1, 0])
+    np.testing.assert_array_equal(got[1], [-100, 5, 100])

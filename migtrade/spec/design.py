@@ -340,10 +340,15 @@ class _Data:
             # Lexicographic keys: refactorising them in sorted order keeps the levels sorted.
             key = codes * max(len(levels), 1) + other
             valid = (codes >= 0) & (other >= 0)
-            codes = np.full(self.n, -1, dtype=np.int64)
-            kept = key[valid]
+            every = bool(valid.all())  # no missing value: no rows to pick out and put back
+            kept = key if every else key[valid]
             dense = _dense_codes(kept)
-            codes[valid] = dense[0] if dense is not None else pd.factorize(kept, sort=True)[0]
+            found = dense[0] if dense is not None else pd.factorize(kept, sort=True)[0]
+            if every:
+                codes = np.asarray(found, dtype=np.int64)
+            else:
+                codes = np.full(self.n, -1, dtype=np.int64)
+                codes[valid] = found
         return codes
 
 
@@ -360,7 +365,9 @@ def _dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     low, high = int(values.min()), int(values.max())
     if high - low > 4 * values.size + 1024:
         return None
-    shifted = values.astype(np.int64) - low
+    # Shifted (in 64 bits, which cannot overflow) only when the values do not start at 0;
+    # indexing takes any integer type.
+    shifted = values.astype(np.int64) - low if low else values
     present = np.zeros(high - low + 1, dtype=bool)
     present[shifted] = True
     rank = np.cumsum(present, dtype=np.int64) - 1
