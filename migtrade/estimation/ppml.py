@@ -106,6 +106,15 @@ def _start_means(y: np.ndarray, weights: np.ndarray, absorber: Absorber | None) 
     return means
 
 
+def _working(eta: np.ndarray, off: np.ndarray | None, y: np.ndarray,
+             mu: np.ndarray) -> np.ndarray:
+    """The working variable ``eta - offset + (y - mu) / mu``, in one new array."""
+    z = y - mu
+    z /= mu
+    z += eta if off is None else eta - off
+    return z
+
+
 def _demean(absorber: Absorber | None, start: np.ndarray, tols: np.ndarray,
             maxiter: int, *, overwrite: bool = False) -> tuple[np.ndarray, int]:
     """Demean the columns of ``start`` (each any ``x - D a``) to per-column tolerances."""
@@ -140,13 +149,13 @@ def fit_ppml(
     ``y`` must be non-negative and finite with separated observations already removed.
     """
     n = y.shape[0]
-    off = np.zeros(n) if offset is None else offset
+    off = offset  # None: no offset, and no pass over a vector of zeros
     mu = 0.5 * (y + _start_means(y, weights, absorber))
     eta = np.log(mu)
     irls_w = weights * mu
     ab = absorber.with_weights(irls_w) if absorber is not None else None
 
-    z = eta - off + (y - mu) / mu
+    z = _working(eta, off, y, mu)
     z_scale = max(1.0, float(z.std()))
     x_scale = np.maximum(1.0, X.std(axis=0)) if X.shape[1] else np.ones(0)
     inner_tol = max(START_INNER_TOL, fe_tol)
@@ -197,13 +206,19 @@ def fit_ppml(
             zt, xt = work[:, 0].copy(), work[:, 1:]
             z_fe = z - zt
         beta, bread = solve_wls(xt, zt, irls_w)
-        eta_new = z - (zt - xt @ beta) + off
+        eta_new = xt @ beta
+        np.subtract(zt, eta_new, out=eta_new)
+        np.subtract(z, eta_new, out=eta_new)  # z - (zt - xt beta), the fit of z
+        if off is not None:
+            eta_new += off
 
     # Step-halving: never accept a step that overflows or increases the deviance.
         dev = np.inf
         halved = False
         for _ in range(MAX_HALVINGS):
-            if np.all(np.isfinite(eta_new)) and eta_new.max() < ETA_CAP:
+            # The largest and smallest values are finite and the largest is below the cap
+            # exactly when every value is finite and below it (NaN propagates).
+            if np.isfinite(eta_new.min()) and eta_new.max() < ETA_CAP:
                 mu_new = np.exp(eta_new)
                 dev = deviance(eta_new, mu_new)
                 # A small rise can come from a loose inner tolerance; only a real one is divergence.
@@ -227,7 +242,7 @@ def fit_ppml(
         irls_w = weights * mu
         if absorber is not None:
             ab = absorber.with_weights(irls_w)
-        z = eta - off + (y - mu) / mu
+        z = _working(eta, off, y, mu)
     else:
         raise ConvergenceError(
             f"PPML: the IRLS loop did not converge in {maxiter} iterations "
