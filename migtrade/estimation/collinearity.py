@@ -25,6 +25,10 @@ from migtrade.estimation.fixed_effects import constant_within
 from migtrade.estimation.kernels import weighted_cross
 
 DEFAULT_TOL = 1e-9
+# Share of a regressor's variance left after demeaning above which it cannot be constant within
+# the groups of a fixed effect, even after a loose demeaning (PPML's first, at 1e-4, leaves an
+# error of that order in a column the fixed effects absorb: its share is then near 1e-8).
+CLEARLY_FREE = 1e-2
 
 
 @dataclass(frozen=True)
@@ -80,16 +84,20 @@ def select_columns(
     for j in range(k):
         xj = raw[:, j]
         if fe_codes:
-            absorber_name = next(
+            mean = float(weights @ xj) / wsum if wsum > 0 else 0.0
+            total = float(weights @ (xj - mean) ** 2)
+            left = float(weights @ demeaned[:, j] ** 2)
+            # A column constant within the groups of some fixed effect keeps nothing after the
+            # demeaning but its error; with a good share of its variance left it cannot be, and
+            # the pass over the data that would show it is saved.
+            clearly_free = total > 0.0 and left > CLEARLY_FREE * total
+            absorber_name = None if clearly_free else next(
                 (nm for c, nm in zip(fe_codes, fe_names, strict=True) if constant_within(xj, c)),
                 None,
             )
             if absorber_name is not None:
                 notes.append(Omission(names[j], f"absorbed by the fixed effect {absorber_name}"))
                 continue
-            mean = float(weights @ xj) / wsum if wsum > 0 else 0.0
-            total = float(weights @ (xj - mean) ** 2)
-            left = float(weights @ demeaned[:, j] ** 2)
             if total == 0.0 or left <= tol * total:
                 notes.append(Omission(names[j], "absorbed by the fixed effects"))
                 continue
