@@ -217,7 +217,8 @@ class _Inaccurate(Exception):
 class _Projector:
     """Residuals of the W-orthogonal projection on [X, D] for fixed weights, reused across calls."""
 
-    def __init__(self, X: np.ndarray, codes: Sequence[np.ndarray], w: np.ndarray) -> None:
+    def __init__(self, X: np.ndarray, codes: Sequence[np.ndarray], w: np.ndarray,
+                 first: np.ndarray | None = None) -> None:
         self.w = w
         self.sw = np.sqrt(w)
         self.absorber = Absorber(codes, w) if codes else None
@@ -228,12 +229,28 @@ class _Projector:
         self.m = np.empty((0, 0))
         self.basis: np.ndarray | None = None
         self._last: tuple[np.ndarray, np.ndarray] | None = None
-        if X.shape[1]:
+        # ``first``, the vector the first residual() will be asked for, is demeaned with X in
+        # one call: the columns then run in parallel instead of u alone after X.
+        self._first: tuple[np.ndarray, np.ndarray] | None = None
+        k = X.shape[1]
+        if first is not None and self.absorber is not None:
+            block = np.empty((w.shape[0], k + 1), order="F")
+            block[:, :k] = X
+            block[:, k] = first
+            scales = np.concatenate([np.maximum(np.abs(X).max(axis=0), _TINY),
+                                     [max(float(np.abs(first).max(initial=0.0)), _TINY)]])
+            block = self._demean(block, None, scales, overwrite=True)
+            self._first = (first, block[:, k])
+            demeaned_x: np.ndarray | None = block[:, :k]
+        else:
+            demeaned_x = None
+        if k:
             # Norms taken before demeaning: a column the fixed effects absorb then shows a tiny
             # singular value instead of being blown back up to unit size.
             norms = np.sqrt(np.diag(weighted_cross(X, w)[0]))
             self.xt = np.asfortranarray(
-                self._demean(X, None, np.maximum(np.abs(X).max(axis=0), _TINY)))
+                demeaned_x if demeaned_x is not None
+                else self._demean(X, None, np.maximum(np.abs(X).max(axis=0), _TINY)))
             gram = weighted_cross(self.xt, w)[0]
             own = np.sqrt(np.diag(gram))
             if _clearly_full_rank(gram, norms) and _clearly_full_rank(gram, own):
@@ -248,11 +265,12 @@ class _Projector:
                 U, sv, _ = np.linalg.svd(R)
                 self.basis = np.asarray(Q @ U[:, : int(np.sum(sv > RANK_RTOL))])
 
-    def _demean(self, x: np.ndarray, start: np.ndarray | None, scale: np.ndarray) -> np.ndarray:
+    def _demean(self, x: np.ndarray, start: np.ndarray | None, scale: np.ndarray,
+                overwrite: bool = False) -> np.ndarray:
         if self.absorber is None:
             return np.array(x, dtype=np.float64)
         res = self.absorber.demean(
-            x, tol=INNER_TOL, maxiter=INNER_MAXITER, start=start, scale=scale
+            x, tol=INNER_TOL, maxiter=INNER_MAXITER, start=start, scale=scale, overwrite=overwrite
         )
         if not (res.converged and np.all(np.isfinite(res.resid))):
             raise _Inaccurate
@@ -277,11 +295,16 @@ class _Projector:
 
     def residual(self, u: np.ndarray) -> np.ndarray:
         """e = u - P u."""
-        start = None
-        if self._last is not None:
-            # Any u - D a is a valid start; the previous answer moved by the change in u is one.
-            start = self._last[1] + (u - self._last[0])
-        ut = self._demean(u, start, np.array([max(float(np.abs(u).max()), _TINY)]))
+        if self._first is not None and u is self._first[0]:
+            ut = self._first[1]  # demeaned with X already
+        else:
+            start = None
+            if self._last is not None:
+                # Any u - D a is a valid start; the previous answer moved by the change in u is
+                # one.
+                start = self._last[1] + (u - self._last[0])
+            ut = self._demean(u, start, np.array([max(float(np.abs(u).max()), _TINY)]))
+        self._first = None
         self._last = (u.copy(), ut)
         if self.basis is not None:
             v = ut * self.sw
@@ -305,8 +328,8 @@ def _relu_run(
     certified, or None when undecided after ``maxiter`` passes), and the passes used."""
     zero = ~pos
     free = zero.copy()
-    proj = _Projector(X, codes, np.where(free, 1.0, weight))
     u = zero.astype(np.float64)
+    proj = _Projector(X, codes, np.where(free, 1.0, weight), first=u)
     dual = np.zeros(pos.shape[0])
     plain = True
     for it in range(1, maxiter + 1):
@@ -334,7 +357,7 @@ def _relu_run(
             if fading.any() and (free & ~fading).any():
                 free &= ~fading
                 new[fading] = 0.0
-                proj = _Projector(X, codes, np.where(free, 1.0, weight))
+                proj = _Projector(X, codes, np.where(free, 1.0, weight), first=new)
                 plain = False
         u = new
     return None, maxiter
