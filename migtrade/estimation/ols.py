@@ -57,15 +57,19 @@ def fit_ols(
 ) -> LinearFit:
     """Weighted least squares of ``y`` on ``X`` with the fixed effects of ``absorber`` partialled out."""
     if absorber is not None:
-        both = np.column_stack([y, X])
-        res = absorber.demean_or_raise(both, tol=tol, maxiter=maxiter)
+        # One Fortran-ordered block, demeaned in place: no second copy on the way in.
+        both = np.empty((y.shape[0], 1 + X.shape[1]), order="F")
+        both[:, 0] = y
+        both[:, 1:] = X
+        res = absorber.demean_or_raise(both, tol=tol, maxiter=maxiter, overwrite=True)
         yt, xt_all, sweeps = res.resid[:, 0].copy(), res.resid[:, 1:], res.sweeps
     else:
         yt, xt_all, sweeps = y, X, 0
     selection = select_columns(
         xt_all, X, weights, names, fe_codes=fe_codes, fe_names=fe_names
     )
-    xt = np.asfortranarray(xt_all[:, list(selection.keep)])
+    every = len(selection.keep) == xt_all.shape[1]  # all kept: a view, not a copy
+    xt = np.asfortranarray(xt_all if every else xt_all[:, list(selection.keep)])
     beta, bread = solve_wls(xt, yt, weights)
     resid = yt - xt @ beta
     return LinearFit(
