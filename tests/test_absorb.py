@@ -251,3 +251,27 @@ def test_direct_follows_changing_weights_on_a_long_sparse_graph() -> None:
     # One factorisation served the small moves; the far move brought a new one.
     assert factorisations[0] is factorisations[1]
     assert factorisations[2] is not factorisations[1]
+
+
+@pytest.mark.parametrize("shape", [(30, 40), (5_000, 4_000)])
+@pytest.mark.parametrize("repeats", [False, True])
+def test_direct_pattern_sums_every_entry_where_scipy_does(shape: tuple[int, int],
+                                                          repeats: bool) -> None:
+    """The plan's sparsity patterns (a table of keys, scipy's counting sort, or a sort of the
+    keys, by range and repeats) put each entry where scipy's own conversion sums it."""
+    from migtrade.estimation.direct import _pattern
+
+    rng = np.random.default_rng(sum(shape) + repeats)
+    n = min(3_000, shape[0] * shape[1] // 2)
+    if repeats:
+        rows, cols = rng.integers(0, shape[0], n), rng.integers(0, shape[1], n)
+    else:  # distinct places
+        flat = rng.choice(shape[0] * shape[1], n, replace=False)
+        rows, cols = flat // shape[1], flat % shape[1]
+    values = rng.normal(size=n)
+    where, indices, indptr = _pattern(rows, cols, shape)
+    mine = sp.csr_matrix((np.bincount(where, weights=values, minlength=indices.size), indices,
+                          indptr), shape=shape)
+    ref = sp.coo_matrix((values, (rows, cols)), shape=shape).tocsr()
+    assert mine.has_sorted_indices and mine.nnz == ref.nnz
+    np.testing.assert_allclose(mine.toarray(), ref.toarray(), rtol=0, atol=1e-12)

@@ -60,17 +60,41 @@ PCG_REFRESH = 8
 PCG_TOL_SHARE = 0.5
 
 
-def _pattern(keys: np.ndarray, n_cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """CSR pattern of the matrix with an entry at every ``row * n_cols + col`` in ``keys``.
+def _pattern(rows: np.ndarray, cols: np.ndarray,
+             shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSR pattern (sorted, without duplicates) of a matrix with entries at (rows, cols).
 
-    Returns the position of each key among the sorted distinct keys (where its value is summed),
-    the column indices and row pointers of the pattern, and the number of rows.
+    Returns where each input entry lands in the pattern's data (entries at the same place are
+    summed there), the column indices and the row pointers. Three ways, cheapest first: a table
+    of the keys present when their range is small; the counting sort of scipy's conversion to
+    CSR when no place repeats (each worker meets each firm once); a sort of the keys otherwise.
     """
-    unique, where = np.unique(keys, return_inverse=True)
-    rows = unique // n_cols
-    n_rows = int(rows[-1]) + 1 if rows.size else 0
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_rows))])
-    return where.astype(np.int64), (unique % n_cols).astype(np.int32), indptr, n_rows
+    n = rows.size
+    n_rows, n_cols = shape
+    if not n:
+        return (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32),
+                np.zeros(n_rows + 1, dtype=np.int64))
+    r0, c0 = int(rows.min()), int(cols.min())
+    width = int(cols.max()) - c0 + 1
+    span = (int(rows.max()) - r0 + 1) * width
+    if span <= 4 * n + 1024:
+        keys = (rows.astype(np.int64) - r0) * width + (cols - c0)
+        present = np.zeros(span, dtype=bool)
+        present[keys] = True
+        where = np.cumsum(present, dtype=np.int64)[keys] - 1
+        unique = np.flatnonzero(present)
+        rows_u, cols_u = unique // width + r0, unique % width + c0
+    else:
+        numbered = sp.coo_matrix((np.arange(1, n + 1, dtype=np.float64), (rows, cols)),
+                                 shape=shape).tocsr()
+        if numbered.nnz == n:
+            where = np.empty(n, dtype=np.int64)
+            where[numbered.data.astype(np.int64) - 1] = np.arange(n)
+            return where, numbered.indices.astype(np.int32), numbered.indptr.astype(np.int64)
+        unique, where = np.unique(rows.astype(np.int64) * n_cols + cols, return_inverse=True)
+        rows_u, cols_u = unique // n_cols, unique % n_cols
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows_u, minlength=n_rows))])
+    return where.astype(np.int64), cols_u.astype(np.int32), indptr.astype(np.int64)
 
 
 @dataclass
@@ -122,22 +146,30 @@ class DirectPlan:
         m_o = int(offsets[-1])
         e = np.ascontiguousarray(codes[q_e])
         o = np.vstack([codes[q].astype(np.int64) + offsets[k] for k, q in enumerate(others)])
-        c_at, c_indices, c_indptr, _ = _pattern((o * g_e + e).ravel(), g_e)
-        c_indptr = _pad(c_indptr, m_o)
-        pairs = [(a, b) for a in range(len(others)) for b in range(a + 1, len(others))]
+        # C' first (a row per eliminated group, a few entries each: cheap to sort), then C as
+        # its transpose; ``inverse`` says where each entry of C' sits in C's data.
+        n_o = o.shape[0]
+        t_at, t_indices, t_indptr = _pattern(np.tile(e, n_o), o.ravel(), (g_e, m_o))
+        numbered = sp.csr_matrix(_numbered(t_indices.size, t_indices, t_indptr),
+                                 shape=(g_e, m_o)).T.tocsr()
+        numbered.sort_indices()
+        inverse = np.empty(t_indices.size, dtype=np.int64)
+        inverse[numbered.data.astype(np.int64) - 1] = np.arange(t_indices.size)
+        c_at = inverse[t_at]
+        pairs = [(a, b) for a in range(n_o) for b in range(a + 1, n_o)]
         if pairs:
-            keys = np.concatenate([o[a] * m_o + o[b] for a, b in pairs])
-            u_at, u_indices, u_indptr, _ = _pattern(keys, m_o)
+            u_at, u_indices, u_indptr = _pattern(
+                np.concatenate([o[a] for a, _ in pairs]), np.concatenate([o[b] for _, b in pairs]),
+                (m_o, m_o))
         else:
             u_at = np.empty(0, dtype=np.int64)
             u_indices = np.empty(0, dtype=np.int32)
-            u_indptr = np.zeros(1, dtype=np.int64)
-        u_indptr = _pad(u_indptr, m_o)
-        return cls(q_e=q_e, e=e, o=o, g_e=g_e, m_o=m_o, c_at=c_at, c_indices=c_indices,
-                   c_indptr=c_indptr, u_at=u_at, u_indices=u_indices, u_indptr=u_indptr,
-                   u_rows=np.array(pairs, dtype=np.int64),
-                   c_t=_sources(sp.csr_matrix(_numbered(c_indices.size, c_indices, c_indptr),
-                                              shape=(m_o, g_e)).T.tocsr()),
+            u_indptr = np.zeros(m_o + 1, dtype=np.int64)
+        return cls(q_e=q_e, e=e, o=o, g_e=g_e, m_o=m_o, c_at=c_at,
+                   c_indices=numbered.indices.astype(np.int32),
+                   c_indptr=numbered.indptr.astype(np.int64), u_at=u_at, u_indices=u_indices,
+                   u_indptr=u_indptr, u_rows=np.array(pairs, dtype=np.int64),
+                   c_t=(inverse, t_indices, t_indptr),
                    b_sym=_sources(_symmetric(u_indices, u_indptr, m_o)))
 
 
@@ -161,13 +193,6 @@ def _sources(numbered: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarra
     numbered.sort_indices()
     return (numbered.data.astype(np.int64) - 1, numbered.indices.astype(np.int32),
             numbered.indptr.astype(np.int64))
-
-
-def _pad(indptr: np.ndarray, n_rows: int) -> np.ndarray:
-    """Row pointers extended to ``n_rows`` rows (trailing rows without entries)."""
-    if indptr.size - 1 >= n_rows:
-        return indptr
-    return np.concatenate([indptr, np.full(n_rows + 1 - indptr.size, indptr[-1])])
 
 
 def _csr(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray,
