@@ -112,6 +112,7 @@ class DirectPlan:
     g_e: int
     m_o: int
     c_at: np.ndarray
+    c_row: np.ndarray | None  # the one row behind each entry of C, when no entry has two
     c_indices: np.ndarray
     c_indptr: np.ndarray
     u_at: np.ndarray
@@ -156,6 +157,10 @@ class DirectPlan:
         inverse = np.empty(t_indices.size, dtype=np.int64)
         inverse[numbered.data.astype(np.int64) - 1] = np.arange(t_indices.size)
         c_at = inverse[t_at]
+        c_row: np.ndarray | None = None
+        if c_at.size == t_indices.size:  # every entry of C comes from one row: gather, not sum
+            c_row = np.empty(c_at.size, dtype=np.int64)
+            c_row[c_at] = np.tile(np.arange(e.size, dtype=np.int64), n_o)
         pairs = [(a, b) for a in range(n_o) for b in range(a + 1, n_o)]
         if pairs:
             u_at, u_indices, u_indptr = _pattern(
@@ -165,7 +170,7 @@ class DirectPlan:
             u_at = np.empty(0, dtype=np.int64)
             u_indices = np.empty(0, dtype=np.int32)
             u_indptr = np.zeros(m_o + 1, dtype=np.int64)
-        return cls(q_e=q_e, e=e, o=o, g_e=g_e, m_o=m_o, c_at=c_at,
+        return cls(q_e=q_e, e=e, o=o, g_e=g_e, m_o=m_o, c_at=c_at, c_row=c_row,
                    c_indices=numbered.indices.astype(np.int32),
                    c_indptr=numbered.indptr.astype(np.int64), u_at=u_at, u_indices=u_indices,
                    u_indptr=u_indptr, u_rows=np.array(pairs, dtype=np.int64),
@@ -221,10 +226,13 @@ class DirectProjector:
         a = np.bincount(plan.e, weights=w, minlength=plan.g_e)
         self.inv_a = np.where(a > 0, 1.0 / np.where(a > 0, a, 1.0), 0.0)
         n = w.shape[0]
-        c_data = np.zeros(plan.c_indices.size)
-        for k in range(n_o):
-            c_data += np.bincount(plan.c_at[k * n:(k + 1) * n], weights=w,
-                                  minlength=c_data.size)
+        if plan.c_row is not None:
+            c_data = w[plan.c_row]
+        else:
+            c_data = np.zeros(plan.c_indices.size)
+            for k in range(n_o):
+                c_data += np.bincount(plan.c_at[k * n:(k + 1) * n], weights=w,
+                                      minlength=c_data.size)
         self.c = _csr(c_data, plan.c_indices, plan.c_indptr, (plan.m_o, plan.g_e))
         perm, indices, indptr = plan.c_t
         self.ct = _csr(c_data[perm], indices, indptr, (plan.g_e, plan.m_o))
