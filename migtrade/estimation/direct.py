@@ -158,9 +158,12 @@ class DirectPlan:
         inverse[numbered.data.astype(np.int64) - 1] = np.arange(t_indices.size)
         c_at = inverse[t_at]
         c_row: np.ndarray | None = None
+        index = np.int32 if max(e.size, t_indices.size) < np.iinfo(np.int32).max else np.int64
         if c_at.size == t_indices.size:  # every entry of C comes from one row: gather, not sum
-            c_row = np.empty(c_at.size, dtype=np.int64)
-            c_row[c_at] = np.tile(np.arange(e.size, dtype=np.int64), n_o)
+            c_row = np.empty(c_at.size, dtype=index)
+            c_row[c_at] = np.tile(np.arange(e.size, dtype=index), n_o)
+            c_at = np.empty(0, dtype=np.int64)  # not needed then
+        inverse = inverse.astype(index)
         pairs = [(a, b) for a in range(n_o) for b in range(a + 1, n_o)]
         if pairs:
             u_at, u_indices, u_indptr = _pattern(
