@@ -18,8 +18,9 @@ def compact(codes: np.ndarray) -> tuple[np.ndarray, int]:
         return codes.astype(np.int32), 0
     present = np.zeros(int(codes.max()) + 1, dtype=bool)
     present[codes] = True
-    mapping = np.cumsum(present) - 1
-    return mapping[codes].astype(np.int32), int(present.sum())
+    # The small table is made int32 before the gather, so the n codes are written once.
+    mapping = (np.cumsum(present) - 1).astype(np.int32)
+    return mapping[codes], int(present.sum())
 
 
 def singleton_mask(codes: Sequence[np.ndarray], keep: np.ndarray) -> np.ndarray:

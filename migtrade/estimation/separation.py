@@ -105,7 +105,8 @@ def fe_separated(y: np.ndarray, codes: Sequence[np.ndarray]) -> np.ndarray:
     """
     pos = _positive(y)
     mask = np.zeros(pos.shape[0], dtype=bool)
-    for c in (np.asarray(c, dtype=np.int64) for c in codes):
+    # Signed integer codes of any width: bincount and indexing take them without a copy.
+    for c in (np.asarray(c) for c in codes):
         if c.size:
             mask |= np.bincount(c[pos], minlength=int(c.max()) + 1)[c] == 0
     return mask
