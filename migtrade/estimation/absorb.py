@@ -100,8 +100,10 @@ class Absorber:
         # importer-year and pair effects 30 sweeps instead of 36.
         levels = [int(np.max(c)) + 1 if n else 0 for c in codes]
         order = sorted(range(len(codes)), key=lambda q: -levels[q])
-        self.codes = np.ascontiguousarray(
-            np.vstack([np.asarray(codes[q], dtype=np.int32) for q in order]))
+        # Each dimension written straight into its row (no int32 copy stacked again).
+        self.codes = np.empty((len(codes), n), dtype=np.int32)
+        for row, q in enumerate(order):
+            self.codes[row] = codes[q]
         self.n_levels = tuple(levels[q] for q in order)
         self.offsets = np.concatenate([[0], np.cumsum(self.n_levels)]).astype(np.int64)
         self.weights = (
