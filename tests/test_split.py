@@ -196,3 +196,26 @@ def test_progress_bar_only_on_a_terminal() -> None:
     assert isinstance(progress_for(io.StringIO()), Silent)
     assert isinstance(progress_for(Terminal()), Bar)
     assert isinstance(progress_for(Terminal(), quiet=True), Silent)
+
+
+def test_a_stored_dataset_is_partitioned_from_its_file(panel: pd.DataFrame, tmp_path: Path) -> None:
+    import hashlib
+
+    from migtrade.split.engine import _stored
+    from migtrade.store.catalog import Store
+    from migtrade.store.provenance import Provenance, utc_timestamp
+    from migtrade.store.resolve import load_data
+
+    root = tmp_path / "store"
+    Store(root).write("products", panel, Provenance(
+        source="file", location="/data/products.parquet", retrieved_at=utc_timestamp(),
+        sha256=hashlib.sha256(b"products").hexdigest(), parser_version="1", rows=len(panel)))
+    partition = _stored("products", root)
+    assert partition is not None and _stored("no_such_data", root) is None
+    parts = partition("product", tmp_path / "cache")
+    # The results' data description is the one an unsplit estimate on the dataset records.
+    assert parts.data_info == load_data("products", ["trade"], store=root)[1]
+    level = parts.levels[0]
+    got = read_part([str(f) for f in parts.part_files(level.part)], ["trade", "exporter"])
+    want = panel.loc[panel["product"] == level.value, ["trade", "exporter"]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)

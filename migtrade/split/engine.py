@@ -153,6 +153,8 @@ def _partitioned(data: Data, var: str, store: str | Path | None, cache: Path | N
     path = Path(data).expanduser() if isinstance(data, str | Path) else None
     if path is not None and path.is_file() and path.name.lower().endswith((".parquet", ".pq")):
         parts = partition_parquet(path, var, cache)
+    elif (stored := _stored(data, store)) is not None:
+        parts = stored(var, cache)
     else:
         frame, info = resolve(data, None, store=store)
         parts = partition_frame(frame, var, info, cache)
@@ -166,6 +168,30 @@ def _partitioned(data: Data, var: str, store: str | Path | None, cache: Path | N
         return list(parts.part_bytes(part)) if shipped else [str(f) for f in parts.part_files(part)]
 
     return _Sectors(values, [lv.rows for lv in levels], payload, parts.data_info)
+
+
+def _stored(data: Data, store: str | Path | None) -> Callable[[str, Path | None], Any] | None:
+    """For a stored dataset's name: partition its Parquet file out of core, as a file's."""
+    if not isinstance(data, str) or Path(data).expanduser().exists():
+        return None
+    from migtrade.split.partition import partition_parquet
+    from migtrade.store.catalog import Store
+    from migtrade.store.names import is_valid_name
+
+    if not is_valid_name(data):
+        return None
+    st = Store(store)
+    if not any(i.name == data for i in st.list()):
+        return None
+
+    def partition(var: str, cache: Path | None) -> Any:
+        with st.parquet_files([data]) as found:
+            path, info = found[data]
+            described = {"dataset": info.name, "sha256": info.file_sha256, "rows": info.rows,
+                         "provenance": info.provenance.to_dict()}
+            return partition_parquet(path, var, cache, described)
+
+    return partition
 
 
 def batches(rows: Sequence[int], slots: int, per_slot: int = TASKS_PER_WORKER) -> list[list[int]]:

@@ -37,6 +37,9 @@ LEVEL_COLUMN = "__migtrade_level"
 ROW_COLUMN = "__migtrade_row"
 LAYOUT_VERSION = 1
 CACHE_ENV = "MIGTRADE_SPLIT_CACHE"
+MEMORY_LIMIT = "1GB"
+"""DuckDB's memory while partitioning (it spills to the cache folder beyond it): without a limit
+it takes up to 80% of the machine, 9.4 GB for a 63 M-row panel of 2,000 products."""
 
 
 def default_cache_dir() -> Path:
@@ -116,6 +119,18 @@ def _load_manifest(root: Path) -> Partitioned | None:
     return Partitioned(root, obj["var"], levels, tuple(obj["columns"]), dict(obj["data_info"]))
 
 
+def _connect(cache: Path) -> Any:
+    """A DuckDB connection that stays within :data:`MEMORY_LIMIT`, spilling into ``cache``."""
+    import duckdb
+
+    spill = cache / ".duckdb-spill"
+    spill.mkdir(parents=True, exist_ok=True)
+    # Rows keep their input position in a column, so DuckDB need not keep their order (which
+    # costs memory across thousands of open partitions).
+    return duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(spill),
+                                  "preserve_insertion_order": False})
+
+
 def _sql_name(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -173,7 +188,6 @@ def partition_parquet(path: Path, var: str, cache: Path | None = None,
     an existing complete copy is reused. ``data_info`` (path, sha256, rows) is computed once and
     kept in the manifest.
     """
-    import duckdb
     import pyarrow.parquet as pq
 
     from migtrade.store.files import sha256_of
@@ -190,15 +204,13 @@ def partition_parquet(path: Path, var: str, cache: Path | None = None,
     literal = str(path.resolve()).replace("'", "''")
     source = (f"SELECT * EXCLUDE (file_row_number), file_row_number AS {ROW_COLUMN} "
               f"FROM read_parquet('{literal}', file_row_number = true)")
-    with duckdb.connect() as con:
+    with _connect(cache) as con:
         return _write(con, source, var, cache, key, info)
 
 
 def partition_frame(frame: pd.DataFrame, var: str, data_info: dict[str, Any],
                     cache: Path | None = None) -> Partitioned:
     """Partition an in-memory table by ``var``; keyed by its content's sha256 and ``var``."""
-    import duckdb
-
     _check_var(var, [str(c) for c in frame.columns])
     key = _key(["frame", data_info.get("sha256"), list(map(str, frame.columns)), len(frame), var])
     cache = cache or default_cache_dir()
@@ -206,7 +218,7 @@ def partition_frame(frame: pd.DataFrame, var: str, data_info: dict[str, Any],
     if found is not None:
         return found
     source_frame = frame.reset_index(drop=True).assign(**{ROW_COLUMN: range(len(frame))})
-    with duckdb.connect() as con:
+    with _connect(cache) as con:
         con.register("split_source", source_frame)
         return _write(con, "SELECT * FROM split_source", var, cache, key, data_info)
 
