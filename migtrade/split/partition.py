@@ -23,7 +23,8 @@ import json
 import os
 import secrets
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,16 +120,23 @@ def _load_manifest(root: Path) -> Partitioned | None:
     return Partitioned(root, obj["var"], levels, tuple(obj["columns"]), dict(obj["data_info"]))
 
 
-def _connect(cache: Path) -> Any:
-    """A DuckDB connection that stays within :data:`MEMORY_LIMIT`, spilling into ``cache``."""
+@contextmanager
+def _connect(cache: Path) -> Iterator[Any]:
+    """A DuckDB connection that stays within :data:`MEMORY_LIMIT`, spilling into a folder of
+    its own in ``cache`` (removed after)."""
     import duckdb
 
-    spill = cache / ".duckdb-spill"
-    spill.mkdir(parents=True, exist_ok=True)
+    spill = cache / f".duckdb-spill-{os.getpid()}-{secrets.token_hex(4)}"
+    spill.mkdir(parents=True)
     # Rows keep their input position in a column, so DuckDB need not keep their order (which
     # costs memory across thousands of open partitions).
-    return duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(spill),
-                                  "preserve_insertion_order": False})
+    con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(spill),
+                                 "preserve_insertion_order": False})
+    try:
+        yield con
+    finally:
+        con.close()
+        shutil.rmtree(spill, ignore_errors=True)
 
 
 def _sql_name(name: str) -> str:
