@@ -219,3 +219,22 @@ def test_a_stored_dataset_is_partitioned_from_its_file(panel: pd.DataFrame, tmp_
     got = read_part([str(f) for f in parts.part_files(level.part)], ["trade", "exporter"])
     want = panel.loc[panel["product"] == level.value, ["trade", "exporter"]].reset_index(drop=True)
     pd.testing.assert_frame_equal(got, want, check_dtype=False)
+
+
+def test_a_sectors_warnings_go_into_its_notes(panel: pd.DataFrame, monkeypatch: pytest.MonkeyPatch,
+                                              recwarn: pytest.WarningsRecorder) -> None:
+    import warnings
+
+    import migtrade.estimation.fit as fit_module
+
+    original = fit_module.fit
+
+    def warning_fit(*args, **kwargs):  # type: ignore[no-untyped-def]
+        warnings.warn("the separation check (ReLU) did not finish in 100 passes", RuntimeWarning,
+                      stacklevel=2)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(fit_module, "fit", warning_fit)
+    found = mt.estimate(FORMULA, panel[panel["product"] == "010000"], split="product", vcov=VCOV)
+    assert found[0].notes[-1] == "warning: the separation check (ReLU) did not finish in 100 passes"
+    assert not [w for w in recwarn if "ReLU" in str(w.message)]

@@ -7,6 +7,7 @@ its rows or its partition files (paths on a shared file system, or their bytes).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -64,12 +65,19 @@ def fit_sector(job: FitJob, value: Any, frame: pd.DataFrame) -> list[SectorOutco
     done: list[SectorOutcome] = []
     for formula in job.formulas:
         for model in job.models:
-            try:
-                estimate = fit(formula, frame, replace(options, model=model), data_info=job.data_info)
-            except MigtradeError as err:
-                done.append(SectorOutcome.failure(split, formula, model, err))
-            else:
-                done.append(SectorOutcome(split, formula, model, result=estimate.result.to_dict()))
+            # A warning (a separation check that ran out of passes, say) belongs to its sector:
+            # it goes into that result's notes instead of hundreds of lines on stderr.
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    estimate = fit(formula, frame, replace(options, model=model), data_info=job.data_info)
+                except MigtradeError as err:
+                    done.append(SectorOutcome.failure(split, formula, model, err))
+                    continue
+            result = estimate.result.to_dict()
+            said = [f"warning: {w.message}" for w in caught]
+            result["notes"] = [*result.get("notes", []), *dict.fromkeys(said)]
+            done.append(SectorOutcome(split, formula, model, result=result))
     return done
 
 
