@@ -172,3 +172,11 @@ def test_fetch_baci_command_stores_three_datasets_and_refuses_a_bad_zip(
     assert code == 2 and len(err.strip().splitlines()) == 1 and "expected t,i,j,k,v,q" in err
     code, out, _ = cli("data", "list", "--store", str(store), "--format", "json")
     assert "other" not in out  # a refused fetch stores nothing
+
+
+def test_columns_in_another_order_and_a_byte_order_mark_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "bom.zip"
+    path.write_bytes(baci_zip({"BACI_HS92_Y1996_V202401b.csv": "\ufefft,k,i,j,v,q\n1996,847130,276,251,2000.0,20.5\n"}))
+    frame, _, _, _ = _ingest(path, tmp_path)
+    row = frame[frame["year"] == 1996].iloc[0]
+    assert (row["k"], row["origin"], row["destination"], row["v"], row["q"]) == ("847130", "DEU", "FRA", 2000.0, 20.5)
