@@ -225,15 +225,6 @@ def _columns(specs: Sequence[ModelSpec], options: EstimateOptions, var: str) -> 
     return [*dict.fromkeys([*needed, var])]
 
 
-def _client(split: SplitOptions) -> AbstractContextManager[Any]:
-    from migtrade.split.cluster import local_client, remote_client
-
-    if split.workers is not None:
-        return local_client(split.workers)
-    assert split.scheduler is not None
-    return remote_client(split.scheduler)
-
-
 def _in_process(job: FitJob, work: list[list[Sector]]) -> Iterator[list[SectorOutcome]]:
     for batch in work:
         yield run_batch(job, batch)
@@ -242,8 +233,9 @@ def _in_process(job: FitJob, work: list[list[Sector]]) -> Iterator[list[SectorOu
 def _on_cluster(client: Any, job: FitJob, work: list[list[Sector]]) -> Iterator[list[SectorOutcome]]:
     from distributed import as_completed
 
-    # pure=False: a batch is submitted once per run; the scheduler re-runs it on another
-    # worker if its worker is lost, and its result reaches us once.
+    # pure=False: a batch is submitted once per run. The scheduler re-runs a batch whose
+    # worker is lost, and its result reaches us once; retries cover a batch that raised
+    # (a file system's hiccup; the package's own errors never leave run_batch).
     futures = [client.submit(run_batch, job, batch, pure=False, retries=2) for batch in work]
     try:
         for future in as_completed(futures):
@@ -301,7 +293,11 @@ def run_split(formulas: Sequence[str], models: Sequence[str], options: EstimateO
     texts = tuple(s.formula for s in specs)
     columns = _columns(specs, options, split.var)
     progress = progress or Silent()
-    client_cm: AbstractContextManager[Any] = _client(split) if split.distributed else nullcontext()
+    client_cm: AbstractContextManager[Any] = nullcontext()
+    if split.distributed:
+        from migtrade.split.cluster import client_for
+
+        client_cm = client_for(split.workers, split.scheduler)
     with client_cm as client:
         if split.distributed:
             from migtrade.split.cluster import workers_see
