@@ -11,6 +11,8 @@ Cases (``--cases``, comma-separated, default all):
   clustered by pair;
 * ``g2``: the same panel, exporter-year + importer-year, clustered by pair;
 * ``ring``: the sparse worker-firm ring, 1 M rows, PPML, worker + firm + year, clustered by worker;
+* ``ringfe``: the same with migtrade's separation checks limited to fereg's default (``--separation
+  fe``: groups whose outcome is all zero; migtrade's default adds the simplex and ReLU checks);
 * ``logols``: log-OLS with the three gravity effects on the positive flows of the 200 x 40 panel;
 * ``g3big``: gravity panel 500 x 40 (9.98 M rows), PPML, three effects.
 
@@ -56,15 +58,18 @@ LOG_OLS = "ltrade ~ rta + log_migrant_stock | exporter^year + importer^year + pa
 
 # pyfixest 0.60 stops on the ring with "Demeaning failed after 10000 iterations" (after 354 s
 # here), so it is not run there; fereg is the reference.
-NO_PYFIXEST = {"ring"}
+NO_PYFIXEST = {"ring", "ringfe"}
+# migtrade's own options for a case.
+EXTRA: dict[str, tuple[str, ...]] = {"ringfe": ("--separation", "fe")}
 
 
-def command(tool: str, data: Path, formula: str, model: str, cluster: str) -> list[str]:
-    """The whole-process command of one tool on one case."""
+def command(tool: str, data: Path, formula: str, model: str, cluster: str,
+            extra: tuple[str, ...] = ()) -> list[str]:
+    """The whole-process command of one tool on one case (``extra``: migtrade's own options)."""
     if tool == "migtrade":
         return [str(Path(sys.executable).parent / "migtrade"), "estimate", formula, "--data",
                 str(data), "--model", model, "--vcov", f"cluster:{cluster}", "--small-sample",
-                "fixest", "--format", "json"]
+                "fixest", "--format", "json", *extra]
     return [sys.executable, str(BENCH.PEERS[tool]), str(data), formula, cluster, model]
 
 
@@ -110,6 +115,8 @@ def cases(names: list[str]) -> list[dict[str, Any]]:
                "ppml", "pair_id"),
         "ring": ("sparse worker-firm ring 1 M, PPML, 3 FE", lambda: ring(1_000_000), RING, "ppml",
                  "indiv"),
+        "ringfe": ("the same, separation checks as fereg (fe only)", lambda: ring(1_000_000),
+                   RING, "ppml", "indiv"),
         "logols": ("log-OLS, 3 FE, positive flows of 200x40", positive, LOG_OLS, "ols", "pair_id"),
         "g3big": ("gravity 500x40, PPML, 3 FE, clustered", lambda: gravity(500, 40), GRAVITY3,
                   "ppml", "pair_id"),
@@ -119,7 +126,7 @@ def cases(names: list[str]) -> list[dict[str, Any]]:
         label, make, formula, model, cluster = table[name]
         data, rows = make()
         out.append({"case": name, "label": label, "data": data, "rows": rows, "formula": formula,
-                    "model": model, "cluster": cluster})
+                    "model": model, "cluster": cluster, "extra": EXTRA.get(name, ())})
     return out
 
 
@@ -132,7 +139,8 @@ def run_case(case: dict[str, Any], tools: list[str], reps: int, timeout: float) 
     runs: dict[str, list[dict[str, Any]]] = {t: [] for t in tools}
     for _ in range(reps):
         for tool in tools:
-            cmd = command(tool, case["data"], case["formula"], case["model"], case["cluster"])
+            cmd = command(tool, case["data"], case["formula"], case["model"], case["cluster"],
+                          case.get("extra", ()))
             code, seconds, rss, out, err, timed_out = BENCH.run_child(cmd, timeout)
             tail = [ln for ln in err.decode("utf-8", "replace").splitlines() if ln.strip()]
             result = BENCH._parse_json(out.decode("utf-8", "replace")) if code == 0 else None
@@ -197,7 +205,7 @@ def table_lines(results: list[dict[str, Any]]) -> list[str]:
 def main() -> int:
     """Run the cases and the curve, print and write the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", default="g3,g2,ring,logols,g3big")
+    parser.add_argument("--cases", default="g3,g2,ring,ringfe,logols,g3big")
     parser.add_argument("--curve", default="160x40,275x40,500x40,500x120")
     parser.add_argument("--tools", default=",".join(TOOLS))
     parser.add_argument("--reps", type=int, default=3)
