@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     panel, meta = ensure_panel(OUT_DIR, args.countries, args.years, 1, False)
     print("\n".join(header_lines(machine_info())))
     print(f"- panel: {panel.name}, {meta.get('rows', '?'):,} rows\n")
-    whole(panel, fes[0], False)  # warm-up: numba's cache and the page cache
+    whole(panel, fes[0], False)  # warm-up: the page cache
     lines = ["| model | estimate s | with correction s | difference s | IRLS step s | "
              "correction s | correction / IRLS step | variance | SE ratio |",
              "|---|---|---|---|---|---|---|---|---|"]

@@ -29,9 +29,9 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-# The data sets have a few hundred rows: compiled kernels run on one thread (before numba loads),
-# and --workers processes own the cores.
-os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+# The data sets have a few hundred rows: compiled kernels run on one thread (OpenMP reads this
+# when the kernels first load), and --workers processes own the cores.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 import pandas as pd
