@@ -225,23 +225,40 @@ def _columns(specs: Sequence[ModelSpec], options: EstimateOptions, var: str) -> 
     return [*dict.fromkeys([*needed, var])]
 
 
-def _in_process(job: FitJob, work: list[list[Sector]]) -> Iterator[list[SectorOutcome]]:
+def _in_process(job: FitJob, work: Iterator[list[Sector]]) -> Iterator[list[SectorOutcome]]:
     for batch in work:
         yield run_batch(job, batch)
 
 
-def _on_cluster(client: Any, job: FitJob, work: list[list[Sector]]) -> Iterator[list[SectorOutcome]]:
+def _on_cluster(client: Any, job: FitJob, work: Iterator[list[Sector]]) -> Iterator[list[SectorOutcome]]:
+    """Batches submitted a few ahead of the workers, results taken as they finish.
+
+    Only about two batches per worker thread are in flight, so that sectors shipped as bytes
+    (``--ship-data``) are read and sent as the workers need them, not all at once.
+    """
+    from itertools import islice
+
     from distributed import as_completed
 
-    # pure=False: a batch is submitted once per run. The scheduler re-runs a batch whose
-    # worker is lost, and its result reaches us once; retries cover a batch that raised
-    # (a file system's hiccup; the package's own errors never leave run_batch).
-    futures = [client.submit(run_batch, job, batch, pure=False, retries=2) for batch in work]
+    def submit(batch: list[Sector]) -> Any:
+        # pure=False: a batch is submitted once per run. The scheduler re-runs a batch whose
+        # worker is lost, and its result reaches us once; retries cover a batch that raised
+        # (a file system's hiccup; the package's own errors never leave run_batch).
+        return client.submit(run_batch, job, batch, pure=False, retries=2)
+
+    live = {submit(batch) for batch in islice(work, 2 * _slots(client))}
+    running = as_completed(live)
     try:
-        for future in as_completed(futures):
+        for future in running:
+            live.discard(future)
             yield future.result()
+            following = next(work, None)
+            if following is not None:
+                added = submit(following)
+                live.add(added)
+                running.add(added)
     finally:
-        client.cancel(futures)
+        client.cancel(list(live))
 
 
 def run_split(formulas: Sequence[str], models: Sequence[str], options: EstimateOptions,
@@ -330,7 +347,10 @@ def _execute(job: FitJob, sectors: _Sectors, client: Any, run_id: str, split: Sp
     # In process a task costs nothing, so each sector is its own (the progress moves by one).
     plan = ([[j] for j in range(len(todo))] if client is None
             else batches([sectors.rows[i] for i in todo], _slots(client), split.tasks_per_worker))
-    work: list[list[Sector]] = [[(sectors.values[todo[j]], sectors.payload(todo[j])) for j in b] for b in plan]
+    # Built as they are handed out: in process a sector's rows are copied only when it is
+    # fitted, on a cluster its bytes are read only when its batch is sent.
+    work: Iterator[list[Sector]] = iter(
+        [(sectors.values[todo[j]], sectors.payload(todo[j])) for j in b] for b in plan)
     saver = SaveFile(save, run_id)
     order = {k: n for n, k in enumerate(k for keys in keys_of for k in keys)}
 
