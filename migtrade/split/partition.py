@@ -162,9 +162,10 @@ def _write(con: Any, source_sql: str, var: str, cache: Path, key: str,
             raise DataError(f"the split variable '{var}' has no values", "Split by a column with values.")
         ordered = sorted(((plain(v), int(p), int(n)) for v, p, n in found), key=lambda t: t[0])
         columns = [d[0] for d in con.execute(f"SELECT * FROM ({source_sql}) LIMIT 0").description]
+        target = str(staging / "parts").replace("'", "''")
         con.execute(
             f"COPY (SELECT s.*, p.p AS {LEVEL_COLUMN} FROM ({source_sql}) s "
-            f"JOIN split_parts p ON s.{col} = p.v) TO '{staging / 'parts'}' "
+            f"JOIN split_parts p ON s.{col} = p.v) TO '{target}' "
             f"(FORMAT parquet, PARTITION_BY ({LEVEL_COLUMN}))")
         manifest = {"var": var, "levels": [list(t) for t in ordered],
                     "columns": [c for c in columns if c != ROW_COLUMN], "data_info": data_info,
