@@ -275,3 +275,13 @@ def test_direct_pattern_sums_every_entry_where_scipy_does(shape: tuple[int, int]
     ref = sp.coo_matrix((values, (rows, cols)), shape=shape).tocsr()
     assert mine.has_sorted_indices and mine.nnz == ref.nnz
     np.testing.assert_allclose(mine.toarray(), ref.toarray(), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_direct_reports_non_finite_input_as_not_converged(bad: float) -> None:
+    rng = np.random.default_rng(21)
+    codes = random_fe(rng, 5000, (800, 50, 10))
+    x = rng.normal(size=(5000, 2))
+    x[3, 1] = bad
+    res = Absorber(codes, rng.uniform(0.5, 2.0, 5000)).demean(x, strategy="direct")
+    assert not res.converged

@@ -323,6 +323,12 @@ class DirectProjector:
         return False
 
     def project(self, x: np.ndarray, tols: np.ndarray | None = None) -> np.ndarray:
+        """See :meth:`_project`; non-finite input gives a non-finite answer without warnings
+        (the absorber's check then reports it as not converged)."""
+        with np.errstate(invalid="ignore", over="ignore"):
+            return self._project(x, tols)
+
+    def _project(self, x: np.ndarray, tols: np.ndarray | None = None) -> np.ndarray:
         """Residuals ``x - D a`` of the weighted projection of the columns of the Fortran-ordered
         (n, k) ``x``, computed in place.
 
