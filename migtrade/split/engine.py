@@ -36,6 +36,8 @@ TASKS_PER_WORKER = 8
 move, few enough that a task's own cost (a few milliseconds) stays small beside its fits
 (``$MIGTRADE_SPLIT_TASKS_PER_WORKER`` overrides it; benchmarks/bench_split.py --batching)."""
 TASKS_ENV = "MIGTRADE_SPLIT_TASKS_PER_WORKER"
+AHEAD_PER_WORKER = 4
+"""Batches in flight per worker thread: enough that a worker always has the next one."""
 
 
 def _tasks_per_worker() -> int:
@@ -233,8 +235,9 @@ def _in_process(job: FitJob, work: Iterator[list[Sector]]) -> Iterator[list[Sect
 def _on_cluster(client: Any, job: FitJob, work: Iterator[list[Sector]]) -> Iterator[list[SectorOutcome]]:
     """Batches submitted a few ahead of the workers, results taken as they finish.
 
-    Only about two batches per worker thread are in flight, so that sectors shipped as bytes
-    (``--ship-data``) are read and sent as the workers need them, not all at once.
+    Only :data:`AHEAD_PER_WORKER` batches per worker thread are in flight, so that sectors
+    shipped as bytes (``--ship-data``) are read and sent as the workers need them, not all at
+    once.
     """
     from itertools import islice
 
@@ -246,17 +249,19 @@ def _on_cluster(client: Any, job: FitJob, work: Iterator[list[Sector]]) -> Itera
         # (a file system's hiccup; the package's own errors never leave run_batch).
         return client.submit(run_batch, job, batch, pure=False, retries=2)
 
-    live = {submit(batch) for batch in islice(work, 2 * _slots(client))}
+    live = {submit(batch) for batch in islice(work, AHEAD_PER_WORKER * _slots(client))}
     running = as_completed(live)
     try:
         for future in running:
             live.discard(future)
-            yield future.result()
+            # The next batch goes out before this one's results are saved and shown, so that
+            # no worker waits on the client.
             following = next(work, None)
             if following is not None:
                 added = submit(following)
                 live.add(added)
                 running.add(added)
+            yield future.result()
     finally:
         client.cancel(list(live))
 
