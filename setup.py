@@ -30,6 +30,12 @@ KERNELS = {
 # machine (tests compare sweep counts and agree with other packages to 1e-12).
 UNIX_FLAGS = ["-O3", "-ffp-contract=off"]
 MSVC_FLAGS = ["/O2", "/fp:precise"]
+# The bias corrections' small T x T sums may be reassociated and vectorised (as numba's fastmath
+# did): 1.6 times faster, results within 4e-16. Compile flag only: linking with -ffast-math
+# would set flush-to-zero for the whole process.
+FAST_MATH = {"migtrade.estimation._kernels_bias"}
+UNIX_FAST = ["-O3", "-ffast-math"]
+MSVC_FAST = ["/O2", "/fp:fast"]
 
 _OPENMP_PROBE = """
 #include <omp.h>
@@ -67,7 +73,11 @@ class BuildKernels(build_ext):
         msvc = self.compiler.compiler_type == "msvc"
         omp_compile, omp_link = _openmp_flags(self.compiler)
         for ext in self.extensions:
-            ext.extra_compile_args = [*(MSVC_FLAGS if msvc else UNIX_FLAGS), *omp_compile]
+            if ext.name in FAST_MATH:
+                flags = MSVC_FAST if msvc else UNIX_FAST
+            else:
+                flags = MSVC_FLAGS if msvc else UNIX_FLAGS
+            ext.extra_compile_args = [*flags, *omp_compile]
             ext.extra_link_args = list(omp_link)
         super().build_extensions()
 

@@ -2,7 +2,8 @@
 """Compiled loops of the bias corrections, built by pip at install time.
 
 :mod:`migtrade.estimation.kernels_bias` is the module to import and documents them. Countries
-run in parallel; each one's scratch arrays are allocated in its own iteration.
+run in parallel; each one's scratch arrays are allocated in its own iteration. Arrays are
+C-ordered (the Python module makes them so), which lets the compiler see unit strides.
 """
 
 from cython.parallel cimport prange
@@ -11,9 +12,9 @@ from libc.stdint cimport int64_t, uint8_t
 from libc.stdlib cimport calloc, free, malloc
 
 
-def leave_out_iterate(const int64_t[::1] bounds, const double[:, :] lam, const double[:, :] r,
-                      const double[:, :, :] ginv, const uint8_t[::1] skip, double tol,
-                      int64_t max_iter, double[:, :] w, uint8_t[::1] late):
+def leave_out_iterate(const int64_t[::1] bounds, const double[:, ::1] lam, const double[:, ::1] r,
+                      const double[:, :, ::1] ginv, const uint8_t[::1] skip, double tol,
+                      int64_t max_iter, double[:, ::1] w, uint8_t[::1] late):
     """``w_g = (H_c - H_g)^+ r_g`` per pair by the iteration ``w <- G_c (r_g + H_g w)``."""
     cdef Py_ssize_t t = lam.shape[1]
     cdef Py_ssize_t n_countries = bounds.shape[0] - 1
@@ -21,6 +22,10 @@ def leave_out_iterate(const int64_t[::1] bounds, const double[:, :] lam, const d
     cdef double* v
     cdef double* step
     cdef double* hw
+    cdef const double* lp
+    cdef const double* rp
+    cdef const double* g
+    cdef const double* grow
     cdef double total, size, dot, change, new, va
     cdef bint done
     cdef uint8_t[::1] failed = bytearray(max(n_countries, 1))
@@ -32,34 +37,39 @@ def leave_out_iterate(const int64_t[::1] bounds, const double[:, :] lam, const d
                 continue
             step = v + t
             hw = v + 2 * t
+            g = &ginv[c, 0, 0]
             for p in range(bounds[c], bounds[c + 1]):
                 if skip[p]:
                     continue
+                # Raw row pointers: the compiler sees unit strides and vectorises the updates.
+                lp = &lam[p, 0]
+                rp = &r[p, 0]
                 total = 0.0
                 size = 0.0
                 for s in range(t):
-                    total = total + lam[p, s]
-                    if fabs(r[p, s]) > size:
-                        size = fabs(r[p, s])
+                    total = total + lp[s]
+                    if fabs(rp[s]) > size:
+                        size = fabs(rp[s])
                     hw[s] = 0.0
                 done = False
                 for it in range(max_iter):
                     for s in range(t):
-                        v[s] = r[p, s] + hw[s]
+                        v[s] = rp[s] + hw[s]
                     for s in range(t):
                         step[s] = 0.0
                     for a in range(t):  # step = v @ G_c
                         va = v[a]
                         if va != 0.0:
+                            grow = g + a * t
                             for s in range(t):
-                                step[s] += va * ginv[c, a, s]
+                                step[s] += va * grow[s]
                     dot = 0.0
                     for s in range(t):
-                        dot = dot + lam[p, s] * step[s]
+                        dot = dot + lp[s] * step[s]
                     dot = dot / total
                     change = 0.0
                     for s in range(t):
-                        new = lam[p, s] * (step[s] - dot)  # H_g step
+                        new = lp[s] * (step[s] - dot)  # H_g step
                         if fabs(new - hw[s]) > change:
                             change = fabs(new - hw[s])
                         hw[s] = new
@@ -75,9 +85,9 @@ def leave_out_iterate(const int64_t[::1] bounds, const double[:, :] lam, const d
             raise MemoryError("no memory for the leave-out iteration")
 
 
-def side_sums(const int64_t[::1] bounds, const double[:, :] lam, const double[:, :] e,
-              const double[:, :, :] xt, double[:, :, :] hessian, double[:, :, :] scores,
-              double[:, :, :, :] cross, double[:, :, :, :] third):
+def side_sums(const int64_t[::1] bounds, const double[:, ::1] lam, const double[:, ::1] e,
+              const double[:, :, ::1] xt, double[:, :, ::1] hessian, double[:, :, ::1] scores,
+              double[:, :, :, ::1] cross, double[:, :, :, ::1] third):
     """Per country: the Hessian, score, cross and third-derivative sums over its pairs."""
     cdef Py_ssize_t t = lam.shape[1]
     cdef Py_ssize_t k = xt.shape[2]
@@ -93,6 +103,9 @@ def side_sums(const int64_t[::1] bounds, const double[:, :] lam, const double[:,
     cdef double* u
     cdef double* hx
     cdef double* ax
+    cdef const double* lp
+    cdef const double* ep
+    cdef const double* xp
     cdef double total, root, proj, lx, us, es, axs
     cdef uint8_t[::1] failed = bytearray(max(n_countries, 1))
     tt = t * t
@@ -116,29 +129,32 @@ def side_sums(const int64_t[::1] bounds, const double[:, :] lam, const double[:,
             hx = u + t
             ax = hx + kt
             for p in range(bounds[c], bounds[c + 1]):
+                lp = &lam[p, 0]
+                ep = &e[p, 0]
+                xp = &xt[p, 0, 0]
                 total = 0.0
                 for s in range(t):
-                    total = total + lam[p, s]
+                    total = total + lp[s]
                 root = sqrt(total)
                 for s in range(t):
-                    u[s] = lam[p, s] / root
-                    dl[s] += lam[p, s]
+                    u[s] = lp[s] / root
+                    dl[s] += lp[s]
                 for m in range(k):
                     proj = 0.0
                     for s in range(t):
-                        proj = proj + lam[p, s] * xt[p, s, m]
+                        proj = proj + lp[s] * xp[s * k + m]
                     proj = proj / total
                     for s in range(t):
-                        lx = lam[p, s] * xt[p, s, m]
+                        lx = lp[s] * xp[s * k + m]
                         dlx[m * t + s] += lx
-                        hx[m * t + s] = lx - lam[p, s] * proj
+                        hx[m * t + s] = lx - lp[s] * proj
                         ax[m * t + s] = lx / root
                 for s in range(t):
                     us = u[s]
-                    es = e[p, s]
+                    es = ep[s]
                     for q in range(t):
                         h[s * t + q] += us * u[q]
-                        s_[s * t + q] += es * e[p, q]
+                        s_[s * t + q] += es * ep[q]
                     for m in range(k):
                         axs = ax[m * t + s]
                         for q in range(t):
@@ -160,20 +176,26 @@ def side_sums(const int64_t[::1] bounds, const double[:, :] lam, const double[:,
             raise MemoryError("no memory for the per-country sums of the bias correction")
 
 
-def pair_hessian_times(const double[:, :] lam, const double[:, :, :] v, double[:, :, :] out):
+def pair_hessian_times(const double[:, ::1] lam, const double[:, :, ::1] v, double[:, :, ::1] out):
     """``out[p, r] = H_p v[p, r]`` with ``H_p = diag(mu_p) - mu_p mu_p' / sum(mu_p)``."""
     cdef Py_ssize_t t = lam.shape[1]
     cdef Py_ssize_t p, r, s
+    cdef const double* lp
+    cdef const double* vp
+    cdef double* op
     cdef double total, dot
     with nogil:
         for p in prange(lam.shape[0], schedule="static"):
+            lp = &lam[p, 0]
             total = 0.0
             for s in range(t):
-                total = total + lam[p, s]
+                total = total + lp[s]
             for r in range(v.shape[1]):
+                vp = &v[p, r, 0]
+                op = &out[p, r, 0]
                 dot = 0.0
                 for s in range(t):
-                    dot = dot + lam[p, s] * v[p, r, s]
+                    dot = dot + lp[s] * vp[s]
                 dot = dot / total
                 for s in range(t):
-                    out[p, r, s] = lam[p, s] * (v[p, r, s] - dot)
+                    op[s] = lp[s] * (vp[s] - dot)

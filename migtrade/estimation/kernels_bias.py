@@ -29,8 +29,9 @@ def leave_out_iterate(bounds: np.ndarray, lam: np.ndarray, r: np.ndarray, ginv: 
     """Per pair p of country c (pairs sorted by country, c's between ``bounds[c]`` and
     ``bounds[c + 1]``), not in the boolean ``skip``: ``w[p] = (H_c - H_p)^+ r[p]`` by the
     iteration of the module notes with ``ginv[c]`` = G_c; the boolean ``late[p]`` is set where
-    ``max_iter`` steps were not enough."""
-    _kernels_bias.leave_out_iterate(bounds, lam, r, ginv, _as_bytes(skip), tol, max_iter, w,
+    ``max_iter`` steps were not enough. ``w`` and ``late`` are C-ordered."""
+    _kernels_bias.leave_out_iterate(_index(bounds), _c(lam), _c(r), _c(ginv),
+                                    _as_bytes(np.ascontiguousarray(skip)), tol, max_iter, w,
                                     _as_bytes(late))
 
 
@@ -40,14 +41,30 @@ def side_sums(bounds: np.ndarray, lam: np.ndarray, e: np.ndarray, xt: np.ndarray
     """Per country c, over its pairs g: ``H_c = sum diag(mu) - mu mu'/sum mu``,
     ``S_c = sum e e'``, ``C_ck = sum e (H_g x~_k)'`` and the third-derivative sum
     ``G_ck = A + A' - 2 diag(sum mu x~_k)`` with ``A = sum (mu x~_k) mu' / sum mu``; ``xt`` is
-    (pairs, T, k). Countries in parallel, one pass over each pair."""
-    _kernels_bias.side_sums(bounds, lam, e, xt, hessian, scores, cross, third)
+    (pairs, T, k). Countries in parallel, one pass over each pair. The four outputs are
+    C-ordered."""
+    _kernels_bias.side_sums(_index(bounds), _c(lam), _c(e), _c(xt), hessian, scores, cross,
+                            third)
 
 
 def pair_hessian_times(lam: np.ndarray, v: np.ndarray, out: np.ndarray) -> None:
     """``out[p, r] = H_p v[p, r]`` with ``H_p = diag(mu_p) - mu_p mu_p' / sum(mu_p)``, for
     (pairs, R, T) ``v`` and ``out`` (which may be ``v`` itself)."""
-    _kernels_bias.pair_hessian_times(lam, v, out)
+    if out.flags.c_contiguous:
+        _kernels_bias.pair_hessian_times(_c(lam), _c(v), out)
+        return
+    result = np.empty(out.shape)  # the loops write C-ordered arrays only
+    _kernels_bias.pair_hessian_times(_c(lam), _c(v), result)
+    out[...] = result
+
+
+def _c(a: np.ndarray) -> np.ndarray:
+    """A C-ordered float64 array (no copy when it is one), the layout the loops read."""
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
+def _index(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.int64)
 
 
 def _as_bytes(flags: np.ndarray) -> np.ndarray:

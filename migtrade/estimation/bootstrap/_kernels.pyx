@@ -13,8 +13,8 @@ cdef enum:
     ROW_BLOCK = 64
 
 
-def forms_from_bits(const uint8_t[:, :] bits, const double[:, :, :] table,
-                    const double[:] total, double dsum, double[:, :] lin, double[:] quad):
+def forms_from_bits(const uint8_t[:, ::1] bits, const double[:, :, ::1] table,
+                    const double[::1] total, double dsum, double[:, ::1] lin, double[::1] quad):
     """``lin[r] = P @ v_r`` and ``quad[r] = d @ v_r**2`` for Rademacher draws packed in bits."""
     cdef Py_ssize_t rows = bits.shape[0]
     cdef Py_ssize_t n_bytes = bits.shape[1]
@@ -55,8 +55,8 @@ def forms_from_bits(const uint8_t[:, :] bits, const double[:, :, :] table,
             raise MemoryError("no memory for the sums of the bootstrap draws")
 
 
-def forms_from_codes(const uint8_t[:, :] codes, const double[:] values, const double[:, :] P,
-                     const double[:] d, double[:, :] lin, double[:] quad):
+def forms_from_codes(const uint8_t[:, ::1] codes, const double[::1] values, const double[:, ::1] P,
+                     const double[::1] d, double[:, ::1] lin, double[::1] quad):
     """The same sums for draws given as indexes into ``values``."""
     cdef Py_ssize_t rows = codes.shape[0]
     cdef Py_ssize_t m = P.shape[0]

@@ -42,12 +42,16 @@ def forms_from_bits(bits: np.ndarray, table: np.ndarray, total: np.ndarray, dsum
     ``table`` is :func:`nibble_table` of P and ``total`` its row sums: with S the sum over the
     clusters whose bit is set, ``P @ v = 2 S - total``; ``v**2 = 1`` so ``quad = sum(d)``.
     Blocks of rows walk the byte positions together, so each position's 16 x m entries of the
-    table are read from cache once per block rather than once per draw.
+    table are read from cache once per block rather than once per draw. ``lin`` and ``quad``
+    are C-ordered.
     """
-    _kernels.forms_from_bits(bits, table, total, dsum, lin, quad)
+    _kernels.forms_from_bits(np.ascontiguousarray(bits), np.ascontiguousarray(table),
+                             np.ascontiguousarray(total), dsum, lin, quad)
 
 
 def forms_from_codes(codes: np.ndarray, values: np.ndarray, P: np.ndarray, d: np.ndarray,
                      lin: np.ndarray, quad: np.ndarray) -> None:
-    """The same sums for draws given as indexes into ``values``."""
-    _kernels.forms_from_codes(codes, values, P, d, lin, quad)
+    """The same sums for draws given as indexes into ``values`` (``lin`` and ``quad``
+    C-ordered, as in :func:`forms_from_bits`)."""
+    _kernels.forms_from_codes(np.ascontiguousarray(codes), np.ascontiguousarray(values),
+                              np.ascontiguousarray(P), np.ascontiguousarray(d), lin, quad)
