@@ -14,6 +14,13 @@ from libc.stdint cimport int32_t, int64_t, uint8_t
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
 
+# Below this many cells (rows x columns) a call runs on the calling thread alone: waking an OpenMP
+# team costs more than it saves on small models, and much more when other processes hold the
+# cores (a 10,000-row PPML fit took 2.2 times as long on two threads as on one with the second
+# core busy). Results do not depend on the branch: each column (or block) is computed alike.
+cdef enum:
+    PARALLEL_MIN_CELLS = 200_000
+
 # What the last pass of a sweep does besides subtracting the means.
 cdef enum:
     PLAIN = 0
@@ -204,8 +211,12 @@ def demean_columns(double[::1, :] x, const int32_t[:, ::1] codes, const int64_t[
     d.n = x.shape[0]
     d.n_fe = codes.shape[0]
     with nogil:
-        for j in prange(k, schedule="dynamic", chunksize=1):
-            sweeps_out[j] = _demean_column(base + j * ld, &d, tols[j], maxiter)
+        if d.n * k < PARALLEL_MIN_CELLS:
+            for j in range(k):
+                sweeps_out[j] = _demean_column(base + j * ld, &d, tols[j], maxiter)
+        else:
+            for j in prange(k, schedule="dynamic", chunksize=1):
+                sweeps_out[j] = _demean_column(base + j * ld, &d, tols[j], maxiter)
     for j in range(k):
         if sweeps_out[j] == OUT_OF_MEMORY:
             raise MemoryError("no memory for the scratch vectors of the fixed-effect sweeps")
@@ -247,8 +258,12 @@ def group_sums(const double[::1, :] x, const int32_t[:, ::1] codes, const int64_
     d.n = x.shape[0]
     d.n_fe = codes.shape[0]
     with nogil:
-        for j in prange(k, schedule="dynamic", chunksize=1):
-            _group_sums_column(xb + j * ldx, &d, nb + j * ldn, gb + j * ldg, levels)
+        if d.n * k < PARALLEL_MIN_CELLS:
+            for j in range(k):
+                _group_sums_column(xb + j * ldx, &d, nb + j * ldn, gb + j * ldg, levels)
+        else:
+            for j in prange(k, schedule="dynamic", chunksize=1):
+                _group_sums_column(xb + j * ldx, &d, nb + j * ldn, gb + j * ldg, levels)
 
 
 cdef void _gram_rows(const double* x, Py_ssize_t ldx, const double* y, Py_ssize_t ldy,
@@ -286,9 +301,14 @@ def weighted_gram(const double[::1, :] x, const double[::1] w, const double[::1,
     if parts == NULL:
         raise MemoryError("no memory for the partial sums of the Gram matrix")
     with nogil:
-        for c in prange(chunks, schedule="static"):
-            _gram_rows(xb, ldx, yb, ldy, &w[0], n * c // chunks, n * (c + 1) // chunks, k, m,
-                       parts + c * width)
+        if n * (k + m) < PARALLEL_MIN_CELLS:
+            for c in range(chunks):
+                _gram_rows(xb, ldx, yb, ldy, &w[0], n * c // chunks, n * (c + 1) // chunks, k, m,
+                           parts + c * width)
+        else:
+            for c in prange(chunks, schedule="static"):
+                _gram_rows(xb, ldx, yb, ldy, &w[0], n * c // chunks, n * (c + 1) // chunks, k, m,
+                           parts + c * width)
     for a in range(k):
         for b in range(a + 1):
             s = 0.0

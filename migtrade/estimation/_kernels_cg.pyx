@@ -6,6 +6,13 @@ arithmetic here is in the same order as there, compiled without fused multiply-a
 """
 
 from cython.parallel cimport prange
+
+# Below this many cells (rows x columns) a call runs on the calling thread alone: waking an OpenMP
+# team costs more than it saves on small models, and much more when other processes hold the
+# cores (a 10,000-row PPML fit took 2.2 times as long on two threads as on one with the second
+# core busy). Results do not depend on the branch: each column (or block) is computed alike.
+cdef enum:
+    PARALLEL_MIN_CELLS = 200_000
 from libc.math cimport fabs, isfinite
 from libc.stdint cimport int32_t, int64_t
 from libc.stdlib cimport free, malloc
@@ -149,8 +156,12 @@ def cg_columns(double[::1, :] x, const int32_t[:, ::1] codes, const int64_t[::1]
     d.n = x.shape[0]
     d.n_fe = codes.shape[0]
     with nogil:
-        for j in prange(k, schedule="dynamic", chunksize=1):
-            iters_out[j] = _cg_column(base + j * ld, &d, tols[j], maxiter)
+        if d.n * k < PARALLEL_MIN_CELLS:
+            for j in range(k):
+                iters_out[j] = _cg_column(base + j * ld, &d, tols[j], maxiter)
+        else:
+            for j in prange(k, schedule="dynamic", chunksize=1):
+                iters_out[j] = _cg_column(base + j * ld, &d, tols[j], maxiter)
     for j in range(k):
         if iters_out[j] == OUT_OF_MEMORY:
             raise MemoryError("no memory for the vectors of the conjugate-gradient solve")
