@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
 import os
 import platform
 import sys
@@ -123,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
           flush=True)
     results: dict[int, dict[str, dict[str, float]]] = {}
     timings: dict[int, float] = {}
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+    # spawn, not fork: the compiled loops' OpenMP runtime does not survive a fork.
+    with ProcessPoolExecutor(max_workers=args.workers,
+                             mp_context=multiprocessing.get_context("spawn")) as pool:
         for n, r in zip(sizes, reps, strict=True):
             start = time.perf_counter()
             jobs = [(n, args.periods, args.dgp, args.seed + 1000 * n + k) for k in range(r)]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
 import os
 import sys
 import time
@@ -95,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
             for seed in range(opts.draws)]
     start = time.perf_counter()
     if opts.workers > 1:
-        with ProcessPoolExecutor(opts.workers) as pool:
+        # spawn, not fork: the compiled loops' OpenMP runtime does not survive a fork.
+        with ProcessPoolExecutor(opts.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             results = list(pool.map(one_draw, jobs, chunksize=16))
     else:
         results = [one_draw(j) for j in jobs]
