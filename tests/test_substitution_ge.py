@@ -96,11 +96,20 @@ def test_gains_are_the_engines_removal_read_back() -> None:
     assert piece.summary["partial"]["rta"]["estimate"] == doc["partial"]["rta"]["estimate"]
 
 
-def test_read_together_joins_both_sides() -> None:
+EVENT_COLUMNS = ["year", "effect (log points)", "effect (proportion)", "clustered SE",
+                 "placebo 5%", "placebo 95%", "placebo p"]
+
+
+@pytest.mark.parametrize("bootstrap", [False, True])
+def test_read_together_joins_both_sides(bootstrap: bool) -> None:
+    # With --inference bootstrap the table gains a last column; the sentence still quotes the
+    # placebo p-value, found by its column's name.
+    extra = ["score bootstrap p"] if bootstrap else []
+    rows = [[1990, 0.0, 0.0, None, None, None, None], [1995, 0.127, 0.135, 0.144, -0.3, 0.3, 0.71]]
     case = dict(CASE, tables=[{"title": "NAFTA event study: migration flow, five years from the "
                                         "year shown (migration_flow); 8 placebo corridors",
-                               "columns": [], "rows": [[1990, 0.0, 0.0, None, None, None, None],
-                                                       [1995, 0.127, 0.135, 0.144, -0.3, 0.3, 0.71]]}])
+                               "columns": EVENT_COLUMNS + extra,
+                               "rows": [r + ([0.479] if bootstrap else []) for r in rows]}])
     out = with_nafta_ge(case, nafta_panel())
     assert out["skipped"] == {} and out["general_equilibrium"]["year"] == 1995
     assert out["tables"][0] == case["tables"][0] and out["tables"][-1]["title"].startswith(

@@ -186,7 +186,7 @@ def read_together(case: Mapping[str, Any], piece: NaftaGE) -> str | None:
     gains = piece.summary["countries"]
     flows = next((t for t in case.get("tables", []) if "(migration_flow)" in t["title"]), None)
     after = None
-    if flows is not None:
+    if flows is not None and "placebo p" in flows["columns"]:
         after = next((r for r in flows["rows"] if r[0] >= NAFTA_YEAR and r[1] is not None), None)
     parts = [f"{_signed(gains[code]['real_gdp_gain_pct'])}% in {code}"
              for code in ("MEX", "USA", "PHL") if code in gains]
@@ -195,7 +195,7 @@ def read_together(case: Mapping[str, Any], piece: NaftaGE) -> str | None:
     if after is not None:
         text += (f", while the Mexico -> United States migration flow of the period from "
                  f"{after[0]} deviated {_fmt(after[1])} log points from its reference year "
-                 f"(placebo p {_fmt(after[-1])})")
+                 f"(placebo p {_fmt(after[flows['columns'].index('placebo p')])})")
     return text + "."
 
 
