@@ -185,17 +185,18 @@ def read_together(case: Mapping[str, Any], piece: NaftaGE) -> str | None:
         return None
     gains = piece.summary["countries"]
     flows = next((t for t in case.get("tables", []) if "(migration_flow)" in t["title"]), None)
-    after = None
+    after, placebo_p = None, None
     if flows is not None and "placebo p" in flows["columns"]:
         after = next((r for r in flows["rows"] if r[0] >= NAFTA_YEAR and r[1] is not None), None)
+        placebo_p = flows["columns"].index("placebo p")
     parts = [f"{_signed(gains[code]['real_gdp_gain_pct'])}% in {code}"
              for code in ("MEX", "USA", "PHL") if code in gains]
     listed = ", ".join(parts[:-1]) + f" and {parts[-1]}" if len(parts) > 1 else "".join(parts)
     text = f"Read together: NAFTA changed real GDP by {listed} (general equilibrium)"
-    if after is not None:
+    if after is not None and placebo_p is not None:
         text += (f", while the Mexico -> United States migration flow of the period from "
                  f"{after[0]} deviated {_fmt(after[1])} log points from its reference year "
-                 f"(placebo p {_fmt(after[flows['columns'].index('placebo p')])})")
+                 f"(placebo p {_fmt(after[placebo_p])})")
     return text + "."
 
 
