@@ -37,7 +37,6 @@ under a memory limit (:data:`SORT_MEMORY`), spilling to the fetch's scratch fold
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import re
 import zipfile
@@ -57,6 +56,7 @@ from migtrade.sources.base import (
 from migtrade.sources.cepii import unsafe_member
 from migtrade.sources.progress import progress_bar
 from migtrade.sources.registry import SOURCES
+from migtrade.store.files import sha256_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -355,14 +355,6 @@ def ingest_zip(path: Path, workdir: Path, *, years: tuple[int, int] | None = Non
     return out, countries, products, record
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def fetch(options: FetchOptions, ctx: FetchContext) -> list[Output]:
     """Read ``--file`` (or download the release) and write ``baci``, ``baci_countries``, ``baci_products``.
 
@@ -373,7 +365,7 @@ def fetch(options: FetchOptions, ctx: FetchContext) -> list[Output]:
     """
     error: type[MigtradeError]
     if options.file is not None:
-        path, location, retrieved_at, sha256 = options.file, str(options.file), utc_now(), _sha256_file(options.file)
+        path, location, retrieved_at, sha256 = options.file, str(options.file), utc_now(), sha256_of(options.file)
         error = DataError
     else:
         url = file_url(SOURCES["baci"].base_url(options.base_url), FILENAME, (".zip",))

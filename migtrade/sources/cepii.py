@@ -17,7 +17,6 @@ that did not exist in a year (``country_exists_o/d`` = 0) are dropped.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import re
 import zipfile
@@ -35,6 +34,7 @@ from migtrade.sources.base import (
 )
 from migtrade.sources.progress import progress_bar
 from migtrade.sources.registry import SOURCES
+from migtrade.store.files import sha256_of
 
 PARSER_VERSION = "cepii/1"
 FILENAME = "Gravity_csv_V202211.zip"
@@ -216,14 +216,6 @@ def ingest_zip(path: Path, out: Path, *, columns: tuple[str, ...] = (), years: t
     return rows, record
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def fetch(options: FetchOptions, ctx: FetchContext) -> list[Output]:
     """Download (or read ``--file``) the Gravity zip and stream it to Parquet in ``ctx.workdir``.
 
@@ -234,7 +226,7 @@ def fetch(options: FetchOptions, ctx: FetchContext) -> list[Output]:
     """
     error: type[MigtradeError]
     if options.file is not None:
-        path, location, retrieved_at, sha256 = options.file, str(options.file), utc_now(), _sha256_file(options.file)
+        path, location, retrieved_at, sha256 = options.file, str(options.file), utc_now(), sha256_of(options.file)
         error = DataError
     else:
         url = file_url(SOURCES["cepii"].base_url(options.base_url), FILENAME, (".zip",))

@@ -8,7 +8,6 @@ user's data with theirs.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Iterable
@@ -147,8 +146,10 @@ def fetch(options: FetchOptions, ctx: FetchContext) -> list[Output]:
         retrieved_at = found.retrieved_at or retrieved_at
         options_record["obtained"] = found.describe()
     else:
+        from migtrade.store.files import sha256_of
+
         path = Path(str(options.file)).expanduser()
-        digest = _file_sha256(path)
+        digest = sha256_of(path)
     frame = apply_mapping(read_any(path), options.mapping, str(path))
     if options.years is not None:
         if "year" not in frame.columns:
@@ -158,11 +159,3 @@ def fetch(options: FetchOptions, ctx: FetchContext) -> list[Output]:
                            retrieved_at=retrieved_at, sha256=digest, parser_version=PARSER_VERSION,
                            rows=len(frame), options=options_record)
     return [Output(provenance=prov, frame=frame.reset_index(drop=True))]
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
