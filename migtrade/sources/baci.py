@@ -49,14 +49,12 @@ from migtrade.sources.base import (
     FetchContext,
     FetchOptions,
     Output,
-    file_url,
     make_provenance,
-    utc_now,
+    zip_input,
 )
 from migtrade.sources.cepii import unsafe_member
 from migtrade.sources.progress import progress_bar
 from migtrade.sources.registry import SOURCES
-from migtrade.store.files import sha256_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -363,20 +361,14 @@ def fetch(options: FetchOptions, ctx: FetchContext) -> list[Output]:
     list[Output]
         The product-level trade as a Parquet file, then the country and product tables.
     """
-    error: type[MigtradeError]
-    if options.file is not None:
-        path, location, retrieved_at, sha256 = options.file, str(options.file), utc_now(), sha256_of(options.file)
-        error = DataError
-    else:
-        url = file_url(SOURCES["baci"].base_url(options.base_url), FILENAME, (".zip",))
-        payload = ctx.client.fetch(url, source="baci", expect=("zip",))
-        path, location, retrieved_at, sha256 = payload.path, url, payload.retrieved_at, payload.sha256
-        error = SourceError
+    zipped = zip_input("baci", options.file, SOURCES["baci"].base_url(options.base_url), FILENAME, ctx)
+    path, location, retrieved_at, sha256, error = (zipped.path, zipped.location, zipped.retrieved_at,
+                                                   zipped.sha256, zipped.error)
     try:
         out, countries, products, record = ingest_zip(path, ctx.workdir, years=options.years, quiet=ctx.quiet,
                                                       error=error)
     except SourceError:
-        if options.file is None:
+        if zipped.downloaded:
             ctx.client.forget(location)
         raise
     def provenance(rows: int, extra: dict[str, Any]) -> Any:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from migtrade.errors import DataError, UsageError
+from migtrade.errors import DataError, MigtradeError, SourceError, UsageError
 from migtrade.sources.clock import utc_now
 
 if TYPE_CHECKING:
@@ -210,6 +210,36 @@ def file_url(base: str, filename: str, extensions: tuple[str, ...]) -> str:
     if path.endswith(extensions):
         return base
     return f"{base.rstrip('/')}/{filename}"
+
+
+@dataclass(frozen=True)
+class ZipInput:
+    """Where the bytes of a source published as one zip come from: the user's file or a download.
+
+    ``error`` is the error class for what the zip turns out to hold: a data error (exit 2) for the
+    user's own file, a source error (exit 3) for a download.
+    """
+
+    path: Path
+    location: str
+    retrieved_at: str
+    sha256: str
+    error: type[MigtradeError]
+    downloaded: bool
+
+
+def zip_input(source: str, file: Path | None, base_url: str, filename: str,
+              ctx: FetchContext) -> ZipInput:
+    """The zip of ``--file``, or the one at ``base_url`` (a folder, or the zip's own address)."""
+    if file is not None:
+        from migtrade.store.files import sha256_of
+
+        return ZipInput(path=file, location=str(file), retrieved_at=utc_now(), sha256=sha256_of(file),
+                        error=DataError, downloaded=False)
+    url = file_url(base_url, filename, (".zip",))
+    payload = ctx.client.fetch(url, source=source, expect=("zip",))
+    return ZipInput(path=payload.path, location=url, retrieved_at=payload.retrieved_at,
+                    sha256=payload.sha256, error=SourceError, downloaded=True)
 
 
 def filter_years(frame: pd.DataFrame, years: tuple[int, int] | None, column: str = "year") -> pd.DataFrame:

@@ -28,13 +28,11 @@ from migtrade.sources.base import (
     FetchContext,
     FetchOptions,
     Output,
-    file_url,
     make_provenance,
-    utc_now,
+    zip_input,
 )
 from migtrade.sources.progress import progress_bar
 from migtrade.sources.registry import SOURCES
-from migtrade.store.files import sha256_of
 
 PARSER_VERSION = "cepii/1"
 FILENAME = "Gravity_csv_V202211.zip"
@@ -224,21 +222,15 @@ def fetch(options: FetchOptions, ctx: FetchContext) -> list[Output]:
     list[Output]
         One dataset as a Parquet file, columns as listed in this module's description.
     """
-    error: type[MigtradeError]
-    if options.file is not None:
-        path, location, retrieved_at, sha256 = options.file, str(options.file), utc_now(), sha256_of(options.file)
-        error = DataError
-    else:
-        url = file_url(SOURCES["cepii"].base_url(options.base_url), FILENAME, (".zip",))
-        payload = ctx.client.fetch(url, source="cepii", expect=("zip",))
-        path, location, retrieved_at, sha256 = payload.path, url, payload.retrieved_at, payload.sha256
-        error = SourceError
+    zipped = zip_input("cepii", options.file, SOURCES["cepii"].base_url(options.base_url), FILENAME, ctx)
+    path, location, retrieved_at, sha256, error = (zipped.path, zipped.location, zipped.retrieved_at,
+                                                   zipped.sha256, zipped.error)
     out = ctx.workdir / "cepii_gravity.parquet"
     try:
         rows, record = ingest_zip(path, out, columns=options.columns, years=options.years,
                                   quiet=ctx.quiet, error=error)
     except SourceError:
-        if options.file is None:
+        if zipped.downloaded:
             ctx.client.forget(location)
         raise
     prov = make_provenance(source="cepii", location=location, retrieved_at=retrieved_at, sha256=sha256,
