@@ -42,7 +42,7 @@ import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from migtrade.errors import DataError, MigtradeError, SourceError
 from migtrade.sources.base import (
@@ -53,7 +53,7 @@ from migtrade.sources.base import (
     zip_input,
 )
 from migtrade.sources.cepii import unsafe_member
-from migtrade.sources.progress import progress_bar
+from migtrade.sources.progress import CountedStream, progress_bar
 from migtrade.sources.registry import SOURCES
 
 if TYPE_CHECKING:
@@ -179,24 +179,6 @@ def read_products(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> pd.DataFra
     return frame
 
 
-class _Counted(io.RawIOBase):
-    """A read-only stream that reports the bytes read, for the progress bar."""
-
-    def __init__(self, inner: IO[bytes], advance: Any) -> None:
-        super().__init__()
-        self._inner = inner
-        self._advance = advance
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = self._inner.read(len(buffer))
-        self._advance(len(data))
-        buffer[: len(data)] = data
-        return len(data)
-
-
 STAGE_SCHEMA_FIELDS = (("t", "int32"), ("i", "int32"), ("j", "int32"), ("k", "string"),
                        ("v", "float64"), ("q", "float64"))
 
@@ -261,7 +243,7 @@ def _stage(archive: zipfile.ZipFile, members: Members, stage: Path, years: tuple
             with archive.open(info) as raw:
                 try:
                     reader = pacsv.open_csv(
-                        io.BufferedReader(_Counted(raw, advance), buffer_size=1 << 20),
+                        io.BufferedReader(CountedStream(raw, advance), buffer_size=1 << 20),
                         read_options=pacsv.ReadOptions(block_size=_BLOCK, encoding="utf-8"),
                         convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False,
                                                              null_values=[""], quoted_strings_can_be_null=False),

@@ -21,7 +21,7 @@ import io
 import re
 import zipfile
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import Any
 
 from migtrade.errors import DataError, MigtradeError, SourceError
 from migtrade.sources.base import (
@@ -31,7 +31,7 @@ from migtrade.sources.base import (
     make_provenance,
     zip_input,
 )
-from migtrade.sources.progress import progress_bar
+from migtrade.sources.progress import CountedStream, progress_bar
 from migtrade.sources.registry import SOURCES
 
 PARSER_VERSION = "cepii/1"
@@ -129,28 +129,6 @@ def _missing(header: list[str], candidates: tuple[str, ...]) -> None:
     raise DataError(f"cepii: no column {' or '.join(candidates)} in the Gravity CSV", f"Columns: {shown}.")
 
 
-class _Counted(io.RawIOBase):
-    """A read-only stream that reports how many bytes went through, for the progress bar."""
-
-    def __init__(self, inner: IO[bytes], advance: Any) -> None:
-        super().__init__()
-        self._inner = inner
-        self._advance = advance
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._inner.read(size)
-        self._advance(len(data))
-        return data
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-
 def ingest_zip(path: Path, out: Path, *, columns: tuple[str, ...] = (), years: tuple[int, int] | None = None,
                quiet: bool = True, error: type[MigtradeError] = DataError) -> tuple[int, dict[str, Any]]:
     """Stream the Gravity CSV inside ``path`` to the Parquet file ``out``.
@@ -185,7 +163,7 @@ def ingest_zip(path: Path, out: Path, *, columns: tuple[str, ...] = (), years: t
                 progress_bar(f"cepii: {member.filename}", member.file_size, quiet=quiet) as advance, \
                 pq.ParquetWriter(out, schema, compression="zstd") as writer:
             reader = pacsv.open_csv(
-                io.BufferedReader(_Counted(raw, advance), buffer_size=1 << 20),
+                io.BufferedReader(CountedStream(raw, advance), buffer_size=1 << 20),
                 read_options=pacsv.ReadOptions(block_size=_BLOCK, encoding="utf-8"),
                 convert_options=pacsv.ConvertOptions(include_columns=needed, column_types=types,
                                                      strings_can_be_null=True),

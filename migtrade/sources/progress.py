@@ -6,10 +6,11 @@ bar appears only when stderr is a terminal and the user did not ask for ``--quie
 
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Protocol
+from typing import IO, Any, Protocol
 
 
 class Advance(Protocol):
@@ -68,3 +69,25 @@ def progress_bar(description: str, total: float | None, *, quiet: bool, unit: st
             bar.update(task, advance=amount)
 
         yield advance
+
+
+class CountedStream(io.RawIOBase):
+    """A read-only stream that reports how many bytes went through it, for a progress bar."""
+
+    def __init__(self, inner: IO[bytes], advance: Advance) -> None:
+        super().__init__()
+        self._inner = inner
+        self._advance = advance
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._inner.read(size)
+        self._advance(len(data))
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
