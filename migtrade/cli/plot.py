@@ -15,6 +15,13 @@ plot_app = typer.Typer(
 _FILES_HELP = "Files written by 'migtrade estimate --save' (one result or a list each)."
 _OUTPUT_HELP = "Image file: .png, .svg or .pdf (written atomically)."
 
+# The options every plot takes (typer builds each command's own parameter from these).
+_TITLE = typer.Option(None, "--title", help="Title above the plot.")
+_XLABEL = typer.Option(None, "--xlabel", help="Label of the horizontal axis.")
+_WIDTH = typer.Option(7.0, "--width", help="Width in inches.")
+_HEIGHT = typer.Option(4.5, "--height", help="Height in inches.")
+_DPI = typer.Option(150, "--dpi", help="Resolution of PNG output (pixels = inches x dpi).")
+
 
 def register(app: typer.Typer) -> None:
     """Add the command group to the app."""
@@ -27,11 +34,11 @@ def coef_command(
     output: Path = typer.Option(..., "--output", "-o", help=_OUTPUT_HELP),
     keep: list[str] | None = typer.Option(None, "--keep", help="Plot only matching coefficients (regex); repeatable."),
     drop: list[str] | None = typer.Option(None, "--drop", help="Leave out matching coefficients (regex); repeatable."),
-    title: str | None = typer.Option(None, "--title", help="Title above the plot."),
-    xlabel: str | None = typer.Option(None, "--xlabel", help="Label of the horizontal axis."),
-    width: float = typer.Option(7.0, "--width", help="Width in inches."),
-    height: float = typer.Option(4.5, "--height", help="Height in inches."),
-    dpi: int = typer.Option(150, "--dpi", help="Resolution of PNG output (pixels = inches x dpi)."),
+    title: str | None = _TITLE,
+    xlabel: str | None = _XLABEL,
+    width: float = _WIDTH,
+    height: float = _HEIGHT,
+    dpi: int = _DPI,
 ) -> None:
     """Coefficients with confidence intervals; several models side by side with a legend."""
     from migtrade.atomic import write_bytes
@@ -52,11 +59,11 @@ def split_command(
     output: Path = typer.Option(..., "--output", "-o", help=_OUTPUT_HELP),
     term: str | None = typer.Option(None, "--term", help="The coefficient to draw (needed when there are several)."),
     formula: str | None = typer.Option(None, "--formula", help="Which formula, when the run fitted several."),
-    title: str | None = typer.Option(None, "--title", help="Title above the plot."),
-    xlabel: str | None = typer.Option(None, "--xlabel", help="Label of the horizontal axis."),
-    width: float = typer.Option(7.0, "--width", help="Width in inches."),
-    height: float = typer.Option(4.5, "--height", help="Height in inches."),
-    dpi: int = typer.Option(150, "--dpi", help="Resolution of PNG output (pixels = inches x dpi)."),
+    title: str | None = _TITLE,
+    xlabel: str | None = _XLABEL,
+    width: float = _WIDTH,
+    height: float = _HEIGHT,
+    dpi: int = _DPI,
 ) -> None:
     """One coefficient across the sectors of a split run: sorted estimates with confidence intervals."""
     from migtrade.atomic import write_bytes
@@ -88,11 +95,11 @@ def event_command(
         None, "--periods", help="Comma-separated period of each selected coefficient, in order, e.g. -3,-2,0,1."),
     ref: str = typer.Option(
         "-1", "--ref", help="Reference (omitted) period, drawn as a point at zero on a dashed line; or none."),
-    title: str | None = typer.Option(None, "--title", help="Title above the plot."),
-    xlabel: str | None = typer.Option(None, "--xlabel", help="Label of the horizontal axis."),
-    width: float = typer.Option(7.0, "--width", help="Width in inches."),
-    height: float = typer.Option(4.5, "--height", help="Height in inches."),
-    dpi: int = typer.Option(150, "--dpi", help="Resolution of PNG output (pixels = inches x dpi)."),
+    title: str | None = _TITLE,
+    xlabel: str | None = _XLABEL,
+    width: float = _WIDTH,
+    height: float = _HEIGHT,
+    dpi: int = _DPI,
 ) -> None:
     """Event study: leads and lags with confidence bands around the reference period."""
     from migtrade.atomic import write_bytes
@@ -116,12 +123,12 @@ def ge_command(
     output: Path = typer.Option(..., "--output", "-o", help=_OUTPUT_HELP),
     countries: str | None = typer.Option(
         None, "--countries", help="Comma-separated ISO3 codes to draw, e.g. CAN,MEX,USA,PHL (default: all)."),
-    title: str | None = typer.Option(None, "--title", help="Title above the plot."),
-    xlabel: str | None = typer.Option(None, "--xlabel", help="Label of the horizontal axis."),
-    width: float = typer.Option(7.0, "--width", help="Width in inches."),
+    title: str | None = _TITLE,
+    xlabel: str | None = _XLABEL,
+    width: float = _WIDTH,
     height: float | None = typer.Option(
         None, "--height", help="Height in inches (default: grows with the number of countries)."),
-    dpi: int = typer.Option(150, "--dpi", help="Resolution of PNG output (pixels = inches x dpi)."),
+    dpi: int = _DPI,
 ) -> None:
     """Welfare: real GDP change by country, sorted, changed countries highlighted, intervals when drawn."""
     from migtrade.atomic import write_bytes
@@ -146,10 +153,10 @@ def panel_command(
     variables: str = typer.Option("trade,migrant_stock", "--vars", help="Comma-separated panel columns."),
     output: Path = typer.Option(..., "--output", "-o", help=_OUTPUT_HELP),
     store: Path | None = typer.Option(None, "--store", help="Store folder where PANEL may be a dataset name."),
-    title: str | None = typer.Option(None, "--title", help="Title above the plot."),
-    width: float = typer.Option(7.0, "--width", help="Width in inches."),
-    height: float = typer.Option(4.5, "--height", help="Height in inches."),
-    dpi: int = typer.Option(150, "--dpi", help="Resolution of PNG output (pixels = inches x dpi)."),
+    title: str | None = _TITLE,
+    width: float = _WIDTH,
+    height: float = _HEIGHT,
+    dpi: int = _DPI,
 ) -> None:
     """A dyad's trade and migration (or any panel columns) over time, one panel per variable."""
     from migtrade.atomic import write_bytes
