@@ -268,6 +268,33 @@ def test_score_replications_equal_the_explicit_formula(kind: WeightKind, fe_term
     np.testing.assert_allclose(pieces.replications(plan), expected, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("byte_table", [False, True])
+@pytest.mark.parametrize("kind", list(WeightKind))
+def test_joint_score_replications_equal_the_explicit_formula(kind: WeightKind, byte_table: bool,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three tested combinations of one fit (shared s_g) in one pass over the draws, through the
+    table of byte or of half-byte sums, several row blocks and bands of byte positions, against
+    t*(v) computed from the weights for each combination alone."""
+    from migtrade.estimation.bootstrap import kernels, weights
+    from migtrade.estimation.bootstrap.score import ClusterPieces, joint_replications
+
+    g = 1001  # not a multiple of 8 or 4
+    monkeypatch.setattr(weights, "CHUNK_CELLS", 50_000)  # chunks of 399 packed rows: two blocks
+    monkeypatch.setattr(kernels, "BYTE_TABLE_BYTES", 1 << 30 if byte_table else 0)
+    rng = np.random.default_rng(8)
+    s = rng.normal(size=(g, 3))
+    pieces = []
+    for _ in range(3):
+        a, q = rng.normal(size=3), rng.normal(size=(g, 3)) / g
+        pieces.append(ClusterPieces(a=a, s=s, c=s @ a, q=q, f=None))
+    plan = DrawPlan(kind, 1200, 3, g)
+    V = np.vstack([ch.matrix(g, WEIGHTS[kind]) for ch in plan.chunks()])
+    for piece, got in zip(pieces, joint_replications(pieces, plan), strict=True):
+        resid = V * piece.c - (V @ s) @ piece.q.T
+        expected = (V @ piece.c) / np.sqrt(np.einsum("bg,bg->b", resid, resid))
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
 def _poisson_irls(y: np.ndarray, Z: np.ndarray) -> np.ndarray:
     """Fitted means of a Poisson regression of y on the columns of Z, by plain Newton steps."""
     beta = np.zeros(Z.shape[1])

@@ -10,21 +10,36 @@ from libc.stdlib cimport calloc, free
 
 # Rows of draws that walk the byte positions together (kernels.ROW_BLOCK).
 cdef enum:
-    ROW_BLOCK = 64
+    ROW_BLOCK = 256
+    # Bytes of the table a band of byte positions takes: the band stays in the core's cache
+    # while every row of the block reads it.
+    BAND_BYTES = 1 << 17
 
 
 def forms_from_bits(const uint8_t[:, ::1] bits, const double[:, :, ::1] table,
-                    const double[::1] total, double dsum, double[:, ::1] lin, double[::1] quad):
-    """``lin[r] = P @ v_r`` and ``quad[r] = d @ v_r**2`` for Rademacher draws packed in bits."""
+                    const double[::1] total, const double[::1] dsum, double[:, ::1] lin,
+                    double[:, ::1] quad):
+    """``lin[r] = P @ v_r`` and ``quad[r, t] = dsum[t]`` for Rademacher draws packed in bits.
+
+    ``table`` has 256 entries a byte position (one lookup a byte) or 16 a half byte (two).
+    """
     cdef Py_ssize_t rows = bits.shape[0]
     cdef Py_ssize_t n_bytes = bits.shape[1]
     cdef Py_ssize_t n_pos = table.shape[0]
+    cdef bint whole_bytes = table.shape[1] == 256
     cdef Py_ssize_t m = table.shape[2]
+    cdef Py_ssize_t n_terms = dsum.shape[0]
     cdef Py_ssize_t n_blocks = (rows + ROW_BLOCK - 1) // ROW_BLOCK
-    cdef Py_ssize_t blk, r0, r1, b, lo, hi, r, k
+    cdef Py_ssize_t band = BAND_BYTES // (8 * m * (256 if whole_bytes else 32))
+    cdef Py_ssize_t blk, r0, r1, bi, b0, b1, b, lo, hi, r, k
     cdef uint8_t byte
     cdef double* acc
+    cdef double* row_acc
+    cdef const double* entry
     cdef uint8_t[::1] failed = bytearray(max(n_blocks, 1))
+    if band < 1:
+        band = 1
+    cdef Py_ssize_t n_bands = (n_bytes + band - 1) // band
     with nogil:
         for blk in prange(n_blocks, schedule="static"):
             r0 = blk * ROW_BLOCK
@@ -35,20 +50,37 @@ def forms_from_bits(const uint8_t[:, ::1] bits, const double[:, :, ::1] table,
             if acc == NULL:
                 failed[blk] = 1
                 continue
-            for b in range(n_bytes):
-                lo = 2 * b
-                hi = lo + 1
+            # Each row adds its bytes' entries in byte order whatever the blocking, so the
+            # sums do not depend on ROW_BLOCK or the band.
+            for bi in range(n_bands):
+                b0 = bi * band
+                b1 = b0 + band
+                if b1 > n_bytes:
+                    b1 = n_bytes
                 for r in range(r0, r1):
-                    byte = bits[r, b]
-                    for k in range(m):
-                        acc[(r - r0) * m + k] += table[lo, byte & 15, k]
-                    if hi < n_pos:
-                        for k in range(m):
-                            acc[(r - r0) * m + k] += table[hi, byte >> 4, k]
+                    row_acc = acc + (r - r0) * m
+                    if whole_bytes:
+                        for b in range(b0, b1):
+                            entry = &table[b, bits[r, b], 0]
+                            for k in range(m):
+                                row_acc[k] += entry[k]
+                    else:
+                        for b in range(b0, b1):
+                            byte = bits[r, b]
+                            lo = 2 * b
+                            hi = lo + 1
+                            entry = &table[lo, byte & 15, 0]
+                            for k in range(m):
+                                row_acc[k] += entry[k]
+                            if hi < n_pos:
+                                entry = &table[hi, byte >> 4, 0]
+                                for k in range(m):
+                                    row_acc[k] += entry[k]
             for r in range(r0, r1):
                 for k in range(m):
                     lin[r, k] = 2.0 * acc[(r - r0) * m + k] - total[k]
-                quad[r] = dsum
+                for k in range(n_terms):
+                    quad[r, k] = dsum[k]
             free(acc)
     for blk in range(n_blocks):
         if failed[blk]:
@@ -56,30 +88,33 @@ def forms_from_bits(const uint8_t[:, ::1] bits, const double[:, :, ::1] table,
 
 
 def forms_from_codes(const uint8_t[:, ::1] codes, const double[::1] values, const double[:, ::1] P,
-                     const double[::1] d, double[:, ::1] lin, double[::1] quad):
-    """The same sums for draws given as indexes into ``values``."""
+                     const double[:, ::1] D, double[:, ::1] lin, double[:, ::1] quad):
+    """The same sums for draws given as indexes into ``values``: ``quad[r] = D @ v_r**2``."""
     cdef Py_ssize_t rows = codes.shape[0]
     cdef Py_ssize_t m = P.shape[0]
     cdef Py_ssize_t g = P.shape[1]
+    cdef Py_ssize_t n_terms = D.shape[0]
     cdef Py_ssize_t r, c, k
-    cdef double v, q
+    cdef double v, v2
     cdef double* acc
     cdef uint8_t[::1] failed = bytearray(max(rows, 1))
     with nogil:
         for r in prange(rows, schedule="static"):
-            acc = <double*> calloc(m + 1, sizeof(double))
+            acc = <double*> calloc(m + n_terms + 1, sizeof(double))
             if acc == NULL:
                 failed[r] = 1
                 continue
-            q = 0.0
             for c in range(g):
                 v = values[codes[r, c]]
+                v2 = v * v
                 for k in range(m):
                     acc[k] += v * P[k, c]
-                q = q + v * v * d[c]
+                for k in range(n_terms):
+                    acc[m + k] += v2 * D[k, c]
             for k in range(m):
                 lin[r, k] = acc[k]
-            quad[r] = q
+            for k in range(n_terms):
+                quad[r, k] = acc[m + k]
             free(acc)
     for r in range(rows):
         if failed[r]:

@@ -27,7 +27,9 @@ wild cluster bootstrap (WCR) of the last IRLS regression, as
 :mod:`migtrade.estimation.bootstrap.wild` computes it for least squares, and the sample's
 statistic is t*(1). With F zero, a draw needs 2k + 1 sums over clusters (Σ v s, Σ v c q and
 Σ v² c²; the variance is a quadratic in them), so B draws cost O(G k B) with no pass over the
-data; Rademacher draws are read from packed bits by a compiled kernel. With F it is O(G² B),
+data; Rademacher draws are read from packed bits by a compiled kernel. The s_g are the fit's,
+common to every tested combination, so T combinations need k + T k linear forms, all summed in
+one pass over the draws (:func:`joint_replications`). With F it is O(G² B),
 so F is kept up to ``MAX_FE_TERM_CLUSTERS`` clusters (and the engine's cell limit) and left out
 above, with a note; with many clusters its share of each cluster's variance term is small.
 
@@ -45,7 +47,7 @@ reported instead, with a note).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,18 +109,30 @@ class ClusterPieces:
     def of(cls, fit: PoissonScores, r: np.ndarray, y: np.ndarray, weights: np.ndarray,
            cluster: np.ndarray, n_clusters: int) -> ClusterPieces:
         """The pieces of ``fit`` for the combination ``r``."""
-        a = fit.bread @ r
+        return cls.of_each(fit, [r], y, weights, cluster, n_clusters)[0]
+
+    @classmethod
+    def of_each(cls, fit: PoissonScores, rs: Sequence[np.ndarray], y: np.ndarray,
+                weights: np.ndarray, cluster: np.ndarray, n_clusters: int) -> list[ClusterPieces]:
+        """The pieces of ``fit`` for each combination in ``rs``; the scores' cluster sums s_g
+        (one array, shared) and the fixed effects' projection are computed once for all."""
         s = group_sums(fit.x_tilde * (weights * (y - fit.mu))[:, None], cluster, n_clusters)
         hess_w = weights * fit.mu
-        xa_w = (fit.x_tilde @ a) * hess_w
-        q = group_sums(fit.x_tilde * xa_w[:, None], cluster, n_clusters) @ fit.bread
-        f = None
+        projected = None
         if fit.project is not None:
             u = np.divide(y - fit.mu, fit.mu, out=np.zeros_like(fit.mu), where=fit.mu > 0)
             cols = np.zeros((u.shape[0], n_clusters), order="F")
             cols[np.arange(u.shape[0]), cluster] = u
-            f = group_sums(xa_w[:, None] * fit.project(cols), cluster, n_clusters)
-        return cls(a=a, s=s, c=s @ a, q=q, f=f)
+            projected = fit.project(cols)
+        out = []
+        for r in rs:
+            a = fit.bread @ r
+            xa_w = (fit.x_tilde @ a) * hess_w
+            q = group_sums(fit.x_tilde * xa_w[:, None], cluster, n_clusters) @ fit.bread
+            f = None if projected is None else \
+                group_sums(xa_w[:, None] * projected, cluster, n_clusters)
+            out.append(cls(a=a, s=s, c=s @ a, q=q, f=f))
+        return out
 
     def statistic(self) -> float:
         """The sample's statistic, t*(1)."""
@@ -129,32 +143,7 @@ class ClusterPieces:
 
     def replications(self, plan: DrawPlan) -> np.ndarray:
         """The B bootstrap statistics t*(v)."""
-        return self._dense(plan) if self.f is not None else self._forms(plan)
-
-    def _forms(self, plan: DrawPlan) -> np.ndarray:
-        # Σ_g r_g^2 = Σ v_g^2 c_g^2 - 2 S'L + S'QS with S = Σ v_g s_g, L = Σ v_g c_g q_g,
-        # Q = Σ q_g q_g': 2k linear forms and one quadratic form of v.
-        k = self.s.shape[1]
-        forms = np.ascontiguousarray(np.vstack([self.s.T, (self.c[:, None] * self.q).T]))
-        c2 = np.ascontiguousarray(self.c * self.c)
-        gram = self.q.T @ self.q
-        table, row_sums = kernels.nibble_table(forms), forms.sum(axis=1)  # for packed sign bits
-        out = np.empty(plan.draws)
-        start = 0
-        for chunk in plan.chunks():
-            lin = np.empty((chunk.rows, 2 * k))
-            quad = np.empty(chunk.rows)
-            if chunk.bits is not None:
-                kernels.forms_from_bits(chunk.bits, table, row_sums, float(c2.sum()), lin, quad)
-            else:
-                assert chunk.codes is not None
-                kernels.forms_from_codes(chunk.codes, plan.table.values, forms, c2, lin, quad)
-            total, cross = lin[:, :k], lin[:, k:]
-            var = quad - 2.0 * np.einsum("bk,bk->b", total, cross) \
-                + np.einsum("bk,kl,bl->b", total, gram, total)
-            out[start:start + chunk.rows] = (total @ self.a) / np.sqrt(np.maximum(var, 1e-300))
-            start += chunk.rows
-        return out
+        return self._dense(plan) if self.f is not None else joint_replications([self], plan)[0]
 
     def _dense(self, plan: DrawPlan) -> np.ndarray:
         assert self.f is not None
@@ -169,19 +158,56 @@ class ClusterPieces:
         return out
 
 
+def joint_replications(pieces: Sequence[ClusterPieces], plan: DrawPlan) -> list[np.ndarray]:
+    """The B bootstrap statistics t*(v) of each of ``pieces`` (of one fit, so sharing s and
+    without the fixed-effect term), from one pass over the draws.
+
+    Σ_g r_g^2 = Σ v_g^2 c_g^2 - 2 S'L + S'QS with S = Σ v_g s_g, L = Σ v_g c_g q_g and
+    Q = Σ q_g q_g': S is common to all, so T tested combinations need k + T k linear forms and T
+    quadratic forms of v, summed together by one pass of the kernel over the packed draws.
+    """
+    first = pieces[0]
+    assert all(p.s is first.s and p.f is None for p in pieces)
+    k = first.s.shape[1]
+    forms = np.ascontiguousarray(np.vstack([first.s.T, *[(p.c[:, None] * p.q).T for p in pieces]]))
+    c2 = np.ascontiguousarray(np.vstack([p.c * p.c for p in pieces]))
+    grams = [p.q.T @ p.q for p in pieces]
+    table, row_sums = kernels.lookup_table(forms), forms.sum(axis=1)  # for packed sign bits
+    c2_sums = np.ascontiguousarray(c2.sum(axis=1))
+    out = [np.empty(plan.draws) for _ in pieces]
+    start = 0
+    for chunk in plan.chunks():
+        lin = np.empty((chunk.rows, forms.shape[0]))
+        quad = np.empty((chunk.rows, len(pieces)))
+        if chunk.bits is not None:
+            kernels.forms_from_bits(chunk.bits, table, row_sums, c2_sums, lin, quad)
+        else:
+            assert chunk.codes is not None
+            kernels.forms_from_codes(chunk.codes, plan.table.values, forms, c2, lin, quad)
+        total = lin[:, :k]
+        for t, p in enumerate(pieces):
+            cross = lin[:, k * (t + 1):k * (t + 2)]
+            var = quad[:, t] - 2.0 * np.einsum("bk,bk->b", total, cross) \
+                + np.einsum("bk,kl,bl->b", total, grams[t], total)
+            out[t][start:start + chunk.rows] = (total @ p.a) / np.sqrt(np.maximum(var, 1e-300))
+        start += chunk.rows
+    return out
+
+
 class ScoreTest:
     """The score bootstrap test of H0: r'beta = beta0, on fixed draws (r = e_j for a
     coefficient; ``c_g = r' H^{-1} s_g`` for a combination)."""
 
-    def __init__(self, label: str, r: np.ndarray, estimate: float, unrestricted: PoissonScores,
-                 y: np.ndarray, weights: np.ndarray, cluster: np.ndarray, n_clusters: int,
+    def __init__(self, label: str, r: np.ndarray, estimate: float,
+                 unrestricted: tuple[ClusterPieces, np.ndarray], y: np.ndarray,
+                 weights: np.ndarray, cluster: np.ndarray, n_clusters: int,
                  restricted: RestrictedFit, options: BootstrapOptions, plan: DrawPlan) -> None:
+        """``unrestricted``: the unrestricted fit's pieces for ``r`` and their replications."""
         self.label, self.r, self.estimate, self.y, self.w = label, r, estimate, y, weights
         self.cluster, self.n_clusters = cluster, n_clusters
         self.restricted, self.options, self.plan = restricted, options, plan
-        pieces = self.pieces(unrestricted)
-        self.c_hat = pieces.c
-        self.tstar_hat = pieces.replications(plan)
+        self.c_hat = unrestricted[0].c
+        self.tstar_hat = unrestricted[1]
         self.se = float(np.sqrt(self.c_hat @ self.c_hat))
         self.fits = 0
 
@@ -236,11 +262,16 @@ def score_bootstrap(targets: Mapping[str, np.ndarray], beta: np.ndarray,
     """Score bootstrap p-values and intervals of each ``label: r`` in ``targets``."""
     plan = DrawPlan(options.weights, options.reps, options.seed, n_clusters)
     options.check_level(plan.draws, conf_level, n_clusters)
+    pieces = ClusterPieces.of_each(unrestricted, list(targets.values()), y, weights, cluster,
+                                   n_clusters)
+    # The unrestricted replications of every combination from one pass over the draws.
+    tstars = [p.replications(plan) for p in pieces] if not pieces or pieces[0].f is not None else \
+        joint_replications(pieces, plan)
     out: dict[str, TermBootstrap] = {}
     notes: list[str] = []
-    for label, r in targets.items():
-        test = ScoreTest(label, r, float(r @ beta), unrestricted, y, weights, cluster, n_clusters,
-                         restricted, options, plan)
+    for (label, r), piece, tstar in zip(targets.items(), pieces, tstars, strict=True):
+        test = ScoreTest(label, r, float(r @ beta), (piece, tstar), y, weights, cluster,
+                         n_clusters, restricted, options, plan)
         out[label], more = test.run(conf_level)
         notes.extend(more)
     return out, notes
