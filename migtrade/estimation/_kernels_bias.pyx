@@ -12,13 +12,15 @@ from libc.stdint cimport int64_t, uint8_t
 from libc.stdlib cimport calloc, free, malloc
 
 
-def leave_out_iterate(const int64_t[::1] bounds, const double[:, ::1] lam, const double[:, ::1] r,
+def leave_out_iterate(const int64_t[::1] order, const int64_t[::1] bounds,
+                      const double[:, ::1] lam, const double[:, ::1] r,
                       const double[:, :, ::1] ginv, const uint8_t[::1] skip, double tol,
                       int64_t max_iter, double[:, ::1] w, uint8_t[::1] late):
-    """``w_g = (H_c - H_g)^+ r_g`` per pair by the iteration ``w <- G_c (r_g + H_g w)``."""
+    """``w_g = (H_c - H_g)^+ r_g`` per pair by the iteration ``w <- G_c (r_g + H_g w)``;
+    country c's pairs are ``order[bounds[c]:bounds[c + 1]]``."""
     cdef Py_ssize_t t = lam.shape[1]
     cdef Py_ssize_t n_countries = bounds.shape[0] - 1
-    cdef Py_ssize_t c, p, s, a, it
+    cdef Py_ssize_t c, i, p, s, a, it
     cdef double* v
     cdef double* step
     cdef double* hw
@@ -38,7 +40,8 @@ def leave_out_iterate(const int64_t[::1] bounds, const double[:, ::1] lam, const
             step = v + t
             hw = v + 2 * t
             g = &ginv[c, 0, 0]
-            for p in range(bounds[c], bounds[c + 1]):
+            for i in range(bounds[c], bounds[c + 1]):
+                p = order[i]
                 if skip[p]:
                     continue
                 # Raw row pointers: the compiler sees unit strides and vectorises the updates.
@@ -85,14 +88,15 @@ def leave_out_iterate(const int64_t[::1] bounds, const double[:, ::1] lam, const
             raise MemoryError("no memory for the leave-out iteration")
 
 
-def side_sums(const int64_t[::1] bounds, const double[:, ::1] lam, const double[:, ::1] e,
-              const double[:, :, ::1] xt, double[:, :, ::1] hessian, double[:, :, ::1] scores,
-              double[:, :, :, ::1] cross, double[:, :, :, ::1] third):
-    """Per country: the Hessian, score, cross and third-derivative sums over its pairs."""
+def side_sums(const int64_t[::1] order, const int64_t[::1] bounds, const double[:, ::1] lam,
+              const double[:, ::1] e, const double[:, :, ::1] xt, double[:, :, ::1] hessian,
+              double[:, :, ::1] scores, double[:, :, :, ::1] cross, double[:, :, :, ::1] third):
+    """Per country: the Hessian, score, cross and third-derivative sums over its pairs
+    ``order[bounds[c]:bounds[c + 1]]``."""
     cdef Py_ssize_t t = lam.shape[1]
     cdef Py_ssize_t k = xt.shape[2]
     cdef Py_ssize_t n_countries = bounds.shape[0] - 1
-    cdef Py_ssize_t c, p, s, q, m, tt, kt, ktt
+    cdef Py_ssize_t c, i, p, s, q, m, tt, kt, ktt
     cdef double* buf
     cdef double* h
     cdef double* s_
@@ -128,7 +132,8 @@ def side_sums(const int64_t[::1] bounds, const double[:, ::1] lam, const double[
             u = dlx + kt
             hx = u + t
             ax = hx + kt
-            for p in range(bounds[c], bounds[c + 1]):
+            for i in range(bounds[c], bounds[c + 1]):
+                p = order[i]
                 lp = &lam[p, 0]
                 ep = &e[p, 0]
                 xp = &xt[p, 0, 0]

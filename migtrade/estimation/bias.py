@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from migtrade.estimation.bias_panel import PairPanel, SortedSide
+from migtrade.estimation.bias_panel import CountrySide, PairPanel
 from migtrade.estimation.bias_structure import GravityKind
 from migtrade.estimation.bias_variance import (
     ones_ginverse,
@@ -91,15 +91,15 @@ class _SideSums:
     third: np.ndarray
 
 
-def _side_sums(side: SortedSide) -> _SideSums:
-    """Every per-country sum one side needs, in one compiled pass over the pairs
-    (:func:`migtrade.estimation.kernels_bias.side_sums`)."""
+def _side_sums(side: CountrySide, lam: np.ndarray, e: np.ndarray, xt: np.ndarray) -> _SideSums:
+    """Every per-country sum one side needs, in one compiled pass over the pairs of the grid
+    arrays (:func:`migtrade.estimation.kernels_bias.side_sums`)."""
     from migtrade.estimation.kernels_bias import side_sums
 
-    n, t, k = side.groups.n, side.lam.shape[1], side.xt.shape[2]
+    n, t, k = side.groups.n, lam.shape[1], xt.shape[2]
     sums = _SideSums(hessian=np.empty((n, t, t)), scores=np.empty((n, t, t)),
                      cross=np.empty((n, k, t, t)), third=np.empty((n, k, t, t)))
-    side_sums(side.groups.bounds.astype(np.int64), side.lam, side.e, side.xt,
+    side_sums(side.groups.order, side.groups.bounds, lam, e, xt,
               sums.hessian, sums.scores, sums.cross, sums.third)
     return sums
 
@@ -146,8 +146,8 @@ def weidner_zylkin(kind: GravityKind, panel: PairPanel, y: np.ndarray, mu: np.nd
         bias = np.zeros(xt.shape[2])
         method = "exact by period"
     else:
-        sides = panel.sides(lam, e, xt)
-        side_i, side_j = _side_sums(sides[0]), _side_sums(sides[1])
+        sides = panel.sides()
+        side_i, side_j = _side_sums(sides[0], lam, e, xt), _side_sums(sides[1], lam, e, xt)
         inv_i, inv_j = ones_ginverse(side_i.hessian), ones_ginverse(side_j.hessian)
         n_i, n_j = panel.n_origins, panel.n_destinations
         terms = (n_i / (n_i - 1) * _bias_terms(side_i, inv_i)

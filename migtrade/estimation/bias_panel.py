@@ -137,8 +137,11 @@ class CountryGroups:
 
 
 @dataclass(frozen=True)
-class SortedSide:
-    """One side's (origins' or destinations') grouping and the pair values in its order.
+class CountrySide:
+    """One side's (origins' or destinations') grouping of the pairs.
+
+    The compiled per-country loops read the (pairs, T) grid arrays in place through
+    ``groups.order``, so no side keeps sorted copies of them.
 
     Attributes
     ----------
@@ -146,16 +149,10 @@ class SortedSide:
         The pairs of each country.
     country
         Each pair's country, in the panel's pair order.
-    lam, e, xt
-        Means (pairs, T), score residuals (pairs, T) and demeaned regressors (pairs, T, k),
-        sorted by ``groups`` (the arrays themselves for the origins, whose pairs are in order).
     """
 
     groups: CountryGroups
     country: np.ndarray
-    lam: np.ndarray
-    e: np.ndarray
-    xt: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -234,15 +231,10 @@ class PairPanel:
         out[self.pair, self.period] = values
         return out
 
-    def sides(self, lam: np.ndarray, e: np.ndarray, xt: np.ndarray) -> tuple[SortedSide, SortedSide]:
-        """The origins' and the destinations' groupings with the grid values in their order."""
-        out = []
-        for groups, country in zip(self.groups(), (self.origin, self.destination), strict=True):
-            out.append(SortedSide(groups=groups, country=country,
-                                  lam=np.ascontiguousarray(groups.sort(lam)),
-                                  e=np.ascontiguousarray(groups.sort(e)),
-                                  xt=np.ascontiguousarray(groups.sort(xt))))
-        return out[0], out[1]
+    def sides(self) -> tuple[CountrySide, CountrySide]:
+        """The origins' and the destinations' groupings of the pairs."""
+        origins, destinations = self.groups()
+        return CountrySide(origins, self.origin), CountrySide(destinations, self.destination)
 
     def groups(self) -> tuple[CountryGroups, CountryGroups]:
         """The pairs of each origin and of each destination."""

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from migtrade.estimation.bias_panel import CountryGroups, PairPanel, SortedSide
+from migtrade.estimation.bias_panel import CountryGroups, CountrySide, PairPanel
 
 PINV_RTOL = 1e-10
 LOCAL_MAX_ITER = 30
@@ -196,7 +196,7 @@ def three_way_exact(lam: np.ndarray, e: np.ndarray, xt: np.ndarray, bread: np.nd
 def _leave_out_iterate(groups: CountryGroups, g_country: np.ndarray, lam: np.ndarray,
                        r: np.ndarray, skip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``w_g = (H_c - H_g)^+ r_g`` for every pair not in ``skip``, for the (pairs, T) vectors
-    ``r`` (sorted by country, each orthogonal to the ones vector), by the iteration
+    ``r`` (in the pairs' order, each orthogonal to the ones vector), by the iteration
     ``w <- H_c^+ (r + H_g w)`` (:func:`migtrade.estimation.kernels_bias.leave_out_iterate`).
     Returns w (zero for the skipped pairs) and the pairs that had not converged after
     ``LOCAL_MAX_ITER`` steps."""
@@ -204,7 +204,7 @@ def _leave_out_iterate(groups: CountryGroups, g_country: np.ndarray, lam: np.nda
 
     w = np.zeros_like(r)
     late = np.zeros(len(r), dtype=bool)
-    leave_out_iterate(groups.bounds.astype(np.int64), np.ascontiguousarray(lam),
+    leave_out_iterate(groups.order, groups.bounds, np.ascontiguousarray(lam),
                       np.ascontiguousarray(r), np.ascontiguousarray(g_country), skip,
                       LOCAL_TOL, LOCAL_MAX_ITER, w, late)
     return w, np.flatnonzero(late & ~skip)
@@ -218,7 +218,7 @@ def _leave_out_direct(h_country: np.ndarray, country: np.ndarray, lam: np.ndarra
 
 
 def three_way_local(lam: np.ndarray, e: np.ndarray, xt: np.ndarray, bread: np.ndarray,
-                    sides: tuple[SortedSide, SortedSide], hessians: tuple[np.ndarray, np.ndarray],
+                    sides: tuple[CountrySide, CountrySide], hessians: tuple[np.ndarray, np.ndarray],
                     inverses: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """Adjusted residuals with each pair's leverage from its own two country-time effects.
 
@@ -235,11 +235,9 @@ def three_way_local(lam: np.ndarray, e: np.ndarray, xt: np.ndarray, bread: np.nd
     w_e = np.zeros_like(e)
     corrections = []
     for side, h, g in zip(sides, hessians, inverses, strict=True):
-        step, late = _leave_out_iterate(side.groups, g, side.lam, side.e,
-                                        side.groups.sort(dominant))
-        part = side.groups.unsort(step)
+        part, late = _leave_out_iterate(side.groups, g, lam, e, dominant)
         direct = dominant.copy()
-        direct[side.groups.order[late]] = True  # not converged within the budget: solved directly
+        direct[late] = True  # not converged within the budget: solved directly
         rows = np.flatnonzero(direct)
         solved = _leave_out_direct(h, side.country[rows], lam[rows],
                                    np.concatenate([e[rows, None, :], ju[rows]], axis=1))

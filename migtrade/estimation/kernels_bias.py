@@ -23,27 +23,28 @@ import numpy as np
 from migtrade.estimation import _kernels_bias
 
 
-def leave_out_iterate(bounds: np.ndarray, lam: np.ndarray, r: np.ndarray, ginv: np.ndarray,
-                      skip: np.ndarray, tol: float, max_iter: int, w: np.ndarray,
-                      late: np.ndarray) -> None:
-    """Per pair p of country c (pairs sorted by country, c's between ``bounds[c]`` and
-    ``bounds[c + 1]``), not in the boolean ``skip``: ``w[p] = (H_c - H_p)^+ r[p]`` by the
-    iteration of the module notes with ``ginv[c]`` = G_c; the boolean ``late[p]`` is set where
-    ``max_iter`` steps were not enough. ``w`` and ``late`` are C-ordered."""
-    _kernels_bias.leave_out_iterate(_index(bounds), _c(lam), _c(r), _c(ginv),
+def leave_out_iterate(order: np.ndarray, bounds: np.ndarray, lam: np.ndarray, r: np.ndarray,
+                      ginv: np.ndarray, skip: np.ndarray, tol: float, max_iter: int,
+                      w: np.ndarray, late: np.ndarray) -> None:
+    """Per pair p of country c (c's pairs are ``order[bounds[c]:bounds[c + 1]]``), not in the
+    boolean ``skip``: ``w[p] = (H_c - H_p)^+ r[p]`` by the iteration of the module notes with
+    ``ginv[c]`` = G_c; the boolean ``late[p]`` is set where ``max_iter`` steps were not enough.
+    Every per-pair array is in the pairs' own order (read through ``order``, no sorted
+    copies). ``w`` and ``late`` are C-ordered."""
+    _kernels_bias.leave_out_iterate(_index(order), _index(bounds), _c(lam), _c(r), _c(ginv),
                                     _as_bytes(np.ascontiguousarray(skip)), tol, max_iter, w,
                                     _as_bytes(late))
 
 
-def side_sums(bounds: np.ndarray, lam: np.ndarray, e: np.ndarray, xt: np.ndarray,
-              hessian: np.ndarray, scores: np.ndarray, cross: np.ndarray,
+def side_sums(order: np.ndarray, bounds: np.ndarray, lam: np.ndarray, e: np.ndarray,
+              xt: np.ndarray, hessian: np.ndarray, scores: np.ndarray, cross: np.ndarray,
               third: np.ndarray) -> None:
-    """Per country c, over its pairs g: ``H_c = sum diag(mu) - mu mu'/sum mu``,
+    """Per country c, over its pairs g (``order[bounds[c]:bounds[c + 1]]``, read in place): ``H_c = sum diag(mu) - mu mu'/sum mu``,
     ``S_c = sum e e'``, ``C_ck = sum e (H_g x~_k)'`` and the third-derivative sum
     ``G_ck = A + A' - 2 diag(sum mu x~_k)`` with ``A = sum (mu x~_k) mu' / sum mu``; ``xt`` is
     (pairs, T, k). Countries in parallel, one pass over each pair. The four outputs are
     C-ordered."""
-    _kernels_bias.side_sums(_index(bounds), _c(lam), _c(e), _c(xt), hessian, scores, cross,
+    _kernels_bias.side_sums(_index(order), _index(bounds), _c(lam), _c(e), _c(xt), hessian, scores, cross,
                             third)
 
 
