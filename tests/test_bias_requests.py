@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import json
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from migtrade.cli.app import main
 from migtrade.errors import DataError, UsageError
 from migtrade.estimation.bias_structure import GravityKind, country_variables, detect_structure
 from migtrade.estimation.fit import estimate
 from migtrade.estimation.vcov import VcovSpec
 from migtrade.spec.formula import ModelSpec
 from migtrade.synthetic.three_way import three_way_panel
+
+CliRun = Callable[..., tuple[int, str, str]]
 
 
 def _effects(fe: str) -> ModelSpec:
@@ -75,18 +76,6 @@ def panel_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-         *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["migtrade", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 THREE = "y ~ x | exp^year + imp^year + exp^imp"
 BAD = [
     (["--model", "ols"], "log(y) ~ x | exp^year + imp^year + exp^imp", "is for PPML, not OLS"),
@@ -106,22 +95,20 @@ BAD = [
 @pytest.mark.parametrize(("opts", "formula", "message"), BAD)
 def test_bad_requests_give_one_line_and_exit_2(panel_csv: Path, tmp_path: Path, opts: list[str],
                                               formula: str, message: str,
-                                              capsys: pytest.CaptureFixture[str],
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+                                              cli: CliRun) -> None:
     save = tmp_path / "out.json"
     args = ["estimate", formula, "--data", str(panel_csv), "--bias-correction", "analytical"]
     if "--vcov" not in opts:
         args += ["--vcov", "cluster:exp^imp"]
-    code, _, err = _cli(capsys, monkeypatch, *args, *opts, "--save", str(save))
+    code, _, err = cli(*args, *opts, "--save", str(save))
     lines = err.strip().splitlines()
     assert code == 2, err
     assert len(lines) == 1 and lines[0].startswith("migtrade: error: ") and message in lines[0], err
     assert not save.exists()
 
 
-def test_unknown_method_is_refused(panel_csv: Path, capsys: pytest.CaptureFixture[str],
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    code, _, err = _cli(capsys, monkeypatch, "estimate", THREE, "--data", str(panel_csv),
+def test_unknown_method_is_refused(panel_csv: Path, cli: CliRun) -> None:
+    code, _, err = cli("estimate", THREE, "--data", str(panel_csv),
                         "--bias-correction", "magic")
     assert code == 2 and "magic" in err and "Traceback" not in err
     with pytest.raises(UsageError, match="unknown bias correction"):
@@ -137,20 +124,19 @@ def test_several_rows_per_pair_and_period_refused() -> None:
 
 
 def test_command_line_json_and_table(panel_csv: Path, tmp_path: Path,
-                                     capsys: pytest.CaptureFixture[str],
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+                                     cli: CliRun) -> None:
     saved = tmp_path / "bc.json"
-    code, out, err = _cli(capsys, monkeypatch, "estimate", THREE, "--data", str(panel_csv),
+    code, out, err = cli("estimate", THREE, "--data", str(panel_csv),
                           "--vcov", "cluster:exp^imp", "--bias-correction", "analytical",
                           "--format", "json", "--save", str(saved))
     assert code == 0, err
     block = json.loads(out)["bias_correction"]
     assert block["method"] == "weidner-zylkin-2021" and block["structure"] == "three-way"
     assert set(block["terms"]["x"]) == {"uncorrected", "uncorrected_std_error", "bias"}
-    code, out, err = _cli(capsys, monkeypatch, "table", str(saved), "--format", "md")
+    code, out, err = cli("table", str(saved), "--format", "md")
     assert code == 0, err
     assert "Bias correction" in out and "Weidner-Zylkin (three-way)" in out
-    code, out, err = _cli(capsys, monkeypatch, "estimate", THREE, "--data", str(panel_csv),
+    code, out, err = cli("estimate", THREE, "--data", str(panel_csv),
                           "--vcov", "cluster:exp^imp", "--bias-correction", "jackknife",
                           "--format", "json")
     assert code == 0, err
@@ -167,12 +153,11 @@ BARE = [
 
 @pytest.mark.parametrize("words", BARE)
 def test_bare_flag_is_the_analytical_correction(panel_csv: Path, words: list[str],
-                                                capsys: pytest.CaptureFixture[str],
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+                                                cli: CliRun) -> None:
     args = [str(panel_csv) if w == "{data}" else w for w in words]
-    code, bare, err = _cli(capsys, monkeypatch, *args, "--format", "json")
+    code, bare, err = cli(*args, "--format", "json")
     assert code == 0, err
-    code, named, err = _cli(capsys, monkeypatch, "estimate", THREE, "--data", str(panel_csv),
+    code, named, err = cli("estimate", THREE, "--data", str(panel_csv),
                             "--vcov", "cluster:exp^imp", "--bias-correction=analytical",
                             "--format", "json")
     assert code == 0, err
@@ -190,9 +175,8 @@ def test_bare_flag_rewriting_leaves_values_and_positionals_alone() -> None:
     assert bare_flag_values(["--bias-correction", "-f", "json"])[0] == "--bias-correction=analytical"
 
 
-def test_bad_value_after_the_flag_is_one_line(panel_csv: Path, capsys: pytest.CaptureFixture[str],
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    code, _, err = _cli(capsys, monkeypatch, "estimate", "--bias-correction", "analitical", THREE,
+def test_bad_value_after_the_flag_is_one_line(panel_csv: Path, cli: CliRun) -> None:
+    code, _, err = cli("estimate", "--bias-correction", "analitical", THREE,
                         "--data", str(panel_csv), "--vcov", "cluster:exp^imp")
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and "analitical" in lines[0], err

@@ -8,20 +8,21 @@ cluster partition is the same.
 from __future__ import annotations
 
 import json
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from migtrade.cli.app import main
 from migtrade.errors import DataError, UsageError
 from migtrade.estimation.fit import estimate
 from migtrade.estimation.vcov import VcovSpec
 from migtrade.synthetic.gravity import gravity_panel
 
 FORMULA = "trade ~ log_dist + cntg + rta | exporter^year + importer^year"
+
+CliRun = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture(scope="module")
@@ -80,30 +81,16 @@ def test_unknown_part_is_named(panel: pd.DataFrame) -> None:
         estimate(FORMULA, panel, vcov=VcovSpec.parse("cluster:exporter^nosuch"))
 
 
-def _cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-         *args: str) -> tuple[int, str, str]:
-    """``migtrade ARGS`` through the entry point's ``main``: (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["migtrade", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def test_command_line(panel: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_command_line(panel: pd.DataFrame, tmp_path: Path, cli: CliRun) -> None:
     csv = tmp_path / "panel.csv"
     panel.to_csv(csv, index=False)
-    code, out, err = _cli(capsys, monkeypatch, "estimate", FORMULA, "--data", str(csv), "--vcov",
+    code, out, err = cli("estimate", FORMULA, "--data", str(csv), "--vcov",
                           "cluster:exporter^importer", "--format", "json")
     assert code == 0, err
     assert json.loads(out)["vcov"]["clusters"] == {"exporter^importer": 210}
     for bad, message in (("cluster:exporter^nosuch", "'nosuch' not found"),
                          ("cluster:exporter^", "combination")):
-        code, _, err = _cli(capsys, monkeypatch, "estimate", FORMULA, "--data", str(csv),
+        code, _, err = cli("estimate", FORMULA, "--data", str(csv),
                             "--vcov", bad)
         assert code == 2
         lines = err.strip().splitlines()
