@@ -27,6 +27,7 @@ from itertools import combinations
 import numpy as np
 
 from migtrade.estimation import kernels_crossed as kc
+from migtrade.estimation.last_plan import LastPlan
 
 # Use the pair only when its padded blocks are small next to the data.
 MAX_CELLS_PER_ROW = 2.0
@@ -66,12 +67,7 @@ class CrossedLayout:
         build their own absorbers on the same rows, and comparing the codes costs one pass
         where planning costs a graph search per pair.
         """
-        last = _LAST_PLAN.get("codes")
-        if isinstance(last, np.ndarray) and last.shape == codes.shape and np.array_equal(last, codes):
-            return _LAST_PLAN["layout"]  # type: ignore[return-value]
-        layout = cls._plan(codes, n_levels)
-        _LAST_PLAN.update(codes=codes.copy(), layout=layout)
-        return layout
+        return _LAST_LAYOUT.get(codes, lambda: cls._plan(codes, n_levels))
 
     @classmethod
     def _plan(cls, codes: np.ndarray, n_levels: tuple[int, ...]) -> CrossedLayout | None:
@@ -119,7 +115,7 @@ class CrossedLayout:
                    s_real=s_real)
 
 
-_LAST_PLAN: dict[str, object] = {}
+_LAST_LAYOUT: LastPlan[CrossedLayout | None] = LastPlan()
 
 
 def _local_index(labels: np.ndarray, n_blocks: int) -> tuple[np.ndarray, int]:

@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from migtrade.estimation.last_plan import LastPlan
+
 RIDGE = 1e-10
 # Use the direct solve only when the Schur complement is cheap to form and factorise.
 MAX_REDUCED_LEVELS = 60_000
@@ -131,12 +133,7 @@ class DirectPlan:
         their own absorbers on the same rows, and comparing the codes costs a pass where
         planning costs a sort.
         """
-        last = _LAST_PLAN.get("codes")
-        if isinstance(last, np.ndarray) and last.shape == codes.shape and np.array_equal(last, codes):
-            return _LAST_PLAN["plan"]  # type: ignore[return-value]
-        plan = cls._build(codes, n_levels)
-        _LAST_PLAN.update(codes=codes.copy(), plan=plan)
-        return plan
+        return _LAST_PLAN.get(codes, lambda: cls._build(codes, n_levels))
 
     @classmethod
     def _build(cls, codes: np.ndarray, n_levels: Sequence[int]) -> DirectPlan:
@@ -181,7 +178,7 @@ class DirectPlan:
                    b_sym=_sources(_symmetric(u_indices, u_indptr, m_o)))
 
 
-_LAST_PLAN: dict[str, object] = {}
+_LAST_PLAN: LastPlan[DirectPlan] = LastPlan()
 
 
 def _numbered(nnz: int, indices: np.ndarray,
