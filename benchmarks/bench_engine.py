@@ -28,27 +28,18 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.util
 import json
 import statistics
 import sys
 from pathlib import Path
 from typing import Any
 
+import bench_estimate as BENCH
+
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
 
 
-def _bench_module() -> Any:
-    spec = importlib.util.spec_from_file_location("bench_estimate", HERE / "bench_estimate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
-    spec.loader.exec_module(module)
-    return module
-
-
-BENCH = _bench_module()
 TOOLS = ("migtrade", "fereg", "pyfixest")
 GRAVITY3 = "trade ~ rta + log_migrant_stock | exporter^year + importer^year + pair_id"
 GRAVITY2 = "trade ~ rta + log_migrant_stock + log_dist + cntg + lang | exporter^year + importer^year"

@@ -13,7 +13,6 @@ out of time is shown as such, with its last line of stderr.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import statistics
 import sys
@@ -21,21 +20,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import bench_estimate as BENCH
+from bench_engine import command
+
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
 BIN = Path(sys.executable).parent
 
 
-def _bench_module() -> Any:
-    spec = importlib.util.spec_from_file_location("bench_estimate", HERE / "bench_estimate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
-    spec.loader.exec_module(module)
-    return module
-
-
-BENCH = _bench_module()
 
 
 def run(command: list[str], timeout: float) -> dict[str, Any]:
@@ -49,19 +41,6 @@ def run(command: list[str], timeout: float) -> dict[str, Any]:
     last = [ln for ln in err.decode("utf-8", "replace").splitlines() if ln.strip()]
     return {"code": code, "seconds": seconds, "mib": rss_kib / 1024, "json": parsed,
             "timed_out": timed_out, "last": last[-1][:120] if last else ""}
-
-
-def migtrade(formula: str, data: Path, model: str, cluster: str) -> list[str]:
-    return [str(BIN / "migtrade"), "estimate", formula, "--data", str(data), "--model", model,
-            "--vcov", f"cluster:{cluster}", "--small-sample", "fixest", "--format", "json"]
-
-
-def pyfixest(formula: str, data: Path, model: str, cluster: str) -> list[str]:
-    return [sys.executable, str(HERE / "peers" / "pyfixest_ppml.py"), str(data), formula, cluster, model]
-
-
-def fereg(formula: str, data: Path, model: str, cluster: str) -> list[str]:
-    return [sys.executable, str(HERE / "peers" / "fereg_ppml.py"), str(data), formula, cluster, model]
 
 
 def status(r: dict[str, Any]) -> str:
@@ -108,8 +87,8 @@ def main() -> int:
 
     for label, path, formula, model, cluster, truth in cases:
         results = {}
-        for tool, make in (("migtrade", migtrade), ("fereg", fereg), ("pyfixest", pyfixest)):
-            runs = [run(make(formula, path, model, cluster), args.timeout) for _ in range(args.reps)]
+        for tool in ("migtrade", "fereg", "pyfixest"):
+            runs = [run(command(tool, path, formula, model, cluster), args.timeout) for _ in range(args.reps)]
             ok = [r for r in runs if r["code"] == 0]
             best = ok[0] if ok else runs[0]
             best["seconds"] = statistics.median(r["seconds"] for r in (ok or runs))
@@ -140,10 +119,10 @@ def main() -> int:
         ("python -c 'import pyfixest; pyfixest.fepois'",
          [sys.executable, "-c", "import pyfixest; pyfixest.fepois"]),
         ("pyfixest fepois, 1,000-row CSV (peer script)",
-         pyfixest("trade ~ log_dist + cntg + rta | exporter + importer", small, "ppml", "exporter")),
+         command("pyfixest", small, "trade ~ log_dist + cntg + rta | exporter + importer", "ppml", "exporter")),
     ]
-    for label, command in startup:
-        times = [run(command, 60)["seconds"] for _ in range(5)]
+    for label, cmd in startup:
+        times = [run(cmd, 60)["seconds"] for _ in range(5)]
         rows.append([label, "", "ok", f"{statistics.median(times):.2f}", "", "", "", "median of 5"])
 
     head = ["case", "tool", "status", "seconds", "peak MiB", "time ×pyfixest", "time ×fereg", "estimates"]
