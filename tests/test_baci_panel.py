@@ -150,8 +150,15 @@ def test_a_killed_fetch_leaves_the_stored_version_as_it_was(tmp_path: Path) -> N
     command = [sys.executable, "-m", "migtrade", "fetch", "baci", "-q", "--file"]
     subprocess.run([*command, str(small.zip_path)], env=env, check=True, capture_output=True)
     before = Store(store).info("baci")
+    # The kills land at a third and at two thirds of a whole fetch of the big release, timed on
+    # this machine into another store: while the zip is read, then while it is sorted, both
+    # before the store is written at the end (fixed delays let a fast machine finish first).
+    start = time.perf_counter()
+    subprocess.run([*command, str(big.zip_path)], env={**env, "MIGTRADE_STORE": str(tmp_path / "timing")},
+                   check=True, capture_output=True)
+    whole = time.perf_counter() - start
     killed = 0
-    for delay in (1.0, 2.0):  # reading the zip, then sorting (the whole fetch takes 3-4 s here)
+    for delay in (whole / 3, 2 * whole / 3):
         proc = subprocess.Popen([*command, str(big.zip_path)], env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE)
         time.sleep(delay)
