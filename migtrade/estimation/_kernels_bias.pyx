@@ -2,22 +2,51 @@
 """Compiled loops of the bias corrections, built by pip at install time.
 
 :mod:`migtrade.estimation.kernels_bias` is the module to import and documents them. Countries
-run in parallel; each one's scratch arrays are allocated in its own iteration. Arrays are
-C-ordered (the Python module makes them so), which lets the compiler see unit strides.
+(or blocks of pairs) run in parallel; each one's scratch arrays are allocated in its own
+iteration. Arrays are C-ordered (the Python module makes them so), which lets the compiler see
+unit strides. Regressors come as planes ``xt[m, p, s]`` (regressor, pair, period).
+
+The per-country sums are matrix products, done by the BLAS ``dgemm`` that scipy exports
+(``scipy.linalg.cython_blas``); its address is read from scipy's capsule when this module is
+imported, so building the module needs no scipy headers.
 """
 
+from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
 from cython.parallel cimport prange
 from libc.math cimport fabs, sqrt
 from libc.stdint cimport int64_t, uint8_t
 from libc.stdlib cimport calloc, free, malloc
+
+ctypedef void (*dgemm_t)(char* transa, char* transb, int* m, int* n, int* k, double* alpha,
+                         double* a, int* lda, double* b, int* ldb, double* beta, double* c,
+                         int* ldc) noexcept nogil
+
+cdef dgemm_t _dgemm = NULL
+
+
+def _load_blas():
+    global _dgemm
+    from scipy.linalg import cython_blas
+
+    capsule = cython_blas.__pyx_capi__["dgemm"]
+    _dgemm = <dgemm_t> PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
+
+
+_load_blas()
+
+# Pairs of one country multiplied at once: bounds the scratch of a thread whatever the
+# country's size (3 k T doubles a pair), large enough for dgemm to run at full speed.
+cdef enum:
+    CHUNK = 256
 
 
 def leave_out_iterate(const int64_t[::1] order, const int64_t[::1] bounds,
                       const double[:, ::1] lam, const double[:, ::1] r,
                       const double[:, :, ::1] ginv, const uint8_t[::1] skip, double tol,
                       int64_t max_iter, double[:, ::1] w, uint8_t[::1] late):
-    """``w_g = (H_c - H_g)^+ r_g`` per pair by the iteration ``w <- G_c (r_g + H_g w)``;
-    country c's pairs are ``order[bounds[c]:bounds[c + 1]]``."""
+    """``w_g += (H_c - H_g)^+ r_g`` per pair by the iteration ``w <- G_c (r_g + H_g w)``;
+    country c's pairs are ``order[bounds[c]:bounds[c + 1]]``; pairs that do not converge are
+    marked late and left untouched."""
     cdef Py_ssize_t t = lam.shape[1]
     cdef Py_ssize_t n_countries = bounds.shape[0] - 1
     cdef Py_ssize_t c, i, p, s, a, it
@@ -79,8 +108,9 @@ def leave_out_iterate(const int64_t[::1] order, const int64_t[::1] bounds,
                     if change <= tol * size:
                         done = True
                         break
-                for s in range(t):
-                    w[p, s] = step[s]
+                if done:
+                    for s in range(t):
+                        w[p, s] += step[s]
                 late[p] = not done
             free(v)
     for c in range(n_countries):
@@ -92,86 +122,96 @@ def side_sums(const int64_t[::1] order, const int64_t[::1] bounds, const double[
               const double[:, ::1] e, const double[:, :, ::1] xt, double[:, :, ::1] hessian,
               double[:, :, ::1] scores, double[:, :, :, ::1] cross, double[:, :, :, ::1] third):
     """Per country: the Hessian, score, cross and third-derivative sums over its pairs
-    ``order[bounds[c]:bounds[c + 1]]``."""
+    ``order[bounds[c]:bounds[c + 1]]``, as two matrix products over blocks of pairs."""
     cdef Py_ssize_t t = lam.shape[1]
-    cdef Py_ssize_t k = xt.shape[2]
+    cdef Py_ssize_t k = xt.shape[0]
     cdef Py_ssize_t n_countries = bounds.shape[0] - 1
-    cdef Py_ssize_t c, i, p, s, q, m, tt, kt, ktt
+    cdef Py_ssize_t width = (1 + k) * t
+    cdef Py_ssize_t c, i, p, s, q, m, start, stop, nb
     cdef double* buf
-    cdef double* h
-    cdef double* s_
-    cdef double* cr
-    cdef double* a
+    cdef double* left
+    cdef double* right
+    cdef double* g1
+    cdef double* g2
     cdef double* dl
     cdef double* dlx
-    cdef double* u
-    cdef double* hx
-    cdef double* ax
+    cdef double* row1
+    cdef double* row2
     cdef const double* lp
     cdef const double* ep
     cdef const double* xp
-    cdef double total, root, proj, lx, us, es, axs
+    cdef double total, root, proj, lx
+    cdef double one = 1.0
+    cdef double beta
+    cdef int mm, nn, kk, ld
+    cdef char no = b"N"
+    cdef char tr = b"T"
     cdef uint8_t[::1] failed = bytearray(max(n_countries, 1))
-    tt = t * t
-    kt = k * t
-    ktt = k * t * t
     with nogil:
         for c in prange(n_countries, schedule="dynamic", chunksize=1):
-            # h, s_ (T x T), cr, a (k x T x T), dl (T), dlx (k x T) start at zero; u, hx, ax
-            # are overwritten before they are read.
-            buf = <double*> calloc(2 * tt + 2 * ktt + t + kt + t + 2 * kt + 1, sizeof(double))
+            # Row p of `left` is [u_p, a_p1 .. a_pk], of `right` [e_p, h_p1 .. h_pk] with
+            # u = mu / sqrt(sum mu), a_m = mu x~_m / sqrt(sum mu), h_m = H_p x~_m. Then
+            # g1 = [u, a]' u holds H's rank-one part and A, g2 = [e, h]' e holds S and C'.
+            buf = <double*> calloc(2 * CHUNK * width + 2 * t * width + t + k * t + 1,
+                                   sizeof(double))
             if buf == NULL:
                 failed[c] = 1
                 continue
-            h = buf
-            s_ = h + tt
-            cr = s_ + tt
-            a = cr + ktt
-            dl = a + ktt
+            left = buf
+            right = left + CHUNK * width
+            g1 = right + CHUNK * width
+            g2 = g1 + t * width
+            dl = g2 + t * width
             dlx = dl + t
-            u = dlx + kt
-            hx = u + t
-            ax = hx + kt
-            for i in range(bounds[c], bounds[c + 1]):
-                p = order[i]
-                lp = &lam[p, 0]
-                ep = &e[p, 0]
-                xp = &xt[p, 0, 0]
-                total = 0.0
-                for s in range(t):
-                    total = total + lp[s]
-                root = sqrt(total)
-                for s in range(t):
-                    u[s] = lp[s] / root
-                    dl[s] += lp[s]
-                for m in range(k):
-                    proj = 0.0
+            beta = 0.0
+            start = bounds[c]
+            stop = bounds[c + 1]
+            while start < stop:
+                nb = stop - start
+                if nb > CHUNK:
+                    nb = CHUNK
+                for i in range(nb):
+                    p = order[start + i]
+                    lp = &lam[p, 0]
+                    ep = &e[p, 0]
+                    row1 = left + i * width
+                    row2 = right + i * width
+                    total = 0.0
                     for s in range(t):
-                        proj = proj + lp[s] * xp[s * k + m]
-                    proj = proj / total
+                        total = total + lp[s]
+                    root = sqrt(total)
                     for s in range(t):
-                        lx = lp[s] * xp[s * k + m]
-                        dlx[m * t + s] += lx
-                        hx[m * t + s] = lx - lp[s] * proj
-                        ax[m * t + s] = lx / root
-                for s in range(t):
-                    us = u[s]
-                    es = ep[s]
-                    for q in range(t):
-                        h[s * t + q] += us * u[q]
-                        s_[s * t + q] += es * ep[q]
+                        row1[s] = lp[s] / root
+                        row2[s] = ep[s]
+                        dl[s] += lp[s]
                     for m in range(k):
-                        axs = ax[m * t + s]
-                        for q in range(t):
-                            cr[m * tt + s * t + q] += es * hx[m * t + q]
-                            a[m * tt + s * t + q] += axs * u[q]
+                        xp = &xt[m, p, 0]
+                        proj = 0.0
+                        for s in range(t):
+                            proj = proj + lp[s] * xp[s]
+                        proj = proj / total
+                        for s in range(t):
+                            lx = lp[s] * xp[s]
+                            dlx[m * t + s] += lx
+                            row2[t + m * t + s] = lx - lp[s] * proj
+                            row1[t + m * t + s] = lx / root
+                # Column-major view: g[q * width + a] = sum_p M[p, a] M[p, q] over the block.
+                mm = <int> width
+                nn = <int> t
+                kk = <int> nb
+                ld = <int> width
+                _dgemm(&no, &tr, &mm, &nn, &kk, &one, left, &ld, left, &ld, &beta, g1, &ld)
+                _dgemm(&no, &tr, &mm, &nn, &kk, &one, right, &ld, right, &ld, &beta, g2, &ld)
+                beta = 1.0
+                start = start + nb
             for s in range(t):
                 for q in range(t):
-                    hessian[c, s, q] = -h[s * t + q]
-                    scores[c, s, q] = s_[s * t + q]
+                    hessian[c, s, q] = -g1[q * width + s]
+                    scores[c, s, q] = g2[q * width + s]
                     for m in range(k):
-                        cross[c, m, s, q] = cr[m * tt + s * t + q]
-                        third[c, m, s, q] = a[m * tt + s * t + q] + a[m * tt + q * t + s]
+                        cross[c, m, s, q] = g2[s * width + t + m * t + q]
+                        third[c, m, s, q] = (g1[q * width + t + m * t + s]
+                                             + g1[s * width + t + m * t + q])
                 hessian[c, s, s] += dl[s]
                 for m in range(k):
                     third[c, m, s, s] -= 2.0 * dlx[m * t + s]
@@ -181,8 +221,9 @@ def side_sums(const int64_t[::1] order, const int64_t[::1] bounds, const double[
             raise MemoryError("no memory for the per-country sums of the bias correction")
 
 
-def pair_hessian_times(const double[:, ::1] lam, const double[:, :, ::1] v, double[:, :, ::1] out):
-    """``out[p, r] = H_p v[p, r]`` with ``H_p = diag(mu_p) - mu_p mu_p' / sum(mu_p)``."""
+def pair_hessian_planes(const double[:, ::1] lam, const double[:, :, ::1] v,
+                        double[:, :, ::1] out):
+    """``out[r, p] = H_p v[r, p]`` with ``H_p = diag(mu_p) - mu_p mu_p' / sum(mu_p)``."""
     cdef Py_ssize_t t = lam.shape[1]
     cdef Py_ssize_t p, r, s
     cdef const double* lp
@@ -195,12 +236,230 @@ def pair_hessian_times(const double[:, ::1] lam, const double[:, :, ::1] v, doub
             total = 0.0
             for s in range(t):
                 total = total + lp[s]
-            for r in range(v.shape[1]):
-                vp = &v[p, r, 0]
-                op = &out[p, r, 0]
+            for r in range(v.shape[0]):
+                vp = &v[r, p, 0]
+                op = &out[r, p, 0]
                 dot = 0.0
                 for s in range(t):
                     dot = dot + lp[s] * vp[s]
                 dot = dot / total
                 for s in range(t):
                     op[s] = lp[s] * (vp[s] - dot)
+
+
+def leave_out_direct(const int64_t[::1] rows, const int64_t[::1] country,
+                     const double[:, :, ::1] h_country, const double[:, ::1] lam,
+                     const double[:, ::1] e, const double[:, :, ::1] u, double rtol,
+                     double check, double[:, :, ::1] out, uint8_t[::1] failed):
+    """``out[i] = (H_c - H_g)^+ [e_g, u_1g .. u_kg]`` for pair g = rows[i] of country
+    c = country[i], by a Cholesky factorisation of ``H_c - H_g + s 1 1' / n`` over the periods
+    with data (identity on the others); ``failed[i]`` where the matrix is not safely positive
+    definite or a solution does not reproduce its right-hand side to ``check``."""
+    cdef Py_ssize_t t = lam.shape[1]
+    cdef Py_ssize_t k = u.shape[0]
+    cdef Py_ssize_t n = rows.shape[0]
+    cdef Py_ssize_t i, p, c, s, q, j, a
+    cdef double* buf
+    cdef double* mat
+    cdef double* chol
+    cdef double* x
+    cdef double* rhs
+    cdef uint8_t* active
+    cdef const double* lp
+    cdef const double* hc
+    cdef double total, scale, n_active, d, pmin, pmax, size, worst, acc
+    cdef bint bad
+    cdef uint8_t[::1] no_memory = bytearray(max(n, 1))
+    with nogil:
+        for i in prange(n, schedule="dynamic", chunksize=8):
+            buf = <double*> malloc((2 * t * t + 2 * t + t) * sizeof(double))
+            if buf == NULL:
+                no_memory[i] = 1
+                continue
+            mat = buf
+            chol = mat + t * t
+            x = chol + t * t
+            rhs = x + t
+            active = <uint8_t*> (rhs + t)
+            p = rows[i]
+            c = country[i]
+            lp = &lam[p, 0]
+            hc = &h_country[c, 0, 0]
+            total = 0.0
+            for s in range(t):
+                total = total + lp[s]
+            n_active = 0.0
+            scale = 0.0
+            for s in range(t):
+                for q in range(t):
+                    mat[s * t + q] = hc[s * t + q] + lp[s] * lp[q] / total
+                mat[s * t + s] -= lp[s]
+                active[s] = mat[s * t + s] > 0.0
+                if active[s]:
+                    n_active = n_active + 1.0
+                    scale = scale + mat[s * t + s]
+            if n_active < 1.0:
+                n_active = 1.0
+            scale = scale / n_active / n_active
+            for s in range(t):
+                for q in range(t):
+                    chol[s * t + q] = mat[s * t + q]
+                    if active[s] and active[q]:
+                        chol[s * t + q] += scale
+                if not active[s]:
+                    chol[s * t + s] += 1.0
+            # Cholesky, lower triangle in place.
+            bad = False
+            pmin = 0.0
+            pmax = 0.0
+            for j in range(t):
+                d = chol[j * t + j]
+                for a in range(j):
+                    d = d - chol[j * t + a] * chol[j * t + a]
+                if d <= 0.0:
+                    bad = True
+                    break
+                if j == 0 or d < pmin:
+                    pmin = d
+                if d > pmax:
+                    pmax = d
+                d = sqrt(d)
+                chol[j * t + j] = d
+                for s in range(j + 1, t):
+                    acc = chol[s * t + j]
+                    for a in range(j):
+                        acc = acc - chol[s * t + a] * chol[j * t + a]
+                    chol[s * t + j] = acc / d
+            if not bad and pmin <= rtol * pmax:
+                bad = True
+            size = 0.0
+            worst = 0.0
+            if not bad:
+                for j in range(k + 1):
+                    for s in range(t):
+                        rhs[s] = e[p, s] if j == 0 else u[j - 1, p, s]
+                        if fabs(rhs[s]) > size:
+                            size = fabs(rhs[s])
+                    for s in range(t):  # L y = r
+                        acc = rhs[s]
+                        for a in range(s):
+                            acc = acc - chol[s * t + a] * x[a]
+                        x[s] = acc / chol[s * t + s]
+                    for s in range(t - 1, -1, -1):  # L' x = y
+                        acc = x[s]
+                        for a in range(s + 1, t):
+                            acc = acc - chol[a * t + s] * x[a]
+                        x[s] = acc / chol[s * t + s]
+                    for s in range(t):
+                        out[i, j, s] = x[s]
+                        acc = -rhs[s]
+                        for q in range(t):
+                            acc = acc + mat[s * t + q] * x[q]
+                        if fabs(acc) > worst:
+                            worst = fabs(acc)
+                if size < 1e-300:
+                    size = 1e-300
+                if worst > check * size:
+                    bad = True
+            failed[i] = bad
+            free(buf)
+    for i in range(n):
+        if no_memory[i]:
+            raise MemoryError("no memory for the leave-one-pair-out solves")
+
+
+def woodbury_scores(const double[:, ::1] je, const double[:, :, ::1] ju,
+                    const double[:, :, ::1] xt, const double[:, ::1] e,
+                    const double[:, ::1] bread, double[:, ::1] adjusted, double[:, ::1] scores):
+    """Per pair p: ``scores[p] = X~_p' e_p`` and ``adjusted[p] = X~_p' u_p`` with
+    ``u_p = je_p + JU_p coef``, ``coef = (I - V X~_p' JU_p)^{-1} V X~_p' je_p``."""
+    cdef Py_ssize_t t = je.shape[1]
+    cdef Py_ssize_t k = xt.shape[0]
+    cdef Py_ssize_t n_pairs = je.shape[0]
+    cdef Py_ssize_t n_blocks = (n_pairs + 1023) // 1024
+    cdef Py_ssize_t b, p, s, l, m, a, piv
+    cdef double* buf
+    cdef double* mx
+    cdef double* lhs
+    cdef double* v
+    cdef double* rhs
+    cdef const double* xl
+    cdef const double* jp
+    cdef const double* ep
+    cdef const double* um
+    cdef double acc, acc2, best, tmp, f
+    cdef uint8_t[::1] failed = bytearray(max(n_blocks, 1))
+    with nogil:
+        for b in prange(n_blocks, schedule="dynamic", chunksize=1):
+            buf = <double*> malloc((2 * k * k + 2 * k + 1) * sizeof(double))
+            if buf == NULL:
+                failed[b] = 1
+                continue
+            mx = buf
+            lhs = mx + k * k
+            v = lhs + k * k
+            rhs = v + k
+            for p in range(b * 1024, min((b + 1) * 1024, n_pairs)):
+                jp = &je[p, 0]
+                ep = &e[p, 0]
+                for l in range(k):
+                    xl = &xt[l, p, 0]
+                    acc = 0.0
+                    acc2 = 0.0
+                    for s in range(t):
+                        acc = acc + xl[s] * jp[s]
+                        acc2 = acc2 + xl[s] * ep[s]
+                    v[l] = acc
+                    scores[p, l] = acc2
+                    for m in range(k):
+                        um = &ju[m, p, 0]
+                        acc = 0.0
+                        for s in range(t):
+                            acc = acc + xl[s] * um[s]
+                        mx[l * k + m] = acc
+                # lhs = I - V mx, rhs = V v
+                for l in range(k):
+                    acc = 0.0
+                    for a in range(k):
+                        acc = acc + bread[l, a] * v[a]
+                    rhs[l] = acc
+                    for m in range(k):
+                        acc = 0.0
+                        for a in range(k):
+                            acc = acc + bread[l, a] * mx[a * k + m]
+                        lhs[l * k + m] = (1.0 if l == m else 0.0) - acc
+                # Gaussian elimination with partial pivoting (k is small).
+                for a in range(k):
+                    piv = a
+                    best = fabs(lhs[a * k + a])
+                    for l in range(a + 1, k):
+                        if fabs(lhs[l * k + a]) > best:
+                            best = fabs(lhs[l * k + a])
+                            piv = l
+                    if piv != a:
+                        for m in range(k):
+                            tmp = lhs[a * k + m]
+                            lhs[a * k + m] = lhs[piv * k + m]
+                            lhs[piv * k + m] = tmp
+                        tmp = rhs[a]
+                        rhs[a] = rhs[piv]
+                        rhs[piv] = tmp
+                    for l in range(a + 1, k):
+                        f = lhs[l * k + a] / lhs[a * k + a]
+                        for m in range(a, k):
+                            lhs[l * k + m] -= f * lhs[a * k + m]
+                        rhs[l] -= f * rhs[a]
+                for a in range(k - 1, -1, -1):
+                    acc = rhs[a]
+                    for m in range(a + 1, k):
+                        acc = acc - lhs[a * k + m] * rhs[m]
+                    rhs[a] = acc / lhs[a * k + a]
+                for l in range(k):  # X~' u = X~' je + (X~' JU) coef
+                    acc = v[l]
+                    for m in range(k):
+                        acc = acc + mx[l * k + m] * rhs[m]
+                    adjusted[p, l] = acc
+            free(buf)
+    for b in range(n_blocks):
+        if failed[b]:
+            raise MemoryError("no memory for the adjusted scores")

@@ -93,10 +93,10 @@ class _SideSums:
 
 def _side_sums(side: CountrySide, lam: np.ndarray, e: np.ndarray, xt: np.ndarray) -> _SideSums:
     """Every per-country sum one side needs, in one compiled pass over the pairs of the grid
-    arrays (:func:`migtrade.estimation.kernels_bias.side_sums`)."""
+    arrays (:func:`migtrade.estimation.kernels_bias.side_sums`); ``xt`` is (k, pairs, T)."""
     from migtrade.estimation.kernels_bias import side_sums
 
-    n, t, k = side.groups.n, lam.shape[1], xt.shape[2]
+    n, t, k = side.groups.n, lam.shape[1], xt.shape[0]
     sums = _SideSums(hessian=np.empty((n, t, t)), scores=np.empty((n, t, t)),
                      cross=np.empty((n, k, t, t)), third=np.empty((n, k, t, t)))
     side_sums(side.groups.order, side.groups.bounds, lam, e, xt,
@@ -136,14 +136,13 @@ def weidner_zylkin(kind: GravityKind, panel: PairPanel, y: np.ndarray, mu: np.nd
     -----
     See the module notes for the formulas.
     """
-    lam = panel.grid(mu)
+    lam = panel.grid(mu)  # views of the rows when the panel is aligned
     e = panel.grid(y - mu)
-    xt = panel.grid(x_tilde)
-    scores = np.einsum("ptk,pt->pk", xt, e)
+    xt = panel.planes(x_tilde)  # (k, pairs, T)
 
     if kind is GravityKind.two_way:
-        u = two_way_exact(lam, e, xt, bread, panel)
-        bias = np.zeros(xt.shape[2])
+        adjusted, scores = two_way_exact(lam, e, xt, bread, panel)
+        bias = np.zeros(xt.shape[0])
         method = "exact by period"
     else:
         sides = panel.sides()
@@ -154,13 +153,13 @@ def weidner_zylkin(kind: GravityKind, panel: PairPanel, y: np.ndarray, mu: np.nd
                  + n_j / (n_j - 1) * _bias_terms(side_j, inv_j))
         bias = bread @ terms
         if (n_i + n_j) * panel.n_periods <= EXACT_MAX_EFFECTS:
-            u = three_way_exact(lam, e, xt, bread, panel, side_i.hessian, side_j.hessian)
+            adjusted, scores = three_way_exact(lam, e, xt, bread, panel, side_i.hessian,
+                                               side_j.hessian)
             method = "exact"
         else:
-            u = three_way_local(lam, e, xt, bread, sides, (side_i.hessian, side_j.hessian),
-                                (inv_i, inv_j))
+            adjusted, scores = three_way_local(lam, e, xt, bread, sides,
+                                               (side_i.hessian, side_j.hessian), (inv_i, inv_j))
             method = "local"
-    adjusted = np.einsum("ptk,pt->pk", xt, u)
     meat = adjusted.T @ scores
     meat = 0.5 * (meat + meat.T)
     cov = adjustment * bread @ meat @ bread

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from migtrade.errors import UsageError
-from migtrade.estimation.bias_panel import PairPanel, same_groups
+from migtrade.estimation.bias_panel import PairPanel, not_the_pair, same_groups
 from migtrade.estimation.bias_structure import (
     GravityKind,
     GravityStructure,
@@ -146,14 +146,28 @@ def _terms(fitted: FittedModel, bias: np.ndarray) -> dict[str, dict[str, float]]
             for t, b, s, d in zip(fitted.terms, fitted.params, se, bias, strict=True)}
 
 
-def _pair_panel(fitted: FittedModel, structure: GravityStructure) -> PairPanel:
+def _pair_panel(fitted: FittedModel, structure: GravityStructure) -> tuple[PairPanel, bool]:
+    """The pairs x periods panel, and whether the clusters are the pairs by construction.
+
+    Clustered by ``origin^destination`` (as the correction requires), the clusters' codes
+    number the pairs already: the panel is built on them and only the period is factorised
+    over all rows. Otherwise the pairs are numbered from the two country columns, and the
+    caller checks that the clusters are those pairs.
+    """
     rows = fitted.rows
     names = [structure.origin, structure.destination, structure.time, *structure.fixed_effects[2:]]
     pair_codes = None
     if structure.pair_column is not None:
         pair_codes = fitted.fe_codes[_fe_index(fitted.spec, structure.fixed_effects[2])]
+    parts = [c.strip() for c in fitted.vcov.clusters[0].split("^")] if fitted.vcov.clusters else []
+    if len(parts) == 2 and set(parts) == {structure.origin, structure.destination}:
+        pair = fitted.cluster_codes[0]
+        if pair_codes is not None and not same_groups(pair, pair_codes):
+            raise not_the_pair(names)
+        return PairPanel.of_pairs(pair, rows[structure.origin], rows[structure.destination],
+                                  rows[structure.time], names), True
     return PairPanel.build(rows[structure.origin], rows[structure.destination],
-                           rows[structure.time], names, pair_codes=pair_codes)
+                           rows[structure.time], names, pair_codes=pair_codes), False
 
 
 def _fe_index(spec: ModelSpec, name: str) -> int:
@@ -170,8 +184,8 @@ def _analytical(fitted: FittedModel) -> Corrected:
     from migtrade.estimation.bias import weidner_zylkin
 
     structure = detect_structure(fitted.spec.fixed_effects, _levels(fitted))
-    panel = _pair_panel(fitted, structure)
-    if not same_groups(panel.pair, fitted.cluster_codes[0]):
+    panel, by_pair = _pair_panel(fitted, structure)
+    if not by_pair and not same_groups(panel.pair, fitted.cluster_codes[0]):
         pair = f"{structure.origin}^{structure.destination}"
         raise UsageError(
             f"the Weidner-Zylkin variance correction is for standard errors clustered by pair "

@@ -28,6 +28,29 @@ def _compact(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(present), (np.cumsum(present) - 1)[keys]
 
 
+def period_codes(time: pd.Series) -> np.ndarray:
+    """Each row's period, 0 .. T-1 in the sorted order of the values (as
+    ``pd.factorize(sort=True)``); integer periods (years) by a table of the values present,
+    one pass instead of hashing and sorting."""
+    values = time.to_numpy()
+    if values.dtype.kind in "iu" and values.size:
+        low, high = int(values.min()), int(values.max())
+        if high - low <= 4 * values.size + 1024:
+            shifted = values.astype(np.int64) - low
+            return _compact(shifted, high - low + 1)[1]
+    return pd.factorize(time, sort=True)[0].astype(np.int64)
+
+
+def not_the_pair(names: Sequence[str]) -> UsageError:
+    """The error for a pair column (``names[3]``) whose groups are not the (``names[0]``,
+    ``names[1]``) pairs."""
+    return UsageError(
+        f"the fixed effect '{names[3]}' is not the ({names[0]}, {names[1]}) pair: its groups "
+        "differ from the pairs of the sample (a symmetric pair id joins both directions)",
+        f"Write the pair effect as {names[0]}^{names[1]}.",
+    )
+
+
 def same_groups(a: np.ndarray, b: np.ndarray) -> bool:
     """True when two code arrays split the rows into the same groups."""
     return is_nested(a, b) and is_nested(b, a)
@@ -167,6 +190,8 @@ class PairPanel:
         Per pair: its two countries (0 .. N_i - 1 and 0 .. N_j - 1).
     n_origins, n_destinations, n_periods
         N_i, N_j and T.
+    aligned
+        The rows are the grid's cells in order (pair by pair, periods in order, none missing).
     """
 
     pair: np.ndarray
@@ -176,6 +201,7 @@ class PairPanel:
     n_origins: int
     n_destinations: int
     n_periods: int
+    aligned: bool = False
 
     @classmethod
     def build(cls, origin: pd.Series, destination: pd.Series, time: pd.Series,
@@ -201,24 +227,52 @@ class PairPanel:
         """
         i = pd.factorize(origin, sort=True)[0].astype(np.int64)
         j = pd.factorize(destination, sort=True)[0].astype(np.int64)
-        t = pd.factorize(time, sort=True)[0].astype(np.int64)
-        n_i, n_j, n_t = int(i.max()) + 1, int(j.max()) + 1, int(t.max()) + 1
+        n_i, n_j = int(i.max()) + 1, int(j.max()) + 1
         keys, pair = _compact(i * n_j + j, n_i * n_j)
         if pair_codes is not None and not same_groups(pair, pair_codes):
-            raise UsageError(
-                f"the fixed effect '{names[3]}' is not the ({names[0]}, {names[1]}) pair: its "
-                "groups differ from the pairs of the sample (a symmetric pair id joins both "
-                "directions)",
-                f"Write the pair effect as {names[0]}^{names[1]}.",
-            )
-        if np.bincount(pair * n_t + t).max() > 1:
+            raise not_the_pair(names)
+        return cls._with_periods(pair, period_codes(time), keys // n_j, keys % n_j, n_i, n_j,
+                                 names)
+
+    @classmethod
+    def of_pairs(cls, pair: np.ndarray, origin: pd.Series, destination: pd.Series,
+                 time: pd.Series, names: Sequence[str]) -> PairPanel:
+        """The panel of a sample whose pairs are numbered already (``pair``: codes 0 .. P-1
+        whose groups are the (origin, destination) pairs, such as the codes of a fixed effect or
+        a clustering written ``origin^destination``): the countries are read on one row of each
+        pair, so no column but the period is factorised over all rows.
+
+        Raises
+        ------
+        DataError
+            When a pair has several rows in one period.
+        """
+        n_pairs = int(pair.max()) + 1 if pair.size else 0
+        one_row = np.empty(n_pairs, dtype=np.int64)
+        one_row[pair] = np.arange(len(pair))  # any row of a pair carries its two countries
+        i, origins = pd.factorize(origin.iloc[one_row], sort=True)
+        j, destinations = pd.factorize(destination.iloc[one_row], sort=True)
+        return cls._with_periods(pair.astype(np.int64, copy=False), period_codes(time),
+                                 i.astype(np.int64), j.astype(np.int64), len(origins),
+                                 len(destinations), names)
+
+    @classmethod
+    def _with_periods(cls, pair: np.ndarray, period: np.ndarray, origin: np.ndarray,
+                      destination: np.ndarray, n_i: int, n_j: int,
+                      names: Sequence[str]) -> PairPanel:
+        n_t = int(period.max()) + 1 if period.size else 0
+        cell = pair * n_t + period
+        # Rows already in pair-then-period order with every cell present (the usual layout of
+        # a gravity panel): the grid is the rows themselves, no scatter and no copy.
+        aligned = len(cell) == len(origin) * n_t and bool(np.all(cell[1:] > cell[:-1]))
+        if not aligned and np.bincount(cell).max() > 1:
             raise DataError(
                 f"some ({names[0]}, {names[1]}) pairs have several rows in one {names[2]}",
                 "The bias correction needs one row per pair and period; aggregate the data or "
                 "add the dimension that tells the rows apart to the fixed effects.",
             )
-        return cls(pair=pair, period=t, origin=keys // n_j, destination=keys % n_j,
-                   n_origins=n_i, n_destinations=n_j, n_periods=n_t)
+        return cls(pair=pair, period=period, origin=origin, destination=destination,
+                   n_origins=n_i, n_destinations=n_j, n_periods=n_t, aligned=aligned)
 
     @property
     def n_pairs(self) -> int:
@@ -226,9 +280,24 @@ class PairPanel:
         return len(self.origin)
 
     def grid(self, values: np.ndarray) -> np.ndarray:
-        """Per-observation values on the (pairs, periods[, columns]) grid, zero where missing."""
-        out = np.zeros((self.n_pairs, self.n_periods, *values.shape[1:]))
+        """Per-observation values on the (pairs, periods[, columns]) grid, zero where missing
+        (a view of ``values`` when the panel is aligned)."""
+        shape = (self.n_pairs, self.n_periods, *values.shape[1:])
+        if self.aligned:
+            return values.reshape(shape)
+        out = np.zeros(shape)
         out[self.pair, self.period] = values
+        return out
+
+    def planes(self, columns: np.ndarray) -> np.ndarray:
+        """(rows, k) values as k (pairs, periods) planes, zero where missing: a view of a
+        Fortran-ordered ``columns`` when the panel is aligned."""
+        k = columns.shape[1]
+        if self.aligned:
+            return np.ascontiguousarray(columns.T).reshape(k, self.n_pairs, self.n_periods)
+        out = np.zeros((k, self.n_pairs, self.n_periods))
+        for m in range(k):  # one regressor at a time: no (rows, k) temporaries
+            out[m, self.pair, self.period] = columns[:, m]
         return out
 
     def sides(self) -> tuple[CountrySide, CountrySide]:

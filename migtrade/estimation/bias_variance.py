@@ -94,24 +94,6 @@ def ones_ginverse(matrices: np.ndarray) -> np.ndarray:
     return np.where(active[:, :, None] & active[:, None, :], out, 0.0)
 
 
-def ones_solve(matrices: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """``H^+ r`` for (m, T, T) matrices as in :func:`ones_ginverse` and (m, T, R) right-hand
-    sides orthogonal to the ones vector and zero in the periods without data. A solution that
-    does not reproduce ``r`` (a matrix with another null direction) is redone with
-    :func:`pinv_psd`."""
-    aug, _ = _augmented(matrices)
-    try:
-        out = np.linalg.solve(aug, rhs)
-        bad = (np.abs(matrices @ out - rhs).max(axis=(1, 2))
-               > 1e-8 * np.maximum(np.abs(rhs).max(axis=(1, 2)), 1e-300))
-    except np.linalg.LinAlgError:
-        out = np.empty_like(rhs)
-        bad = np.ones(len(rhs), dtype=bool)
-    if bad.any():
-        out[bad] = pinv_psd(matrices[bad]) @ rhs[bad]
-    return out
-
-
 def pair_hessians(lam: np.ndarray) -> np.ndarray:
     """Every pair's Hessian block with a pair effect: (pairs, T, T)."""
     t = lam.shape[1]
@@ -120,25 +102,13 @@ def pair_hessians(lam: np.ndarray) -> np.ndarray:
     return h
 
 
-def apply_pair_hessian(lam: np.ndarray, v: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``H_g v_g`` for every pair with a pair effect, ``mu_g * v_g - mu_g (mu_g'v_g) / sum(mu_g)``;
-    ``v`` is (pairs, T) or (pairs, R, T) for R vectors per pair; ``out`` may be ``v``."""
-    from migtrade.estimation.kernels_bias import pair_hessian_times
+def _hessian_planes(lam: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``H_g v_g`` for every pair with a pair effect, for (R, pairs, T) planes ``v``."""
+    from migtrade.estimation.kernels_bias import pair_hessian_planes
 
-    flat = v.ndim == 2
-    v3 = v[:, None, :] if flat else v
-    res = np.empty(v3.shape) if out is None else (out[:, None, :] if flat else out)
-    pair_hessian_times(np.ascontiguousarray(lam), v3, res)
-    return res[:, 0, :] if flat else res
-
-
-def _woodbury(ju: np.ndarray, je: np.ndarray, xt: np.ndarray, bread: np.ndarray) -> np.ndarray:
-    """``(J^-1 - U W')^-1 e`` from ``J e`` and ``J U``, with ``W' = V x_g'`` (K per pair)."""
-    wju = bread @ np.einsum("ptl,ptm->plm", xt, ju)  # W' J U, K x K per pair
-    wje = np.einsum("ptl,pt->pl", xt, je) @ bread.T  # W' J e
-    k = bread.shape[0]
-    coef = np.linalg.solve(np.eye(k)[None] - wju, wje[:, :, None])[:, :, 0]
-    return je + np.einsum("ptk,pk->pt", ju, coef)
+    out = np.empty(v.shape)
+    pair_hessian_planes(lam, v, out)
+    return out
 
 
 def _country_time_inverse(hessian: np.ndarray, n_i: int, n_j: int, t: int) -> np.ndarray:
@@ -171,8 +141,10 @@ def _country_time_inverse(hessian: np.ndarray, n_i: int, n_j: int, t: int) -> np
 
 
 def three_way_exact(lam: np.ndarray, e: np.ndarray, xt: np.ndarray, bread: np.ndarray,
-                    panel: PairPanel, h_origin: np.ndarray, h_destination: np.ndarray) -> np.ndarray:
-    """Adjusted residuals with the exact leverage of the country-time effects (dense)."""
+                    panel: PairPanel, h_origin: np.ndarray,
+                    h_destination: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Adjusted and plain pair scores (pairs, k) with the exact leverage of the country-time
+    effects (dense); ``xt`` is (k, pairs, T)."""
     n_i, n_j = panel.n_origins, panel.n_destinations
     t = panel.n_periods
     g = n_i + n_j
@@ -187,69 +159,78 @@ def three_way_exact(lam: np.ndarray, e: np.ndarray, xt: np.ndarray, bread: np.nd
     del blocks
     vb = v_fe.reshape(g, t, g, t).transpose(0, 2, 1, 3)
     m = vb[o, o] + vb[d, d] + vb[o, d] + vb[d, o]
-    m += np.einsum("psk,kl,ptl->pst", xt, bread, xt)
+    m += np.einsum("kps,kl,lpt->pst", xt, bread, xt)
     lev = hp @ m
     lev[:, np.arange(t), np.arange(t)] -= 1.0
-    return -np.linalg.solve(lev, e[:, :, None])[:, :, 0]
+    u = -np.linalg.solve(lev, e[:, :, None])[:, :, 0]
+    return np.einsum("kpt,pt->pk", xt, u), np.einsum("kpt,pt->pk", xt, e)
 
 
 def _leave_out_iterate(groups: CountryGroups, g_country: np.ndarray, lam: np.ndarray,
-                       r: np.ndarray, skip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``w_g = (H_c - H_g)^+ r_g`` for every pair not in ``skip``, for the (pairs, T) vectors
+                       r: np.ndarray, skip: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``w_g += (H_c - H_g)^+ r_g`` for every pair not in ``skip``, for the (pairs, T) vectors
     ``r`` (in the pairs' order, each orthogonal to the ones vector), by the iteration
     ``w <- H_c^+ (r + H_g w)`` (:func:`migtrade.estimation.kernels_bias.leave_out_iterate`).
-    Returns w (zero for the skipped pairs) and the pairs that had not converged after
-    ``LOCAL_MAX_ITER`` steps."""
+    Returns the pairs that had not converged after ``LOCAL_MAX_ITER`` steps (their ``w`` left
+    as it was)."""
     from migtrade.estimation.kernels_bias import leave_out_iterate
 
-    w = np.zeros_like(r)
     late = np.zeros(len(r), dtype=bool)
-    leave_out_iterate(groups.order, groups.bounds, np.ascontiguousarray(lam),
-                      np.ascontiguousarray(r), np.ascontiguousarray(g_country), skip,
-                      LOCAL_TOL, LOCAL_MAX_ITER, w, late)
-    return w, np.flatnonzero(late & ~skip)
+    leave_out_iterate(groups.order, groups.bounds, lam, r, g_country, skip, LOCAL_TOL,
+                      LOCAL_MAX_ITER, w, late)
+    return np.flatnonzero(late & ~skip)
 
 
 def _leave_out_direct(h_country: np.ndarray, country: np.ndarray, lam: np.ndarray,
-                      r: np.ndarray) -> np.ndarray:
-    """``(H_c - H_g)^+ r_g`` by one T x T system per pair, for (pairs, R, T) vectors ``r``."""
-    left = h_country[country] - pair_hessians(lam)
-    return ones_solve(left, r.transpose(0, 2, 1)).transpose(0, 2, 1)
+                      e: np.ndarray, u: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``(H_c - H_g)^+ [e_g, u_1g .. u_kg]`` for the pairs ``rows`` (their countries
+    ``country``): one T x T Cholesky solve per pair in the compiled loop; a matrix with another
+    null direction than the ones vector goes to :func:`pinv_psd`. (len(rows), 1 + k, T)."""
+    from migtrade.estimation.kernels_bias import leave_out_direct
+
+    out, failed = leave_out_direct(rows, country, h_country, lam, e, u, PINV_RTOL, 1e-8)
+    if failed.any():
+        bad = np.flatnonzero(failed)
+        left = h_country[country[bad]] - pair_hessians(lam[rows[bad]])
+        rhs = np.concatenate([e[rows[bad], None, :], u[:, rows[bad]].transpose(1, 0, 2)], axis=1)
+        out[bad] = (pinv_psd(left) @ rhs.transpose(0, 2, 1)).transpose(0, 2, 1)
+    return out
 
 
 def three_way_local(lam: np.ndarray, e: np.ndarray, xt: np.ndarray, bread: np.ndarray,
                     sides: tuple[CountrySide, CountrySide], hessians: tuple[np.ndarray, np.ndarray],
-                    inverses: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """Adjusted residuals with each pair's leverage from its own two country-time effects.
+                    inverses: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Adjusted and plain pair scores (pairs, k) with each pair's leverage from its own two
+    country-time effects; ``xt`` is (k, pairs, T).
 
     ``J = I + H_g (A_i^+ + A_j^+)`` is applied to ``e`` for every pair and to the columns of
     ``U = H_g x~_g`` for the pairs with more than ``LOCAL_DIRECT_SHARE`` of their origin's or
     destination's flows, which are solved directly; for the others ``J U`` differs from ``U`` by
     that share times the regressors' leverage, of order 1/N^3, and ``U`` is used.
     """
+    from migtrade.estimation.kernels_bias import woodbury_scores
+
     total = lam.sum(axis=1)
-    ju = apply_pair_hessian(lam, xt.transpose(0, 2, 1))  # U, and J U once corrected below
+    ju = _hessian_planes(lam, xt)  # U, and J U once corrected below
     dominant = np.zeros(len(lam), dtype=bool)
     for side in sides:
         dominant |= total > LOCAL_DIRECT_SHARE * side.groups.total(total)[side.country]
-    w_e = np.zeros_like(e)
+    w_e = np.zeros_like(e)  # (A_i^+ + A_j^+) e, both sides added in place
     corrections = []
     for side, h, g in zip(sides, hessians, inverses, strict=True):
-        part, late = _leave_out_iterate(side.groups, g, lam, e, dominant)
+        late = _leave_out_iterate(side.groups, g, lam, e, dominant, w_e)
         direct = dominant.copy()
         direct[late] = True  # not converged within the budget: solved directly
         rows = np.flatnonzero(direct)
-        solved = _leave_out_direct(h, side.country[rows], lam[rows],
-                                   np.concatenate([e[rows, None, :], ju[rows]], axis=1))
-        part[rows] = solved[:, 0]
-        w_e += part
+        solved = _leave_out_direct(h, side.country[rows], lam, e, ju, rows)
+        w_e[rows] += solved[:, 0]
         keep = dominant[rows]
         corrections.append((rows[keep], solved[keep, 1:]))
     for rows, w_u in corrections:  # J U = U + H_g (A_i^+ + A_j^+) U on the dominant pairs
-        ju[rows] += apply_pair_hessian(lam[rows], w_u)
-    je = apply_pair_hessian(lam, w_e, out=w_e)
+        ju[:, rows] += _hessian_planes(lam[rows], np.ascontiguousarray(w_u.transpose(1, 0, 2)))
+    je = _hessian_planes(lam, w_e[None])[0]
     je += e
-    return _woodbury(ju.transpose(0, 2, 1), je, xt, bread)
+    return woodbury_scores(je, ju, xt, e, bread)
 
 
 def _period_leverage(lam_t: np.ndarray) -> np.ndarray:
@@ -271,8 +252,11 @@ def _period_leverage(lam_t: np.ndarray) -> np.ndarray:
 
 
 def two_way_exact(lam: np.ndarray, e: np.ndarray, xt: np.ndarray, bread: np.ndarray,
-                  panel: PairPanel) -> np.ndarray:
-    """Adjusted residuals of the two-way model: exact leverage period by period."""
+                  panel: PairPanel) -> tuple[np.ndarray, np.ndarray]:
+    """Adjusted and plain pair scores (pairs, k) of the two-way model: exact leverage period by
+    period; ``xt`` is (k, pairs, T)."""
+    from migtrade.estimation.kernels_bias import woodbury_scores
+
     h = np.zeros_like(lam)
     for t in range(panel.n_periods):
         present = lam[:, t] > 0
@@ -281,5 +265,4 @@ def two_way_exact(lam: np.ndarray, e: np.ndarray, xt: np.ndarray, bread: np.ndar
         grid[o, d] = lam[present, t]
         h[present, t] = _period_leverage(grid)[o, d]
     j = 1.0 / (1.0 - lam * h)  # (I - diag(mu h))^-1, diagonal
-    ju = (lam * j)[:, :, None] * xt
-    return _woodbury(ju, j * e, xt, bread)
+    return woodbury_scores(j * e, (lam * j)[None] * xt, xt, e, bread)
