@@ -22,6 +22,7 @@ KERNELS = {
     "migtrade.estimation._kernels": "migtrade/estimation/_kernels.pyx",
     "migtrade.estimation._kernels_cg": "migtrade/estimation/_kernels_cg.pyx",
     "migtrade.estimation._kernels_crossed": "migtrade/estimation/_kernels_crossed.pyx",
+    "migtrade.estimation._kernels_schur": "migtrade/estimation/_kernels_schur.pyx",
     "migtrade.estimation._kernels_bias": "migtrade/estimation/_kernels_bias.pyx",
     "migtrade.estimation.bootstrap._kernels": "migtrade/estimation/bootstrap/_kernels.pyx",
 }

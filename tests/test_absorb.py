@@ -93,7 +93,8 @@ def test_strategies_give_the_same_projection(sizes: tuple[int, ...]) -> None:
     auto = ab.demean(x, tol=1e-10, strategy="auto")
     direct = ab.demean(x, tol=1e-10, strategy="direct")
     crossed = ab.demean(x, tol=1e-10, strategy="crossed")
-    for other in (ap, auto, direct, crossed):
+    schur = ab.demean(x, tol=1e-10, strategy="schur")
+    for other in (ap, auto, direct, crossed, schur):
         assert other.converged
         np.testing.assert_allclose(cg.resid, other.resid, atol=1e-8)
 

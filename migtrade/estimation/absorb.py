@@ -59,7 +59,7 @@ if TYPE_CHECKING:
 
 DEFAULT_TOL = 1e-8
 DEFAULT_MAXITER = 100_000
-STRATEGIES = ("auto", "direct", "crossed", "cg", "map")
+STRATEGIES = ("auto", "schur", "direct", "crossed", "cg", "map")
 DEFAULT_STRATEGY = "auto"
 DIRECT_MIN_ROWS = 200_000
 # Below this many rows alternating projections finish before the blocks of a crossed pair are built.
@@ -114,6 +114,7 @@ class Absorber:
         self._plans: dict[str, object] = {}
         self._direct: object | None = None
         self._crossed: object | None = None
+        self._schur: object | None = None
 
     def with_weights(self, weights: np.ndarray) -> Absorber:
         """The same fixed effects under new weights (the codes are shared, not copied)."""
@@ -127,6 +128,7 @@ class Absorber:
         new._plans = self._plans
         new._direct = None
         new._crossed = None
+        new._schur = None
         return new
 
     def _cg(self, work: np.ndarray, tols: np.ndarray, maxiter: int, iters: np.ndarray) -> None:
@@ -155,6 +157,16 @@ class Absorber:
         sweeps[:] = used
         self._finish_with_cg(work, tols, maxiter, sweeps, 0)
         return work
+
+    def _demean_schur(self, work: np.ndarray, tols: np.ndarray, maxiter: int,
+                      sweeps: np.ndarray) -> None:
+        from migtrade.estimation.schur import SchurProjector
+
+        if self._schur is None:
+            self._schur = SchurProjector(self.codes, self.n_levels, self.weights)
+        assert isinstance(self._schur, SchurProjector)
+        sweeps[:] = self._schur.project(work, tols, maxiter)
+        self._finish_with_cg(work, tols, maxiter, sweeps, maxiter)
 
     def _finish_with_cg(self, work: np.ndarray, tols: np.ndarray, maxiter: int,
                         sweeps: np.ndarray, spent: int) -> None:
@@ -280,6 +292,8 @@ class Absorber:
             pass
         elif method == "crossed":
             work = self._demean_crossed(work, tols, maxiter, sweeps)
+        elif method == "schur" and len(self.n_levels) > 1 and self.n:
+            self._demean_schur(work, tols, maxiter, sweeps)
         elif method == "cg" and len(self.n_levels) > 1:
             self._cg(work, tols, maxiter, sweeps)
         else:

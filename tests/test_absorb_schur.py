@@ -1,0 +1,154 @@
+"""The ``schur`` strategy (exact elimination of the largest fixed effect, then conjugate gradients
+on the rest): the same projection as conjugate gradients and alternating projections.
+
+Tolerances: every strategy stops when each group's weighted mean of the residual (``cg``,
+``schur``) or each sweep's change (``map``) is below 1e-11 times the column's scale; the
+residuals left differ by the error of the slower strategy, of that order times the conditioning
+of the fixed-effect graph (at most a few hundred here), so they are compared to 1e-8 on columns
+of unit scale.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from test_absorb import gravity_blocks, random_fe
+
+from migtrade.estimation import absorb, schur
+from migtrade.estimation.absorb import Absorber
+
+
+def sorted_gravity(rng: np.random.Generator, countries: int, years: int) -> list[np.ndarray]:
+    """Exporter-year, importer-year and pair codes of a balanced panel sorted by pair (as the
+    benchmark panels and most gravity files are: the pair's rows in one run)."""
+    e, i, t = np.meshgrid(np.arange(countries), np.arange(countries), np.arange(years),
+                          indexing="ij")
+    keep = e != i
+    e, i, t = e[keep], i[keep], t[keep]
+    return [e * years + t, i * years + t, np.unique(e * countries + i, return_inverse=True)[1]]
+
+
+def two_components(rng: np.random.Generator) -> list[np.ndarray]:
+    """Two unrelated panels stacked: a fixed-effect graph with two connected components."""
+    a, _ = gravity_blocks(rng, 12, 5)
+    b, _ = gravity_blocks(rng, 9, 4)
+    return [np.concatenate([ca, cb + ca.max() + 1]) for ca, cb in zip(a, b, strict=True)]
+
+
+def designs() -> dict[str, list[np.ndarray]]:
+    rng = np.random.default_rng(11)
+    return {
+        "balanced, sorted by pair": sorted_gravity(rng, 20, 8),
+        "unbalanced, rows by year": gravity_blocks(rng, 25, 6)[0],
+        "three rows per flow": gravity_blocks(rng, 15, 5, dup=3)[0],
+        "two components": two_components(rng),
+        "random, four dimensions": random_fe(rng, 6000, (300, 40, 25, 60)),
+        "random, two dimensions": random_fe(rng, 4000, (400, 30)),
+    }
+
+
+def dummies(codes: list[np.ndarray]) -> sp.csr_matrix:
+    n = codes[0].size
+    return sp.hstack([sp.csr_matrix((np.ones(n), (np.arange(n), c)), shape=(n, c.max() + 1))
+                      for c in codes]).tocsr()
+
+
+@pytest.mark.parametrize("name", list(designs()))
+def test_schur_gives_the_projection_of_cg_and_map(name: str) -> None:
+    codes = designs()[name]
+    rng = np.random.default_rng(len(name))
+    n = codes[0].size
+    w = rng.uniform(0.05, 5.0, n)
+    x = np.asfortranarray(rng.normal(size=(n, 3)) + codes[-1][:, None] % 7)
+    ab = Absorber(codes, w)
+    got = ab.demean(x, tol=1e-11, strategy="schur")
+    assert got.converged
+    for other in ("cg", "map"):
+        ref = ab.demean(x, tol=1e-11, strategy=other)
+        np.testing.assert_allclose(got.resid, ref.resid, atol=1e-8, err_msg=other)
+    # The stop rule: every group's weighted mean of the residual, in every dimension, is below
+    # the tolerance (1e-11 x the column's scale, a few units here).
+    d = dummies(codes)
+    means = (d.T @ (w[:, None] * got.resid)) / np.asarray(d.T @ w)[:, None]
+    assert np.abs(means).max() <= 1e-11 * max(1.0, float(x.std(axis=0).max()))
+
+
+def test_schur_takes_fewer_passes_than_map_sweeps_on_a_gravity_panel() -> None:
+    codes = sorted_gravity(np.random.default_rng(2), 40, 10)
+    rng = np.random.default_rng(3)
+    w = rng.lognormal(0.0, 1.5, codes[0].size)
+    x = rng.normal(size=(codes[0].size, 2))
+    ab = Absorber(codes, w)
+    got = ab.demean(x, tol=1e-8, strategy="schur")
+    ap = ab.demean(x, tol=1e-8, strategy="map")
+    assert got.converged and ap.converged
+    # A pass of schur reads the codes and weights once; a sweep of map reads and writes the
+    # column once per dimension.
+    assert got.sweeps < 3 * ap.sweeps
+    np.testing.assert_allclose(got.resid, ap.resid, atol=1e-6)
+
+
+def test_warm_start_gives_the_same_answer_in_fewer_passes() -> None:
+    codes = sorted_gravity(np.random.default_rng(4), 25, 8)
+    rng = np.random.default_rng(5)
+    n = codes[0].size
+    x = rng.normal(size=n) + codes[2] % 5
+    w1 = rng.uniform(0.5, 2.0, n)
+    w2 = w1 * rng.uniform(0.95, 1.05, n)
+    first = Absorber(codes, w1).demean(x, tol=1e-10, strategy="schur")
+    ab2 = Absorber(codes, w2)
+    cold = ab2.demean(x, tol=1e-10, strategy="schur")
+    warm = ab2.demean(x, tol=1e-10, strategy="schur", start=first.resid)
+    np.testing.assert_allclose(warm.resid, cold.resid, atol=1e-8)
+    assert warm.sweeps < cold.sweeps
+
+
+def test_threads_do_not_change_the_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    codes = sorted_gravity(np.random.default_rng(6), 20, 6)
+    rng = np.random.default_rng(7)
+    x = np.asfortranarray(rng.normal(size=(codes[0].size, 4)))
+    w = rng.uniform(0.5, 2.0, codes[0].size)
+    serial = Absorber(codes, w).demean(x, tol=1e-10, strategy="schur")
+    monkeypatch.setattr(schur, "PARALLEL_MIN_CELLS", 0)
+    parallel = Absorber(codes, w).demean(x, tol=1e-10, strategy="schur")
+    np.testing.assert_array_equal(serial.resid, parallel.resid)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_input_is_reported_not_converged(bad: float) -> None:
+    codes = sorted_gravity(np.random.default_rng(8), 10, 4)
+    x = np.random.default_rng(9).normal(size=(codes[0].size, 2))
+    x[5, 1] = bad
+    res = Absorber(codes).demean(x, strategy="schur")
+    assert not res.converged
+
+
+def test_one_dimension_is_a_single_exact_pass() -> None:
+    codes = [np.repeat(np.arange(50), 4)]
+    x = np.random.default_rng(10).normal(size=200)
+    res = Absorber(codes).demean(x, strategy="schur")
+    assert res.converged
+    np.testing.assert_allclose(res.resid, x - np.repeat(x.reshape(50, 4).mean(axis=1), 4),
+                               atol=1e-14)
+
+
+def test_ppml_through_schur_equals_alternating_projections(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A three-way gravity PPML fitted with every demeaning by ``schur`` (separation checks and
+    IRLS steps) gives the estimates and standard errors of alternating projections."""
+    from migtrade.estimation.fit import estimate
+    from migtrade.estimation.vcov import VcovSpec
+    from migtrade.synthetic.gravity import gravity_panel
+
+    frame = gravity_panel(30, 10, seed=5).frame
+    formula = "trade ~ rta + log_migrant_stock | exporter^year + importer^year + pair_id"
+    vcov = VcovSpec.parse("cluster:pair_id")
+    monkeypatch.setattr(absorb, "DEFAULT_STRATEGY", "map")
+    plain = estimate(formula, frame, vcov=vcov).result
+    monkeypatch.setattr(absorb, "DEFAULT_STRATEGY", "schur")
+    got = estimate(formula, frame, vcov=vcov).result
+    # Both stop the IRLS loop at a relative change in deviance below 1e-8 with inner demeaning
+    # to 1e-8: estimates agree far inside 1e-7.
+    np.testing.assert_allclose(got.params, plain.params, rtol=1e-7)
+    np.testing.assert_allclose(np.sqrt(np.diag(got.cov)), np.sqrt(np.diag(plain.cov)), rtol=1e-6)
