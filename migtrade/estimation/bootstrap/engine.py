@@ -16,7 +16,7 @@ from migtrade.errors import ConvergenceError, UsageError
 from migtrade.estimation.absorb import Absorber
 from migtrade.estimation.bootstrap import MAX_FE_CELLS, bootstrap_linear, bootstrap_poisson
 from migtrade.estimation.bootstrap.options import BootstrapMethod, BootstrapOptions, TermBootstrap
-from migtrade.estimation.bootstrap.restricted import UnrestrictedStart, restricted_means
+from migtrade.estimation.bootstrap.restricted import FitPoint, PoissonModel, RestrictedFits
 from migtrade.estimation.bootstrap.score import MAX_FE_TERM_CLUSTERS, PoissonScores
 from migtrade.estimation.bootstrap.wre import wre_bootstrap
 from migtrade.estimation.fixed_effects import is_nested
@@ -104,16 +104,18 @@ def _run_score(options: BootstrapOptions, fitted: PoissonFit, names: Sequence[st
         "the bootstrap variance leaves out their part of each draw's Newton step (kept up to "
         f"{MAX_FE_TERM_CLUSTERS} clusters)"]
 
-    start = UnrestrictedStart(y=y, X=kept, x_tilde=fitted.x_tilde, weights=w, offset=base_offset,
-                              beta=fitted.beta, eta=fitted.eta, absorber=absorber)
+    fits = RestrictedFits(
+        PoissonModel(y=y, weights=w, absorber=absorber),
+        FitPoint(beta=fitted.beta, eta=fitted.eta, x_tilde=fitted.x_tilde, bread=fitted.bread),
+        tol=opts.tol, fe_tol=opts.fe_tol, maxiter=opts.maxiter, fe_maxiter=opts.fe_maxiter)
 
     def restricted(r: np.ndarray, beta0: float) -> PoissonScores:
         try:
-            mu = restricted_means(start, r, beta0, tol=opts.tol, fe_tol=opts.fe_tol,
-                                  maxiter=opts.maxiter, fe_maxiter=opts.fe_maxiter)
-            return _poisson_scores(mu, fitted.x_tilde, w, absorber, opts, fe_term)
+            fit = fits(r, beta0)
         except ConvergenceError:  # far from the estimate: the engine's fit from scratch
             return restricted_from_scratch(r, beta0)
+        return PoissonScores(mu=fit.mu, x_tilde=fit.point.x_tilde, bread=fit.point.bread,
+                             project=_projection(absorber, w * fit.mu, opts) if fe_term else None)
 
     def restricted_from_scratch(r: np.ndarray, beta0: float) -> PoissonScores:
         # Under r'beta = beta0, with p the first term of r: beta_p = (beta0 - sum_m r_m beta_m) / r_p,

@@ -14,8 +14,9 @@ deciding a tie. The test rejects at level alpha when p <= alpha, that is when |t
 (B - floor(alpha B))-th smallest |t*_b|. The confidence set is the set of beta0 the test does not
 reject; its ends are where ``|t(beta0)| - q(beta0)`` (:func:`rejection_gap`) turns positive. For fixed draws every t*_b is a
 continuous function of beta0, so that gap is continuous (unlike p, a step function) and a
-bracketing root finder converges in a few evaluations. Each side is bracketed from the
-estimate (where t = 0 and the gap is -q) outwards, doubling the step until the test rejects.
+bracketing root finder converges in a few evaluations. Each side is searched from the
+estimate (where t = 0 and the gap is -q) and the end of the unrestricted interval by secants
+(:func:`invert`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ from collections.abc import Callable
 import numpy as np
 
 MAX_WIDENINGS = 12
+# Outwards, a secant step goes at most this many times as far from the estimate as the last point.
+MAX_REACH = 4.0
+# |gap| below this share of the critical value is the plateau where the sample's statistic is it.
+PLATEAU_RTOL = 1e-7
+# Inside the bracket, this many evaluations running on one side of the end call for a bisection.
+STALLED_RUN = 3
 TIE_RTOL = 1e-9
 
 
@@ -67,16 +74,19 @@ def invert(gap: Callable[[float], float], estimate: float, gap_at_estimate: floa
         The point estimate, inside the interval, and the gap there (known without evaluating:
         the statistic is 0 and the replications are those of the fit itself).
     step
-        First distance tried on each side (a guess of the half-width).
+        First distance tried on each side: the half-width of the unrestricted interval, a
+        guess that is usually within a small fraction of a standard error of the end.
     xtol
-        Absolute precision of each end.
+        Absolute precision of each end: it is the middle of a bracket no wider than ``xtol``
+        (one point where the test does not reject, one where it does).
     max_evals
         Most evaluations of ``gap`` on each side.
 
     Returns
     -------
     lo, hi
-        An end is infinite when the test does not reject within ``MAX_WIDENINGS`` doublings.
+        An end is infinite when the test does not reject within ``2 ** MAX_WIDENINGS`` times
+        ``step`` of the estimate.
 
     Raises
     ------
@@ -85,9 +95,17 @@ def invert(gap: Callable[[float], float], estimate: float, gap_at_estimate: floa
 
     Notes
     -----
-    Each side is bracketed by doubling the step, then narrowed by false position with the
-    Illinois modification (superlinear where the gap is smooth) and a bisection whenever a step
-    fails to halve the bracket (the gap jumps where two replications swap places).
+    The gap is close to linear in the null value (``|t|`` grows linearly away from the
+    estimate, the critical value moves slowly), so each side is searched by secants through
+    the last two points, starting from the estimate and the first guess: outwards until the
+    test rejects (at most ``MAX_REACH`` times as far from the estimate as the last point), then
+    inside the bracket. Where secant steps keep landing on one side of the end (the gap has a
+    kink where two replications swap places) the bracket is bisected instead. A proposal
+    within ``xtol / 2`` of an end of the bracket is moved to that distance, on the side of the
+    root: when the secant is accurate this closes the bracket with one more evaluation. Each
+    side usually needs two to four evaluations. Where the sample's own replications are the
+    critical value the gap is flat at zero (:func:`rejection_gap`); such a plateau is crossed
+    by strides doubling from ``xtol / 2`` and its end found from the points beyond it.
     """
     ends = []
     for sign in (-1.0, 1.0):
@@ -100,47 +118,66 @@ def invert(gap: Callable[[float], float], estimate: float, gap_at_estimate: floa
                 raise EvaluationBudget
             return gap(x)
 
-        inner, f_inner, dist = estimate, gap_at_estimate, step
-        outer = estimate + sign * dist
-        f_outer = counted(outer)
-        widen = 0
-        while f_outer <= 0:
-            widen += 1
-            if widen > MAX_WIDENINGS:
-                break
-            inner, f_inner, dist = outer, f_outer, dist * 2.0
-            outer = estimate + sign * dist
-            f_outer = counted(outer)
-        if f_outer <= 0:
-            ends.append(sign * math.inf)
-            continue
-        ends.append(_boundary(counted, inner, f_inner, outer, f_outer, xtol))
+        ends.append(_end(counted, estimate, gap_at_estimate, estimate + sign * step, sign, xtol))
     return ends[0], ends[1]
 
 
-def _boundary(f: Callable[[float], float], inner: float, f_inner: float, outer: float,
-              f_outer: float, xtol: float) -> float:
-    """Where ``f`` turns positive between ``inner`` (f <= 0) and ``outer`` (f > 0)."""
-    last_width = abs(outer - inner)
-    kept = 0  # +1 when the inner end moved twice running, -1 for the outer end
-    while abs(outer - inner) > xtol:
-        width = abs(outer - inner)
-        x = inner + (outer - inner) * f_inner / (f_inner - f_outer)
-        # Bisect when the last step did not halve the bracket, or when false position would
-        # land next to an end (at a jump of the gap it would creep towards the jump).
-        margin = 0.01 * width
-        if width > 0.5 * last_width or not min(inner, outer) + margin < x < max(inner, outer) - margin:
-            x = 0.5 * (inner + outer)
-        last_width = width
+def _secant(x0: float, f0: float, x1: float, f1: float) -> float | None:
+    """The root of the line through two points, or None when it is flat."""
+    if f1 == f0:
+        return None
+    return x1 - f1 * (x1 - x0) / (f1 - f0)
+
+
+def _end(f: Callable[[float], float], estimate: float, f_estimate: float, first: float,
+         sign: float, xtol: float) -> float:
+    """Where ``f`` turns positive going from ``estimate`` (f <= 0) in the direction ``sign``."""
+    limit = abs(first - estimate) * 2.0 ** MAX_WIDENINGS
+    # The sample's own replications (v = 1, v = -1) tie its statistic at every null value: where
+    # they are the critical value the gap is -TIE_RTOL |t|, a plateau that secants cannot cross.
+    plateau = PLATEAU_RTOL * max(abs(f_estimate), 1.0)
+    inner, f_inner = estimate, f_estimate  # farthest point known not to reject
+    outer, f_outer = math.nan, math.nan  # nearest point known to reject, once one is
+    beyond, f_beyond = math.nan, math.nan  # the nearest before it
+    last, f_last = estimate, f_estimate
+    x, stride, run, side = first, 0.0, 0, 0
+    while True:
         fx = f(x)
+        # How many evaluations running have landed on the same side of the end.
+        run, side = (run + 1 if (fx > 0) == (side > 0) else 1), (1 if fx > 0 else -1)
         if fx <= 0:
-            inner, f_inner = x, fx
-            if kept == 1:
-                f_outer *= 0.5
-            kept = 1
-        else:
-            outer, f_outer = x, fx
-            if kept == -1:
-                f_inner *= 0.5
-            kept = -1
-    return 0.5 * (inner + outer)
+            if sign * (x - inner) > 0:
+                inner, f_inner = x, fx
+        elif math.isnan(outer) or sign * (x - outer) < 0:
+            beyond, f_beyond, outer, f_outer = outer, f_outer, x, fx
+        prev, f_prev, last, f_last = last, f_last, x, fx
+        root = _secant(prev, f_prev, last, f_last)
+        if math.isnan(outer):
+            # Outwards: the secant's root, at least xtol / 2 beyond the last point that does not
+            # reject and at most ``MAX_REACH`` times as far from the estimate; across a plateau,
+            # strides from xtol / 2 doubling each time.
+            if abs(inner - estimate) >= limit:
+                return sign * math.inf
+            far = estimate + MAX_REACH * (inner - estimate)
+            if -plateau <= f_inner < 0:
+                stride = max(2.0 * stride, 0.5 * xtol)
+                x = inner + sign * min(stride, abs(far - inner))
+            elif root is None or sign * (root - inner) < 0 or sign * (root - far) > 0:
+                x = far  # the gap does not grow towards a root: widen
+            else:
+                x = inner + sign * max(sign * (root - inner), 0.5 * xtol)
+            continue
+        width = abs(outer - inner)
+        if width <= xtol:
+            return 0.5 * (inner + outer)
+        lo, hi = min(inner, outer), max(inner, outer)
+        if root is None or not lo <= root <= hi:
+            root = _secant(inner, f_inner, outer, f_outer)
+        if -plateau <= f_inner < 0:
+            # Past a plateau the gap grows from zero at its end: the secant of the two nearest
+            # points that reject, else bisection.
+            root = None if math.isnan(beyond) else _secant(beyond, f_beyond, outer, f_outer)
+        if root is None or not lo <= root <= hi or run >= STALLED_RUN:
+            root = 0.5 * (lo + hi)
+        # Kept xtol / 2 inside the bracket: when the secant is accurate the next point closes it.
+        x = min(max(root, lo + 0.5 * xtol), hi - 0.5 * xtol)

@@ -1,30 +1,41 @@
-"""The PPML fit under a linear restriction, started from the unrestricted fit.
+"""The PPML fit under a linear restriction, started from a fit already made.
 
 Notes
 -----
 The restricted score bootstrap needs the model fitted under H0: r'beta = beta0 (one fit per
 tested coefficient, and one per trial value when an interval is found by test inversion). With
 p the first term of r, ``beta_p = (beta0 - Σ_{m≠p} r_m beta_m) / r_p``: x_p beta0 / r_p moves into
-the offset and every other regressor becomes ``x_m - x_p r_m / r_p``. Keeping the other
-coefficients and the fixed effects of the unrestricted fit gives a point that satisfies the
-restriction,
+the offset and every other regressor becomes ``x_m - x_p r_m / r_p``.
 
-    η⁰ = η̂ - x_p (r'b̂ - beta0) / r_p,
+Start. A fit already made (the unrestricted one, or a restricted one at another value beta1;
+:class:`RestrictedFits` takes the nearest) is moved to the null by the first-order (Newton) step
+of every other parameter, fixed effects included. With X̃ its regressors demeaned under its
+weights w mu, B = (X̃' W mu X̃)^{-1} and a = B r, the step that keeps the score of every other
+direction at zero while r'beta moves by Δ = beta0 - r'b is
 
-and IRLS on the restricted design starts there: with the null near the estimate (the p-value of a
-coefficient whose estimate is small in standard errors, the ends of an interval) it converges in
-a few steps instead of the dozen of a fit from scratch. Each step demeans the working outcome less
-the fixed-effect part of the current linear predictor, and the restricted regressors as last
-demeaned (both differ from their raw forms by fixed-effect terms only, so the demeaning starts
-close to its answer), to a tolerance that starts loose and follows the change in deviance
-down to ``fe_tol``. Steps that raise the deviance are halved, as in
-:mod:`migtrade.estimation.ppml`, and the stopping rule is the engine's: a relative change in
-deviance below ``tol`` at the full demeaning tolerance.
+    beta⁰ = b + a Δ / (r'a),        η⁰ = η + X̃ a Δ / (r'a)
+
+(X̃ a is X a less its projection on the fixed effects, which is their part of the step). Its
+error is of order Δ², so IRLS needs one to three steps: one when the start is a fit a
+thousandth of a standard error away, as at the end of an interval search. The step also
+predicts the rise in deviance, ``Δ² / (r'a)``; the first demeaning tolerance is a hundredth
+of that relative to the deviance (the change the first step can make is smaller still), not
+the engine's loose 1e-4, so that a start close to the answer converges in one step.
+
+Steps. Each demeans the working outcome as ``design_t @ coef + (y - mu) / mu`` (the working
+outcome less the fixed effects' part of the current linear predictor and of the regressors, both
+combinations of fixed effects, so the demeaning starts near its answer: the Poisson residuals are
+orthogonal to the fixed effects at any fit whose fixed effects are at their optimum) and the
+restricted regressors as last demeaned, to a tolerance that follows the change in deviance down
+to ``fe_tol``. Steps that raise the deviance are halved, as in :mod:`migtrade.estimation.ppml`,
+and the stopping rule is the engine's: a relative change in deviance below ``tol`` at the full
+demeaning tolerance. The converged fit's regressors are then demeaned under its final weights
+(warm, from the last step's), which the bootstrap and the next start need.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -39,20 +50,43 @@ START_INNER_TOL = 1e-4
 INNER_TOL_FACTOR = 0.01
 DIVERGENCE_RTOL = 1e-6
 ETA_CAP = 700.0  # exp(700) is still finite in float64
+# Fits kept as starting points for the next ones (each holds n x (k + 1) numbers).
+KEPT_STARTS = 4
 
 
 @dataclass(frozen=True)
-class UnrestrictedStart:
-    """The unrestricted fit on its kept regressors: where every restricted fit starts."""
+class PoissonModel:
+    """What a restricted fit needs of the model besides a fit to start from (whose linear
+    predictor carries the regressors and the offset: every step moves it by demeaned columns)."""
 
     y: np.ndarray
-    X: np.ndarray  # kept regressors, raw
-    x_tilde: np.ndarray  # kept regressors, demeaned under the fit's final weights
     weights: np.ndarray
-    offset: np.ndarray
-    beta: np.ndarray
-    eta: np.ndarray
     absorber: Absorber | None
+
+
+@dataclass(frozen=True)
+class FitPoint:
+    """A converged PPML fit (unrestricted, or under a restriction) as a starting point."""
+
+    beta: np.ndarray  # every kept coefficient
+    eta: np.ndarray
+    x_tilde: np.ndarray  # kept regressors demeaned under the fit's weights w * mu
+    bread: np.ndarray  # (X̃' W mu X̃)^{-1}
+
+    @property
+    def mu(self) -> np.ndarray:
+        """The fitted means."""
+        return np.exp(self.eta)
+
+
+@dataclass(frozen=True)
+class RestrictedEstimate:
+    """The PPML fit under r'beta = beta0, with the work it took."""
+
+    point: FitPoint
+    mu: np.ndarray
+    steps: int  # IRLS steps
+    sweeps: int  # demeaning sweeps (or iterations), summed over the columns' maxima
 
 
 class _Deviance:
@@ -67,9 +101,18 @@ class _Deviance:
         return 2.0 * (self.const - float(self.wy @ eta) + float(self.w @ mu))
 
 
-def restricted_means(start: UnrestrictedStart, r: np.ndarray, beta0: float, *, tol: float,
-                     fe_tol: float, maxiter: int, fe_maxiter: int) -> np.ndarray:
-    """Fitted means of the PPML fit under ``r'beta = beta0``, by IRLS from the unrestricted fit.
+def _demean(absorber: Absorber | None, weights: np.ndarray, cols: np.ndarray, tol: float,
+            maxiter: int) -> tuple[np.ndarray, int]:
+    if absorber is None:
+        return cols, 0
+    res = absorber.with_weights(weights).demean_or_raise(np.asfortranarray(cols), tol=tol,
+                                                         maxiter=maxiter)
+    return res.resid, res.sweeps
+
+
+def restricted_fit(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: float, *,
+                   tol: float, fe_tol: float, maxiter: int, fe_maxiter: int) -> RestrictedEstimate:
+    """The PPML fit under ``r'beta = beta0``, by IRLS from ``origin`` moved to the null.
 
     Raises
     ------
@@ -77,33 +120,35 @@ def restricted_means(start: UnrestrictedStart, r: np.ndarray, beta0: float, *, t
         When a step cannot be made to lower the deviance, or ``maxiter`` steps do not converge.
     """
     pivot = int(np.flatnonzero(r)[0])
-    others = [m for m in range(start.X.shape[1]) if m != pivot]
-    xp = start.X[:, pivot] / r[pivot]
-    design = start.X[:, others] - np.outer(xp, r[others])
-    # The restricted regressors demeaned under the unrestricted weights: a warm start.
-    design_t = start.x_tilde[:, others] - np.outer(start.x_tilde[:, pivot] / r[pivot], r[others])
-    off = start.offset + beta0 * xp
-    eta = start.eta - xp * (float(r @ start.beta) - beta0)
-    coef = start.beta[others]
-    fe_part = eta - off - design @ coef  # the fixed effects' part of the linear predictor
-    y, w = start.y, start.weights
+    others = [m for m in range(origin.beta.size) if m != pivot]
+    y, w = model.y, model.weights
     deviance = _Deviance(y, w)
+
+    # The Newton start (module notes): origin moved along X̃ a to r'beta = beta0.
+    a = origin.bread @ r
+    ra = float(r @ a)
+    shift = (beta0 - float(r @ origin.beta)) / ra
+    coef = origin.beta[others] + shift * a[others]
+    eta = origin.eta + shift * (origin.x_tilde @ a)
+    # The restricted regressors and x_p demeaned under the origin's weights: warm starts.
+    xt_p = origin.x_tilde[:, pivot] / r[pivot]
+    design_t = origin.x_tilde[:, others] - np.outer(xt_p, r[others])
     mu = np.exp(eta)
     dev_old = deviance(eta, mu)
     floor = 1e-10 * max(float(w @ y), 1.0)
-    inner_tol = max(START_INNER_TOL, fe_tol)
-    for _ in range(maxiter):
+    predicted = shift * shift * ra / max(abs(dev_old), 0.1)  # relative rise in deviance
+    inner_tol = max(min(START_INNER_TOL, INNER_TOL_FACTOR * predicted), fe_tol)
+    sweeps = 0
+    for step in range(1, maxiter + 1):
         irls_w = w * mu
-        z = eta - off + (y - mu) / mu
-        if start.absorber is not None:
-            block = np.asfortranarray(np.column_stack([z - fe_part, design_t]))
-            res = start.absorber.with_weights(irls_w).demean_or_raise(block, tol=inner_tol,
-                                                                      maxiter=fe_maxiter)
-            zt, design_t = res.resid[:, 0], np.asfortranarray(res.resid[:, 1:])
-        else:
-            zt, design_t = z, design
+        u = (y - mu) / mu
+        # eta - off + u less the fixed effects' part of eta - off - design @ coef and of design.
+        block = np.column_stack([design_t @ coef + u, design_t])
+        res, used = _demean(model.absorber, irls_w, block, inner_tol, fe_maxiter)
+        sweeps += used
+        zt, design_t = res[:, 0], np.asfortranarray(res[:, 1:])
         coef_new, _ = solve_wls(design_t, zt, irls_w)
-        eta_new = z - (zt - design_t @ coef_new) + off
+        eta_new = eta + u - (zt - design_t @ coef_new)  # z - (resid of the fit of z) + off
         halved = False
         for _ in range(MAX_HALVINGS):
             if np.all(np.isfinite(eta_new)) and eta_new.max() < ETA_CAP:
@@ -112,7 +157,7 @@ def restricted_means(start: UnrestrictedStart, r: np.ndarray, beta0: float, *, t
                 if dev <= dev_old + DIVERGENCE_RTOL * abs(dev_old) + floor:
                     break
             # Halve the coefficients with the linear predictor, so that the fixed-effect part
-            # below stays a combination of fixed effects.
+            # stays a combination of fixed effects.
             eta_new, coef_new = 0.5 * (eta + eta_new), 0.5 * (coef + coef_new)
             halved = True
         else:
@@ -120,9 +165,66 @@ def restricted_means(start: UnrestrictedStart, r: np.ndarray, beta0: float, *, t
                                    "Check the data for separation, or use --no-impose-null.")
         change = abs(dev - dev_old) / max(min(abs(dev), abs(dev_old)), 0.1)
         eta, mu, dev_old, coef = eta_new, mu_new, dev, coef_new
-        fe_part = eta - off - design @ coef
         if change < tol and not halved and inner_tol <= fe_tol:
-            return mu
+            return _converged(model, eta, mu, coef, r, beta0, pivot, others, xt_p, design_t,
+                              fe_tol, fe_maxiter, step, sweeps)
         inner_tol = max(min(INNER_TOL_FACTOR * change, inner_tol), fe_tol)
     raise ConvergenceError(f"PPML under the bootstrap's null did not converge in {maxiter} steps",
                            "Raise --maxiter, or use --no-impose-null.")
+
+
+def _converged(model: PoissonModel, eta: np.ndarray, mu: np.ndarray, coef: np.ndarray,
+               r: np.ndarray, beta0: float, pivot: int, others: list[int], xt_p: np.ndarray,
+               design_t: np.ndarray, fe_tol: float, fe_maxiter: int, steps: int,
+               sweeps: int) -> RestrictedEstimate:
+    """The fit's regressors in the original parametrisation, demeaned under its final weights
+    (x_m = design_m + x_p r_m / r_p), and its inverse Hessian."""
+    hess_w = model.weights * mu
+    k = len(others) + 1
+    res, used = _demean(model.absorber, hess_w, np.column_stack([xt_p, design_t]), fe_tol,
+                        fe_maxiter)
+    xt = np.empty((mu.shape[0], k), order="F")
+    xt[:, pivot] = res[:, 0] * r[pivot]
+    xt[:, others] = res[:, 1:] + np.outer(res[:, 0], r[others])
+    _, bread = solve_wls(xt, np.zeros(mu.shape[0]), hess_w)
+    beta = np.empty(k)
+    beta[others] = coef
+    beta[pivot] = (beta0 - float(r[others] @ coef)) / r[pivot]
+    return RestrictedEstimate(point=FitPoint(beta=beta, eta=eta, x_tilde=xt, bread=bread), mu=mu,
+                              steps=steps, sweeps=sweeps + used)
+
+
+@dataclass
+class RestrictedFits:
+    """Restricted fits of one model, each started from the nearest fit already made.
+
+    ``unrestricted`` is the model's fit; the last ``KEPT_STARTS`` restricted fits under the
+    restriction last asked for are kept, and the next fit under it starts from whichever of
+    them, or the unrestricted fit, has r'beta nearest its beta0.
+    """
+
+    model: PoissonModel
+    unrestricted: FitPoint
+    tol: float
+    fe_tol: float
+    maxiter: int
+    fe_maxiter: int
+    kept: dict[bytes, list[tuple[float, FitPoint]]] = field(default_factory=dict)
+    fits: int = 0
+    steps: int = 0
+
+    def __call__(self, r: np.ndarray, beta0: float) -> RestrictedEstimate:
+        """The fit under ``r'beta = beta0``."""
+        key = np.asarray(r, dtype=np.float64).tobytes()
+        if key not in self.kept:
+            self.kept.clear()  # the tests run one after another: the last one's fits are done
+        done = self.kept.setdefault(key, [])
+        origin = min([(float(r @ self.unrestricted.beta), self.unrestricted), *done],
+                     key=lambda kept: abs(kept[0] - beta0))[1]
+        fit = restricted_fit(self.model, origin, r, beta0, tol=self.tol, fe_tol=self.fe_tol,
+                             maxiter=self.maxiter, fe_maxiter=self.fe_maxiter)
+        self.fits += 1
+        self.steps += fit.steps
+        done.append((beta0, fit.point))
+        del done[:-KEPT_STARTS]
+        return fit
