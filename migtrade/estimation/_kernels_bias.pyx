@@ -21,15 +21,23 @@ ctypedef void (*dgemm_t)(char* transa, char* transb, int* m, int* n, int* k, dou
                          double* a, int* lda, double* b, int* ldb, double* beta, double* c,
                          int* ldc) noexcept nogil
 
+ctypedef void (*dpotr_t)(char* uplo, int* n, double* a, int* lda, int* info) noexcept nogil
+
 cdef dgemm_t _dgemm = NULL
+cdef dpotr_t _dpotrf = NULL
+cdef dpotr_t _dpotri = NULL
 
 
 def _load_blas():
-    global _dgemm
-    from scipy.linalg import cython_blas
+    global _dgemm, _dpotrf, _dpotri
+    from scipy.linalg import cython_blas, cython_lapack
 
     capsule = cython_blas.__pyx_capi__["dgemm"]
     _dgemm = <dgemm_t> PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
+    capsule = cython_lapack.__pyx_capi__["dpotrf"]
+    _dpotrf = <dpotr_t> PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
+    capsule = cython_lapack.__pyx_capi__["dpotri"]
+    _dpotri = <dpotr_t> PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
 
 
 _load_blas()
@@ -45,74 +53,109 @@ def leave_out_iterate(const int64_t[::1] order, const int64_t[::1] bounds,
                       const double[:, :, ::1] ginv, const uint8_t[::1] skip, double tol,
                       int64_t max_iter, double[:, ::1] w, uint8_t[::1] late):
     """``w_g += (H_c - H_g)^+ r_g`` per pair by the iteration ``w <- G_c (r_g + H_g w)``;
-    country c's pairs are ``order[bounds[c]:bounds[c + 1]]``; pairs that do not converge are
-    marked late and left untouched."""
+    country c's pairs are ``order[bounds[c]:bounds[c + 1]]``, iterated together in blocks (one
+    matrix product with G_c a step), a pair leaving its block when it has converged; pairs that
+    do not converge are marked late and left untouched."""
     cdef Py_ssize_t t = lam.shape[1]
     cdef Py_ssize_t n_countries = bounds.shape[0] - 1
-    cdef Py_ssize_t c, i, p, s, a, it
+    cdef Py_ssize_t c, i, p, s, it, start, stop, n_active, kept, a
+    cdef double* buf
     cdef double* v
     cdef double* step
     cdef double* hw
+    cdef double* size
+    cdef double* total
+    cdef int64_t* pairs
     cdef const double* lp
     cdef const double* rp
-    cdef const double* g
-    cdef const double* grow
-    cdef double total, size, dot, change, new, va
-    cdef bint done
+    cdef double* hp
+    cdef double* sp
+    cdef double dot, change, new, tot, big
+    cdef double one = 1.0
+    cdef double zero = 0.0
+    cdef int nn, mm, ld
+    cdef char no = b"N"
     cdef uint8_t[::1] failed = bytearray(max(n_countries, 1))
     with nogil:
         for c in prange(n_countries, schedule="dynamic", chunksize=1):
-            v = <double*> malloc((3 * t + 1) * sizeof(double))
-            if v == NULL:
+            # v, step and hw hold one row of T per pair of the block; size and total one number.
+            buf = <double*> malloc((CHUNK * (3 * t + 3) + 1) * sizeof(double))
+            if buf == NULL:
                 failed[c] = 1
                 continue
-            step = v + t
-            hw = v + 2 * t
-            g = &ginv[c, 0, 0]
-            for i in range(bounds[c], bounds[c + 1]):
-                p = order[i]
-                if skip[p]:
-                    continue
-                # Raw row pointers: the compiler sees unit strides and vectorises the updates.
-                lp = &lam[p, 0]
-                rp = &r[p, 0]
-                total = 0.0
-                size = 0.0
-                for s in range(t):
-                    total = total + lp[s]
-                    if fabs(rp[s]) > size:
-                        size = fabs(rp[s])
-                    hw[s] = 0.0
-                done = False
+            v = buf
+            step = v + CHUNK * t
+            hw = step + CHUNK * t
+            size = hw + CHUNK * t
+            total = size + CHUNK
+            pairs = <int64_t*> (total + CHUNK)
+            start = bounds[c]
+            stop = bounds[c + 1]
+            while start < stop:
+                n_active = 0
+                while start < stop and n_active < CHUNK:
+                    p = order[start]
+                    start = start + 1
+                    if skip[p]:
+                        continue
+                    lp = &lam[p, 0]
+                    rp = &r[p, 0]
+                    tot = 0.0
+                    big = 0.0
+                    for s in range(t):
+                        tot = tot + lp[s]
+                        if fabs(rp[s]) > big:
+                            big = fabs(rp[s])
+                        hw[n_active * t + s] = 0.0
+                    pairs[n_active] = p
+                    total[n_active] = tot
+                    size[n_active] = big
+                    n_active = n_active + 1
                 for it in range(max_iter):
-                    for s in range(t):
-                        v[s] = rp[s] + hw[s]
-                    for s in range(t):
-                        step[s] = 0.0
-                    for a in range(t):  # step = v @ G_c
-                        va = v[a]
-                        if va != 0.0:
-                            grow = g + a * t
-                            for s in range(t):
-                                step[s] += va * grow[s]
-                    dot = 0.0
-                    for s in range(t):
-                        dot = dot + lp[s] * step[s]
-                    dot = dot / total
-                    change = 0.0
-                    for s in range(t):
-                        new = lp[s] * (step[s] - dot)  # H_g step
-                        if fabs(new - hw[s]) > change:
-                            change = fabs(new - hw[s])
-                        hw[s] = new
-                    if change <= tol * size:
-                        done = True
+                    if n_active == 0:
                         break
-                if done:
-                    for s in range(t):
-                        w[p, s] += step[s]
-                late[p] = not done
-            free(v)
+                    for a in range(n_active):
+                        rp = &r[pairs[a], 0]
+                        for s in range(t):
+                            v[a * t + s] = rp[s] + hw[a * t + s]
+                    # step = v G_c, rows of v and step being pairs (column-major: G' v').
+                    mm = <int> t
+                    nn = <int> n_active
+                    ld = <int> t
+                    _dgemm(&no, &no, &mm, &nn, &mm, &one, <double*> &ginv[c, 0, 0], &ld, v, &ld,
+                           &zero, step, &ld)
+                    kept = 0
+                    for a in range(n_active):
+                        p = pairs[a]
+                        lp = &lam[p, 0]
+                        sp = step + a * t
+                        hp = hw + a * t
+                        dot = 0.0
+                        for s in range(t):
+                            dot = dot + lp[s] * sp[s]
+                        dot = dot / total[a]
+                        change = 0.0
+                        for s in range(t):
+                            new = lp[s] * (sp[s] - dot)  # H_g step
+                            if fabs(new - hp[s]) > change:
+                                change = fabs(new - hp[s])
+                            hp[s] = new
+                        if change <= tol * size[a]:
+                            for s in range(t):
+                                w[p, s] += sp[s]
+                            late[p] = 0
+                        else:  # still moving: kept in the block, moved up over the done ones
+                            if kept != a:
+                                for s in range(t):
+                                    hw[kept * t + s] = hp[s]
+                                pairs[kept] = p
+                                total[kept] = total[a]
+                                size[kept] = size[a]
+                            kept = kept + 1
+                    n_active = kept
+                for a in range(n_active):
+                    late[pairs[a]] = 1
+            free(buf)
     for c in range(n_countries):
         if failed[c]:
             raise MemoryError("no memory for the leave-out iteration")
@@ -463,3 +506,69 @@ def woodbury_scores(const double[:, ::1] je, const double[:, :, ::1] ju,
     for b in range(n_blocks):
         if failed[b]:
             raise MemoryError("no memory for the adjusted scores")
+
+
+def ones_ginverse(const double[:, :, ::1] matrices, double rtol, double[:, :, ::1] out,
+                  uint8_t[::1] good):
+    """``out[m] = (H + s 1 1' / n)^{-1}`` over the periods with data (zero rows and columns
+    elsewhere), ``s`` the mean of those diagonal entries and ``n`` their number, by a Cholesky
+    factorisation; ``good[m]`` is 0 where it finds the matrix not safely positive definite."""
+    cdef Py_ssize_t t = matrices.shape[1]
+    cdef Py_ssize_t n = matrices.shape[0]
+    cdef Py_ssize_t i, s, q
+    cdef double* a
+    cdef const double* h
+    cdef double scale, n_active, d, pmin, pmax
+    cdef int nn, info
+    cdef char lower = b"L"
+    cdef uint8_t[::1] active_all = bytearray(max(n * t, 1))
+    cdef uint8_t* active
+    with nogil:
+        for i in prange(n, schedule="dynamic", chunksize=1):
+            h = &matrices[i, 0, 0]
+            a = &out[i, 0, 0]
+            active = &active_all[i * t]
+            n_active = 0.0
+            scale = 0.0
+            for s in range(t):
+                active[s] = h[s * t + s] > 0.0
+                if active[s]:
+                    n_active = n_active + 1.0
+                    scale = scale + h[s * t + s]
+            if n_active < 1.0:
+                n_active = 1.0
+            scale = scale / n_active / n_active
+            for s in range(t):
+                for q in range(t):
+                    a[s * t + q] = h[s * t + q] + (scale if active[s] and active[q] else 0.0)
+                if not active[s]:
+                    a[s * t + s] += 1.0
+            # Symmetric: the row-major upper triangle is LAPACK's column-major lower one.
+            nn = <int> t
+            _dpotrf(&lower, &nn, a, &nn, &info)
+            if info != 0:
+                good[i] = 0
+                continue
+            pmin = a[0] * a[0]
+            pmax = pmin
+            for s in range(t):
+                d = a[s * t + s] * a[s * t + s]
+                if d < pmin:
+                    pmin = d
+                if d > pmax:
+                    pmax = d
+            if pmin <= rtol * pmax:
+                good[i] = 0
+                continue
+            _dpotri(&lower, &nn, a, &nn, &info)
+            if info != 0:
+                good[i] = 0
+                continue
+            good[i] = 1
+            for s in range(t):
+                for q in range(s + 1):
+                    if active[s] and active[q]:
+                        a[s * t + q] = a[q * t + s]
+                    else:
+                        a[s * t + q] = 0.0
+                        a[q * t + s] = 0.0

@@ -47,6 +47,9 @@ LOCAL_TOL = 1e-8
 # Pairs with more than this share of their country's flows are solved directly (a T x T system
 # each) rather than by the iteration, which contracts at about that rate.
 LOCAL_DIRECT_SHARE = 0.05
+# The two-way leverage works on dense (periods, origins, destinations) arrays: periods are
+# taken together up to this many cells (32 MB a array).
+PERIOD_BATCH_CELLS = 4_000_000
 
 
 def pinv_psd(matrices: np.ndarray) -> np.ndarray:
@@ -55,43 +58,23 @@ def pinv_psd(matrices: np.ndarray) -> np.ndarray:
     return np.linalg.pinv(matrices, rtol=PINV_RTOL, hermitian=True)
 
 
-def _augmented(matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``H + s 1 1' / n`` over the periods with data (identity on the others) and the mask of
-    those periods: positive definite when the ones vector spans the null space."""
-    t = matrices.shape[-1]
-    diag = np.diagonal(matrices, axis1=1, axis2=2)
-    active = diag > 0
-    n_active = np.maximum(active.sum(axis=1), 1)
-    scale = diag.sum(axis=1) / n_active
-    aug = matrices + (scale / n_active)[:, None, None] * (active[:, :, None] & active[:, None, :])
-    aug[:, np.arange(t), np.arange(t)] += ~active
-    return aug, active
-
-
-def _positive_definite(aug: np.ndarray) -> np.ndarray:
-    """Which matrices a Cholesky factorisation finds safely positive definite."""
-    try:
-        pivots = np.diagonal(np.linalg.cholesky(aug), axis1=1, axis2=2) ** 2
-    except np.linalg.LinAlgError:
-        return np.zeros(len(aug), dtype=bool)
-    return pivots.min(axis=1) > PINV_RTOL * pivots.max(axis=1)
-
-
 def ones_ginverse(matrices: np.ndarray) -> np.ndarray:
     """A generalized inverse of symmetric PSD T x T matrices (m, T, T) whose null space is the
     ones vector over their periods with data (periods with a zero diagonal are left out):
     ``H^+ + c 1 1'``, as the inverse of ``H + s 1 1' / n``. Every use of it here is on vectors
     orthogonal to the ones vector, or through products in which the ``c 1 1'`` term drops out,
-    so it serves for ``H^+``; an inverse and a Cholesky check cost far less than the eigen
+    so it serves for ``H^+``; a Cholesky factorisation and its inverse
+    (:func:`migtrade.estimation.kernels_bias.ones_ginverse`) cost far less than the eigen
     decompositions of :func:`pinv_psd`, to which matrices with any other null direction go."""
-    aug, active = _augmented(matrices)
-    good = _positive_definite(aug)
-    out = np.empty_like(matrices)
-    if good.any():
-        out[good] = np.linalg.inv(aug[good])
+    from migtrade.estimation.kernels_bias import ones_ginverse as cholesky_inverse
+
+    out, good = cholesky_inverse(matrices, PINV_RTOL)
     if not good.all():
-        out[~good] = pinv_psd(matrices[~good])
-    return np.where(active[:, :, None] & active[:, None, :], out, 0.0)
+        diag = np.diagonal(matrices[~good], axis1=1, axis2=2)
+        active = diag > 0
+        out[~good] = np.where(active[:, :, None] & active[:, None, :],
+                              pinv_psd(matrices[~good]), 0.0)
+    return out
 
 
 def pair_hessians(lam: np.ndarray) -> np.ndarray:
@@ -233,36 +216,46 @@ def three_way_local(lam: np.ndarray, e: np.ndarray, xt: np.ndarray, bread: np.nd
     return woodbury_scores(je, ju, xt, e, bread)
 
 
-def _period_leverage(lam_t: np.ndarray) -> np.ndarray:
-    """Leverage weights ``d V_FE d'`` of the origin and destination effects of one period, for
-    a (origins x destinations) matrix of means (zero where unobserved)."""
-    rows = lam_t.sum(axis=1)
-    cols = lam_t.sum(axis=0)
-    ri, cj = rows > 0, cols > 0
-    lam_c = lam_t[np.ix_(ri, cj)]
-    inv_r = 1.0 / rows[ri]
-    scaled = lam_c * inv_r[:, None]  # R = D_r^-1 Lambda
-    schur = np.diag(cols[cj]) - lam_c.T @ scaled
-    s_inv = ones_ginverse(schur[None])[0]  # null space: the ones vector (origins vs destinations)
+def _period_leverage(lam: np.ndarray) -> np.ndarray:
+    """Leverage weights ``d V_FE d'`` of the origin and destination effects of each period, for
+    a (periods, origins, destinations) array of means (zero where unobserved).
+
+    Per period, with row sums ``r``, column sums ``c`` and ``R = D_r^-1 Lambda``, the inverse of
+    the effects' Hessian goes through the Schur complement ``S = D_c - Lambda' R`` on the
+    destinations: the weight of cell (i, j) is ``1/r_i + (R S^+ R')_ii + S^+_jj - 2 (R S^+)_ij``.
+    A country without flows in a period has a zero row or column: it adds nothing to the
+    products, and its zero diagonal leaves it out of :func:`ones_ginverse`.
+    """
+    rows = lam.sum(axis=2)
+    cols = lam.sum(axis=1)
+    inv_r = np.divide(1.0, rows, out=np.zeros_like(rows), where=rows > 0)
+    scaled = lam * inv_r[:, :, None]
+    schur = -(np.swapaxes(lam, 1, 2) @ scaled)
+    diagonal = np.arange(lam.shape[2])
+    schur[:, diagonal, diagonal] += cols
+    s_inv = ones_ginverse(schur)  # null space: the ones vector (origins vs destinations)
     rs = scaled @ s_inv
-    own = inv_r + np.einsum("ij,ij->i", rs, scaled)
-    lev = np.zeros_like(lam_t)
-    lev[np.ix_(ri, cj)] = own[:, None] + np.diag(s_inv)[None, :] - 2.0 * rs
-    return lev
+    own = inv_r + np.einsum("tij,tij->ti", rs, scaled)
+    rs *= -2.0
+    rs += own[:, :, None]
+    rs += np.diagonal(s_inv, axis1=1, axis2=2)[:, None, :]
+    return rs
 
 
 def two_way_exact(lam: np.ndarray, e: np.ndarray, xt: np.ndarray, bread: np.ndarray,
                   panel: PairPanel) -> tuple[np.ndarray, np.ndarray]:
     """Adjusted and plain pair scores (pairs, k) of the two-way model: exact leverage period by
-    period; ``xt`` is (k, pairs, T)."""
+    period, periods batched into dense (periods, origins, destinations) arrays of at most
+    ``PERIOD_BATCH_CELLS`` cells; ``xt`` is (k, pairs, T)."""
     from migtrade.estimation.kernels_bias import woodbury_scores
 
-    h = np.zeros_like(lam)
-    for t in range(panel.n_periods):
-        present = lam[:, t] > 0
-        grid = np.zeros((panel.n_origins, panel.n_destinations))
-        o, d = panel.origin[present], panel.destination[present]
-        grid[o, d] = lam[present, t]
-        h[present, t] = _period_leverage(grid)[o, d]
-    j = 1.0 / (1.0 - lam * h)  # (I - diag(mu h))^-1, diagonal
+    o, d = panel.origin, panel.destination
+    h = np.empty_like(lam)
+    batch = max(1, PERIOD_BATCH_CELLS // max(panel.n_origins * panel.n_destinations, 1))
+    for start in range(0, panel.n_periods, batch):
+        stop = min(panel.n_periods, start + batch)
+        cube = np.zeros((stop - start, panel.n_origins, panel.n_destinations))
+        cube[:, o, d] = lam[:, start:stop].T
+        h[:, start:stop] = _period_leverage(cube)[:, o, d].T
+    j = 1.0 / (1.0 - lam * h)  # (I - diag(mu h))^-1, diagonal; 1 where a cell is missing
     return woodbury_scores(j * e, (lam * j)[None] * xt, xt, e, bread)

@@ -85,6 +85,17 @@ def woodbury_scores(je: np.ndarray, ju: np.ndarray, xt: np.ndarray, e: np.ndarra
     return adjusted, scores
 
 
+def ones_ginverse(matrices: np.ndarray, rtol: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(H + s 1 1' / n)^{-1}`` over the periods with data of each symmetric (m, T, T) matrix
+    (zero rows and columns elsewhere; ``s`` the mean of their diagonal entries, ``n`` their
+    number) by a Cholesky factorisation (scipy's LAPACK), matrices in parallel; and which were
+    safely positive definite (smallest pivot above ``rtol`` times the largest)."""
+    out = np.empty(matrices.shape)
+    good = np.zeros(matrices.shape[0], dtype=np.uint8)
+    _kernels_bias.ones_ginverse(_c(matrices), rtol, out, good)
+    return out, good.view(np.bool_)
+
+
 def _c(a: np.ndarray) -> np.ndarray:
     """A C-ordered float64 array (no copy when it is one), the layout the loops read."""
     return np.ascontiguousarray(a, dtype=np.float64)
