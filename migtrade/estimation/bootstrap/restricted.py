@@ -36,6 +36,7 @@ demeaning tolerance. The converged fit's regressors are then demeaned under its 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -62,6 +63,11 @@ class PoissonModel:
     y: np.ndarray
     weights: np.ndarray
     absorber: Absorber | None
+
+    @cached_property
+    def deviance(self) -> _Deviance:
+        """The model's deviance as a function of eta (its constant part computed once)."""
+        return _Deviance(self.y, self.weights)
 
 
 @dataclass(frozen=True)
@@ -102,12 +108,15 @@ class _Deviance:
 
 
 def _demean(absorber: Absorber | None, weights: np.ndarray, cols: np.ndarray, tol: float,
-            maxiter: int) -> tuple[np.ndarray, int]:
+            scale: np.ndarray, maxiter: int) -> int:
+    """Demean the Fortran-ordered ``cols`` in place to ``tol`` times ``scale``; the sweeps."""
     if absorber is None:
-        return cols, 0
-    res = absorber.with_weights(weights).demean_or_raise(np.asfortranarray(cols), tol=tol,
-                                                         maxiter=maxiter)
-    return res.resid, res.sweeps
+        return 0
+    res = absorber.with_weights(weights).demean_or_raise(cols, tol=tol, scale=scale,
+                                                         maxiter=maxiter, overwrite=True)
+    if res.resid is not cols:  # strategies that project into a new array
+        cols[...] = res.resid
+    return res.sweeps
 
 
 def restricted_fit(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: float, *,
@@ -122,7 +131,7 @@ def restricted_fit(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: 
     pivot = int(np.flatnonzero(r)[0])
     others = [m for m in range(origin.beta.size) if m != pivot]
     y, w = model.y, model.weights
-    deviance = _Deviance(y, w)
+    deviance = model.deviance
 
     # The Newton start (module notes): origin moved along X̃ a to r'beta = beta0.
     a = origin.bread @ r
@@ -138,15 +147,24 @@ def restricted_fit(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: 
     floor = 1e-10 * max(float(w @ y), 1.0)
     predicted = shift * shift * ra / max(abs(dev_old), 0.1)  # relative rise in deviance
     inner_tol = max(min(START_INNER_TOL, INNER_TOL_FACTOR * predicted), fe_tol)
+    # One block [working outcome, restricted regressors] demeaned in place at every step.
+    block = np.empty((y.shape[0], len(others) + 1), order="F")
+    block[:, 1:] = design_t
+    design_t = block[:, 1:]
     sweeps = 0
+    scale = np.empty(0)
     for step in range(1, maxiter + 1):
         irls_w = w * mu
         u = (y - mu) / mu
         # eta - off + u less the fixed effects' part of eta - off - design @ coef and of design.
-        block = np.column_stack([design_t @ coef + u, design_t])
-        res, used = _demean(model.absorber, irls_w, block, inner_tol, fe_maxiter)
-        sweeps += used
-        zt, design_t = res[:, 0], np.asfortranarray(res[:, 1:])
+        block[:, 0] = design_t @ coef
+        block[:, 0] += u
+        if step == 1:
+            # The columns' scales for the tolerance (as the absorb core's default), taken once:
+            # the demeaning moves them little.
+            scale = np.maximum(1.0, block.std(axis=0))
+        sweeps += _demean(model.absorber, irls_w, block, inner_tol, scale, fe_maxiter)
+        zt = block[:, 0]
         coef_new, _ = solve_wls(design_t, zt, irls_w)
         eta_new = eta + u - (zt - design_t @ coef_new)  # z - (resid of the fit of z) + off
         halved = False
@@ -167,7 +185,7 @@ def restricted_fit(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: 
         eta, mu, dev_old, coef = eta_new, mu_new, dev, coef_new
         if change < tol and not halved and inner_tol <= fe_tol:
             return _converged(model, eta, mu, coef, r, beta0, pivot, others, xt_p, design_t,
-                              fe_tol, fe_maxiter, step, sweeps)
+                              scale[1:], fe_tol, fe_maxiter, step, sweeps)
         inner_tol = max(min(INNER_TOL_FACTOR * change, inner_tol), fe_tol)
     raise ConvergenceError(f"PPML under the bootstrap's null did not converge in {maxiter} steps",
                            "Raise --maxiter, or use --no-impose-null.")
@@ -175,14 +193,17 @@ def restricted_fit(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: 
 
 def _converged(model: PoissonModel, eta: np.ndarray, mu: np.ndarray, coef: np.ndarray,
                r: np.ndarray, beta0: float, pivot: int, others: list[int], xt_p: np.ndarray,
-               design_t: np.ndarray, fe_tol: float, fe_maxiter: int, steps: int,
-               sweeps: int) -> RestrictedEstimate:
+               design_t: np.ndarray, design_scale: np.ndarray, fe_tol: float, fe_maxiter: int,
+               steps: int, sweeps: int) -> RestrictedEstimate:
     """The fit's regressors in the original parametrisation, demeaned under its final weights
     (x_m = design_m + x_p r_m / r_p), and its inverse Hessian."""
     hess_w = model.weights * mu
     k = len(others) + 1
-    res, used = _demean(model.absorber, hess_w, np.column_stack([xt_p, design_t]), fe_tol,
-                        fe_maxiter)
+    res = np.empty((mu.shape[0], k), order="F")
+    res[:, 0] = xt_p
+    res[:, 1:] = design_t
+    scale = np.concatenate([[max(1.0, float(xt_p.std()))], design_scale])
+    used = _demean(model.absorber, hess_w, res, fe_tol, scale, fe_maxiter)
     xt = np.empty((mu.shape[0], k), order="F")
     xt[:, pivot] = res[:, 0] * r[pivot]
     xt[:, others] = res[:, 1:] + np.outer(res[:, 0], r[others])
