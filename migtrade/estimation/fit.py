@@ -12,14 +12,6 @@ import pandas as pd
 
 from migtrade.errors import DataError, EstimationError, UsageError
 from migtrade.estimation.absorb import Absorber
-from migtrade.estimation.bias_correction import (
-    BiasCorrection,
-    FittedModel,
-    RefitRows,
-    check_request,
-    correct,
-    parse_request,
-)
 from migtrade.estimation.fixed_effects import compact
 from migtrade.estimation.models import MODELS, ModelInputs, iv_data
 from migtrade.estimation.options import EstimateOptions, FitOptions
@@ -33,6 +25,7 @@ from migtrade.spec.where import where_mask
 from migtrade.version import __version__
 
 if TYPE_CHECKING:
+    from migtrade.estimation.bias_correction import BiasCorrection, RefitRows
     from migtrade.estimation.bootstrap import BootstrapOptions
 
 
@@ -155,7 +148,12 @@ def estimate(
 
         check_bootstrap(bootstrap, model=model, is_iv=spec.is_iv, vcov_kind=vc.kind,
                         clusters=vc.clusters)
-    bias = parse_request(bias_correction)
+    bias = None
+    if bias_correction is not None and bias_correction is not False:
+        # The bias corrections (and the pandas panel code behind them) load only when asked for.
+        from migtrade.estimation.bias_correction import check_request, parse_request
+
+        bias = parse_request(bias_correction)
     if bias is not None:
         if bootstrap is not None:
             raise UsageError("--bootstrap and --bias-correction cannot be combined",
@@ -280,6 +278,8 @@ def estimate(
         notes.extend(boot_notes)
     bias_record: dict[str, Any] = {}
     if bias is not None:
+        from migtrade.estimation.bias_correction import FittedModel, correct
+
         pf = fitted.fitted
         assert isinstance(pf, PoissonFit)  # check_request admits PPML only
         fixed = correct(bias, FittedModel(
