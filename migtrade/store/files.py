@@ -93,7 +93,10 @@ def read_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFra
                 present = set(pq.read_schema(p).names)
                 # Ask only for what exists; the caller reports the missing ones by name.
                 columns = [c for c in dict.fromkeys(columns) if c in present]
-            return pd.read_parquet(p, columns=columns)
+            # One block per column, each Arrow buffer freed once converted: the columns are not
+            # copied again into a block per dtype, nor held twice (Arrow and pandas) at the peak.
+            return pd.read_parquet(p, engine="pyarrow", columns=columns,
+                                   to_pandas_kwargs={"split_blocks": True, "self_destruct": True})
         return pd.read_stata(p, convert_categoricals=False)
     except (ValueError, OSError, UnicodeDecodeError, EOFError, KeyError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
