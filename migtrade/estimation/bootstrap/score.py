@@ -40,9 +40,11 @@ is what brings the test's size to its level with 8 to 12 clusters of unequal siz
 Without the null imposed the same pieces come from the unrestricted fit (the scores then sum
 to zero and F's row sums vanish), ``t = (b̂_j - beta0) / sqrt(Σ c_g²)`` and t*(v) as above.
 Intervals then follow in closed form, ``b̂ ± q sqrt(Σ c_g²)``; with the null imposed they come
-from test inversion, one restricted fit per trial value (about 2 x 6 to 2 x 10 fits per
-coefficient; the search stops after ``MAX_FITS`` fits on a side and the unrestricted interval is
-reported instead, with a note).
+from test inversion, one restricted fit per trial value, each started from the nearest fit
+already made (:class:`migtrade.estimation.bootstrap.restricted.RestrictedFits`): the search
+starts at the ends of the unrestricted interval and takes secants (:func:`invert`), two to
+four fits a side, most converging in one IRLS step; it stops after ``MAX_FITS`` fits on a
+side and the unrestricted interval is reported instead, with a note.
 """
 
 from __future__ import annotations
