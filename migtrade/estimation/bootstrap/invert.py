@@ -33,6 +33,8 @@ MAX_REACH = 4.0
 PLATEAU_RTOL = 1e-7
 # Inside the bracket, this many evaluations running on one side of the end call for a bisection.
 STALLED_RUN = 3
+# An end is taken where the secant's root lies within this share of xtol of the last point.
+CLOSE_SHARE = 0.25
 TIE_RTOL = 1e-9
 
 
@@ -77,8 +79,9 @@ def invert(gap: Callable[[float], float], estimate: float, gap_at_estimate: floa
         First distance tried on each side: the half-width of the unrestricted interval, a
         guess that is usually within a small fraction of a standard error of the end.
     xtol
-        Absolute precision of each end: it is the middle of a bracket no wider than ``xtol``
-        (one point where the test does not reject, one where it does).
+        Absolute precision of each end: the root of the secant through the last two points when
+        it lies within ``CLOSE_SHARE * xtol`` of the last one, else the middle of a bracket no
+        wider than ``xtol`` (one point where the test does not reject, one where it does).
     max_evals
         Most evaluations of ``gap`` on each side.
 
@@ -102,8 +105,11 @@ def invert(gap: Callable[[float], float], estimate: float, gap_at_estimate: floa
     inside the bracket. Where secant steps keep landing on one side of the end (the gap has a
     kink where two replications swap places) the bracket is bisected instead. A proposal
     within ``xtol / 2`` of an end of the bracket is moved to that distance, on the side of the
-    root: when the secant is accurate this closes the bracket with one more evaluation. Each
-    side usually needs two to four evaluations. Where the sample's own replications are the
+    root: when the secant is accurate this closes the bracket with one more evaluation. The
+    search stops earlier where the secant of the last two points puts the end within
+    ``CLOSE_SHARE * xtol`` of the last: the error of that linear interpolation is of the order
+    of the gap's curvature times that distance. Each side usually needs two or three
+    evaluations. Where the sample's own replications are the
     critical value the gap is flat at zero (:func:`rejection_gap`); such a plateau is crossed
     by strides doubling from ``xtol / 2`` and its end found from the points beyond it.
     """
@@ -152,6 +158,9 @@ def _end(f: Callable[[float], float], estimate: float, f_estimate: float, first:
             beyond, f_beyond, outer, f_outer = outer, f_outer, x, fx
         prev, f_prev, last, f_last = last, f_last, x, fx
         root = _secant(prev, f_prev, last, f_last)
+        if root is not None and abs(root - last) <= CLOSE_SHARE * xtol and \
+                not -plateau <= f_last < 0:
+            return root  # the secant puts the end within a small share of xtol of a point
         if math.isnan(outer):
             # Outwards: the secant's root, at least xtol / 2 beyond the last point that does not
             # reject and at most ``MAX_REACH`` times as far from the estimate; across a plateau,
