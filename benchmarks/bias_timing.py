@@ -50,6 +50,7 @@ def inner(panel: Path, fe: int) -> dict[str, Any]:
     """In this process: the fit with the correction, timing IRLS and the correction."""
     import pandas as pd
 
+    import migtrade.estimation.bias_correction as correction_module
     import migtrade.estimation.fit as fit_module
     import migtrade.estimation.models as models_module
     from migtrade.cli.app import _keep_freed_memory
@@ -58,7 +59,7 @@ def inner(panel: Path, fe: int) -> dict[str, Any]:
     _keep_freed_memory()  # the allocator settings of the migtrade command
     frame = pd.read_parquet(panel)
     spent = {"irls": 0.0, "correction": 0.0}
-    fit_ppml, correct = models_module.fit_ppml, fit_module.correct
+    fit_ppml, correct = models_module.fit_ppml, correction_module.correct
 
     def timed_fit(*args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
@@ -73,7 +74,9 @@ def inner(panel: Path, fe: int) -> dict[str, Any]:
         return out
 
     models_module.fit_ppml = timed_fit  # the PPML estimator calls it from there
-    fit_module.correct = timed_correct
+    correction_module.correct = timed_correct  # the estimate imports it when asked to correct
+    if hasattr(fit_module, "correct"):  # a module-level import of it in fit.py
+        fit_module.correct = timed_correct
     start = time.perf_counter()
     result = fit_module.estimate(FORMULAS[fe], frame, vcov=VcovSpec.parse(VCOV),
                                  bias_correction="analytical").result

@@ -264,42 +264,16 @@ def side_sums(const int64_t[::1] order, const int64_t[::1] bounds, const double[
             raise MemoryError("no memory for the per-country sums of the bias correction")
 
 
-def pair_hessian_planes(const double[:, ::1] lam, const double[:, :, ::1] v,
-                        double[:, :, ::1] out):
-    """``out[r, p] = H_p v[r, p]`` with ``H_p = diag(mu_p) - mu_p mu_p' / sum(mu_p)``."""
-    cdef Py_ssize_t t = lam.shape[1]
-    cdef Py_ssize_t p, r, s
-    cdef const double* lp
-    cdef const double* vp
-    cdef double* op
-    cdef double total, dot
-    with nogil:
-        for p in prange(lam.shape[0], schedule="static"):
-            lp = &lam[p, 0]
-            total = 0.0
-            for s in range(t):
-                total = total + lp[s]
-            for r in range(v.shape[0]):
-                vp = &v[r, p, 0]
-                op = &out[r, p, 0]
-                dot = 0.0
-                for s in range(t):
-                    dot = dot + lp[s] * vp[s]
-                dot = dot / total
-                for s in range(t):
-                    op[s] = lp[s] * (vp[s] - dot)
-
-
 def leave_out_direct(const int64_t[::1] rows, const int64_t[::1] country,
                      const double[:, :, ::1] h_country, const double[:, ::1] lam,
-                     const double[:, ::1] e, const double[:, :, ::1] u, double rtol,
+                     const double[:, ::1] e, const double[:, :, ::1] xt, double rtol,
                      double check, double[:, :, ::1] out, uint8_t[::1] failed):
-    """``out[i] = (H_c - H_g)^+ [e_g, u_1g .. u_kg]`` for pair g = rows[i] of country
+    """``out[i] = (H_c - H_g)^+ [e_g, H_g x~_1g .. H_g x~_kg]`` for pair g = rows[i] of country
     c = country[i], by a Cholesky factorisation of ``H_c - H_g + s 1 1' / n`` over the periods
     with data (identity on the others); ``failed[i]`` where the matrix is not safely positive
     definite or a solution does not reproduce its right-hand side to ``check``."""
     cdef Py_ssize_t t = lam.shape[1]
-    cdef Py_ssize_t k = u.shape[0]
+    cdef Py_ssize_t k = xt.shape[0]
     cdef Py_ssize_t n = rows.shape[0]
     cdef Py_ssize_t i, p, c, s, q, j, a
     cdef double* buf
@@ -310,7 +284,7 @@ def leave_out_direct(const int64_t[::1] rows, const int64_t[::1] country,
     cdef uint8_t* active
     cdef const double* lp
     cdef const double* hc
-    cdef double total, scale, n_active, d, pmin, pmax, size, worst, acc
+    cdef double total, scale, n_active, d, pmin, pmax, size, worst, acc, proj
     cdef bint bad
     cdef uint8_t[::1] no_memory = bytearray(max(n, 1))
     with nogil:
@@ -379,8 +353,13 @@ def leave_out_direct(const int64_t[::1] rows, const int64_t[::1] country,
             worst = 0.0
             if not bad:
                 for j in range(k + 1):
+                    proj = 0.0
+                    if j > 0:
+                        for s in range(t):
+                            proj = proj + lp[s] * xt[j - 1, p, s]
+                        proj = proj / total
                     for s in range(t):
-                        rhs[s] = e[p, s] if j == 0 else u[j - 1, p, s]
+                        rhs[s] = e[p, s] if j == 0 else lp[s] * (xt[j - 1, p, s] - proj)
                         if fabs(rhs[s]) > size:
                             size = fabs(rhs[s])
                     for s in range(t):  # L y = r
@@ -411,30 +390,37 @@ def leave_out_direct(const int64_t[::1] rows, const int64_t[::1] country,
             raise MemoryError("no memory for the leave-one-pair-out solves")
 
 
-def woodbury_scores(const double[:, ::1] je, const double[:, :, ::1] ju,
-                    const double[:, :, ::1] xt, const double[:, ::1] e,
+def adjusted_scores(int mode, const double[:, ::1] lam, const double[:, ::1] e,
+                    const double[:, ::1] aux, const double[:, :, ::1] xt,
+                    const int64_t[::1] corr_index, const double[:, :, ::1] corr,
                     const double[:, ::1] bread, double[:, ::1] adjusted, double[:, ::1] scores):
     """Per pair p: ``scores[p] = X~_p' e_p`` and ``adjusted[p] = X~_p' u_p`` with
-    ``u_p = je_p + JU_p coef``, ``coef = (I - V X~_p' JU_p)^{-1} V X~_p' je_p``."""
-    cdef Py_ssize_t t = je.shape[1]
+    ``u_p = je_p + JU_p coef``, ``coef = (I - V X~_p' JU_p)^{-1} V X~_p' je_p``, where
+    mode 0 (pair effects): ``je = e + H_p aux_p``, ``JU_m = H_p (x~_m + corr[corr_index[p], m])``
+    (the correction only where ``corr_index[p] >= 0``); mode 1 (no pair effects):
+    ``j = 1 / (1 - mu aux)``, ``je = j e``, ``JU_m = mu j x~_m``."""
+    cdef Py_ssize_t t = e.shape[1]
     cdef Py_ssize_t k = xt.shape[0]
-    cdef Py_ssize_t n_pairs = je.shape[0]
+    cdef Py_ssize_t n_pairs = e.shape[0]
     cdef Py_ssize_t n_blocks = (n_pairs + 1023) // 1024
-    cdef Py_ssize_t b, p, s, l, m, a, piv
+    cdef Py_ssize_t b, p, s, l, m, a, piv, ci
     cdef double* buf
     cdef double* mx
     cdef double* lhs
     cdef double* v
     cdef double* rhs
+    cdef double* jp
+    cdef double* jus
+    cdef double* um
     cdef const double* xl
-    cdef const double* jp
     cdef const double* ep
-    cdef const double* um
-    cdef double acc, acc2, best, tmp, f
+    cdef const double* lp
+    cdef const double* ap
+    cdef double acc, acc2, best, tmp, f, total, dot, jj
     cdef uint8_t[::1] failed = bytearray(max(n_blocks, 1))
     with nogil:
         for b in prange(n_blocks, schedule="dynamic", chunksize=1):
-            buf = <double*> malloc((2 * k * k + 2 * k + 1) * sizeof(double))
+            buf = <double*> malloc((2 * k * k + 2 * k + t + k * t + 1) * sizeof(double))
             if buf == NULL:
                 failed[b] = 1
                 continue
@@ -442,9 +428,42 @@ def woodbury_scores(const double[:, ::1] je, const double[:, :, ::1] ju,
             lhs = mx + k * k
             v = lhs + k * k
             rhs = v + k
+            jp = rhs + k
+            jus = jp + t
             for p in range(b * 1024, min((b + 1) * 1024, n_pairs)):
-                jp = &je[p, 0]
                 ep = &e[p, 0]
+                lp = &lam[p, 0]
+                ap = &aux[p, 0]
+                if mode == 0:
+                    total = 0.0
+                    dot = 0.0
+                    for s in range(t):
+                        total = total + lp[s]
+                        dot = dot + lp[s] * ap[s]
+                    dot = dot / total
+                    for s in range(t):
+                        jp[s] = ep[s] + lp[s] * (ap[s] - dot)
+                    ci = corr_index[p]
+                    for m in range(k):
+                        um = jus + m * t
+                        xl = &xt[m, p, 0]
+                        for s in range(t):
+                            um[s] = xl[s]
+                        if ci >= 0:
+                            for s in range(t):
+                                um[s] += corr[ci, m, s]
+                        dot = 0.0
+                        for s in range(t):
+                            dot = dot + lp[s] * um[s]
+                        dot = dot / total
+                        for s in range(t):
+                            um[s] = lp[s] * (um[s] - dot)
+                else:
+                    for s in range(t):
+                        jj = 1.0 / (1.0 - lp[s] * ap[s])
+                        jp[s] = jj * ep[s]
+                        for m in range(k):
+                            jus[m * t + s] = lp[s] * jj * xt[m, p, s]
                 for l in range(k):
                     xl = &xt[l, p, 0]
                     acc = 0.0
@@ -455,7 +474,7 @@ def woodbury_scores(const double[:, ::1] je, const double[:, :, ::1] ju,
                     v[l] = acc
                     scores[p, l] = acc2
                     for m in range(k):
-                        um = &ju[m, p, 0]
+                        um = jus + m * t
                         acc = 0.0
                         for s in range(t):
                             acc = acc + xl[s] * um[s]

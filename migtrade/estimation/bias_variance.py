@@ -85,15 +85,6 @@ def pair_hessians(lam: np.ndarray) -> np.ndarray:
     return h
 
 
-def _hessian_planes(lam: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """``H_g v_g`` for every pair with a pair effect, for (R, pairs, T) planes ``v``."""
-    from migtrade.estimation.kernels_bias import pair_hessian_planes
-
-    out = np.empty(v.shape)
-    pair_hessian_planes(lam, v, out)
-    return out
-
-
 def _country_time_inverse(hessian: np.ndarray, n_i: int, n_j: int, t: int) -> np.ndarray:
     """A generalized inverse of the country-time effects' Hessian (pair effects profiled out).
 
@@ -165,17 +156,21 @@ def _leave_out_iterate(groups: CountryGroups, g_country: np.ndarray, lam: np.nda
 
 
 def _leave_out_direct(h_country: np.ndarray, country: np.ndarray, lam: np.ndarray,
-                      e: np.ndarray, u: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """``(H_c - H_g)^+ [e_g, u_1g .. u_kg]`` for the pairs ``rows`` (their countries
-    ``country``): one T x T Cholesky solve per pair in the compiled loop; a matrix with another
-    null direction than the ones vector goes to :func:`pinv_psd`. (len(rows), 1 + k, T)."""
+                      e: np.ndarray, xt: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``(H_c - H_g)^+ [e_g, H_g x~_1g .. H_g x~_kg]`` for the pairs ``rows`` (their countries
+    ``country``; ``xt`` is (k, pairs, T)): one T x T Cholesky solve per pair in the compiled
+    loop; a matrix with another null direction than the ones vector goes to
+    :func:`pinv_psd`. (len(rows), 1 + k, T)."""
     from migtrade.estimation.kernels_bias import leave_out_direct
 
-    out, failed = leave_out_direct(rows, country, h_country, lam, e, u, PINV_RTOL, 1e-8)
+    out, failed = leave_out_direct(rows, country, h_country, lam, e, xt, PINV_RTOL, 1e-8)
     if failed.any():
         bad = np.flatnonzero(failed)
-        left = h_country[country[bad]] - pair_hessians(lam[rows[bad]])
-        rhs = np.concatenate([e[rows[bad], None, :], u[:, rows[bad]].transpose(1, 0, 2)], axis=1)
+        lam_bad = lam[rows[bad]]
+        hp = pair_hessians(lam_bad)
+        left = h_country[country[bad]] - hp
+        u = np.einsum("pst,kpt->pks", hp, xt[:, rows[bad]])
+        rhs = np.concatenate([e[rows[bad], None, :], u], axis=1)
         out[bad] = (pinv_psd(left) @ rhs.transpose(0, 2, 1)).transpose(0, 2, 1)
     return out
 
@@ -191,29 +186,27 @@ def three_way_local(lam: np.ndarray, e: np.ndarray, xt: np.ndarray, bread: np.nd
     destination's flows, which are solved directly; for the others ``J U`` differs from ``U`` by
     that share times the regressors' leverage, of order 1/N^3, and ``U`` is used.
     """
-    from migtrade.estimation.kernels_bias import woodbury_scores
+    from migtrade.estimation.kernels_bias import adjusted_scores
 
     total = lam.sum(axis=1)
-    ju = _hessian_planes(lam, xt)  # U, and J U once corrected below
     dominant = np.zeros(len(lam), dtype=bool)
     for side in sides:
         dominant |= total > LOCAL_DIRECT_SHARE * side.groups.total(total)[side.country]
+    on_top = np.flatnonzero(dominant)
+    corr_index = np.full(len(lam), -1, dtype=np.int64)
+    corr_index[on_top] = np.arange(len(on_top))
+    corr = np.zeros((len(on_top), xt.shape[0], lam.shape[1]))  # (A_i^+ + A_j^+) U, dominant pairs
     w_e = np.zeros_like(e)  # (A_i^+ + A_j^+) e, both sides added in place
-    corrections = []
     for side, h, g in zip(sides, hessians, inverses, strict=True):
         late = _leave_out_iterate(side.groups, g, lam, e, dominant, w_e)
         direct = dominant.copy()
         direct[late] = True  # not converged within the budget: solved directly
         rows = np.flatnonzero(direct)
-        solved = _leave_out_direct(h, side.country[rows], lam, e, ju, rows)
+        solved = _leave_out_direct(h, side.country[rows], lam, e, xt, rows)
         w_e[rows] += solved[:, 0]
-        keep = dominant[rows]
-        corrections.append((rows[keep], solved[keep, 1:]))
-    for rows, w_u in corrections:  # J U = U + H_g (A_i^+ + A_j^+) U on the dominant pairs
-        ju[:, rows] += _hessian_planes(lam[rows], np.ascontiguousarray(w_u.transpose(1, 0, 2)))
-    je = _hessian_planes(lam, w_e[None])[0]
-    je += e
-    return woodbury_scores(je, ju, xt, e, bread)
+        corr += solved[dominant[rows], 1:]  # the dominant pairs, in the order of on_top
+    return adjusted_scores(lam, e, xt, bread, pair_solution=w_e, corr_index=corr_index,
+                           corr=corr)
 
 
 def _period_leverage(lam: np.ndarray) -> np.ndarray:
@@ -247,7 +240,7 @@ def two_way_exact(lam: np.ndarray, e: np.ndarray, xt: np.ndarray, bread: np.ndar
     """Adjusted and plain pair scores (pairs, k) of the two-way model: exact leverage period by
     period, periods batched into dense (periods, origins, destinations) arrays of at most
     ``PERIOD_BATCH_CELLS`` cells; ``xt`` is (k, pairs, T)."""
-    from migtrade.estimation.kernels_bias import woodbury_scores
+    from migtrade.estimation.kernels_bias import adjusted_scores
 
     o, d = panel.origin, panel.destination
     h = np.empty_like(lam)
@@ -257,5 +250,5 @@ def two_way_exact(lam: np.ndarray, e: np.ndarray, xt: np.ndarray, bread: np.ndar
         cube = np.zeros((stop - start, panel.n_origins, panel.n_destinations))
         cube[:, o, d] = lam[:, start:stop].T
         h[:, start:stop] = _period_leverage(cube)[:, o, d].T
-    j = 1.0 / (1.0 - lam * h)  # (I - diag(mu h))^-1, diagonal; 1 where a cell is missing
-    return woodbury_scores(j * e, (lam * j)[None] * xt, xt, e, bread)
+    # J = (I - diag(mu h))^-1 is diagonal (1 where a cell is missing: mu = 0 there).
+    return adjusted_scores(lam, e, xt, bread, leverage=h)

@@ -6,18 +6,18 @@ such data reach the loops without a copy.
 
 :func:`side_sums` makes the per-country T x T sums of the Weidner-Zylkin bias as two matrix
 products per block of each country's pairs (scipy's BLAS), countries in parallel.
-:func:`pair_hessian_planes` applies every pair's Hessian block to vectors without temporaries.
 
 :func:`leave_out_iterate`, for the local leverage correction
 (:mod:`migtrade.estimation.bias_variance`): each pair g of country c solves ``(H_c - H_g) w = r_g``
 by ``w <- G_c (r_g + H_g w)`` with ``G_c`` a generalized inverse of ``H_c``; the iteration
 contracts at the rate of the pair's share in its country's flows, so most pairs stop after two
-or three steps. Pairs are independent: one country's pairs run on one thread, its T x T matrix
-staying in cache, countries in parallel. A pair stops when ``H_g w`` (what the correction uses)
+or three steps. A country's pairs are iterated together, a block at a time (one BLAS product with
+``G_c`` a step), countries in parallel. A pair stops when ``H_g w`` (what the correction uses)
 moves by no more than ``tol`` times the largest element of ``r_g``; ``late`` marks pairs still
 moving after ``max_iter`` steps, left to a direct solve. :func:`leave_out_direct` is that direct
-solve, one Cholesky factorisation per pair, pairs in parallel. :func:`woodbury_scores` turns the
-adjusted residuals into each pair's adjusted and plain scores in one pass.
+solve, one Cholesky factorisation per pair, pairs in parallel. :func:`adjusted_scores` turns the
+leave-out solutions (or the two-way leverage) into each pair's adjusted and plain scores in one
+pass.
 
 The loops are C (:mod:`migtrade.estimation._kernels_bias`, compiled by pip at install time).
 """
@@ -54,34 +54,47 @@ def side_sums(order: np.ndarray, bounds: np.ndarray, lam: np.ndarray, e: np.ndar
                             scores, cross, third)
 
 
-def pair_hessian_planes(lam: np.ndarray, v: np.ndarray, out: np.ndarray) -> None:
-    """``out[r, p] = H_p v[r, p]`` with ``H_p = diag(mu_p) - mu_p mu_p' / sum(mu_p)``, for
-    (R, pairs, T) ``v`` and C-ordered ``out`` (which may be ``v`` itself)."""
-    _kernels_bias.pair_hessian_planes(_c(lam), _c(v), out)
-
-
 def leave_out_direct(rows: np.ndarray, country: np.ndarray, h_country: np.ndarray,
-                     lam: np.ndarray, e: np.ndarray, u: np.ndarray, rtol: float,
+                     lam: np.ndarray, e: np.ndarray, xt: np.ndarray, rtol: float,
                      check: float) -> tuple[np.ndarray, np.ndarray]:
-    """``(H_c - H_g)^+ [e_g, u_1g .. u_kg]`` for the pairs ``rows`` of countries ``country``:
+    """``(H_c - H_g)^+ [e_g, H_g x~_1g .. H_g x~_kg]`` for the pairs ``rows`` of countries
+    ``country`` (``xt``: (k, pairs, T)):
     (len(rows), 1 + k, T), and the pairs whose matrix was not safely positive definite or whose
     solution did not reproduce its right-hand side to ``check`` (relative), to be redone."""
-    out = np.empty((len(rows), 1 + u.shape[0], lam.shape[1]))
+    out = np.empty((len(rows), 1 + xt.shape[0], lam.shape[1]))
     failed = np.zeros(len(rows), dtype=np.uint8)
     _kernels_bias.leave_out_direct(_index(rows), _index(country), _c(h_country), _c(lam), _c(e),
-                                   _c(u), rtol, check, out, failed)
+                                   _c(xt), rtol, check, out, failed)
     return out, failed.view(np.bool_)
 
 
-def woodbury_scores(je: np.ndarray, ju: np.ndarray, xt: np.ndarray, e: np.ndarray,
-                    bread: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each pair's adjusted scores ``X~_p' u_p`` with ``u_p = (J_p^-1 - U_p V X~_p')^{-1} e_p``
-    given ``J e`` (pairs, T) and ``J U`` (k, pairs, T), and its plain scores ``X~_p' e_p``:
-    two (pairs, k) arrays."""
-    k = xt.shape[0]
-    adjusted = np.empty((je.shape[0], k))
-    scores = np.empty((je.shape[0], k))
-    _kernels_bias.woodbury_scores(_c(je), _c(ju), _c(xt), _c(e), _c(bread), adjusted, scores)
+def adjusted_scores(lam: np.ndarray, e: np.ndarray, xt: np.ndarray, bread: np.ndarray, *,
+                    pair_solution: np.ndarray | None = None, corr_index: np.ndarray | None = None,
+                    corr: np.ndarray | None = None,
+                    leverage: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Each pair's adjusted scores ``X~_p' u_p``, ``u_p = (J_p^-1 - U_p V X~_p')^{-1} e_p``, and
+    its plain scores ``X~_p' e_p``: two (pairs, k) arrays, made pair by pair without a
+    (k, pairs, T) temporary.
+
+    With pair effects, ``J e = e + H_p w_p`` from ``pair_solution`` w and
+    ``J U = H_p (x~_p + corr[corr_index[p]])``, the correction only for pairs whose
+    ``corr_index`` is not negative. Without them, ``J = (I - diag(mu h))^{-1}`` from the
+    ``leverage`` weights h and ``U = diag(mu) x~``.
+    """
+    k, n_pairs = xt.shape[0], e.shape[0]
+    adjusted = np.empty((n_pairs, k))
+    scores = np.empty((n_pairs, k))
+    if leverage is not None:
+        mode, aux = 1, leverage
+        corr_index = np.full(1, -1, dtype=np.int64)
+        corr = np.zeros((1, k, e.shape[1]))
+    else:
+        assert pair_solution is not None and corr_index is not None and corr is not None
+        mode, aux = 0, pair_solution
+        if len(corr) == 0:
+            corr = np.zeros((1, k, e.shape[1]))
+    _kernels_bias.adjusted_scores(mode, _c(lam), _c(e), _c(aux), _c(xt), _index(corr_index),
+                                  _c(corr), _c(bread), adjusted, scores)
     return adjusted, scores
 
 
