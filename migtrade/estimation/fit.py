@@ -205,7 +205,10 @@ def estimate(
             )
 
     # Statuses are decided on the filtered rows, then mapped back to every input row.
-    fe_codes_sub = [np.where(c < 0, 0, c) for c in design.fe_codes]
+    # A missing level (-1) is a missing row already; 0 stands in for it. Codes with none are
+    # used as they are, not copied (8 bytes a row and dimension held through the fit).
+    fe_codes_sub = [np.where(c < 0, 0, c) if c.size and c.min() < 0 else c
+                    for c in design.fe_codes]
     sample_sub = build_sample(
         n_rows=len(sub),
         excluded=np.zeros(len(sub), dtype=bool),

@@ -62,6 +62,9 @@ def build_sample(
     # The separation checks iterate internally until stable; run them again only when dropping
     # singletons changed the sample after their last run.
     separation_stale = True
+    # The separation checks' codes on every row, when they ran on every row: the sample's own
+    # codes if nothing was dropped after all (the same renumbering, not made twice).
+    all_rows_codes: list[np.ndarray] | None = None
     while True:
         changed = False
         if drop_singletons and fe_codes:
@@ -74,6 +77,8 @@ def build_sample(
             idx = np.flatnonzero(alive)
             every = idx.size == n_rows  # then the arrays are passed as they are, not copied
             codes_alive = [compact(c if every else c[idx])[0] for c in fe_codes]
+            if every:
+                all_rows_codes = codes_alive
             report = detect_separation(y if every else y[idx], X if every else X[idx],
                                        codes_alive, methods=methods)
             separation_stale = False
@@ -85,5 +90,8 @@ def build_sample(
         if not changed:
             break
     idx = np.flatnonzero(alive)
-    codes = tuple(compact(c[idx])[0] for c in fe_codes)
+    if all_rows_codes is not None and idx.size == n_rows:
+        codes = tuple(all_rows_codes)
+    else:
+        codes = tuple(compact(c if idx.size == n_rows else c[idx])[0] for c in fe_codes)
     return Sample(status=status, used=alive, fe_codes=codes)
