@@ -8,8 +8,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
 
 def compact(codes: np.ndarray) -> tuple[np.ndarray, int]:
@@ -56,10 +54,17 @@ def absorbed_dof(codes: Sequence[np.ndarray]) -> tuple[int, int]:
     total = sum(levels)
     if len(codes) <= 1:
         return total, 0
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
     g1, g2 = levels[0], levels[1]
     n = codes[0].size
+    # 32-bit node numbers where they fit: the graph's index arrays are then half the size.
+    index = np.dtype(np.int32 if g1 + g2 < np.iinfo(np.int32).max else np.int64)
+    second = codes[1].astype(index)
+    second += g1
     graph = sp.coo_matrix(
-        (np.ones(n, dtype=np.int8), (codes[0], codes[1].astype(np.int64) + g1)),
+        (np.ones(n, dtype=np.int8), (codes[0].astype(index, copy=False), second)),
         shape=(g1 + g2, g1 + g2),
     )
     n_comp, _ = connected_components(graph, directed=False)
@@ -95,19 +100,23 @@ def fe_dof(
     codes: Sequence[np.ndarray],
     nested: Sequence[bool],
     convention: str,
+    absorbed: tuple[int, int] | None = None,
 ) -> int:
     """Fixed-effect parameters counted in K of the small-sample factor (N-1)/(N-K).
 
     ``nested[q]`` says whether dimension q is nested in a cluster variable (all False without
     clustering). Stata (reghdfe) leaves nested dimensions out entirely and counts the rest exactly
     for the first two dimensions; fixest counts every level less one per extra dimension, then
-    replaces each nested dimension by a single parameter.
+    replaces each nested dimension by a single parameter. ``absorbed``, when given, is
+    :func:`absorbed_dof` of all of ``codes``, used when no dimension is nested instead of
+    counting the components again.
     """
     if not codes:
         return 0
     if convention == "stata":
         free = [c for c, nst in zip(codes, nested, strict=True) if not nst]
-        total, redundant = absorbed_dof(free)
+        total, redundant = (absorbed if absorbed is not None and len(free) == len(codes)
+                            else absorbed_dof(free))
         return total - redundant
     levels = [int(c.max()) + 1 for c in codes]
     dof = sum(levels) - (len(codes) - 1)

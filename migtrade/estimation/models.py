@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -47,6 +48,12 @@ class ModelInputs:
     options: FitOptions
     design: Design  # IV models build their endogenous and instrument blocks from it
     used: np.ndarray  # the rows of ``design`` in the sample
+
+    @cached_property
+    def absorbed(self) -> tuple[int, int]:
+        """:func:`absorbed_dof` of the fixed effects, counted once for the fit statistics and
+        the small-sample factor (a graph search over every row)."""
+        return absorbed_dof(self.fe_codes)
 
 
 @dataclass(frozen=True)
@@ -87,13 +94,14 @@ def _vcov(m: ModelInputs, model: str, bread: np.ndarray, scores: np.ndarray, n_p
           rss: float | None) -> VcovResult:
     nested = [m.vcov.kind == "cluster" and any(is_nested(f, c) for c in m.clusters) for f in m.fe_codes]
     return compute_vcov(m.vcov, model=model, bread=bread, scores=scores, n_obs=len(m.y),
-                        n_params=n_params, fe_params=fe_dof(m.fe_codes, nested, m.vcov.small_sample.value),
+                        n_params=n_params, fe_params=fe_dof(m.fe_codes, nested, m.vcov.small_sample.value,
+                                                                  m.absorbed),
                         cluster_codes=m.clusters, sigma2_rss=rss)
 
 
 def _parameters(m: ModelInputs, slopes: int) -> int:
     """Regressors plus the absorbed fixed-effect levels that are identified."""
-    total, redundant = absorbed_dof(m.fe_codes)
+    total, redundant = m.absorbed
     return slopes + total - redundant
 
 
