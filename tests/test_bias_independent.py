@@ -109,26 +109,30 @@ def test_leave_out_iteration_and_direct_solves_agree() -> None:
     r = rng.normal(size=(panel.n_pairs, panel.n_periods))
     r -= r.mean(axis=1, keepdims=True)  # orthogonal to the ones vector, as the residuals are
     hp = pair_hessians(lam)
-    by_origin, _ = panel.groups()
-    h_c = by_origin.total(hp)
-    reference = np.einsum("pst,pt->ps", pinv_psd(h_c[panel.origin] - hp), r)
-    iterated = np.zeros_like(r)
-    late = bias_variance._leave_out_iterate(by_origin, bias_variance.ones_ginverse(h_c), lam, r,
-                                            np.zeros(panel.n_pairs, dtype=bool), iterated)
-    assert late.size == 0
-    everything = np.arange(panel.n_pairs)
-    direct = bias_variance._leave_out_direct(h_c, panel.origin, lam, r, np.zeros((0, *r.shape)),
-                                             everything)[:, 0]
-    # The correction uses H_g w; w itself is determined only up to multiples of the ones vector.
-    # The iteration stops when a step moves H_g w by less than 1e-8 of r; what is left is that
-    # times s / (1 - s) for a pair with share s of its country's flows, here up to about 0.9
-    # (in use, pairs above 5% are solved directly). The direct solves are exact to rounding.
-    target = np.einsum("pst,pt->ps", hp, reference)
-    scale = np.abs(target).max()
-    np.testing.assert_allclose(np.einsum("pst,pt->ps", hp, iterated), target,
-                               rtol=0, atol=1e-6 * scale)
-    np.testing.assert_allclose(np.einsum("pst,pt->ps", hp, direct), target, rtol=0,
-                               atol=1e-10 * scale)
+    sides = panel.both_sides()  # origins, then destinations
+    h_c = np.zeros((panel.n_origins + panel.n_destinations, panel.n_periods, panel.n_periods))
+    for country in sides.country:
+        np.add.at(h_c, country, hp)
+    iterated, late = bias_variance._leave_out_iterate(
+        sides, bias_variance.ones_ginverse(h_c), lam, r, np.zeros(panel.n_pairs, dtype=bool))
+    assert not late.any()
+    every = np.arange(panel.n_pairs)
+    direct = bias_variance._leave_out_direct(
+        h_c, np.concatenate(sides.country), lam, r, np.zeros((0, *r.shape)),
+        np.concatenate([every, every]))[:, 0].reshape(2, panel.n_pairs, panel.n_periods)
+    for side, country in enumerate(sides.country):
+        reference = np.einsum("pst,pt->ps", pinv_psd(h_c[country] - hp), r)
+        # The correction uses H_g w; w itself is determined only up to multiples of the ones
+        # vector. The iteration stops when a step moves H_g w by less than 1e-8 of r; what is
+        # left is that times s / (1 - s) for a pair with share s of its country's flows, here
+        # up to about 0.9 (in use, pairs above 5% are solved directly). The direct solves are
+        # exact to rounding.
+        target = np.einsum("pst,pt->ps", hp, reference)
+        scale = np.abs(target).max()
+        np.testing.assert_allclose(np.einsum("pst,pt->ps", hp, iterated[side]), target,
+                                   rtol=0, atol=1e-6 * scale)
+        np.testing.assert_allclose(np.einsum("pst,pt->ps", hp, direct[side]), target, rtol=0,
+                                   atol=1e-10 * scale)
 
 
 def test_jackknife_is_twice_the_estimate_less_the_quarter_mean() -> None:

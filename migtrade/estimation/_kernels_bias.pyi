@@ -2,7 +2,8 @@
 
 import numpy as np
 
-def leave_out_iterate(order: np.ndarray, bounds: np.ndarray, lam: np.ndarray, r: np.ndarray, ginv: np.ndarray,
+def leave_out_iterate(order: np.ndarray, bounds: np.ndarray, n_first: int, lam: np.ndarray, r: np.ndarray,
+                      ginv: np.ndarray,
                       skip: np.ndarray, tol: float, max_iter: int, w: np.ndarray,
                       late: np.ndarray) -> None: ...
 def side_sums(order: np.ndarray, bounds: np.ndarray, lam: np.ndarray, e: np.ndarray, xt: np.ndarray,

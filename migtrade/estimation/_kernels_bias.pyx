@@ -48,17 +48,18 @@ cdef enum:
     CHUNK = 256
 
 
-def leave_out_iterate(const int64_t[::1] order, const int64_t[::1] bounds,
+def leave_out_iterate(const int64_t[::1] order, const int64_t[::1] bounds, int64_t n_first,
                       const double[:, ::1] lam, const double[:, ::1] r,
                       const double[:, :, ::1] ginv, const uint8_t[::1] skip, double tol,
-                      int64_t max_iter, double[:, ::1] w, uint8_t[::1] late):
-    """``w_g += (H_c - H_g)^+ r_g`` per pair by the iteration ``w <- G_c (r_g + H_g w)``;
-    country c's pairs are ``order[bounds[c]:bounds[c + 1]]``, iterated together in blocks (one
-    matrix product with G_c a step), a pair leaving its block when it has converged; pairs that
-    do not converge are marked late and left untouched."""
+                      int64_t max_iter, double[:, :, ::1] w, uint8_t[:, ::1] late):
+    """``w[side, g] += (H_c - H_g)^+ r_g`` per pair by the iteration ``w <- G_c (r_g + H_g w)``;
+    country c's pairs are ``order[bounds[c]:bounds[c + 1]]``, side 0 for c below ``n_first`` and
+    1 above, iterated together in blocks (one matrix product with G_c a step), a pair leaving
+    its block when it has converged; pairs that do not converge are marked late on that side
+    and left untouched."""
     cdef Py_ssize_t t = lam.shape[1]
     cdef Py_ssize_t n_countries = bounds.shape[0] - 1
-    cdef Py_ssize_t c, i, p, s, it, start, stop, n_active, kept, a
+    cdef Py_ssize_t c, i, p, s, it, start, stop, n_active, kept, a, side
     cdef double* buf
     cdef double* v
     cdef double* step
@@ -89,6 +90,7 @@ def leave_out_iterate(const int64_t[::1] order, const int64_t[::1] bounds,
             size = hw + CHUNK * t
             total = size + CHUNK
             pairs = <int64_t*> (total + CHUNK)
+            side = 1 if c >= n_first else 0
             start = bounds[c]
             stop = bounds[c + 1]
             while start < stop:
@@ -142,8 +144,7 @@ def leave_out_iterate(const int64_t[::1] order, const int64_t[::1] bounds,
                             hp[s] = new
                         if change <= tol * size[a]:
                             for s in range(t):
-                                w[p, s] += sp[s]
-                            late[p] = 0
+                                w[side, p, s] += sp[s]
                         else:  # still moving: kept in the block, moved up over the done ones
                             if kept != a:
                                 for s in range(t):
@@ -154,7 +155,7 @@ def leave_out_iterate(const int64_t[::1] order, const int64_t[::1] bounds,
                             kept = kept + 1
                     n_active = kept
                 for a in range(n_active):
-                    late[pairs[a]] = 1
+                    late[side, pairs[a]] = 1
             free(buf)
     for c in range(n_countries):
         if failed[c]:

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from migtrade.estimation.bias_panel import CountrySide, PairPanel
+from migtrade.estimation.bias_panel import BothSides, PairPanel
 from migtrade.estimation.bias_structure import GravityKind
 from migtrade.estimation.bias_variance import (
     ones_ginverse,
@@ -79,7 +79,7 @@ class AnalyticalCorrection:
 
 @dataclass(frozen=True)
 class _SideSums:
-    """One side's (origins' or destinations') per-country T x T sums.
+    """Per-country T x T sums, origins then destinations (countries of ``BothSides``).
 
     ``hessian`` is H_c; ``scores`` S_c = sum e e'; ``cross[k]`` C_c = sum e (H_g x~_k)';
     ``third[k]`` G_c (the third-derivative sum for regressor k).
@@ -91,25 +91,26 @@ class _SideSums:
     third: np.ndarray
 
 
-def _side_sums(side: CountrySide, lam: np.ndarray, e: np.ndarray, xt: np.ndarray) -> _SideSums:
-    """Every per-country sum one side needs, in one compiled pass over the pairs of the grid
+def _side_sums(sides: BothSides, lam: np.ndarray, e: np.ndarray, xt: np.ndarray) -> _SideSums:
+    """Every per-country sum of both sides, in one compiled pass over the pairs of the grid
     arrays (:func:`migtrade.estimation.kernels_bias.side_sums`); ``xt`` is (k, pairs, T)."""
     from migtrade.estimation.kernels_bias import side_sums
 
-    n, t, k = side.groups.n, lam.shape[1], xt.shape[0]
+    n, t, k = len(sides.bounds) - 1, lam.shape[1], xt.shape[0]
     sums = _SideSums(hessian=np.empty((n, t, t)), scores=np.empty((n, t, t)),
                      cross=np.empty((n, k, t, t)), third=np.empty((n, k, t, t)))
-    side_sums(side.groups.order, side.groups.bounds, lam, e, xt,
-              sums.hessian, sums.scores, sums.cross, sums.third)
+    side_sums(sides.order, sides.bounds, lam, e, xt, sums.hessian, sums.scores, sums.cross,
+              sums.third)
     return sums
 
 
-def _bias_terms(sums: _SideSums, h_inverse: np.ndarray) -> np.ndarray:
-    """``sum_c (-B1_c + B2_c / 2)`` for each regressor, over the countries of one side."""
+def _bias_terms(sums: _SideSums, h_inverse: np.ndarray, side: slice) -> np.ndarray:
+    """``sum_c (-B1_c + B2_c / 2)`` for each regressor, over the countries ``side`` of ``sums``."""
     # B1_c = tr(H+ C_c); B2_c = tr(H+ G_c H+ S_c) = sum((H+ S H+) o G_c), H+ S H+ shared.
-    b1 = np.einsum("cst,ckst->k", h_inverse, sums.cross)
-    hsh = h_inverse @ sums.scores @ h_inverse
-    b2 = np.einsum("cst,ckts->k", hsh, sums.third)
+    h_inv = h_inverse[side]
+    b1 = np.einsum("cst,ckst->k", h_inv, sums.cross[side])
+    hsh = h_inv @ sums.scores[side] @ h_inv
+    b2 = np.einsum("cst,ckts->k", hsh, sums.third[side])
     return -b1 + 0.5 * b2
 
 
@@ -145,20 +146,20 @@ def weidner_zylkin(kind: GravityKind, panel: PairPanel, y: np.ndarray, mu: np.nd
         bias = np.zeros(xt.shape[0])
         method = "exact by period"
     else:
-        sides = panel.sides()
-        side_i, side_j = _side_sums(sides[0], lam, e, xt), _side_sums(sides[1], lam, e, xt)
-        inv_i, inv_j = ones_ginverse(side_i.hessian), ones_ginverse(side_j.hessian)
+        sides = panel.both_sides()
+        sums = _side_sums(sides, lam, e, xt)  # origins, then destinations
+        inverses = ones_ginverse(sums.hessian)
         n_i, n_j = panel.n_origins, panel.n_destinations
-        terms = (n_i / (n_i - 1) * _bias_terms(side_i, inv_i)
-                 + n_j / (n_j - 1) * _bias_terms(side_j, inv_j))
+        origins, destinations = slice(0, n_i), slice(n_i, None)
+        terms = (n_i / (n_i - 1) * _bias_terms(sums, inverses, origins)
+                 + n_j / (n_j - 1) * _bias_terms(sums, inverses, destinations))
         bias = bread @ terms
         if (n_i + n_j) * panel.n_periods <= EXACT_MAX_EFFECTS:
-            adjusted, scores = three_way_exact(lam, e, xt, bread, panel, side_i.hessian,
-                                               side_j.hessian)
+            adjusted, scores = three_way_exact(lam, e, xt, bread, panel, sums.hessian[origins],
+                                               sums.hessian[destinations])
             method = "exact"
         else:
-            adjusted, scores = three_way_local(lam, e, xt, bread, sides,
-                                               (side_i.hessian, side_j.hessian), (inv_i, inv_j))
+            adjusted, scores = three_way_local(lam, e, xt, bread, sides, sums.hessian, inverses)
             method = "local"
     meat = adjusted.T @ scores
     meat = 0.5 * (meat + meat.T)

@@ -159,8 +159,7 @@ def _pair_panel(fitted: FittedModel, structure: GravityStructure) -> tuple[PairP
     pair_codes = None
     if structure.pair_column is not None:
         pair_codes = fitted.fe_codes[_fe_index(fitted.spec, structure.fixed_effects[2])]
-    parts = [c.strip() for c in fitted.vcov.clusters[0].split("^")] if fitted.vcov.clusters else []
-    if len(parts) == 2 and set(parts) == {structure.origin, structure.destination}:
+    if _cluster_pair(fitted.vcov) == {structure.origin, structure.destination}:
         pair = fitted.cluster_codes[0]
         if pair_codes is not None and not same_groups(pair, pair_codes):
             raise not_the_pair(names)
@@ -168,6 +167,14 @@ def _pair_panel(fitted: FittedModel, structure: GravityStructure) -> tuple[PairP
                                   rows[structure.time], names), True
     return PairPanel.build(rows[structure.origin], rows[structure.destination],
                            rows[structure.time], names, pair_codes=pair_codes), False
+
+
+def _cluster_pair(vcov: VcovSpec) -> frozenset[str] | None:
+    """The two columns of a clustering on one combination ``a^b``, or None."""
+    if len(vcov.clusters) != 1:
+        return None
+    parts = frozenset(c.strip() for c in vcov.clusters[0].split("^"))
+    return parts if len(parts) == 2 else None
 
 
 def _fe_index(spec: ModelSpec, name: str) -> int:
@@ -197,7 +204,8 @@ def _count_levels(column: pd.Series) -> int:
 def _analytical(fitted: FittedModel) -> Corrected:
     from migtrade.estimation.bias import weidner_zylkin
 
-    structure = detect_structure(fitted.spec.fixed_effects, _levels(fitted))
+    structure = detect_structure(fitted.spec.fixed_effects, lambda: _levels(fitted),
+                                 countries=_cluster_pair(fitted.vcov))
     panel, by_pair = _pair_panel(fitted, structure)
     if not by_pair and not same_groups(panel.pair, fitted.cluster_codes[0]):
         pair = f"{structure.origin}^{structure.destination}"

@@ -4,9 +4,9 @@ The bias corrections work pair by pair on T x T blocks (T periods) and sum them 
 of each origin and of each destination. :class:`PairPanel` numbers the pairs and periods of the
 estimation sample and places any per-observation array on the (pairs, periods) grid, a missing
 period being a zero (zero mean, zero score and zero regressor: it drops out of every sum, as in
-``ppml_fe_bias``). :class:`CountryGroups` holds the pairs of each country in one contiguous run,
-so that sums over a country's pairs and products with a per-country T x T matrix are one matrix
-product per country (no pairs x T x T arrays).
+``ppml_fe_bias``). :class:`CountryGroups` lists the pairs of each country in one contiguous run
+and :class:`BothSides` the origins' and the destinations' runs together, for the compiled loops
+that sum over a country's pairs (no pairs x T x T arrays).
 """
 
 from __future__ import annotations
@@ -71,15 +71,13 @@ class CountryGroups:
     order: np.ndarray
     bounds: np.ndarray
 
-    sorted_already: bool = False
-
     @classmethod
     def of(cls, country: np.ndarray, n_countries: int) -> CountryGroups:
         """Group pair indices by their country code (0 .. n_countries - 1)."""
         counts = np.bincount(country, minlength=n_countries)
         bounds = np.concatenate([[0], np.cumsum(counts)])
         if np.all(country[1:] >= country[:-1]):  # the origins: pairs are numbered by origin
-            return cls(order=np.arange(len(country)), bounds=bounds, sorted_already=True)
+            return cls(order=np.arange(len(country)), bounds=bounds)
         return cls(order=np.argsort(country, kind="stable"), bounds=bounds)
 
     @property
@@ -87,94 +85,28 @@ class CountryGroups:
         """Number of countries."""
         return len(self.bounds) - 1
 
-    def slices(self) -> list[slice]:
-        """Positions of each country's pairs in ``order``."""
-        return [slice(int(s), int(e)) for s, e in zip(self.bounds[:-1], self.bounds[1:], strict=True)]
-
-    def sort(self, values: np.ndarray) -> np.ndarray:
-        """Per-pair values in the order of ``order`` (each country's pairs contiguous); the
-        array itself, not a copy, when the pairs are in that order already."""
-        return values if self.sorted_already else values[self.order]
-
-    def unsort(self, ordered: np.ndarray) -> np.ndarray:
-        """The inverse of :meth:`sort` (likewise not a copy when nothing moves)."""
-        if self.sorted_already:
-            return ordered
-        out = np.empty_like(ordered)
-        out[self.order] = ordered
-        return out
-
-    def gram_sorted(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-        """Per country, the sum over its pairs of ``left[p, l]' right[p]`` for each of the L
-        blocks of ``left`` (pairs, L, T), with ``right`` (pairs, T), both sorted: (countries, L,
-        T, T), one matrix product per country."""
-        n_blocks, t = left.shape[1], left.shape[2]
-        out = np.empty((self.n, n_blocks, t, t))
-        for c, s in enumerate(self.slices()):
-            block = left[s].reshape(s.stop - s.start, n_blocks * t)
-            out[c] = (block.T @ right[s]).reshape(n_blocks, t, t)
-        return out
-
-    def times_sorted(self, rows: np.ndarray, matrices: np.ndarray) -> np.ndarray:
-        """``rows[p, ..., :] @ matrices[country of p]`` for sorted rows (pairs, ..., T)."""
-        out = np.empty_like(rows)
-        t = rows.shape[-1]
-        for c, s in enumerate(self.slices()):
-            block = rows[s]
-            out[s] = (block.reshape(-1, t) @ matrices[c]).reshape(block.shape)
-        return out
-
-    def times_subset(self, rows: np.ndarray, matrices: np.ndarray, country: np.ndarray) -> np.ndarray:
-        """:meth:`times_sorted` for a subset of the sorted pairs, whose countries ``country``
-        (non-decreasing) are given."""
-        bounds = np.searchsorted(country, np.arange(self.n + 1))
-        out = np.empty_like(rows)
-        t = rows.shape[-1]
-        for c in np.flatnonzero(np.diff(bounds)):
-            s = slice(int(bounds[c]), int(bounds[c + 1]))
-            block = rows[s]
-            out[s] = (block.reshape(-1, t) @ matrices[c]).reshape(block.shape)
-        return out
-
-    def total_sorted(self, values: np.ndarray) -> np.ndarray:
-        """Per country, the sum of sorted per-pair values (any trailing shape)."""
-        return np.add.reduceat(values, self.bounds[:-1], axis=0)
-
-    def gram(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-        """Per country, the sum over its pairs p of ``left[p]' right[p]``: (countries, T, T)
-        from two (pairs, T) arrays."""
-        return self.gram_sorted(self.sort(left)[:, None, :], self.sort(right))[:, 0]
-
-    def total(self, values: np.ndarray) -> np.ndarray:
-        """Per country, the sum over its pairs of ``values[p]`` (any trailing shape)."""
-        return self.total_sorted(self.sort(values))
-
-    def times(self, rows: np.ndarray, matrices: np.ndarray) -> np.ndarray:
-        """``rows[p, ..., :] @ matrices[country of p]`` for every pair: rows of shape
-        (pairs, ..., T) times (countries, T, T) matrices, one matrix product per country."""
-        return self.unsort(self.times_sorted(self.sort(rows), matrices))
-
-    def country_of_pair(self) -> np.ndarray:
-        """Each pair's country, in the original pair order."""
-        return self.unsort(np.repeat(np.arange(self.n), np.diff(self.bounds)))
-
 
 @dataclass(frozen=True)
-class CountrySide:
-    """One side's (origins' or destinations') grouping of the pairs.
+class BothSides:
+    """The pairs of every origin, then of every destination, as one list of country groups.
 
-    The compiled per-country loops read the (pairs, T) grid arrays in place through
-    ``groups.order``, so no side keeps sorted copies of them.
+    The compiled per-country loops take both sides in one pass (one parallel team), reading the
+    (pairs, T) grid arrays in place through ``order``.
 
     Attributes
     ----------
-    groups
-        The pairs of each country.
+    order, bounds
+        Group c's pairs are ``order[bounds[c]:bounds[c + 1]]``; the origins are groups
+        0 .. n_first - 1, the destinations the others.
+    n_first
+        The number of origins.
     country
-        Each pair's country, in the panel's pair order.
+        (2, pairs): each pair's group on each side (destinations counted from ``n_first``).
     """
 
-    groups: CountryGroups
+    order: np.ndarray
+    bounds: np.ndarray
+    n_first: int
     country: np.ndarray
 
 
@@ -300,10 +232,14 @@ class PairPanel:
             out[m, self.pair, self.period] = columns[:, m]
         return out
 
-    def sides(self) -> tuple[CountrySide, CountrySide]:
-        """The origins' and the destinations' groupings of the pairs."""
+    def both_sides(self) -> BothSides:
+        """The origins' and the destinations' groups of pairs, one after the other."""
         origins, destinations = self.groups()
-        return CountrySide(origins, self.origin), CountrySide(destinations, self.destination)
+        return BothSides(order=np.concatenate([origins.order, destinations.order]),
+                         bounds=np.concatenate([origins.bounds,
+                                                destinations.bounds[1:] + origins.bounds[-1]]),
+                         n_first=self.n_origins,
+                         country=np.stack([self.origin, self.destination + self.n_origins]))
 
     def groups(self) -> tuple[CountryGroups, CountryGroups]:
         """The pairs of each origin and of each destination."""

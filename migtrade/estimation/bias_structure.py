@@ -17,12 +17,15 @@ which is all the split-panel jackknife needs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 from migtrade.errors import UsageError
 from migtrade.spec.formula import FixedEffect
+
+# The number of distinct values of each column, or a function that counts them when needed.
+Levels = Mapping[str, int] | Callable[[], Mapping[str, int]]
 
 _COVERED = ("write the fixed effects as exp^year + imp^year (two-way) or "
             "exp^year + imp^year + exp^imp (three-way)")
@@ -70,14 +73,16 @@ class GravityStructure:
         return text
 
 
-def _country_time(fixed_effects: Sequence[FixedEffect],
-                  levels: Mapping[str, int] | None) -> tuple[int, int, str, str, str] | None:
+def _country_time(fixed_effects: Sequence[FixedEffect], levels: Levels | None,
+                  countries: frozenset[str] | None = None) -> tuple[int, int, str, str, str] | None:
     """Indices of two two-variable effects sharing one variable (the period), with the two
     countries and the period; None when there are none.
 
-    Three effects ``a^b + b^c + a^c`` read alike whichever variable is the period; the period is
-    then the variable with the fewest levels in ``levels`` (the short dimension of Weidner &
-    Zylkin's asymptotics), ties and a missing ``levels`` going to the formula's order.
+    Three effects ``a^b + b^c + a^c`` read alike whichever variable is the period. The reading
+    whose two countries are ``countries`` (the columns of a clustering by pair) is taken when
+    there is one; otherwise the period is the variable with the fewest levels in ``levels``
+    (the short dimension of Weidner & Zylkin's asymptotics, counted only when the formula leaves
+    a choice), ties and a missing ``levels`` going to the formula's order.
     """
     pairs = [(k, fe.variables) for k, fe in enumerate(fixed_effects) if len(fe.variables) == 2]
     found = []
@@ -92,13 +97,18 @@ def _country_time(fixed_effects: Sequence[FixedEffect],
                     found.append((k1, k2, a, b, time))
     if not found:
         return None
-    if levels is None:
+    if countries is not None:
+        for f in found:
+            if {f[2], f[3]} == countries:
+                return f
+    if levels is None or len(found) == 1:
         return found[0]
-    return min(found, key=lambda f: levels.get(f[4], 0))  # min keeps the first of equals
+    counts = levels() if callable(levels) else levels
+    return min(found, key=lambda f: counts.get(f[4], 0))  # min keeps the first of equals
 
 
 def country_variables(fixed_effects: Sequence[FixedEffect],
-                      levels: Mapping[str, int] | None = None) -> tuple[str, str, str]:
+                      levels: Levels | None = None) -> tuple[str, str, str]:
     """The origin, destination and period columns of any model with effects ``i^t`` and ``j^t``
     (``levels``: the number of distinct values of each column, see :func:`_country_time`).
 
@@ -117,10 +127,11 @@ def country_variables(fixed_effects: Sequence[FixedEffect],
     return found[2], found[3], found[4]
 
 
-def detect_structure(fixed_effects: Sequence[FixedEffect],
-                     levels: Mapping[str, int] | None = None) -> GravityStructure:
-    """The Weidner–Zylkin structure of a model's fixed effects (``levels``: the number of
-    distinct values of each column, which decides the period when the formula cannot).
+def detect_structure(fixed_effects: Sequence[FixedEffect], levels: Levels | None = None,
+                     countries: frozenset[str] | None = None) -> GravityStructure:
+    """The Weidner–Zylkin structure of a model's fixed effects (``countries``: the two columns
+    of the clustering by pair; ``levels``: the number of distinct values of each column; they
+    decide the period when the formula cannot, see :func:`_country_time`).
 
     Raises
     ------
@@ -128,7 +139,7 @@ def detect_structure(fixed_effects: Sequence[FixedEffect],
         When the effects are not ``i^t + j^t`` or ``i^t + j^t + pair``; the message lists the
         effects found.
     """
-    found = _country_time(fixed_effects, levels)
+    found = _country_time(fixed_effects, levels, countries)
     listed = _listed(fixed_effects)
     if found is None:
         raise UsageError(

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from migtrade.estimation.bias_panel import CountryGroups, CountrySide, PairPanel
+from migtrade.estimation.bias_panel import BothSides, PairPanel
 
 PINV_RTOL = 1e-10
 LOCAL_MAX_ITER = 30
@@ -140,19 +140,22 @@ def three_way_exact(lam: np.ndarray, e: np.ndarray, xt: np.ndarray, bread: np.nd
     return np.einsum("kpt,pt->pk", xt, u), np.einsum("kpt,pt->pk", xt, e)
 
 
-def _leave_out_iterate(groups: CountryGroups, g_country: np.ndarray, lam: np.ndarray,
-                       r: np.ndarray, skip: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """``w_g += (H_c - H_g)^+ r_g`` for every pair not in ``skip``, for the (pairs, T) vectors
-    ``r`` (in the pairs' order, each orthogonal to the ones vector), by the iteration
-    ``w <- H_c^+ (r + H_g w)`` (:func:`migtrade.estimation.kernels_bias.leave_out_iterate`).
-    Returns the pairs that had not converged after ``LOCAL_MAX_ITER`` steps (their ``w`` left
-    as it was)."""
+def _leave_out_iterate(sides: BothSides, g_country: np.ndarray, lam: np.ndarray, r: np.ndarray,
+                       skip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``w[side, g] = (H_c - H_g)^+ r_g`` on both sides (c the pair's origin, then its
+    destination) for every pair not in ``skip``, for the (pairs, T) vectors ``r`` (each
+    orthogonal to the ones vector), by the iteration ``w <- H_c^+ (r + H_g w)``
+    (:func:`migtrade.estimation.kernels_bias.leave_out_iterate`). Returns w (2, pairs, T), zero
+    where not solved, and on each side the pairs that had not converged after
+    ``LOCAL_MAX_ITER`` steps ((2, pairs) flags)."""
     from migtrade.estimation.kernels_bias import leave_out_iterate
 
-    late = np.zeros(len(r), dtype=bool)
-    leave_out_iterate(groups.order, groups.bounds, lam, r, g_country, skip, LOCAL_TOL,
-                      LOCAL_MAX_ITER, w, late)
-    return np.flatnonzero(late & ~skip)
+    w = np.zeros((2, *r.shape))
+    late = np.zeros((2, len(r)), dtype=bool)
+    leave_out_iterate(sides.order, sides.bounds, sides.n_first, lam, r, g_country, skip,
+                      LOCAL_TOL, LOCAL_MAX_ITER, w, late)
+    late &= ~skip
+    return w, late
 
 
 def _leave_out_direct(h_country: np.ndarray, country: np.ndarray, lam: np.ndarray,
@@ -176,10 +179,11 @@ def _leave_out_direct(h_country: np.ndarray, country: np.ndarray, lam: np.ndarra
 
 
 def three_way_local(lam: np.ndarray, e: np.ndarray, xt: np.ndarray, bread: np.ndarray,
-                    sides: tuple[CountrySide, CountrySide], hessians: tuple[np.ndarray, np.ndarray],
-                    inverses: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+                    sides: BothSides, hessians: np.ndarray,
+                    inverses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Adjusted and plain pair scores (pairs, k) with each pair's leverage from its own two
-    country-time effects; ``xt`` is (k, pairs, T).
+    country-time effects; ``xt`` is (k, pairs, T); ``hessians`` and ``inverses`` are the
+    countries' T x T Hessians and their generalized inverses, origins then destinations.
 
     ``J = I + H_g (A_i^+ + A_j^+)`` is applied to ``e`` for every pair and to the columns of
     ``U = H_g x~_g`` for the pairs with more than ``LOCAL_DIRECT_SHARE`` of their origin's or
@@ -190,21 +194,24 @@ def three_way_local(lam: np.ndarray, e: np.ndarray, xt: np.ndarray, bread: np.nd
 
     total = lam.sum(axis=1)
     dominant = np.zeros(len(lam), dtype=bool)
-    for side in sides:
-        dominant |= total > LOCAL_DIRECT_SHARE * side.groups.total(total)[side.country]
-    on_top = np.flatnonzero(dominant)
+    for country in sides.country:
+        dominant |= total > LOCAL_DIRECT_SHARE * np.bincount(country, weights=total)[country]
+    w, late = _leave_out_iterate(sides, inverses, lam, e, dominant)
+    # Solved directly: the dominant pairs on both sides, and the late ones on their side.
+    rows = [np.flatnonzero(dominant | late[side]) for side in (0, 1)]
+    solved = _leave_out_direct(hessians, np.concatenate([sides.country[0][rows[0]],
+                                                         sides.country[1][rows[1]]]),
+                               lam, e, xt, np.concatenate(rows))
+    w_e = w[0]  # (A_i^+ + A_j^+) e
+    w_e += w[1]
+    first = len(rows[0])
+    w_e[rows[0]] += solved[:first, 0]
+    w_e[rows[1]] += solved[first:, 0]
+    # (A_i^+ + A_j^+) U on the dominant pairs (in the order of flatnonzero(dominant) on both
+    # sides).
+    corr = solved[:first][dominant[rows[0]], 1:] + solved[first:][dominant[rows[1]], 1:]
     corr_index = np.full(len(lam), -1, dtype=np.int64)
-    corr_index[on_top] = np.arange(len(on_top))
-    corr = np.zeros((len(on_top), xt.shape[0], lam.shape[1]))  # (A_i^+ + A_j^+) U, dominant pairs
-    w_e = np.zeros_like(e)  # (A_i^+ + A_j^+) e, both sides added in place
-    for side, h, g in zip(sides, hessians, inverses, strict=True):
-        late = _leave_out_iterate(side.groups, g, lam, e, dominant, w_e)
-        direct = dominant.copy()
-        direct[late] = True  # not converged within the budget: solved directly
-        rows = np.flatnonzero(direct)
-        solved = _leave_out_direct(h, side.country[rows], lam, e, xt, rows)
-        w_e[rows] += solved[:, 0]
-        corr += solved[dominant[rows], 1:]  # the dominant pairs, in the order of on_top
+    corr_index[dominant] = np.arange(int(dominant.sum()))
     return adjusted_scores(lam, e, xt, bread, pair_solution=w_e, corr_index=corr_index,
                            corr=corr)
 

@@ -29,17 +29,19 @@ import numpy as np
 from migtrade.estimation import _kernels_bias
 
 
-def leave_out_iterate(order: np.ndarray, bounds: np.ndarray, lam: np.ndarray, r: np.ndarray,
-                      ginv: np.ndarray, skip: np.ndarray, tol: float, max_iter: int,
-                      w: np.ndarray, late: np.ndarray) -> None:
-    """Per pair p of country c (c's pairs are ``order[bounds[c]:bounds[c + 1]]``), not in the
-    boolean ``skip``: ``w[p] += (H_c - H_p)^+ r[p]`` by the iteration of the module notes with
-    ``ginv[c]`` = G_c; the boolean ``late[p]`` is set (and ``w[p]`` left as it was) where
-    ``max_iter`` steps were not enough. Every per-pair array is in the pairs' own order (read
-    through ``order``, no sorted copies). ``w`` and ``late`` are C-ordered."""
-    _kernels_bias.leave_out_iterate(_index(order), _index(bounds), _c(lam), _c(r), _c(ginv),
-                                    _as_bytes(np.ascontiguousarray(skip)), tol, max_iter, w,
-                                    _as_bytes(late))
+def leave_out_iterate(order: np.ndarray, bounds: np.ndarray, n_first: int, lam: np.ndarray,
+                      r: np.ndarray, ginv: np.ndarray, skip: np.ndarray, tol: float,
+                      max_iter: int, w: np.ndarray, late: np.ndarray) -> None:
+    """Per pair p of country c (c's pairs are ``order[bounds[c]:bounds[c + 1]]``; side 0 for the
+    countries below ``n_first``, 1 for the others), not in the boolean ``skip``:
+    ``w[side, p] += (H_c - H_p)^+ r[p]`` by the iteration of the module notes with
+    ``ginv[c]`` = G_c; the boolean ``late[side, p]`` is set (and ``w[side, p]`` left as it was)
+    where ``max_iter`` steps were not enough. Every per-pair array is in the pairs' own order
+    (read through ``order``, no sorted copies). ``w`` (2, pairs, T) and ``late`` (2, pairs) are
+    C-ordered."""
+    _kernels_bias.leave_out_iterate(_index(order), _index(bounds), n_first, _c(lam), _c(r),
+                                    _c(ginv), _as_bytes(np.ascontiguousarray(skip)), tol,
+                                    max_iter, w, _as_bytes(late))
 
 
 def side_sums(order: np.ndarray, bounds: np.ndarray, lam: np.ndarray, e: np.ndarray,
