@@ -1,0 +1,97 @@
+"""The bias corrections do not depend on how the rows are laid out.
+
+Rows in pair-then-period order with every cell present reach the compiled loops as views of the
+fit's arrays (``PairPanel.aligned``); any other order, or missing cells, go through the scatter
+onto the pairs x periods grid. Both must give the same numbers, and the panel numbered from the
+clustering's codes must be the one numbered from the country columns.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from migtrade.estimation import bias as bias_module
+from migtrade.estimation.bias_panel import PairPanel
+from migtrade.estimation.bias_structure import detect_structure
+from migtrade.estimation.fit import FitOptions, estimate
+from migtrade.estimation.vcov import VcovSpec
+from migtrade.spec.formula import ModelSpec
+from migtrade.synthetic.three_way import three_way_panel
+
+PAIR = VcovSpec.parse("cluster:exp^imp")
+TIGHT = FitOptions(tol=1e-14, fe_tol=1e-12)
+
+
+def _sorted_panel() -> pd.DataFrame:
+    frame = three_way_panel(14, 5, dgp=2, rng=21)
+    frame["z"] = np.random.default_rng(2).normal(size=len(frame))
+    return frame.sort_values(["exp", "imp", "year"], ignore_index=True)
+
+
+def _corrected(formula: str, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    result = estimate(formula, frame, vcov=PAIR, bias_correction="analytical",
+                      options=TIGHT).result
+    bias = np.array([v["bias"] for v in result.bias_correction["terms"].values()])
+    return np.asarray(result.params), np.asarray(result.std_errors), bias
+
+
+@pytest.mark.parametrize("formula", ["y ~ x + z | exp^year + imp^year + exp^imp",
+                                     "y ~ x + z | exp^year + imp^year"])
+@pytest.mark.parametrize("drop", [False, True])
+def test_shuffled_rows_give_the_same_correction(formula: str, drop: bool,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bias_module, "EXACT_MAX_EFFECTS", 0)  # the large-panel (local) path
+    frame = _sorted_panel()
+    if drop:  # missing cells: the grid has zeros where a pair lacks a period
+        frame = frame.drop(index=np.arange(3, len(frame), 11)).reset_index(drop=True)
+    shuffled = frame.sample(frac=1.0, random_state=5).reset_index(drop=True)
+    in_order, reordered = _corrected(formula, frame), _corrected(formula, shuffled)
+    # Both fits converge far below the default tolerances; the rows' order changes only the
+    # order of floating-point sums.
+    for a, b in zip(in_order, reordered, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-12)
+
+
+def test_panel_from_the_clusters_codes_is_the_panel_of_the_columns() -> None:
+    frame = _sorted_panel().drop(index=[4, 17, 30]).sample(frac=1.0, random_state=1)
+    names = ["exp", "imp", "year"]
+    built = PairPanel.build(frame["exp"], frame["imp"], frame["year"], names)
+    codes = pd.factorize(frame["exp"].astype(str) + "|" + frame["imp"].astype(str))[0]
+    of_codes = PairPanel.of_pairs(codes, frame["exp"], frame["imp"], frame["year"], names)
+    assert not of_codes.aligned and not built.aligned
+    np.testing.assert_array_equal(of_codes.period, built.period)
+    # The same pairs, numbered differently: each row's two countries agree.
+    np.testing.assert_array_equal(of_codes.origin[of_codes.pair], built.origin[built.pair])
+    np.testing.assert_array_equal(of_codes.destination[of_codes.pair],
+                                  built.destination[built.pair])
+    values = np.arange(len(frame), dtype=float) + 1.0
+    np.testing.assert_array_equal(of_codes.grid(values)[of_codes.pair, of_codes.period], values)
+
+
+def test_rows_in_grid_order_are_used_in_place() -> None:
+    frame = _sorted_panel()
+    names = ["exp", "imp", "year"]
+    panel = PairPanel.build(frame["exp"], frame["imp"], frame["year"], names)
+    assert panel.aligned
+    columns = np.asfortranarray(frame[["x", "z"]].to_numpy())
+    planes = panel.planes(columns)
+    assert np.shares_memory(planes, columns)
+    np.testing.assert_array_equal(planes[1].ravel(), frame["z"].to_numpy())
+    mu = frame["y"].to_numpy()
+    assert np.shares_memory(panel.grid(mu), mu)
+
+
+def test_the_clustering_decides_the_period_before_the_levels() -> None:
+    effects = ModelSpec.parse("y ~ x | exp^year + imp^year + exp^imp").fixed_effects
+
+    def never() -> dict[str, int]:
+        raise AssertionError("the levels are not needed when the clustering names the countries")
+
+    found = detect_structure(effects, never, countries=frozenset({"exp", "imp"}))
+    assert (found.origin, found.destination, found.time) == ("exp", "imp", "year")
+    # Clustered on another combination, the levels decide (the fewest values is the period).
+    found = detect_structure(effects, lambda: {"exp": 60, "imp": 60, "year": 5},
+                             countries=frozenset({"exp", "sector"}))
+    assert found.time == "year"
