@@ -87,6 +87,16 @@ DEFAULT_REPS = 9999
 DEFAULT_SEED = 20_240_601
 
 
+def _bias_request(value: str | bool | None) -> BiasCorrection | None:
+    """The bias correction asked for; its module (and the panel code behind it) loads only when
+    one is."""
+    if value is None or value is False:
+        return None
+    from migtrade.estimation.bias_correction import parse_request
+
+    return parse_request(value)
+
+
 def _separation(value: str | Sequence[str] | None) -> tuple[str, ...]:
     """``"fe,simplex"``, ``"none"``, ``["fe"]``, ``[]`` or None -> a checked tuple."""
     if value is None:
@@ -265,7 +275,6 @@ class EstimateOptions:
     bias: BiasCorrection | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        from migtrade.estimation.bias_correction import parse_request
         from migtrade.estimation.vcov import VcovSpec
 
         set_ = object.__setattr__
@@ -293,7 +302,7 @@ class EstimateOptions:
         for name in ("tol", "fe_tol", "maxiter", "fe_maxiter", "conf_level"):
             set_(self, name, getattr(self.fit, name))
         with _checking("bias_correction"):
-            set_(self, "bias", parse_request(self.bias_correction))
+            set_(self, "bias", _bias_request(self.bias_correction))
         set_(self, "bias_correction", self.bias.value if self.bias else None)
         set_(self, "bootstrap_options", self._bootstrap())
         if self.bias is not None and self.bootstrap_options is not None:
