@@ -95,3 +95,19 @@ def test_the_clustering_decides_the_period_before_the_levels() -> None:
     found = detect_structure(effects, lambda: {"exp": 60, "imp": 60, "year": 5},
                              countries=frozenset({"exp", "sector"}))
     assert found.time == "year"
+
+
+def test_rows_dropped_by_the_fit_are_left_out_of_the_panel() -> None:
+    # A pair that never trades is separated (its pair effect goes to minus infinity): the fit
+    # drops its rows, and the correction reads the columns on the rows kept.
+    frame = _sorted_panel()
+    silent = (frame["exp"] == frame["exp"].iloc[0]) & (frame["imp"] == frame["imp"].iloc[0])
+    frame.loc[silent, "y"] = 0.0
+    formula = "y ~ x + z | exp^year + imp^year + exp^imp"
+    dropped = estimate(formula, frame, vcov=PAIR, bias_correction="analytical",
+                       options=TIGHT).result
+    assert dropped.nobs == len(frame) - int(silent.sum())
+    without = _corrected(formula, frame[~silent].reset_index(drop=True))
+    bias = np.array([v["bias"] for v in dropped.bias_correction["terms"].values()])
+    for a, b in zip((dropped.params, dropped.std_errors, bias), without, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-12)

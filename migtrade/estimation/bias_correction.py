@@ -53,7 +53,8 @@ class FittedModel:
     Attributes
     ----------
     rows
-        The data of the estimation sample (for the country, period and pair columns).
+        The data the estimation sample was drawn from (for the country, period and pair
+        columns): the sample's rows, or, with ``used``, those among more rows.
     cluster_codes
         The codes of the clustering dimensions on those rows.
     adjustment
@@ -76,6 +77,16 @@ class FittedModel:
     cluster_codes: tuple[np.ndarray, ...]
     adjustment: float
     refit: RefitRows
+    used: np.ndarray | None = None
+
+    def column(self, name: str) -> pd.Series:
+        """One column on the estimation sample's rows (only that column is copied)."""
+        column = self.rows[name]
+        return column if self.used is None else column[self.used]
+
+    def sample(self) -> pd.DataFrame:
+        """The estimation sample's rows, every column."""
+        return self.rows if self.used is None else self.rows.iloc[np.flatnonzero(self.used)]
 
 
 @dataclass(frozen=True)
@@ -154,7 +165,8 @@ def _pair_panel(fitted: FittedModel, structure: GravityStructure) -> tuple[PairP
     over all rows. Otherwise the pairs are numbered from the two country columns, and the
     caller checks that the clusters are those pairs.
     """
-    rows = fitted.rows
+    origin, destination, time = (fitted.column(c) for c in
+                                 (structure.origin, structure.destination, structure.time))
     names = [structure.origin, structure.destination, structure.time, *structure.fixed_effects[2:]]
     pair_codes = None
     if structure.pair_column is not None:
@@ -163,10 +175,8 @@ def _pair_panel(fitted: FittedModel, structure: GravityStructure) -> tuple[PairP
         pair = fitted.cluster_codes[0]
         if pair_codes is not None and not same_groups(pair, pair_codes):
             raise not_the_pair(names)
-        return PairPanel.of_pairs(pair, rows[structure.origin], rows[structure.destination],
-                                  rows[structure.time], names), True
-    return PairPanel.build(rows[structure.origin], rows[structure.destination],
-                           rows[structure.time], names, pair_codes=pair_codes), False
+        return PairPanel.of_pairs(pair, origin, destination, time, names), True
+    return PairPanel.build(origin, destination, time, names, pair_codes=pair_codes), False
 
 
 def _cluster_pair(vcov: VcovSpec) -> frozenset[str] | None:
@@ -184,7 +194,7 @@ def _fe_index(spec: ModelSpec, name: str) -> int:
 def _levels(fitted: FittedModel) -> dict[str, int]:
     """Distinct values of each fixed-effect column in the sample (which one is the period)."""
     columns = {v for fe in fitted.spec.fixed_effects for v in fe.variables}
-    return {c: _count_levels(fitted.rows[c]) for c in columns}
+    return {c: _count_levels(fitted.column(c)) for c in columns}
 
 
 def _count_levels(column: pd.Series) -> int:
@@ -238,7 +248,7 @@ def _jackknife(fitted: FittedModel) -> Corrected:
 
     levels = _levels(fitted)
     origin, destination, _ = country_variables(fitted.spec.fixed_effects, levels)
-    rows = fitted.rows
+    rows = fitted.sample()
     jk = split_panel_jackknife(fitted.terms, fitted.params, rows[origin], rows[destination],
                                lambda mask: fitted.refit(rows.iloc[np.flatnonzero(mask)]))
     try:

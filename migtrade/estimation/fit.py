@@ -287,7 +287,7 @@ def estimate(
         assert isinstance(pf, PoissonFit)  # check_request admits PPML only
         fixed = correct(bias, FittedModel(
             spec=spec, vcov=vc, terms=fitted.terms, params=params, cov=cov, y=y, mu=pf.mu,
-            x_tilde=pf.x_tilde, bread=pf.bread, rows=sub if every else sub.iloc[np.flatnonzero(used)],
+            x_tilde=pf.x_tilde, bread=pf.bread, rows=sub, used=None if every else used,
             fe_codes=tuple(fe_codes), cluster_codes=tuple(clus_used),
             adjustment=fitted.vcov.adjustment, refit=_refit(spec, weights, offset, opts)))
         params, cov, bias_record = fixed.params, fixed.cov, fixed.record
