@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from migtrade.estimation import bias as bias_module
-from migtrade.estimation.bias_panel import PairPanel
+from migtrade.estimation.bias_panel import PairPanel, period_codes
 from migtrade.estimation.bias_structure import detect_structure
 from migtrade.estimation.fit import FitOptions, estimate
 from migtrade.estimation.vcov import VcovSpec
@@ -111,3 +111,29 @@ def test_rows_dropped_by_the_fit_are_left_out_of_the_panel() -> None:
     bias = np.array([v["bias"] for v in dropped.bias_correction["terms"].values()])
     for a, b in zip((dropped.params, dropped.std_errors, bias), without, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("values", [np.array([2003, 1999, 2001, 1999, 2010], dtype=np.int32),
+                                    np.array(["b", "a", "c", "a", "d"], dtype=object)])
+def test_period_codes_are_the_sorted_factorisation(values: np.ndarray) -> None:
+    time = pd.Series(values)
+    used = np.array([True, True, False, True, True])
+    np.testing.assert_array_equal(period_codes(time), pd.factorize(time, sort=True)[0])
+    np.testing.assert_array_equal(period_codes(time, used),
+                                  pd.factorize(time[used], sort=True)[0])
+
+
+@pytest.mark.parametrize(("n_dropped", "aligned"), [(3, False), (5, True)])
+def test_panel_of_a_subset_of_rows_reads_the_columns_through_the_mask(n_dropped: int,
+                                                                     aligned: bool) -> None:
+    frame = _sorted_panel()
+    used = np.ones(len(frame), dtype=bool)
+    used[:n_dropped] = False  # of the first pair's 5 periods: some (cells missing), or all
+    names = ["exp", "imp", "year"]
+    kept = frame[used].reset_index(drop=True)
+    codes = pd.factorize(kept["exp"] * 1000 + kept["imp"])[0]
+    through = PairPanel.of_pairs(codes, frame["exp"], frame["imp"], frame["year"], names, used)
+    direct = PairPanel.of_pairs(codes, kept["exp"], kept["imp"], kept["year"], names)
+    for field in ("pair", "period", "origin", "destination"):
+        np.testing.assert_array_equal(getattr(through, field), getattr(direct, field))
+    assert through.aligned == direct.aligned == aligned

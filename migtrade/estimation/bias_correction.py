@@ -165,8 +165,6 @@ def _pair_panel(fitted: FittedModel, structure: GravityStructure) -> tuple[PairP
     over all rows. Otherwise the pairs are numbered from the two country columns, and the
     caller checks that the clusters are those pairs.
     """
-    origin, destination, time = (fitted.column(c) for c in
-                                 (structure.origin, structure.destination, structure.time))
     names = [structure.origin, structure.destination, structure.time, *structure.fixed_effects[2:]]
     pair_codes = None
     if structure.pair_column is not None:
@@ -175,7 +173,10 @@ def _pair_panel(fitted: FittedModel, structure: GravityStructure) -> tuple[PairP
         pair = fitted.cluster_codes[0]
         if pair_codes is not None and not same_groups(pair, pair_codes):
             raise not_the_pair(names)
-        return PairPanel.of_pairs(pair, origin, destination, time, names), True
+        rows = fitted.rows
+        return PairPanel.of_pairs(pair, rows[structure.origin], rows[structure.destination],
+                                  rows[structure.time], names, used=fitted.used), True
+    origin, destination, time = (fitted.column(c) for c in names[:3])
     return PairPanel.build(origin, destination, time, names, pair_codes=pair_codes), False
 
 

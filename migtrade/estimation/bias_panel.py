@@ -28,17 +28,43 @@ def _compact(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(present), (np.cumsum(present) - 1)[keys]
 
 
-def period_codes(time: pd.Series) -> np.ndarray:
-    """Each row's period, 0 .. T-1 in the sorted order of the values (as
-    ``pd.factorize(sort=True)``); integer periods (years) by a table of the values present,
-    one pass instead of hashing and sorting."""
+def period_codes(time: pd.Series, used: np.ndarray | None = None) -> np.ndarray:
+    """Each row's period (of the rows ``used`` when given), 0 .. T-1 in the sorted order of the
+    values (as ``pd.factorize(sort=True)``); integer periods (years) by a table of the values
+    present, one pass instead of hashing and sorting."""
     values = time.to_numpy()
     if values.dtype.kind in "iu" and values.size:
+        if used is not None:
+            values = values[used]
         low, high = int(values.min()), int(values.max())
-        if high - low <= 4 * values.size + 1024:
-            shifted = values.astype(np.int64) - low
-            return _compact(shifted, high - low + 1)[1]
-    return pd.factorize(time, sort=True)[0].astype(np.int64)
+        if high - low <= 4 * values.size + 1024:  # the difference fits the values' own type
+            shifted = values - values.dtype.type(low)
+            present = np.zeros(high - low + 1, dtype=bool)
+            present[shifted] = True
+            return (np.cumsum(present) - 1)[shifted]
+    return pd.factorize(time if used is None else time[used], sort=True)[0].astype(np.int64)
+
+
+def _check_cells(pair: np.ndarray, period: np.ndarray, n_pairs: int, n_periods: int,
+                 names: Sequence[str]) -> bool:
+    """Whether the rows are the (pair, period) cells in order with none missing (the usual
+    layout of a gravity panel: the grid is then the rows themselves, no scatter and no copy).
+
+    Raises
+    ------
+    DataError
+        When a pair has several rows in one period.
+    """
+    cell = pair * n_periods + period
+    if len(cell) == n_pairs * n_periods and bool(np.all(cell[1:] > cell[:-1])):
+        return True
+    if cell.size and np.bincount(cell).max() > 1:
+        raise DataError(
+            f"some ({names[0]}, {names[1]}) pairs have several rows in one {names[2]}",
+            "The bias correction needs one row per pair and period; aggregate the data or "
+            "add the dimension that tells the rows apart to the fixed effects.",
+        )
+    return False
 
 
 def not_the_pair(names: Sequence[str]) -> UsageError:
@@ -163,16 +189,20 @@ class PairPanel:
         keys, pair = _compact(i * n_j + j, n_i * n_j)
         if pair_codes is not None and not same_groups(pair, pair_codes):
             raise not_the_pair(names)
-        return cls._with_periods(pair, period_codes(time), keys // n_j, keys % n_j, n_i, n_j,
-                                 names)
+        period = period_codes(time)
+        n_t = int(period.max()) + 1 if period.size else 0
+        aligned = _check_cells(pair, period, len(keys), n_t, names)
+        return cls(pair=pair, period=period, origin=keys // n_j, destination=keys % n_j,
+                   n_origins=n_i, n_destinations=n_j, n_periods=n_t, aligned=aligned)
 
     @classmethod
     def of_pairs(cls, pair: np.ndarray, origin: pd.Series, destination: pd.Series,
-                 time: pd.Series, names: Sequence[str]) -> PairPanel:
+                 time: pd.Series, names: Sequence[str], used: np.ndarray | None = None) -> PairPanel:
         """The panel of a sample whose pairs are numbered already (``pair``: codes 0 .. P-1
         whose groups are the (origin, destination) pairs, such as the codes of a fixed effect or
         a clustering written ``origin^destination``): the countries are read on one row of each
-        pair, so no column but the period is factorised over all rows.
+        pair, so no column but the period is read on all rows. The columns may hold more rows
+        than the sample: ``used`` marks the sample's.
 
         Raises
         ------
@@ -180,31 +210,22 @@ class PairPanel:
             When a pair has several rows in one period.
         """
         n_pairs = int(pair.max()) + 1 if pair.size else 0
-        one_row = np.empty(n_pairs, dtype=np.int64)
-        one_row[pair] = np.arange(len(pair))  # any row of a pair carries its two countries
+        pair = pair.astype(np.int64, copy=False)
+        period = period_codes(time, used)
+        n_t = int(period.max()) + 1 if period.size else 0
+        aligned = _check_cells(pair, period, n_pairs, n_t, names)
+        if aligned:
+            one_row = np.arange(n_pairs) * n_t  # the first row of each pair
+        else:
+            one_row = np.empty(n_pairs, dtype=np.int64)
+            one_row[pair] = np.arange(len(pair))  # any row of a pair carries its two countries
+        if used is not None:
+            one_row = np.flatnonzero(used)[one_row]
         i, origins = pd.factorize(origin.iloc[one_row], sort=True)
         j, destinations = pd.factorize(destination.iloc[one_row], sort=True)
-        return cls._with_periods(pair.astype(np.int64, copy=False), period_codes(time),
-                                 i.astype(np.int64), j.astype(np.int64), len(origins),
-                                 len(destinations), names)
-
-    @classmethod
-    def _with_periods(cls, pair: np.ndarray, period: np.ndarray, origin: np.ndarray,
-                      destination: np.ndarray, n_i: int, n_j: int,
-                      names: Sequence[str]) -> PairPanel:
-        n_t = int(period.max()) + 1 if period.size else 0
-        cell = pair * n_t + period
-        # Rows already in pair-then-period order with every cell present (the usual layout of
-        # a gravity panel): the grid is the rows themselves, no scatter and no copy.
-        aligned = len(cell) == len(origin) * n_t and bool(np.all(cell[1:] > cell[:-1]))
-        if not aligned and np.bincount(cell).max() > 1:
-            raise DataError(
-                f"some ({names[0]}, {names[1]}) pairs have several rows in one {names[2]}",
-                "The bias correction needs one row per pair and period; aggregate the data or "
-                "add the dimension that tells the rows apart to the fixed effects.",
-            )
-        return cls(pair=pair, period=period, origin=origin, destination=destination,
-                   n_origins=n_i, n_destinations=n_j, n_periods=n_t, aligned=aligned)
+        return cls(pair=pair, period=period, origin=i.astype(np.int64),
+                   destination=j.astype(np.int64), n_origins=len(origins),
+                   n_destinations=len(destinations), n_periods=n_t, aligned=aligned)
 
     @property
     def n_pairs(self) -> int:
