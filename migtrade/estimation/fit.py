@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -228,6 +228,10 @@ def estimate(
             sample_sub, iv_data(design, y_sub, w_all, off_all, fe_codes_sub),
             drop_singletons=opts.drop_singletons, separation=opts.separation,
             tol=opts.fe_tol, maxiter=opts.fe_maxiter)
+    # The codes on every filtered row are done with: the sample holds its own, renumbered. Let
+    # them go before the fit (8 bytes a row and dimension, 38 MiB on the 1.6 M-row panel).
+    design = replace(design, fe_codes=())
+    del fe_codes_sub
     status = np.full(n_rows, 1, dtype=np.int8)
     status[kept_idx] = sample_sub.status
     sample = Sample(status=status, used=status == 0, fe_codes=sample_sub.fe_codes)
