@@ -22,14 +22,17 @@ ctypedef void (*dgemm_t)(char* transa, char* transb, int* m, int* n, int* k, dou
                          int* ldc) noexcept nogil
 
 ctypedef void (*dpotr_t)(char* uplo, int* n, double* a, int* lda, int* info) noexcept nogil
+ctypedef void (*dpotrs_t)(char* uplo, int* n, int* nrhs, double* a, int* lda, double* b,
+                          int* ldb, int* info) noexcept nogil
 
 cdef dgemm_t _dgemm = NULL
 cdef dpotr_t _dpotrf = NULL
 cdef dpotr_t _dpotri = NULL
+cdef dpotrs_t _dpotrs = NULL
 
 
 def _load_blas():
-    global _dgemm, _dpotrf, _dpotri
+    global _dgemm, _dpotrf, _dpotri, _dpotrs
     from scipy.linalg import cython_blas, cython_lapack
 
     capsule = cython_blas.__pyx_capi__["dgemm"]
@@ -38,6 +41,8 @@ def _load_blas():
     _dpotrf = <dpotr_t> PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
     capsule = cython_lapack.__pyx_capi__["dpotri"]
     _dpotri = <dpotr_t> PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
+    capsule = cython_lapack.__pyx_capi__["dpotrs"]
+    _dpotrs = <dpotrs_t> PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
 
 
 _load_blas()
@@ -287,18 +292,19 @@ def leave_out_direct(const int64_t[::1] rows, const int64_t[::1] country,
     cdef const double* hc
     cdef double total, scale, n_active, d, pmin, pmax, size, worst, acc, proj
     cdef bint bad
+    cdef int nn, nrhs, info
+    cdef char lower = b"L"
     cdef uint8_t[::1] no_memory = bytearray(max(n, 1))
     with nogil:
         for i in prange(n, schedule="dynamic", chunksize=8):
-            buf = <double*> malloc((2 * t * t + 2 * t + t) * sizeof(double))
+            buf = <double*> malloc((2 * t * t + (k + 1) * t + t) * sizeof(double))
             if buf == NULL:
                 no_memory[i] = 1
                 continue
             mat = buf
             chol = mat + t * t
-            x = chol + t * t
-            rhs = x + t
-            active = <uint8_t*> (rhs + t)
+            rhs = chol + t * t
+            active = <uint8_t*> (rhs + (k + 1) * t)
             p = rows[i]
             c = country[i]
             lp = &lam[p, 0]
@@ -326,33 +332,26 @@ def leave_out_direct(const int64_t[::1] rows, const int64_t[::1] country,
                         chol[s * t + q] += scale
                 if not active[s]:
                     chol[s * t + s] += 1.0
-            # Cholesky, lower triangle in place.
-            bad = False
-            pmin = 0.0
-            pmax = 0.0
-            for j in range(t):
-                d = chol[j * t + j]
-                for a in range(j):
-                    d = d - chol[j * t + a] * chol[j * t + a]
-                if d <= 0.0:
-                    bad = True
-                    break
-                if j == 0 or d < pmin:
-                    pmin = d
-                if d > pmax:
-                    pmax = d
-                d = sqrt(d)
-                chol[j * t + j] = d
-                for s in range(j + 1, t):
-                    acc = chol[s * t + j]
-                    for a in range(j):
-                        acc = acc - chol[s * t + a] * chol[j * t + a]
-                    chol[s * t + j] = acc / d
-            if not bad and pmin <= rtol * pmax:
-                bad = True
+            # Cholesky and solves by LAPACK; symmetric, so the row-major array is its own
+            # column-major layout.
+            nn = <int> t
+            nrhs = <int> (k + 1)
+            _dpotrf(&lower, &nn, chol, &nn, &info)
+            bad = info != 0
+            if not bad:
+                pmin = chol[0] * chol[0]
+                pmax = pmin
+                for s in range(t):
+                    d = chol[s * t + s] * chol[s * t + s]
+                    if d < pmin:
+                        pmin = d
+                    if d > pmax:
+                        pmax = d
+                bad = pmin <= rtol * pmax
             size = 0.0
             worst = 0.0
             if not bad:
+                x = &out[i, 0, 0]  # (k + 1) right-hand sides of T, solved in place
                 for j in range(k + 1):
                     proj = 0.0
                     if j > 0:
@@ -360,24 +359,17 @@ def leave_out_direct(const int64_t[::1] rows, const int64_t[::1] country,
                             proj = proj + lp[s] * xt[j - 1, p, s]
                         proj = proj / total
                     for s in range(t):
-                        rhs[s] = e[p, s] if j == 0 else lp[s] * (xt[j - 1, p, s] - proj)
-                        if fabs(rhs[s]) > size:
-                            size = fabs(rhs[s])
-                    for s in range(t):  # L y = r
-                        acc = rhs[s]
-                        for a in range(s):
-                            acc = acc - chol[s * t + a] * x[a]
-                        x[s] = acc / chol[s * t + s]
-                    for s in range(t - 1, -1, -1):  # L' x = y
-                        acc = x[s]
-                        for a in range(s + 1, t):
-                            acc = acc - chol[a * t + s] * x[a]
-                        x[s] = acc / chol[s * t + s]
+                        rhs[j * t + s] = e[p, s] if j == 0 else lp[s] * (xt[j - 1, p, s] - proj)
+                        x[j * t + s] = rhs[j * t + s]
+                        if fabs(rhs[j * t + s]) > size:
+                            size = fabs(rhs[j * t + s])
+                _dpotrs(&lower, &nn, &nrhs, chol, &nn, x, &nn, &info)
+                bad = info != 0
+                for j in range(k + 1):
                     for s in range(t):
-                        out[i, j, s] = x[s]
-                        acc = -rhs[s]
+                        acc = -rhs[j * t + s]
                         for q in range(t):
-                            acc = acc + mat[s * t + q] * x[q]
+                            acc = acc + mat[s * t + q] * x[j * t + q]
                         if fabs(acc) > worst:
                             worst = fabs(acc)
                 if size < 1e-300:
