@@ -227,7 +227,7 @@ def test_ppml_through_the_crossed_pair_equals_alternating_projections(
 def test_direct_follows_changing_weights_on_a_long_sparse_graph() -> None:
     """The direct strategy keeps one factorisation while the weights move a little (as between
     IRLS steps) and factorises again when they move far; every answer is the projection CG
-    gives, and meets the tolerance without CG having to polish it (0 sweeps)."""
+    gives, in a few passes over the rows (two, plus one per iteration on the small system)."""
     from migtrade.estimation import direct
     from migtrade.synthetic.sparse import ring_panel
 
@@ -245,7 +245,7 @@ def test_direct_follows_changing_weights_on_a_long_sparse_graph() -> None:
         now = ab.with_weights(w)
         got = now.demean(x, tol=1e-10, strategy="direct")
         ref = now.demean(x, tol=1e-10, strategy="cg")
-        assert got.converged and got.sweeps == 0
+        assert got.converged and got.sweeps <= 2 + 2 * direct.PCG_REFRESH
         # Both stop with every group's weighted mean of the residual below 1e-10 x scale (50).
         np.testing.assert_allclose(got.resid, ref.resid, atol=1e-7)
         factorisations.append(direct.DirectPlan.build(now.codes, now.n_levels).factor["weights"])

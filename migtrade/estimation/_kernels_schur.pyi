@@ -3,9 +3,11 @@
 
 import numpy as np
 
-def schur_columns(x: np.ndarray, codes: np.ndarray, dims: np.ndarray, starts: np.ndarray,
-                  ptr: np.ndarray, w: np.ndarray, inv_a: np.ndarray,
-                  inv_b: np.ndarray, inv_s: np.ndarray, tols: np.ndarray, maxiter: int,
-                  longest: int, parallel: bool, iters_out: np.ndarray) -> None: ...
+def schur_project(x: np.ndarray, cols: np.ndarray, a: np.ndarray, out: np.ndarray,
+                  codes: np.ndarray, dims: np.ndarray, starts: np.ndarray, ptr: np.ndarray,
+                  order: np.ndarray, w: np.ndarray, inv_a: np.ndarray, parallel: bool) -> None: ...
+def schur_apply(p: np.ndarray, out: np.ndarray, codes: np.ndarray, dims: np.ndarray,
+                starts: np.ndarray, ptr: np.ndarray, w: np.ndarray, inv_a: np.ndarray,
+                longest: int, parallel: bool) -> None: ...
 def schur_diagonal(codes: np.ndarray, dims: np.ndarray, starts: np.ndarray, ptr: np.ndarray,
                    w: np.ndarray, inv_a: np.ndarray, b: np.ndarray, s: np.ndarray) -> None: ...

@@ -2,45 +2,40 @@
 """Compiled conjugate gradients on the Schur complement left by eliminating one fixed effect.
 
 :mod:`migtrade.estimation.kernels_schur` is the module to import and documents the method; the
-arithmetic is compiled without fused multiply-add and each column is solved by one thread alone,
-so results do not depend on the number of threads.
+arithmetic is compiled without fused multiply-add and each column is computed by one thread
+alone, so results do not depend on the number of threads.
 """
 
 from cython.parallel cimport prange
-from libc.math cimport fabs, isfinite
 from libc.stdint cimport int32_t, int64_t
 from libc.stdlib cimport free, malloc
-
-# Returned by a column whose scratch memory could not be allocated.
-cdef enum:
-    OUT_OF_MEMORY = -2
-    RESTARTS = 20
-
 
 cdef struct Design:
     const int32_t* codes  # (n_dims, n) row-major, the absorber's codes (or a sorted copy)
     const int64_t* dims  # n_o rows of ``codes`` that are the other dimensions
     const int64_t* starts  # n_o: where each other dimension's levels start in the reduced system
     const int64_t* ptr  # n_groups + 1: the rows of each eliminated group (groups are runs)
+    const int64_t* order  # the column's row behind each sorted row, or NULL (rows in place)
     const double* w
     const double* inv_a  # 1 / weight sum of each eliminated group (0 for an empty one)
-    const double* inv_b  # 1 / weight sum of each other level (0 for an empty one)
-    const double* inv_s  # 1 / the diagonal of S (the preconditioner)
     Py_ssize_t n
     Py_ssize_t n_o
     int64_t n_groups
     int64_t m  # levels of the reduced system
-    int64_t longest  # rows of the largest eliminated group
 
 
 cdef inline int64_t _level(const Design* d, Py_ssize_t q, Py_ssize_t i) noexcept nogil:
     return d.starts[q] + d.codes[d.dims[q] * d.n + i]
 
 
+cdef inline Py_ssize_t _row(const Design* d, Py_ssize_t i) noexcept nogil:
+    return i if d.order == NULL else d.order[i]
+
+
 cdef void _project(double* x, const Design* d, const double* a, double* acc) noexcept nogil:
     """x <- (I - P_e)(x - D_o a) (``a`` may be NULL) and acc = D_o' W x, one pass over the rows."""
     cdef int64_t g, l
-    cdef Py_ssize_t i, q, lo, hi
+    cdef Py_ssize_t i, q, lo, hi, r
     cdef double s, v, mean
     cdef const double* w = d.w
     for l in range(d.m):
@@ -50,16 +45,18 @@ cdef void _project(double* x, const Design* d, const double* a, double* acc) noe
         hi = d.ptr[g + 1]
         s = 0.0
         for i in range(lo, hi):
-            v = x[i]
+            r = _row(d, i)
+            v = x[r]
             if a != NULL:
                 for q in range(d.n_o):
                     v = v - a[_level(d, q, i)]
-                x[i] = v
+                x[r] = v
             s += w[i] * v
         mean = s * d.inv_a[g]
         for i in range(lo, hi):
-            v = x[i] - mean
-            x[i] = v
+            r = _row(d, i)
+            v = x[r] - mean
+            x[r] = v
             v = w[i] * v
             for q in range(d.n_o):
                 acc[_level(d, q, i)] += v
@@ -123,120 +120,81 @@ cdef void _apply(const double* p, const Design* d, double* acc, double* buf) noe
                 acc[_level(d, q, i)] += v
 
 
-cdef double _worst_mean(const double* g, const Design* d) noexcept nogil:
-    """The largest |weighted mean| of the residual over the other levels (NaN propagates)."""
-    cdef int64_t l
-    cdef double v
-    cdef double worst = 0.0
-    for l in range(d.m):
-        v = fabs(g[l] * d.inv_b[l])
-        if not (v <= worst):
-            worst = v
-    return worst
-
-
-cdef int64_t _solve(double* x, const Design* d, double tol, int64_t maxiter, double* g,
-                    double* z, double* p, double* qv, double* a, double* buf) noexcept nogil:
-    """Project ``x`` in place; passes over the rows used, -1 without convergence."""
-    cdef int64_t m = d.m
-    cdef int64_t iters = 1
-    cdef int64_t l
-    cdef int restart
-    cdef double rz, rz_new, pq, alpha, beta, worst
-    _project(x, d, NULL, g)  # the eliminated groups exactly; g = D_o' W x
-    for restart in range(RESTARTS + 1):
-        worst = _worst_mean(g, d)
-        if not isfinite(worst):
-            return -1
-        if worst <= tol:
-            return iters
-        if iters >= maxiter or restart == RESTARTS:
-            return -1
-        rz = 0.0
-        for l in range(m):
-            a[l] = 0.0
-            z[l] = g[l] * d.inv_s[l]
-            p[l] = z[l]
-            rz += g[l] * z[l]
-        while iters < maxiter:
-            _apply(p, d, qv, buf)
-            iters += 1
-            pq = 0.0
-            for l in range(m):
-                pq += p[l] * qv[l]
-            if not (pq > 0.0 and isfinite(pq)):
-                break
-            alpha = rz / pq
-            rz_new = 0.0
-            worst = 0.0
-            for l in range(m):
-                a[l] += alpha * p[l]
-                g[l] -= alpha * qv[l]
-                z[l] = g[l] * d.inv_s[l]
-                rz_new += g[l] * z[l]
-                if fabs(g[l] * d.inv_b[l]) > worst:
-                    worst = fabs(g[l] * d.inv_b[l])
-            if worst <= 0.5 * tol or rz == 0.0:
-                break
-            beta = rz_new / rz
-            rz = rz_new
-            for l in range(m):
-                p[l] = z[l] + beta * p[l]
-        # x <- (I - P_e)(x - D_o a); g = D_o' W x afresh, checked above.
-        _project(x, d, a, g)
-        iters += 1
-    return -1
-
-
-cdef int64_t _solve_column(double* x, const Design* d, double tol, int64_t maxiter) noexcept nogil:
-    cdef double* scratch = <double*> malloc((5 * d.m + d.longest + 1) * sizeof(double))
-    cdef int64_t result
-    if scratch == NULL:
-        return OUT_OF_MEMORY
-    result = _solve(x, d, tol, maxiter, scratch, scratch + d.m, scratch + 2 * d.m,
-                    scratch + 3 * d.m, scratch + 4 * d.m, scratch + 5 * d.m)
-    free(scratch)
-    return result
-
-
-def schur_columns(double[::1, :] x, const int32_t[:, ::1] codes, const int64_t[::1] dims,
-                  const int64_t[::1] starts, const int64_t[::1] ptr, const double[::1] w,
-                  const double[::1] inv_a, const double[::1] inv_b, const double[::1] inv_s,
-                  const double[::1] tols, int64_t maxiter, int64_t longest, bint parallel,
-                  int64_t[::1] iters_out):
-    """Project every column of ``x`` in place (see kernels_schur), columns in parallel; passes
-    used per column, or -1 without convergence within ``maxiter``."""
-    cdef Design d
-    cdef Py_ssize_t j
-    cdef Py_ssize_t k = x.shape[1]
-    cdef Py_ssize_t ld = x.strides[1] // sizeof(double)
-    cdef double* base
-    if k == 0:
-        return
-    base = &x[0, 0]
+cdef void _design(Design* d, const int32_t[:, ::1] codes, const int64_t[::1] dims,
+                  const int64_t[::1] starts, const int64_t[::1] ptr, const int64_t[::1] order,
+                  const double[::1] w, const double[::1] inv_a, int64_t m):
     d.codes = &codes[0, 0]
     d.dims = &dims[0]
     d.starts = &starts[0]
     d.ptr = &ptr[0]
+    d.order = &order[0] if order.shape[0] else NULL
     d.w = &w[0]
     d.inv_a = &inv_a[0]
-    d.inv_b = &inv_b[0]
-    d.inv_s = &inv_s[0]
-    d.n = x.shape[0]
+    d.n = codes.shape[1]
     d.n_o = dims.shape[0]
     d.n_groups = ptr.shape[0] - 1
-    d.m = inv_b.shape[0]
-    d.longest = longest
+    d.m = m
+
+
+def schur_project(double[::1, :] x, const int64_t[::1] cols, const double[::1, :] a,
+                  double[::1, :] out, const int32_t[:, ::1] codes, const int64_t[::1] dims,
+                  const int64_t[::1] starts, const int64_t[::1] ptr, const int64_t[::1] order,
+                  const double[::1] w, const double[::1] inv_a, bint parallel):
+    """For each listed column c (the j-th): x[:, c] <- (I - P_e)(x[:, c] - D_o a[:, j]) (no
+    subtraction when ``a`` has no columns) and out[:, j] = D_o' W x[:, c]; columns in parallel."""
+    cdef Design d
+    cdef Py_ssize_t j
+    cdef Py_ssize_t k = cols.shape[0]
+    cdef Py_ssize_t ldx = x.strides[1] // sizeof(double)
+    cdef Py_ssize_t lda = a.strides[1] // sizeof(double)
+    cdef Py_ssize_t ldo = out.strides[1] // sizeof(double)
+    cdef bint with_a = a.shape[1] > 0
+    cdef double* xb
+    cdef const double* ab = &a[0, 0]
+    cdef double* ob
+    if k == 0 or x.shape[0] == 0:
+        return
+    _design(&d, codes, dims, starts, ptr, order, w, inv_a, out.shape[0])
+    xb = &x[0, 0]
+    ob = &out[0, 0]
     with nogil:
         if parallel:
             for j in prange(k, schedule="dynamic", chunksize=1):
-                iters_out[j] = _solve_column(base + j * ld, &d, tols[j], maxiter)
+                _project(xb + cols[j] * ldx, &d, ab + j * lda if with_a else NULL, ob + j * ldo)
         else:
             for j in range(k):
-                iters_out[j] = _solve_column(base + j * ld, &d, tols[j], maxiter)
-    for j in range(k):
-        if iters_out[j] == OUT_OF_MEMORY:
-            raise MemoryError("no memory for the vectors of the reduced conjugate-gradient solve")
+                _project(xb + cols[j] * ldx, &d, ab + j * lda if with_a else NULL, ob + j * ldo)
+
+
+def schur_apply(const double[::1, :] p, double[::1, :] out, const int32_t[:, ::1] codes,
+                const int64_t[::1] dims, const int64_t[::1] starts, const int64_t[::1] ptr,
+                const double[::1] w, const double[::1] inv_a, int64_t longest, bint parallel):
+    """out[:, j] = S p[:, j] for every column, columns in parallel."""
+    cdef Design d
+    cdef Py_ssize_t j
+    cdef Py_ssize_t k = p.shape[1]
+    cdef Py_ssize_t ldp = p.strides[1] // sizeof(double)
+    cdef Py_ssize_t ldo = out.strides[1] // sizeof(double)
+    cdef const int64_t[::1] no_order = ptr[:0]
+    cdef const double* pb
+    cdef double* ob
+    cdef double* bufs
+    if k == 0 or codes.shape[1] == 0:
+        return
+    _design(&d, codes, dims, starts, ptr, no_order, w, inv_a, out.shape[0])
+    pb = &p[0, 0]
+    ob = &out[0, 0]
+    bufs = <double*> malloc((longest + 1) * k * sizeof(double))
+    if bufs == NULL:
+        raise MemoryError("no memory for the reduced conjugate-gradient solve")
+    with nogil:
+        if parallel:
+            for j in prange(k, schedule="dynamic", chunksize=1):
+                _apply(pb + j * ldp, &d, ob + j * ldo, bufs + j * (longest + 1))
+        else:
+            for j in range(k):
+                _apply(pb + j * ldp, &d, ob + j * ldo, bufs + j * (longest + 1))
+    free(bufs)
 
 
 def schur_diagonal(const int32_t[:, ::1] codes, const int64_t[::1] dims,

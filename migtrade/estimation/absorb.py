@@ -23,12 +23,19 @@ which does not crawl on long sparse graphs:
   Schur complement per block (:mod:`migtrade.estimation.crossed`); otherwise what ``auto`` does.
 
 * ``direct``: eliminate the largest dimension exactly and solve the small system left on the
-  others by conjugate gradients preconditioned with a sparse LU of its matrix, one
-  factorisation kept while the IRLS weights move (:mod:`migtrade.estimation.direct`): a few
-  passes over the rows on worker-firm style designs whatever the length of their graph, then
-  checked (and if need be polished) by ``cg``. ``auto`` takes it from ``DIRECT_MIN_ROWS``
-  rows when the small system is cheap to form and factorise
+  others by compiled conjugate gradients preconditioned with a sparse LU of its matrix, one
+  factorisation kept while the IRLS weights move (:mod:`migtrade.estimation.schur`,
+  :mod:`migtrade.estimation.direct`): a few passes over the rows on worker-firm style designs
+  whatever the length of their graph. ``auto`` takes it from ``DIRECT_MIN_ROWS`` rows when the
+  small system is cheap to form and factorise
   (:meth:`~migtrade.estimation.direct.DirectProjector.affordable`).
+
+* ``schur``: the same elimination and iterations where S is too large to factorise (the
+  gravity panel with pair effects), preconditioned block by block when the other two
+  dimensions fall apart into blocks (:mod:`migtrade.estimation.schur`). 5-9 passes per
+  demeaning where ``map`` needs 8-14 sweeps, but building the block preconditioner at each
+  IRLS step costs what it saves: measured on the gravity panel it is not faster than ``map``
+  over a whole fit, so ``auto`` does not take it.
 
 * ``cg`` (default): conjugate gradients on the normal equations ``D'WD a = D'W x`` with the
   group weight sums as preconditioner (:mod:`migtrade.estimation.kernels_cg`). It stops when
@@ -159,13 +166,20 @@ class Absorber:
         return work
 
     def _demean_schur(self, work: np.ndarray, tols: np.ndarray, maxiter: int,
-                      sweeps: np.ndarray) -> None:
+                      sweeps: np.ndarray, factorised: bool) -> None:
+        """``schur``, or ``direct`` (``factorised``: the same iterations preconditioned by a
+        sparse LU of the small system)."""
         from migtrade.estimation.schur import SchurProjector
 
-        if self._schur is None:
-            self._schur = SchurProjector(self.codes, self.n_levels, self.weights)
-        assert isinstance(self._schur, SchurProjector)
-        sweeps[:] = self._schur.project(work, tols, maxiter)
+        projector = self._direct if factorised else self._schur
+        if projector is None:
+            projector = SchurProjector(self.codes, self.n_levels, self.weights, factorised)
+            if factorised:
+                self._direct = projector
+            else:
+                self._schur = projector
+        assert isinstance(projector, SchurProjector)
+        sweeps[:] = projector.project(work, tols, maxiter)
         self._finish_with_cg(work, tols, maxiter, sweeps, maxiter)
 
     def _finish_with_cg(self, work: np.ndarray, tols: np.ndarray, maxiter: int,
@@ -280,20 +294,12 @@ class Absorber:
                 method = "crossed"  # exact in one projection
         if method == "crossed" and (len(self.n_levels) != 2 or self.crossed_layout() is None):
             method = "auto"  # not two crossed dimensions in blocks: what auto does then
-        if method == "direct" and work.shape[1] and len(self.n_levels) > 1:
-            from migtrade.estimation.direct import DirectProjector
-
-            if self._direct is None:
-                self._direct = DirectProjector(self.codes, self.n_levels, self.weights)
-            assert isinstance(self._direct, DirectProjector)
-            work = self._direct.project(work, tols)
-            method = "cg"  # the check: returns at once when the direct answer meets the tolerance
         if not work.shape[1]:
             pass
         elif method == "crossed":
             work = self._demean_crossed(work, tols, maxiter, sweeps)
-        elif method == "schur" and len(self.n_levels) > 1 and self.n:
-            self._demean_schur(work, tols, maxiter, sweeps)
+        elif method in ("schur", "direct") and len(self.n_levels) > 1 and self.n:
+            self._demean_schur(work, tols, maxiter, sweeps, factorised=method == "direct")
         elif method == "cg" and len(self.n_levels) > 1:
             self._cg(work, tols, maxiter, sweeps)
         else:

@@ -84,6 +84,13 @@ class CrossedLayout:
         return best
 
     @classmethod
+    def build_pair(cls, codes: np.ndarray, n_levels: tuple[int, ...], qa: int, qb: int,
+                   budget: float) -> CrossedLayout | None:
+        """The layout of dimensions ``qa`` and ``qb``, or None when it exceeds ``budget`` cells
+        (not kept: the ``schur`` strategy keeps only the levels' places)."""
+        return cls._build(codes, n_levels, qa, qb, budget)
+
+    @classmethod
     def _build(cls, codes: np.ndarray, n_levels: tuple[int, ...], qa: int, qb: int,
                budget: float) -> CrossedLayout | None:
         from scipy.sparse import coo_matrix

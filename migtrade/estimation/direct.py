@@ -1,11 +1,11 @@
-"""A direct solve of the fixed-effect normal equations, for designs where it is cheap.
+"""The sparse LU factorisation that preconditions the ``direct`` strategy.
 
 Eliminating the dimension with the most levels (workers, say) leaves a system on the other
 dimensions' levels (firms and years) whose matrix, the Schur complement
 ``S = B - C A^{-1} C'`` with ``A = D_e'WD_e`` (diagonal), ``C = D_o'WD_e`` and ``B = D_o'WD_o``,
 is small and sparse when each eliminated group touches few levels of the others. Conjugate
 gradients on the full system would need hundreds of passes over the rows on a long fixed-effect
-graph; here a projection costs three passes (group sums, the solve on the small system, subtract).
+graph; preconditioned by a factorisation of S they need a handful.
 
 Notes
 -----
@@ -17,24 +17,18 @@ For a column x the weighted projection ``x - D_e a_e - D_o a_o`` solves
 
 What depends on the codes alone (the sparsity patterns of C and of B's blocks between the other
 dimensions, and where each row's weight lands in them) is planned once per design
-(:class:`DirectPlan`) and shared by every weighting IRLS and the separation checks use.
-
-The system on the other levels is solved by conjugate gradients preconditioned with a sparse LU
-factorisation of S. The factorisation is made once, at the first weights, and reused while the
-weights change from one IRLS step to the next: S under new weights stays close, and a handful of
-iterations (each two sparse products with C and a pair of triangular solves, on the small
-system) replace forming ``C A^{-1} C'`` again, which is the costly part (tens of millions of
-products on a worker-firm panel). When they need more than ``PCG_REFRESH`` iterations S is
-factorised again under the current weights and they go on from where they stopped. They stop
-when every level's weighted mean of the residual is below half the tolerance: the residual is
-then orthogonal to every dummy of the other dimensions, and to the eliminated dimension's by
-construction.
+(:class:`DirectPlan`) and shared by every weighting IRLS and the separation checks use. This
+module forms S and factorises it; the iterations themselves, each one compiled pass over the rows
+per column, are :mod:`migtrade.estimation.schur`'s, which keeps one factorisation while the
+weights move from one IRLS step to the next (S under new weights stays close, and forming
+``C A^{-1} C'`` again is the costly part: tens of millions of products on a worker-firm panel)
+and factorises again under the current weights when they need more than ``PCG_REFRESH``
+iterations.
 
 ``S`` is singular (one redundant level per connected component and per extra dimension), so the
 factorisation is of ``S + ridge I`` with a relative ``RIDGE``; the system is consistent, so the
 iterations converge on the range of S and the null direction they leave does not change the
-residual. :class:`migtrade.estimation.absorb.Absorber` always checks the answer (one pass) and
-polishes it by conjugate gradients on the full system if need be.
+residual.
 """
 
 from __future__ import annotations
@@ -51,15 +45,10 @@ RIDGE = 1e-10
 # Use the direct solve only when the Schur complement is cheap to form and factorise.
 MAX_REDUCED_LEVELS = 60_000
 MAX_PRODUCT_TERMS = 60_000_000
-# Iterations on the small system with a factorisation made under the current weights (rarely
-# more than a few: it is exact up to the ridge).
-PCG_MAXITER = 30
 # Iterations with a factorisation made under other weights before S is factorised afresh (a
 # factorisation costs about as much as this many iterations on the worker-firm panel; measured
 # there, the factorisation of one IRLS step lets the next converge in 5 or 6).
 PCG_REFRESH = 8
-# The iterations stop at this fraction of the caller's tolerance, so that its check passes at once.
-PCG_TOL_SHARE = 0.5
 
 
 def _pattern(rows: np.ndarray, cols: np.ndarray,
@@ -243,7 +232,6 @@ class DirectProjector:
             u_data += np.bincount(plan.u_at[k * n:(k + 1) * n], weights=w, minlength=u_data.size)
         perm, indices, indptr = plan.b_sym
         self.b_off = _csr(u_data[perm], indices, indptr, (plan.m_o, plan.m_o))
-        self.inv_b = np.where(self.b_diag > 0, 1.0 / np.where(self.b_diag > 0, self.b_diag, 1.0), 0.0)
 
     @staticmethod
     def affordable(codes: np.ndarray, n_levels: Sequence[int]) -> bool:
@@ -259,11 +247,6 @@ class DirectProjector:
         terms = float(np.sum((counts * (len(n_levels) - 1)) ** 2))
         return terms <= MAX_PRODUCT_TERMS
 
-    def _schur_times(self, v: np.ndarray) -> np.ndarray:
-        """S v for an (m_o, k) block v."""
-        return (self.b_diag[:, None] * v + self.b_off @ v
-                - self.c @ (self.inv_a[:, None] * (self.ct @ v)))
-
     def _factorise(self) -> None:
         from scipy.sparse.linalg import splu
 
@@ -273,83 +256,8 @@ class DirectProjector:
         self.plan.factor.update(lu=splu((s + sp.diags(np.full(s.shape[0], ridge))).tocsc()),
                                 weights=self.w)
 
-    def _solve(self, rhs: np.ndarray, tols: np.ndarray) -> np.ndarray:
-        """a with S a = rhs to every level's weighted mean within ``tols`` (one per column).
-
-        With a factorisation made under other weights the iterations are capped at
-        ``PCG_REFRESH``; past that S is factorised under these weights and the iterations go on
-        from where they stopped.
-        """
-        factor = self.plan.factor
-        if "lu" not in factor:
-            self._factorise()
-        x = factor["lu"].solve(rhs)  # type: ignore[attr-defined]
-        for _ in range(2):
-            fresh = factor["weights"] is self.w
-            if self._refine(x, rhs, tols, factor["lu"], PCG_MAXITER if fresh else PCG_REFRESH):
-                return x
-            if fresh:
-                break
-            self._factorise()
-        return x  # the full-system check in the absorber finishes the job
-
-    def _refine(self, x: np.ndarray, rhs: np.ndarray, tols: np.ndarray, lu: object,
-                maxiter: int) -> bool:
-        """Preconditioned conjugate gradients from ``x`` (updated in place), every column at
-        once; whether every column met its tolerance within ``maxiter`` iterations."""
-        r = rhs - self._schur_times(x)
-        p = np.zeros_like(r)
-        rz_old = np.ones(r.shape[1])
-        for it in range(maxiter + 1):
-            done = np.abs(r * self.inv_b[:, None]).max(axis=0, initial=0.0) <= tols
-            if done.all():
-                return True
-            if it == maxiter:
-                return False
-            z = lu.solve(r)  # type: ignore[attr-defined]
-            z[:, done] = 0.0
-            rz = np.einsum("ij,ij->j", r, z)
-            beta = np.where(it > 0, rz / np.where(rz_old != 0, rz_old, 1.0), 0.0)
-            p = z + beta * p
-            q = self._schur_times(p)
-            pq = np.einsum("ij,ij->j", p, q)
-            alpha = np.where(pq > 0, rz / np.where(pq > 0, pq, 1.0), 0.0)
-            x += alpha * p
-            r -= alpha * q
-            rz_old = rz
-        return False
-
-    def project(self, x: np.ndarray, tols: np.ndarray | None = None) -> np.ndarray:
-        """See :meth:`_project`; non-finite input gives a non-finite answer without warnings
-        (the absorber's check then reports it as not converged)."""
-        with np.errstate(invalid="ignore", over="ignore"):
-            return self._project(x, tols)
-
-    def _project(self, x: np.ndarray, tols: np.ndarray | None = None) -> np.ndarray:
-        """Residuals ``x - D a`` of the weighted projection of the columns of the Fortran-ordered
-        (n, k) ``x``, computed in place.
-
-        ``tols`` (one per column) bounds every other-level group's weighted mean of the residual
-        (half of it is aimed at); by default 1e-12 of the column's largest value.
-        """
-        plan = self.plan
-        k = x.shape[1]
-        if tols is None:
-            tols = 1e-12 * np.maximum(np.abs(x).max(axis=0, initial=0.0), 1.0)
-        b_e = np.empty((plan.g_e, k))
-        b_o = np.zeros((plan.m_o, k))
-        for j in range(k):
-            wx = self.w * x[:, j]
-            b_e[:, j] = np.bincount(plan.e, weights=wx, minlength=plan.g_e)
-            for row in plan.o:
-                b_o[:, j] += np.bincount(row, weights=wx, minlength=plan.m_o)
-        rhs = b_o - self.c @ (self.inv_a[:, None] * b_e)
-        a_o = self._solve(rhs, PCG_TOL_SHARE * np.asarray(tols, dtype=np.float64))
-        a_e = np.asfortranarray(self.inv_a[:, None] * (b_e - self.ct @ a_o))
-        a_o = np.asfortranarray(a_o)
-        for j in range(k):
-            col = x[:, j]
-            col -= a_e[:, j][plan.e]
-            for row in plan.o:
-                col -= a_o[:, j][row]
-        return x
+    def factorise(self) -> object:
+        """A sparse LU factorisation of S (plus the ridge) under these weights, also kept in the
+        plan; its ``solve`` preconditions the ``schur`` iterations."""
+        self._factorise()
+        return self.plan.factor["lu"]
