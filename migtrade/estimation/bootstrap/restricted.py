@@ -147,10 +147,14 @@ def restricted_fit(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: 
     floor = 1e-10 * max(float(w @ y), 1.0)
     predicted = shift * shift * ra / max(abs(dev_old), 0.1)  # relative rise in deviance
     inner_tol = max(min(START_INNER_TOL, INNER_TOL_FACTOR * predicted), fe_tol)
-    # One block [working outcome, restricted regressors] demeaned in place at every step.
-    block = np.empty((y.shape[0], len(others) + 1), order="F")
-    block[:, 1:] = design_t
-    design_t = block[:, 1:]
+    # One block [working outcome, restricted regressors, x_p] demeaned in place at every step;
+    # x_p only at steps that may be the last (at the full tolerance), so that the converged
+    # fit's regressors start from its weights but one step.
+    k = len(others) + 1
+    block = np.empty((y.shape[0], k + 1), order="F")
+    block[:, 1:k] = design_t
+    block[:, k] = xt_p
+    design_t, xt_p = block[:, 1:k], block[:, k]
     sweeps = 0
     scale = np.empty(0)
     for step in range(1, maxiter + 1):
@@ -163,7 +167,9 @@ def restricted_fit(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: 
             # The columns' scales for the tolerance (as the absorb core's default), taken once:
             # the demeaning moves them little.
             scale = np.maximum(1.0, block.std(axis=0))
-        sweeps += _demean(model.absorber, irls_w, block, inner_tol, scale, fe_maxiter)
+        cols = k + 1 if inner_tol <= fe_tol else k
+        sweeps += _demean(model.absorber, irls_w, block[:, :cols], inner_tol, scale[:cols],
+                          fe_maxiter)
         zt = block[:, 0]
         coef_new, _ = solve_wls(design_t, zt, irls_w)
         eta_new = eta + u - (zt - design_t @ coef_new)  # z - (resid of the fit of z) + off
@@ -193,17 +199,17 @@ def restricted_fit(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: 
 
 def _converged(model: PoissonModel, eta: np.ndarray, mu: np.ndarray, coef: np.ndarray,
                r: np.ndarray, beta0: float, pivot: int, others: list[int], xt_p: np.ndarray,
-               design_t: np.ndarray, design_scale: np.ndarray, fe_tol: float, fe_maxiter: int,
+               design_t: np.ndarray, scales: np.ndarray, fe_tol: float, fe_maxiter: int,
                steps: int, sweeps: int) -> RestrictedEstimate:
     """The fit's regressors in the original parametrisation, demeaned under its final weights
-    (x_m = design_m + x_p r_m / r_p), and its inverse Hessian."""
+    (x_m = design_m + x_p r_m / r_p), and its inverse Hessian. ``scales`` are the tolerance's
+    scales of the restricted regressors and of x_p."""
     hess_w = model.weights * mu
     k = len(others) + 1
     res = np.empty((mu.shape[0], k), order="F")
     res[:, 0] = xt_p
     res[:, 1:] = design_t
-    scale = np.concatenate([[max(1.0, float(xt_p.std()))], design_scale])
-    used = _demean(model.absorber, hess_w, res, fe_tol, scale, fe_maxiter)
+    used = _demean(model.absorber, hess_w, res, fe_tol, np.roll(scales, 1), fe_maxiter)
     xt = np.empty((mu.shape[0], k), order="F")
     xt[:, pivot] = res[:, 0] * r[pivot]
     xt[:, others] = res[:, 1:] + np.outer(res[:, 0], r[others])
