@@ -16,6 +16,7 @@ from migtrade.estimation import bias as bias_module
 from migtrade.estimation.bias_panel import PairPanel, period_codes
 from migtrade.estimation.bias_structure import detect_structure
 from migtrade.estimation.fit import FitOptions, estimate
+from migtrade.estimation.kernels_bias import period_cells
 from migtrade.estimation.vcov import VcovSpec
 from migtrade.spec.formula import ModelSpec
 from migtrade.synthetic.three_way import three_way_panel
@@ -121,6 +122,12 @@ def test_period_codes_are_the_sorted_factorisation(values: np.ndarray) -> None:
     np.testing.assert_array_equal(period_codes(time), pd.factorize(time, sort=True)[0])
     np.testing.assert_array_equal(period_codes(time, used),
                                   pd.factorize(time[used], sort=True)[0])
+    if values.dtype.kind == "i":  # the compiled pass of the panel's construction
+        pair = np.array([0, 0, 1, 1, 1])
+        period, n_periods, increasing = period_cells(values, pair, 1999, 2010)
+        np.testing.assert_array_equal(period, pd.factorize(time, sort=True)[0])
+        assert n_periods == 4 and not increasing
+        assert period_cells(np.array([1, 3, 1, 2, 3]), pair, 1, 3)[2]
 
 
 @pytest.mark.parametrize(("n_dropped", "aligned"), [(3, False), (5, True)])

@@ -584,3 +584,34 @@ def ones_ginverse(const double[:, :, ::1] matrices, double rtol, double[:, :, ::
                     else:
                         a[s * t + q] = 0.0
                         a[q * t + s] = 0.0
+
+
+def period_cells(const int64_t[::1] values, const int64_t[::1] pair, int64_t low,
+                 int64_t high, int64_t[::1] period):
+    """Each row's period (the rank of its value among the values present, which lie in
+    ``low .. high``) into ``period``; returns the number of periods and whether the cells
+    ``pair * T + period`` strictly increase down the rows."""
+    cdef Py_ssize_t n = values.shape[0]
+    cdef Py_ssize_t width = high - low + 1
+    cdef Py_ssize_t r, v
+    cdef int64_t n_periods = 0
+    cdef int64_t cell, previous = -1
+    cdef bint increasing = True
+    cdef int64_t* rank = <int64_t*> calloc(width, sizeof(int64_t))
+    if rank == NULL:
+        raise MemoryError("no memory for the table of periods")
+    with nogil:
+        for r in range(n):
+            rank[values[r] - low] = 1
+        for v in range(width):
+            if rank[v]:
+                rank[v] = n_periods
+                n_periods += 1
+        for r in range(n):
+            period[r] = rank[values[r] - low]
+            cell = pair[r] * n_periods + period[r]
+            if cell <= previous:
+                increasing = False
+            previous = cell
+    free(rank)
+    return n_periods, increasing

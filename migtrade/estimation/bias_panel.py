@@ -45,26 +45,47 @@ def period_codes(time: pd.Series, used: np.ndarray | None = None) -> np.ndarray:
     return pd.factorize(time if used is None else time[used], sort=True)[0].astype(np.int64)
 
 
-def _check_cells(pair: np.ndarray, period: np.ndarray, n_pairs: int, n_periods: int,
-                 names: Sequence[str]) -> bool:
-    """Whether the rows are the (pair, period) cells in order with none missing (the usual
-    layout of a gravity panel: the grid is then the rows themselves, no scatter and no copy).
+def _periods(pair: np.ndarray, time: pd.Series, used: np.ndarray | None, n_pairs: int,
+             names: Sequence[str]) -> tuple[np.ndarray, int, bool]:
+    """Each row's period (as :func:`period_codes`), the number of periods, and whether the rows
+    are the (pair, period) cells in order with none missing (the usual layout of a gravity
+    panel: the grid is then the rows themselves, no scatter and no copy). Integer periods of a
+    narrow range go through one compiled pass
+    (:func:`migtrade.estimation.kernels_bias.period_cells`).
 
     Raises
     ------
     DataError
         When a pair has several rows in one period.
     """
-    cell = pair * n_periods + period
-    if len(cell) == n_pairs * n_periods and bool(np.all(cell[1:] > cell[:-1])):
-        return True
+    from migtrade.estimation.kernels_bias import period_cells
+
+    values = time.to_numpy()
+    if values.dtype.kind in "iu" and values.size:
+        values = values if used is None else values[used]
+        low, high = int(values.min()), int(values.max())
+        if high - low <= 4 * values.size + 1024:
+            period, n_t, increasing = period_cells(values, pair, low, high)
+            if increasing and len(pair) == n_pairs * n_t:
+                return period, n_t, True
+            _no_repeated_cells(pair * n_t + period, names)
+            return period, n_t, False
+    period = period_codes(time, used)
+    n_t = int(period.max()) + 1 if period.size else 0
+    cell = pair * n_t + period
+    if len(cell) == n_pairs * n_t and bool(np.all(cell[1:] > cell[:-1])):
+        return period, n_t, True
+    _no_repeated_cells(cell, names)
+    return period, n_t, False
+
+
+def _no_repeated_cells(cell: np.ndarray, names: Sequence[str]) -> None:
     if cell.size and np.bincount(cell).max() > 1:
         raise DataError(
             f"some ({names[0]}, {names[1]}) pairs have several rows in one {names[2]}",
             "The bias correction needs one row per pair and period; aggregate the data or "
             "add the dimension that tells the rows apart to the fixed effects.",
         )
-    return False
 
 
 def not_the_pair(names: Sequence[str]) -> UsageError:
@@ -189,9 +210,7 @@ class PairPanel:
         keys, pair = _compact(i * n_j + j, n_i * n_j)
         if pair_codes is not None and not same_groups(pair, pair_codes):
             raise not_the_pair(names)
-        period = period_codes(time)
-        n_t = int(period.max()) + 1 if period.size else 0
-        aligned = _check_cells(pair, period, len(keys), n_t, names)
+        period, n_t, aligned = _periods(pair, time, None, len(keys), names)
         return cls(pair=pair, period=period, origin=keys // n_j, destination=keys % n_j,
                    n_origins=n_i, n_destinations=n_j, n_periods=n_t, aligned=aligned)
 
@@ -211,9 +230,7 @@ class PairPanel:
         """
         n_pairs = int(pair.max()) + 1 if pair.size else 0
         pair = pair.astype(np.int64, copy=False)
-        period = period_codes(time, used)
-        n_t = int(period.max()) + 1 if period.size else 0
-        aligned = _check_cells(pair, period, n_pairs, n_t, names)
+        period, n_t, aligned = _periods(pair, time, used, n_pairs, names)
         if aligned:
             one_row = np.arange(n_pairs) * n_t  # the first row of each pair
         else:

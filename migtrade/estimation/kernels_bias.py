@@ -111,6 +111,18 @@ def ones_ginverse(matrices: np.ndarray, rtol: float) -> tuple[np.ndarray, np.nda
     return out, good.view(np.bool_)
 
 
+def period_cells(values: np.ndarray, pair: np.ndarray, low: int,
+                 high: int) -> tuple[np.ndarray, int, bool]:
+    """Each row's period from integer ``values`` between ``low`` and ``high`` (their rank among
+    the values present, by a table of high - low + 1 entries), the number of periods, and
+    whether the cells ``pair * T + period`` strictly increase down the rows; one pass for the
+    table, one for the rest."""
+    values = _index(values)
+    period = np.empty(len(values), dtype=np.int64)
+    n_periods, increasing = _kernels_bias.period_cells(values, _index(pair), low, high, period)
+    return period, int(n_periods), bool(increasing)
+
+
 def _c(a: np.ndarray) -> np.ndarray:
     """A C-ordered float64 array (no copy when it is one), the layout the loops read."""
     return np.ascontiguousarray(a, dtype=np.float64)
