@@ -152,3 +152,29 @@ def test_ppml_through_schur_equals_alternating_projections(
     # to 1e-8: estimates agree far inside 1e-7.
     np.testing.assert_allclose(got.params, plain.params, rtol=1e-7)
     np.testing.assert_allclose(np.sqrt(np.diag(got.cov)), np.sqrt(np.diag(plain.cov)), rtol=1e-6)
+
+
+def test_block_preconditioner_is_kept_while_weights_move_and_remade_when_they_jump() -> None:
+    """Exporter-year and importer-year fall apart into one block per year, so ``schur`` takes
+    the block preconditioner; a small move of the weights keeps it, a jump to weights of
+    another scale remakes it, and every answer is the projection CG gives."""
+    codes = sorted_gravity(np.random.default_rng(12), 30, 8)
+    rng = np.random.default_rng(13)
+    n = codes[0].size
+    x = np.asfortranarray(rng.normal(size=(n, 2)) * 10.0)
+    ab = Absorber(codes, np.exp(rng.normal(size=n)))
+    first = ab.demean(x, tol=1e-10, strategy="schur")
+    assert first.converged
+    projector = ab._schur
+    assert isinstance(projector, schur.SchurProjector) and projector.kind == "blocks"
+    kept = projector.pre
+    near = ab.with_weights(ab.weights * np.exp(0.02 * rng.normal(size=n)))
+    far = ab.with_weights(np.exp(4.0 * rng.normal(size=n)))
+    for now, remade in ((near, False), (far, True)):
+        got = now.demean(x, tol=1e-10, strategy="schur")
+        ref = now.demean(x, tol=1e-10, strategy="cg")
+        assert got.converged
+        # Both stop with every group's weighted mean below 1e-10 x the scale (about 10).
+        np.testing.assert_allclose(got.resid, ref.resid, atol=1e-7)
+        assert isinstance(now._schur, schur.SchurProjector)
+        assert (now._schur.pre is not kept) == remade

@@ -44,6 +44,7 @@ RESTARTS = 20
 # step's) is made afresh under the current ones: building it costs about as much as a dozen
 # iterations on the gravity panel, and a fresh one needs 5 to 9.
 STALE_PASSES = 12
+STALE_MARGIN = 4
 # A level whose diagonal of S is this small next to its weight sum is (up to rounding) outside
 # the range of S; it is preconditioned by its weight sum instead.
 DIAGONAL_FLOOR = 1e-12
@@ -255,10 +256,13 @@ class SchurProjector:
 
     @property
     def stale_after(self) -> int:
-        """Iterations after which a preconditioner made under other weights is made afresh."""
+        """Iterations after which a preconditioner made under other weights is made afresh: a
+        fixed number, or a few more than it needed under its own weights when that was more."""
         from migtrade.estimation.direct import PCG_REFRESH
 
-        return PCG_REFRESH if self.kind == "lu" else STALE_PASSES
+        floor = PCG_REFRESH if self.kind == "lu" else STALE_PASSES
+        own = self.plan.memo.get(self.kind + " iterations", 0)
+        return max(floor, int(own) + STALE_MARGIN)  # type: ignore[call-overload]
 
     def _precondition(self, g: np.ndarray) -> np.ndarray:
         pre = self.pre
@@ -312,7 +316,9 @@ class SchurProjector:
                 break
             a, more = self._cg(g[:, live], tols[live], maxiter - used, parallel)
             used += more + 1
-            if not self.fresh and more >= self.stale_after:
+            if self.fresh and restart == 0:
+                self.plan.memo[self.kind + " iterations"] = more
+            elif not self.fresh and more >= self.stale_after:
                 self._refresh()
             g = np.zeros_like(g)
             g[:, live] = self._project(x, live.astype(np.int64), a, parallel)
