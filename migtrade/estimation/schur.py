@@ -45,6 +45,12 @@ RESTARTS = 20
 # iterations on the gravity panel, and a fresh one needs 5 to 9.
 STALE_PASSES = 12
 STALE_MARGIN = 4
+# A kept preconditioner is made afresh at once when a tenth of the rows' weights (in a sample of
+# this many) moved by more than this factor in logs (e.^0.5 = 1.65): measured on the worker-
+# firm ring, a factorisation kept through such a move spends the 8 iterations allowed and is
+# made afresh anyway.
+WEIGHT_SAMPLE = 20_000
+FAR_MOVE = 0.5
 # A level whose diagonal of S is this small next to its weight sum is (up to rounding) outside
 # the range of S; it is preconditioned by its weight sum instead.
 DIAGONAL_FLOOR = 1e-12
@@ -240,8 +246,24 @@ class SchurProjector:
         self.kind = "lu" if factorised else "blocks" if plan.blocks is not None else "diagonal"
         self.pre: object | None = plan.memo.get(self.kind)
         self.fresh = self.pre is None
-        if self.pre is None and self.kind != "diagonal":
+        if self.kind != "diagonal" and (self.pre is None or self._moved_far()):
             self._refresh()
+
+    def _sample(self) -> np.ndarray:
+        """The weights of a fixed sample of rows (every rows // WEIGHT_SAMPLE-th)."""
+        step = max(1, self._weights.size // WEIGHT_SAMPLE)
+        return self._weights[::step]
+
+    def _moved_far(self) -> bool:
+        """Whether the weights moved too far from those the kept preconditioner was made under
+        for it to be worth trying (one IRLS step from the start means, or the separation
+        checks' weights before the fit's)."""
+        then = self.plan.memo.get(self.kind + " weights")
+        if not isinstance(then, np.ndarray) or then.shape != self._sample().shape:
+            return True
+        with np.errstate(divide="ignore", invalid="ignore"):
+            moves = np.abs(np.log(self._sample() / then))
+        return not bool(np.quantile(np.nan_to_num(moves, nan=np.inf), 0.9) <= FAR_MOVE)
 
     def _refresh(self) -> None:
         """Make the preconditioner under the current weights, and keep it for the next ones."""
@@ -252,6 +274,7 @@ class SchurProjector:
         else:
             self.pre = self.plan.preconditioner(self._weights)
         self.plan.memo[self.kind] = self.pre
+        self.plan.memo[self.kind + " weights"] = self._sample().copy()
         self.fresh = True
 
     @property
