@@ -21,22 +21,27 @@ ctypedef void (*dgemm_t)(char* transa, char* transb, int* m, int* n, int* k, dou
                          double* a, int* lda, double* b, int* ldb, double* beta, double* c,
                          int* ldc) noexcept nogil
 
+ctypedef void (*dsyrk_t)(char* uplo, char* trans, int* n, int* k, double* alpha, double* a,
+                         int* lda, double* beta, double* c, int* ldc) noexcept nogil
 ctypedef void (*dpotr_t)(char* uplo, int* n, double* a, int* lda, int* info) noexcept nogil
 ctypedef void (*dpotrs_t)(char* uplo, int* n, int* nrhs, double* a, int* lda, double* b,
                           int* ldb, int* info) noexcept nogil
 
 cdef dgemm_t _dgemm = NULL
+cdef dsyrk_t _dsyrk = NULL
 cdef dpotr_t _dpotrf = NULL
 cdef dpotr_t _dpotri = NULL
 cdef dpotrs_t _dpotrs = NULL
 
 
 def _load_blas():
-    global _dgemm, _dpotrf, _dpotri, _dpotrs
+    global _dgemm, _dsyrk, _dpotrf, _dpotri, _dpotrs
     from scipy.linalg import cython_blas, cython_lapack
 
     capsule = cython_blas.__pyx_capi__["dgemm"]
     _dgemm = <dgemm_t> PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
+    capsule = cython_blas.__pyx_capi__["dsyrk"]
+    _dsyrk = <dsyrk_t> PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
     capsule = cython_lapack.__pyx_capi__["dpotrf"]
     _dpotrf = <dpotr_t> PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
     capsule = cython_lapack.__pyx_capi__["dpotri"]
@@ -168,50 +173,39 @@ def leave_out_iterate(const int64_t[::1] order, const int64_t[::1] bounds, int64
 
 
 def side_sums(const int64_t[::1] order, const int64_t[::1] bounds, const double[:, ::1] lam,
-              const double[:, ::1] e, const double[:, :, ::1] xt, double[:, :, ::1] hessian,
-              double[:, :, ::1] scores, double[:, :, :, ::1] cross, double[:, :, :, ::1] third):
-    """Per country: the Hessian, score, cross and third-derivative sums over its pairs
-    ``order[bounds[c]:bounds[c + 1]]``, as two matrix products over blocks of pairs."""
+              const double[:, ::1] e, double[:, :, ::1] hessian, double[:, :, ::1] scores):
+    """Per country: the Hessian ``sum diag(mu) - u u'`` (``u = mu / sqrt(sum mu)``) and the
+    score sum ``sum e e'`` over its pairs ``order[bounds[c]:bounds[c + 1]]``, as symmetric
+    rank-k updates (BLAS dsyrk) over blocks of pairs."""
     cdef Py_ssize_t t = lam.shape[1]
-    cdef Py_ssize_t k = xt.shape[0]
     cdef Py_ssize_t n_countries = bounds.shape[0] - 1
-    cdef Py_ssize_t width = (1 + k) * t
-    cdef Py_ssize_t c, i, p, s, q, m, start, stop, nb
+    cdef Py_ssize_t c, i, p, s, q, start, stop, nb
     cdef double* buf
-    cdef double* left
-    cdef double* right
-    cdef double* g1
-    cdef double* g2
+    cdef double* ub
+    cdef double* eb
+    cdef double* gu
+    cdef double* ge
     cdef double* dl
-    cdef double* dlx
-    cdef double* row1
-    cdef double* row2
     cdef const double* lp
     cdef const double* ep
-    cdef const double* xp
-    cdef double total, root, proj, lx
+    cdef double total, root
     cdef double one = 1.0
     cdef double beta
-    cdef int mm, nn, kk, ld
+    cdef int nn, kk
+    cdef char lower = b"L"
     cdef char no = b"N"
-    cdef char tr = b"T"
     cdef uint8_t[::1] failed = bytearray(max(n_countries, 1))
     with nogil:
         for c in prange(n_countries, schedule="dynamic", chunksize=1):
-            # Row p of `left` is [u_p, a_p1 .. a_pk], of `right` [e_p, h_p1 .. h_pk] with
-            # u = mu / sqrt(sum mu), a_m = mu x~_m / sqrt(sum mu), h_m = H_p x~_m. Then
-            # g1 = [u, a]' u holds H's rank-one part and A, g2 = [e, h]' e holds S and C'.
-            buf = <double*> calloc(2 * CHUNK * width + 2 * t * width + t + k * t + 1,
-                                   sizeof(double))
+            buf = <double*> calloc(2 * CHUNK * t + 2 * t * t + t + 1, sizeof(double))
             if buf == NULL:
                 failed[c] = 1
                 continue
-            left = buf
-            right = left + CHUNK * width
-            g1 = right + CHUNK * width
-            g2 = g1 + t * width
-            dl = g2 + t * width
-            dlx = dl + t
+            ub = buf
+            eb = ub + CHUNK * t
+            gu = eb + CHUNK * t
+            ge = gu + t * t
+            dl = ge + t * t
             beta = 0.0
             start = bounds[c]
             stop = bounds[c + 1]
@@ -223,51 +217,129 @@ def side_sums(const int64_t[::1] order, const int64_t[::1] bounds, const double[
                     p = order[start + i]
                     lp = &lam[p, 0]
                     ep = &e[p, 0]
-                    row1 = left + i * width
-                    row2 = right + i * width
                     total = 0.0
                     for s in range(t):
                         total = total + lp[s]
-                    root = sqrt(total)
+                    root = 1.0 / sqrt(total)
                     for s in range(t):
-                        row1[s] = lp[s] / root
-                        row2[s] = ep[s]
+                        ub[i * t + s] = lp[s] * root
+                        eb[i * t + s] = ep[s]
                         dl[s] += lp[s]
+                # Column-major: the blocks are T x nb, and g = block block' (lower triangle).
+                nn = <int> t
+                kk = <int> nb
+                _dsyrk(&lower, &no, &nn, &kk, &one, ub, &nn, &beta, gu, &nn)
+                _dsyrk(&lower, &no, &nn, &kk, &one, eb, &nn, &beta, ge, &nn)
+                beta = 1.0
+                start = start + nb
+            for s in range(t):
+                for q in range(s, t):  # column-major lower = row-major upper: q >= s
+                    hessian[c, s, q] = -gu[s * t + q]
+                    hessian[c, q, s] = -gu[s * t + q]
+                    scores[c, s, q] = ge[s * t + q]
+                    scores[c, q, s] = ge[s * t + q]
+                hessian[c, s, s] += dl[s]
+            free(buf)
+    for c in range(n_countries):
+        if failed[c]:
+            raise MemoryError("no memory for the per-country sums of the bias correction")
+
+
+def bias_traces(const int64_t[::1] order, const int64_t[::1] bounds, const double[:, ::1] lam,
+                const double[:, ::1] e, const double[:, :, ::1] xt,
+                const double[:, :, ::1] hinv, const double[:, :, ::1] msm,
+                double[:, ::1] b1, double[:, ::1] b2):
+    """Per country c and regressor m, over its pairs: ``b1 = sum e' H+ (H_g x~_m)`` and
+    ``b2 = sum (mu x~_m)' M u / sqrt(sum mu) - sum_s M_ss sum mu_s x~_ms`` with ``M = msm[c]``
+    (``H+ S H+`` plus its transpose) and ``u = mu / sqrt(sum mu)``; the products with H+ and M
+    are BLAS products over blocks of pairs."""
+    cdef Py_ssize_t t = lam.shape[1]
+    cdef Py_ssize_t k = xt.shape[0]
+    cdef Py_ssize_t n_countries = bounds.shape[0] - 1
+    cdef Py_ssize_t c, i, p, s, m, start, stop, nb
+    cdef double* buf
+    cdef double* ub
+    cdef double* eb
+    cdef double* yb
+    cdef double* zb
+    cdef double* dlx
+    cdef const double* lp
+    cdef const double* xp
+    cdef double total, root, proj, lx, acc1, acc2
+    cdef double one = 1.0
+    cdef double zero = 0.0
+    cdef int nn, kk
+    cdef char no = b"N"
+    cdef uint8_t[::1] failed = bytearray(max(n_countries, 1))
+    with nogil:
+        for c in prange(n_countries, schedule="dynamic", chunksize=1):
+            buf = <double*> calloc(4 * CHUNK * t + k * t + 1, sizeof(double))
+            if buf == NULL:
+                failed[c] = 1
+                continue
+            ub = buf
+            eb = ub + CHUNK * t
+            yb = eb + CHUNK * t
+            zb = yb + CHUNK * t
+            dlx = zb + CHUNK * t
+            for m in range(k):
+                b1[c, m] = 0.0
+                b2[c, m] = 0.0
+            start = bounds[c]
+            stop = bounds[c + 1]
+            while start < stop:
+                nb = stop - start
+                if nb > CHUNK:
+                    nb = CHUNK
+                for i in range(nb):
+                    p = order[start + i]
+                    lp = &lam[p, 0]
+                    total = 0.0
+                    for s in range(t):
+                        total = total + lp[s]
+                    root = 1.0 / sqrt(total)
+                    for s in range(t):
+                        ub[i * t + s] = lp[s] * root
+                        eb[i * t + s] = e[p, s]
+                # Y = E H+, Z = U M (rows: pairs); column-major: Y' = H+ E', both symmetric.
+                nn = <int> t
+                kk = <int> nb
+                _dgemm(&no, &no, &nn, &kk, &nn, &one, <double*> &hinv[c, 0, 0], &nn, eb, &nn,
+                       &zero, yb, &nn)
+                _dgemm(&no, &no, &nn, &kk, &nn, &one, <double*> &msm[c, 0, 0], &nn, ub, &nn,
+                       &zero, zb, &nn)
+                for i in range(nb):
+                    p = order[start + i]
+                    lp = &lam[p, 0]
+                    total = 0.0
+                    for s in range(t):
+                        total = total + lp[s]
+                    root = 1.0 / sqrt(total)
                     for m in range(k):
                         xp = &xt[m, p, 0]
                         proj = 0.0
                         for s in range(t):
                             proj = proj + lp[s] * xp[s]
                         proj = proj / total
+                        acc1 = 0.0
+                        acc2 = 0.0
                         for s in range(t):
                             lx = lp[s] * xp[s]
                             dlx[m * t + s] += lx
-                            row2[t + m * t + s] = lx - lp[s] * proj
-                            row1[t + m * t + s] = lx / root
-                # Column-major view: g[q * width + a] = sum_p M[p, a] M[p, q] over the block.
-                mm = <int> width
-                nn = <int> t
-                kk = <int> nb
-                ld = <int> width
-                _dgemm(&no, &tr, &mm, &nn, &kk, &one, left, &ld, left, &ld, &beta, g1, &ld)
-                _dgemm(&no, &tr, &mm, &nn, &kk, &one, right, &ld, right, &ld, &beta, g2, &ld)
-                beta = 1.0
+                            acc1 = acc1 + yb[i * t + s] * (lx - lp[s] * proj)
+                            acc2 = acc2 + zb[i * t + s] * lx
+                        b1[c, m] += acc1
+                        b2[c, m] += root * acc2
                 start = start + nb
-            for s in range(t):
-                for q in range(t):
-                    hessian[c, s, q] = -g1[q * width + s]
-                    scores[c, s, q] = g2[q * width + s]
-                    for m in range(k):
-                        cross[c, m, s, q] = g2[s * width + t + m * t + q]
-                        third[c, m, s, q] = (g1[q * width + t + m * t + s]
-                                             + g1[s * width + t + m * t + q])
-                hessian[c, s, s] += dl[s]
-                for m in range(k):
-                    third[c, m, s, s] -= 2.0 * dlx[m * t + s]
+            for m in range(k):
+                acc1 = 0.0
+                for s in range(t):
+                    acc1 = acc1 + msm[c, s, s] * dlx[m * t + s]
+                b2[c, m] -= acc1
             free(buf)
     for c in range(n_countries):
         if failed[c]:
-            raise MemoryError("no memory for the per-country sums of the bias correction")
+            raise MemoryError("no memory for the bias terms")
 
 
 def leave_out_direct(const int64_t[::1] rows, const int64_t[::1] country,

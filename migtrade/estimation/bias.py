@@ -77,41 +77,19 @@ class AnalyticalCorrection:
     variance_method: str
 
 
-@dataclass(frozen=True)
-class _SideSums:
-    """Per-country T x T sums, origins then destinations (countries of ``BothSides``).
+def _bias_terms(sides: BothSides, lam: np.ndarray, e: np.ndarray, xt: np.ndarray,
+                hessians: np.ndarray, scores: np.ndarray,
+                inverses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``sum_c (-B1_c + B2_c / 2)`` for each regressor over the origins, and over the
+    destinations (:func:`migtrade.estimation.kernels_bias.bias_traces`)."""
+    from migtrade.estimation.kernels_bias import bias_traces
 
-    ``hessian`` is H_c; ``scores`` S_c = sum e e'; ``cross[k]`` C_c = sum e (H_g x~_k)';
-    ``third[k]`` G_c (the third-derivative sum for regressor k).
-    """
-
-    hessian: np.ndarray
-    scores: np.ndarray
-    cross: np.ndarray
-    third: np.ndarray
-
-
-def _side_sums(sides: BothSides, lam: np.ndarray, e: np.ndarray, xt: np.ndarray) -> _SideSums:
-    """Every per-country sum of both sides, in one compiled pass over the pairs of the grid
-    arrays (:func:`migtrade.estimation.kernels_bias.side_sums`); ``xt`` is (k, pairs, T)."""
-    from migtrade.estimation.kernels_bias import side_sums
-
-    n, t, k = len(sides.bounds) - 1, lam.shape[1], xt.shape[0]
-    sums = _SideSums(hessian=np.empty((n, t, t)), scores=np.empty((n, t, t)),
-                     cross=np.empty((n, k, t, t)), third=np.empty((n, k, t, t)))
-    side_sums(sides.order, sides.bounds, lam, e, xt, sums.hessian, sums.scores, sums.cross,
-              sums.third)
-    return sums
-
-
-def _bias_terms(sums: _SideSums, h_inverse: np.ndarray, side: slice) -> np.ndarray:
-    """``sum_c (-B1_c + B2_c / 2)`` for each regressor, over the countries ``side`` of ``sums``."""
-    # B1_c = tr(H+ C_c); B2_c = tr(H+ G_c H+ S_c) = sum((H+ S H+) o G_c), H+ S H+ shared.
-    h_inv = h_inverse[side]
-    b1 = np.einsum("cst,ckst->k", h_inv, sums.cross[side])
-    hsh = h_inv @ sums.scores[side] @ h_inv
-    b2 = np.einsum("cst,ckts->k", hsh, sums.third[side])
-    return -b1 + 0.5 * b2
+    # B1_c = tr(H+ C_c); B2_c = tr(H+ G_c H+ S_c) = sum((H+ S H+) o G_c'), H+ S H+ shared.
+    hsh = inverses @ scores @ inverses
+    b1, b2 = bias_traces(sides.order, sides.bounds, lam, e, xt, inverses,
+                         hsh + hsh.transpose(0, 2, 1))
+    per_country = -b1 + 0.5 * b2
+    return per_country[:sides.n_first].sum(axis=0), per_country[sides.n_first:].sum(axis=0)
 
 
 def weidner_zylkin(kind: GravityKind, panel: PairPanel, y: np.ndarray, mu: np.ndarray,
@@ -146,20 +124,22 @@ def weidner_zylkin(kind: GravityKind, panel: PairPanel, y: np.ndarray, mu: np.nd
         bias = np.zeros(xt.shape[0])
         method = "exact by period"
     else:
+        from migtrade.estimation.kernels_bias import side_sums
+
         sides = panel.both_sides()
-        sums = _side_sums(sides, lam, e, xt)  # origins, then destinations
-        inverses = ones_ginverse(sums.hessian)
+        # Per country, origins then destinations: H_c and S_c = sum e e'.
+        hessians, score_sums = side_sums(sides.order, sides.bounds, lam, e)
+        inverses = ones_ginverse(hessians)
         n_i, n_j = panel.n_origins, panel.n_destinations
-        origins, destinations = slice(0, n_i), slice(n_i, None)
-        terms = (n_i / (n_i - 1) * _bias_terms(sums, inverses, origins)
-                 + n_j / (n_j - 1) * _bias_terms(sums, inverses, destinations))
-        bias = bread @ terms
+        by_origin, by_destination = _bias_terms(sides, lam, e, xt, hessians, score_sums,
+                                                inverses)
+        bias = bread @ (n_i / (n_i - 1) * by_origin + n_j / (n_j - 1) * by_destination)
         if (n_i + n_j) * panel.n_periods <= EXACT_MAX_EFFECTS:
-            adjusted, scores = three_way_exact(lam, e, xt, bread, panel, sums.hessian[origins],
-                                               sums.hessian[destinations])
+            adjusted, scores = three_way_exact(lam, e, xt, bread, panel, hessians[:n_i],
+                                               hessians[n_i:])
             method = "exact"
         else:
-            adjusted, scores = three_way_local(lam, e, xt, bread, sides, sums.hessian, inverses)
+            adjusted, scores = three_way_local(lam, e, xt, bread, sides, hessians, inverses)
             method = "local"
     meat = adjusted.T @ scores
     meat = 0.5 * (meat + meat.T)

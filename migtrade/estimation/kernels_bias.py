@@ -4,8 +4,10 @@ Per-pair arrays are (pairs, T) grids; the regressors come as planes (k, pairs, T
 of a Fortran-ordered regressor matrix whose rows are already in pair and period order, so that
 such data reach the loops without a copy.
 
-:func:`side_sums` makes the per-country T x T sums of the Weidner-Zylkin bias as two matrix
-products per block of each country's pairs (scipy's BLAS), countries in parallel.
+:func:`side_sums` makes the per-country T x T sums of the Weidner-Zylkin bias (Hessian and
+scores) as symmetric products per block of each country's pairs (scipy's BLAS), countries in
+parallel; :func:`bias_traces` then the traces of the bias terms, a second pass that never forms
+the per-regressor T x T sums.
 
 :func:`leave_out_iterate`, for the local leverage correction
 (:mod:`migtrade.estimation.bias_variance`): each pair g of country c solves ``(H_c - H_g) w = r_g``
@@ -44,16 +46,30 @@ def leave_out_iterate(order: np.ndarray, bounds: np.ndarray, n_first: int, lam: 
                                     max_iter, w, _as_bytes(late))
 
 
-def side_sums(order: np.ndarray, bounds: np.ndarray, lam: np.ndarray, e: np.ndarray,
-              xt: np.ndarray, hessian: np.ndarray, scores: np.ndarray, cross: np.ndarray,
-              third: np.ndarray) -> None:
+def side_sums(order: np.ndarray, bounds: np.ndarray, lam: np.ndarray,
+              e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per country c, over its pairs g (``order[bounds[c]:bounds[c + 1]]``, read in place):
-    ``H_c = sum diag(mu) - mu mu'/sum mu``, ``S_c = sum e e'``, ``C_ck = sum e (H_g x~_k)'`` and
-    the third-derivative sum ``G_ck = A + A' - 2 diag(sum mu x~_k)`` with
-    ``A = sum (mu x~_k) mu' / sum mu``; ``xt`` is (k, pairs, T). The four outputs are
-    C-ordered."""
-    _kernels_bias.side_sums(_index(order), _index(bounds), _c(lam), _c(e), _c(xt), hessian,
-                            scores, cross, third)
+    ``H_c = sum diag(mu) - mu mu'/sum mu`` and ``S_c = sum e e'``, two (countries, T, T)
+    arrays."""
+    n, t = len(bounds) - 1, lam.shape[1]
+    hessian, scores = np.empty((n, t, t)), np.empty((n, t, t))
+    _kernels_bias.side_sums(_index(order), _index(bounds), _c(lam), _c(e), hessian, scores)
+    return hessian, scores
+
+
+def bias_traces(order: np.ndarray, bounds: np.ndarray, lam: np.ndarray, e: np.ndarray,
+                xt: np.ndarray, hinv: np.ndarray, msm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per country c and regressor k, over its pairs g: ``B1 = tr(H+_c C_ck)``, with
+    ``C_ck = sum e (H_g x~_k)'``, and ``B2 = tr(H+ G_ck H+ S_c)``, with the third-derivative sum
+    ``G_ck = A + A' - 2 diag(sum mu x~_k)``, ``A = sum (mu x~_k) mu' / sum mu``, from
+    ``hinv`` (H+) and ``msm`` (``H+ S H+`` plus its transpose), without forming C or G: each
+    is one BLAS product with the block of the country's pairs and a dot product per pair.
+    ``xt`` is (k, pairs, T). Two (countries, k) arrays."""
+    n, k = len(bounds) - 1, xt.shape[0]
+    b1, b2 = np.empty((n, k)), np.empty((n, k))
+    _kernels_bias.bias_traces(_index(order), _index(bounds), _c(lam), _c(e), _c(xt), _c(hinv),
+                              _c(msm), b1, b2)
+    return b1, b2
 
 
 def leave_out_direct(rows: np.ndarray, country: np.ndarray, h_country: np.ndarray,
