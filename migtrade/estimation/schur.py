@@ -123,14 +123,23 @@ class SchurPlan:
     m: int
     ptr: np.ndarray
     longest: int
-    blocks: BlockLayout | None
-    # The last block preconditioner made, kept while the IRLS weights move.
+    # The blocks of the other two dimensions (planned when first asked for: ``direct`` does not
+    # need them), the last preconditioners made and what they were made under.
     memo: dict[str, object] = field(default_factory=dict)
+
+    def blocks(self, codes: np.ndarray, n_levels: Sequence[int]) -> BlockLayout | None:
+        """The blocks of the two other dimensions of ``codes`` (the design planned), or None."""
+        if "layout" not in self.memo:
+            others = [q for q in range(len(n_levels)) if q != self.q_e]
+            self.memo["layout"] = BlockLayout.plan(codes, n_levels, others,
+                                                   np.append(self.starts, self.m))
+        return self.memo["layout"]  # type: ignore[return-value]
 
     def preconditioner(self, weights: np.ndarray) -> CrossedBlocks:
         """A block preconditioner under these weights (in the absorber's row order)."""
-        assert self.blocks is not None
-        return CrossedBlocks(self.blocks, weights)
+        layout = self.memo.get("layout")
+        assert isinstance(layout, BlockLayout)
+        return CrossedBlocks(layout, weights)
 
     @classmethod
     def build(cls, codes: np.ndarray, n_levels: Sequence[int]) -> SchurPlan:
@@ -156,8 +165,7 @@ class SchurPlan:
             breaks = np.flatnonzero(e_sorted[1:] != e_sorted[:-1]) + 1
         ptr = np.concatenate([[0], breaks, [n]]).astype(np.int64)
         return cls(q_e=q_e, order=order, codes=sorted_codes, dims=dims, starts=starts[:-1].copy(),
-                   m=int(starts[-1]), ptr=ptr, longest=int(np.diff(ptr).max(initial=0)),
-                   blocks=BlockLayout.plan(codes, n_levels, others, starts))
+                   m=int(starts[-1]), ptr=ptr, longest=int(np.diff(ptr).max(initial=0)))
 
 
 _LAST_PLAN: LastPlan[SchurPlan] = LastPlan()
@@ -243,7 +251,8 @@ class SchurProjector:
         usable = s > DIAGONAL_FLOOR * b
         self.inv_s = np.where(usable, 1.0 / np.where(usable, s, 1.0), self.inv_b)
         self._codes, self._levels, self._weights = codes, tuple(n_levels), w
-        self.kind = "lu" if factorised else "blocks" if plan.blocks is not None else "diagonal"
+        self.kind = ("lu" if factorised else
+                     "blocks" if plan.blocks(codes, n_levels) is not None else "diagonal")
         self.pre: object | None = plan.memo.get(self.kind)
         self.fresh = self.pre is None
         if self.kind != "diagonal" and (self.pre is None or self._moved_far()):
