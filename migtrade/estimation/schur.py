@@ -232,8 +232,8 @@ class SchurProjector:
     designs where S is small and sparse); otherwise by :class:`CrossedBlocks` where the two
     other dimensions fall apart into blocks, and by the diagonal of S elsewhere. A
     factorisation or block preconditioner made under other weights (the previous IRLS step's)
-    is kept until a solve needs more than :data:`STALE_PASSES` (blocks) or
-    :data:`migtrade.estimation.direct.PCG_REFRESH` (LU) iterations, then made afresh.
+    is kept unless the weights moved far (:data:`FAR_MOVE`) and until a solve needs more than
+    :attr:`stale_after` iterations, then made afresh.
     """
 
     def __init__(self, codes: np.ndarray, n_levels: Sequence[int], weights: np.ndarray,
