@@ -250,11 +250,14 @@ class DirectProjector:
     def _factorise(self) -> None:
         from scipy.sparse.linalg import splu
 
-        s = (sp.diags(self.b_diag) + self.b_off
-             - self.c @ sp.diags(self.inv_a) @ self.ct).tocsc()
+        # C A^-1 C' as one sparse product: A^-1 scales the rows of C' in place of a product
+        # with a diagonal matrix; the ridge joins B's diagonal.
+        ct = self.ct
+        scaled = _csr(ct.data * np.repeat(self.inv_a, np.diff(ct.indptr)), ct.indices, ct.indptr,
+                      ct.shape)
         ridge = RIDGE * max(float(self.b_diag.max(initial=0.0)), 1.0)
-        self.plan.factor.update(lu=splu((s + sp.diags(np.full(s.shape[0], ridge))).tocsc()),
-                                weights=self.w)
+        s = sp.diags(self.b_diag + ridge) + self.b_off - self.c @ scaled
+        self.plan.factor.update(lu=splu(s.tocsc()), weights=self.w)
 
     def factorise(self) -> object:
         """A sparse LU factorisation of S (plus the ridge) under these weights, also kept in the
