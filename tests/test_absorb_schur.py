@@ -178,3 +178,22 @@ def test_block_preconditioner_is_kept_while_weights_move_and_remade_when_they_ju
         np.testing.assert_allclose(got.resid, ref.resid, atol=1e-7)
         assert isinstance(now._schur, schur.SchurProjector)
         assert (now._schur.pre is not kept) == remade
+
+
+@pytest.mark.parametrize("blocks", [1, 3, 16])
+def test_sparse_product_on_a_pattern_equals_scipys_product(blocks: int) -> None:
+    """The compiled product that forms C A^-1 C' for ``direct``: scipy's product, entry for
+    entry, on a pattern holding every entry of it (and zeros where the pattern has more)."""
+    from migtrade.estimation.kernels_schur import sparse_product_on
+
+    rng = np.random.default_rng(blocks)
+    c = sp.random(60, 200, density=0.05, random_state=rng, format="csr")
+    t = sp.random(200, 50, density=0.05, random_state=rng, format="csr")
+    wider = (c @ t + sp.random(60, 50, density=0.1, random_state=rng, format="csr")).tocsr()
+    wider.sort_indices()
+    got = sparse_product_on(c, t, (wider.indices.astype(np.int32), wider.indptr.astype(np.int64)),
+                            blocks)
+    want = (c @ t).toarray()[np.repeat(np.arange(60), np.diff(wider.indptr)), wider.indices]
+    # Each entry is summed in the order of C's and T's entries, as scipy's product does:
+    # equal to rounding.
+    np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-15)

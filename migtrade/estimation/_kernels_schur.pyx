@@ -8,7 +8,7 @@ alone, so results do not depend on the number of threads.
 
 from cython.parallel cimport prange
 from libc.stdint cimport int32_t, int64_t
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport calloc, free, malloc
 
 cdef struct Design:
     const int32_t* codes  # (n_dims, n) row-major, the absorber's codes (or a sorted copy)
@@ -244,3 +244,49 @@ def schur_diagonal(const int32_t[:, ::1] codes, const int64_t[::1] dims,
             s[l] += b[l]
     free(stamp)
     free(cw)
+
+
+cdef void _product_rows(const int64_t* c_indptr, const int32_t* c_indices,
+                        const double* c_data, const int64_t* t_indptr,
+                        const int32_t* t_indices, const double* t_data,
+                        const int64_t* s_indptr, const int32_t* s_indices,
+                        double* s_data, Py_ssize_t lo, Py_ssize_t hi,
+                        double* spa) noexcept nogil:
+    cdef Py_ssize_t row, p, q
+    cdef int32_t g
+    cdef double v
+    for row in range(lo, hi):
+        for p in range(c_indptr[row], c_indptr[row + 1]):
+            v = c_data[p]
+            g = c_indices[p]
+            for q in range(t_indptr[g], t_indptr[g + 1]):
+                spa[t_indices[q]] += v * t_data[q]
+        for q in range(s_indptr[row], s_indptr[row + 1]):
+            s_data[q] = spa[s_indices[q]]
+            spa[s_indices[q]] = 0.0
+
+
+def sparse_product_on(const int64_t[::1] c_indptr, const int32_t[::1] c_indices,
+                      const double[::1] c_data, const int64_t[::1] t_indptr,
+                      const int32_t[::1] t_indices, const double[::1] t_data,
+                      const int64_t[::1] s_indptr, const int32_t[::1] s_indices,
+                      double[::1] s_data, Py_ssize_t width, Py_ssize_t blocks):
+    """s_data = the entries of the CSR product C T on the CSR pattern of S (which holds every
+    entry of the product), rows in ``blocks`` blocks in parallel, each row summed by one thread
+    in the order of C's and T's entries."""
+    cdef Py_ssize_t rows = s_indptr.shape[0] - 1
+    cdef Py_ssize_t b
+    cdef double* spa
+    if rows == 0 or c_data.shape[0] == 0 or t_data.shape[0] == 0 or s_data.shape[0] == 0:
+        for b in range(s_data.shape[0]):
+            s_data[b] = 0.0
+        return
+    spa = <double*> calloc(blocks * (width + 1), sizeof(double))
+    if spa == NULL:
+        raise MemoryError("no memory for the rows of the sparse product")
+    with nogil:
+        for b in prange(blocks, schedule="dynamic", chunksize=1):
+            _product_rows(&c_indptr[0], &c_indices[0], &c_data[0], &t_indptr[0], &t_indices[0],
+                          &t_data[0], &s_indptr[0], &s_indices[0], &s_data[0],
+                          rows * b // blocks, rows * (b + 1) // blocks, spa + b * (width + 1))
+    free(spa)

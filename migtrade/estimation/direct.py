@@ -49,6 +49,9 @@ MAX_PRODUCT_TERMS = 60_000_000
 # factorisation costs about as much as this many iterations on the worker-firm panel; measured
 # there, the factorisation of one IRLS step lets the next converge in 5 or 6).
 PCG_REFRESH = 8
+# Blocks of rows of C A^-1 C' computed in parallel (each row by one thread: the same sums
+# whatever the threads).
+PRODUCT_BLOCKS = 16
 
 
 def _pattern(rows: np.ndarray, cols: np.ndarray,
@@ -256,8 +259,26 @@ class DirectProjector:
         scaled = _csr(ct.data * np.repeat(self.inv_a, np.diff(ct.indptr)), ct.indices, ct.indptr,
                       ct.shape)
         ridge = RIDGE * max(float(self.b_diag.max(initial=0.0)), 1.0)
-        s = sp.diags(self.b_diag + ridge) + self.b_off - self.c @ scaled
+        s = sp.diags(self.b_diag + ridge) + self.b_off - self._product(scaled)
         self.plan.factor.update(lu=splu(s.tocsc()), weights=self.w)
+
+    def _product(self, scaled: sp.csr_matrix) -> sp.csr_matrix:
+        """C times ``scaled`` (C' with scaled rows): the pattern, which depends on the codes
+        alone, from scipy's product of the patterns once per design; the entries by one
+        compiled pass, rows in parallel."""
+        from migtrade.estimation.kernels_schur import sparse_product_on
+
+        factor = self.plan.factor
+        if "pattern" not in factor:
+            ones = _csr(np.ones(self.c.nnz), self.c.indices, self.c.indptr, self.c.shape)
+            both = ones @ _csr(np.ones(scaled.nnz), scaled.indices, scaled.indptr, scaled.shape)
+            both.sort_indices()
+            factor["pattern"] = (both.indices.astype(np.int32), both.indptr.astype(np.int64))
+        pattern = factor["pattern"]
+        assert isinstance(pattern, tuple)
+        indices, indptr = pattern
+        data = sparse_product_on(self.c, scaled, (indices, indptr), PRODUCT_BLOCKS)
+        return _csr(data, indices, indptr, (self.c.shape[0], scaled.shape[1]))
 
     def factorise(self) -> object:
         """A sparse LU factorisation of S (plus the ridge) under these weights, also kept in the

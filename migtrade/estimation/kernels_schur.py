@@ -21,9 +21,14 @@ The loops are C (:mod:`migtrade.estimation._kernels_schur`, compiled by pip at i
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from migtrade.estimation import _kernels_schur
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 
 def schur_project(x: np.ndarray, cols: np.ndarray, a: np.ndarray, out: np.ndarray,
@@ -59,3 +64,19 @@ def schur_diagonal(codes: np.ndarray, dims: np.ndarray, starts: np.ndarray, ptr:
     s = np.empty(m)
     _kernels_schur.schur_diagonal(codes, dims, starts, ptr, w, inv_a, b, s)
     return b, s
+
+
+
+def sparse_product_on(c: sp.csr_matrix, t: sp.csr_matrix, pattern: tuple[np.ndarray, np.ndarray],
+                      blocks: int) -> np.ndarray:
+    """The entries of the product of the CSR matrices ``c`` and ``t`` on ``pattern`` (int32
+    column indices, int64 row pointers), which must hold every entry of the product: one
+    compiled pass, rows in ``blocks`` blocks in parallel."""
+    indices, indptr = pattern
+    out = np.empty(indices.size)
+    _kernels_schur.sparse_product_on(
+        c.indptr.astype(np.int64, copy=False), c.indices.astype(np.int32, copy=False),
+        c.data.astype(np.float64, copy=False), t.indptr.astype(np.int64, copy=False),
+        t.indices.astype(np.int32, copy=False), t.data.astype(np.float64, copy=False),
+        indptr, indices, out, int(t.shape[1]), blocks)
+    return out
