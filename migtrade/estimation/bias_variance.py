@@ -14,7 +14,9 @@ effects' Hessian (pair effects profiled out). ``L_g`` is the transposed diagonal
 hat matrix of the weighted fit, so this is the "CR3" idea applied to PPML's working
 regression; ``ppml_fe_bias`` computes the same quantity.
 
-Three ways to get ``u``:
+Each function below returns every pair's adjusted scores ``x_g' u_g`` and plain scores
+``x_g' e_g`` (pairs x K), from which the sandwich is made; ``u`` is never stored for the large
+panels. Three ways to get ``u``:
 
 * :func:`three_way_exact`: ``V_FE`` as the pseudo-inverse of the dense (N_i + N_j) T square
   Hessian, for models with few country-time effects (as ``ppml_fe_bias`` does below 1,500).
@@ -48,7 +50,7 @@ LOCAL_TOL = 1e-8
 # each) rather than by the iteration, which contracts at about that rate.
 LOCAL_DIRECT_SHARE = 0.05
 # The two-way leverage works on dense (periods, origins, destinations) arrays: periods are
-# taken together up to this many cells (32 MB a array).
+# taken together up to this many cells (32 MB an array).
 PERIOD_BATCH_CELLS = 4_000_000
 
 
