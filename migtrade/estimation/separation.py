@@ -221,7 +221,9 @@ class _Projector:
     def __init__(self, X: np.ndarray, codes: Sequence[np.ndarray], w: np.ndarray,
                  first: np.ndarray | None = None) -> None:
         self.w = w
-        self.sw = np.sqrt(w)
+        # sqrt(w), needed only by the explicit basis of nearly collinear regressors: made there,
+        # not held through every demeaning (8 bytes a row).
+        self.sw: np.ndarray | None = None
         self.absorber = Absorber(codes, w) if codes else None
         # The projection on the demeaned regressors X~ is either X~ M M' X~'W (M a k x r
         # matrix, no n x k array beyond X~ itself) or, for nearly collinear X, B B' with an
@@ -261,6 +263,7 @@ class _Projector:
                 chol = np.linalg.cholesky(gram / np.outer(own, own))
                 self.m = np.linalg.inv(chol).T / own[:, None]
             else:
+                self.sw = np.sqrt(w)
                 xs = self.xt * self.sw[:, None]
                 Q, R = np.linalg.qr(_unit_columns(xs, norms))
                 U, sv, _ = np.linalg.svd(R)
@@ -308,6 +311,7 @@ class _Projector:
         self._first = None
         self._last = (u.copy(), ut)
         if self.basis is not None:
+            assert self.sw is not None  # made with the basis
             v = ut * self.sw
             v -= self.basis @ (self.basis.T @ v)
             return v / self.sw
