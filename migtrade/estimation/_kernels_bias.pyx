@@ -524,11 +524,15 @@ def adjusted_scores(int mode, const double[:, ::1] lam, const double[:, ::1] e,
                         for s in range(t):
                             um[s] = lp[s] * (um[s] - dot)
                 else:
+                    um = jus + (k - 1) * t  # scratch for mu j until the last plane is written
                     for s in range(t):
                         jj = 1.0 / (1.0 - lp[s] * ap[s])
                         jp[s] = jj * ep[s]
-                        for m in range(k):
-                            jus[m * t + s] = lp[s] * jj * xt[m, p, s]
+                        um[s] = lp[s] * jj
+                    for m in range(k):  # the last plane last: it overwrites mu j
+                        xl = &xt[m, p, 0]
+                        for s in range(t):
+                            jus[m * t + s] = um[s] * xl[s]
                 for l in range(k):
                     xl = &xt[l, p, 0]
                     acc = 0.0
@@ -687,3 +691,124 @@ def period_cells(const int64_t[::1] values, const int64_t[::1] pair, int64_t low
             previous = cell
     free(rank)
     return n_periods, increasing
+
+
+
+cdef void _period_grid(const double[:, ::1] lam, const int64_t[::1] origin,
+                       const int64_t[::1] destination, Py_ssize_t period, Py_ssize_t n_j,
+                       double* grid) noexcept nogil:
+    """The (origins x destinations) means of one period into a zeroed ``grid`` (zero where a
+    pair is missing)."""
+    cdef Py_ssize_t p
+    for p in range(lam.shape[0]):
+        grid[origin[p] * n_j + destination[p]] = lam[p, period]
+
+
+def period_schur(const double[:, ::1] lam, const int64_t[::1] origin,
+                 const int64_t[::1] destination, Py_ssize_t first, double[:, ::1] inv_rows,
+                 double[:, :, ::1] schur):
+    """Per period first + t, with the (origins x destinations) means Lambda, row sums r and
+    column sums c: ``inv_rows[t] = 1 / r`` (0 for an origin without flows) and the Schur
+    complement on the destinations ``schur[t] = diag(c) - Lambda' D_r^-1 Lambda`` (one BLAS
+    dsyrk), periods in parallel."""
+    cdef Py_ssize_t n_t = schur.shape[0]
+    cdef Py_ssize_t n_i = inv_rows.shape[1]
+    cdef Py_ssize_t n_j = schur.shape[1]
+    cdef Py_ssize_t t, i, j, q
+    cdef double* grid
+    cdef double* cols
+    cdef double* out
+    cdef double total, root, v
+    cdef double one = 1.0
+    cdef double zero = 0.0
+    cdef int nn, kk
+    cdef char lower = b"L"
+    cdef char no = b"N"
+    cdef uint8_t[::1] failed = bytearray(max(n_t, 1))
+    with nogil:
+        for t in prange(n_t, schedule="dynamic", chunksize=1):
+            grid = <double*> calloc(n_i * n_j + n_j + 1, sizeof(double))
+            if grid == NULL:
+                failed[t] = 1
+                continue
+            cols = grid + n_i * n_j
+            out = &schur[t, 0, 0]
+            _period_grid(lam, origin, destination, first + t, n_j, grid)
+            for i in range(n_i):
+                total = 0.0
+                for j in range(n_j):
+                    total = total + grid[i * n_j + j]
+                    cols[j] += grid[i * n_j + j]
+                inv_rows[t, i] = 1.0 / total if total > 0.0 else 0.0
+                root = sqrt(inv_rows[t, i])
+                for j in range(n_j):
+                    grid[i * n_j + j] *= root
+            # Column-major the scaled grid is destinations x origins, G, and G G' is
+            # Lambda' D_r^-1 Lambda; its lower triangle is the row-major upper one.
+            nn = <int> n_j
+            kk = <int> n_i
+            _dsyrk(&lower, &no, &nn, &kk, &one, grid, &nn, &zero, out, &nn)
+            for j in range(n_j):
+                for q in range(j + 1, n_j):
+                    v = -out[j * n_j + q]
+                    out[j * n_j + q] = v
+                    out[q * n_j + j] = v
+                out[j * n_j + j] = cols[j] - out[j * n_j + j]
+            free(grid)
+    for t in range(n_t):
+        if failed[t]:
+            raise MemoryError("no memory for the period grids of the two-way leverage")
+
+
+def period_leverage(const double[:, ::1] lam, const int64_t[::1] origin,
+                    const int64_t[::1] destination, Py_ssize_t first,
+                    const double[:, ::1] inv_rows, const double[:, :, ::1] s_inv,
+                    double[:, ::1] h):
+    """Per period first + t and pair p = (i, j): the leverage weight of its origin-time and
+    destination-time effects ``h[first + t, p] = 1/r_i + (R S+ R')_ii + S+_jj - 2 (R S+)_ij``
+    (``h`` is periods x pairs) with ``R = D_r^-1 Lambda``, ``1/r = inv_rows[t]`` and
+    ``S+ = s_inv[t]``; ``R S+`` is one BLAS product a period, periods in parallel."""
+    cdef Py_ssize_t n_t = s_inv.shape[0]
+    cdef Py_ssize_t n_i = inv_rows.shape[1]
+    cdef Py_ssize_t n_j = s_inv.shape[1]
+    cdef Py_ssize_t t, i, j, p
+    cdef double* grid
+    cdef double* rs
+    cdef double* own
+    cdef const double* sp
+    cdef double acc
+    cdef double one = 1.0
+    cdef double zero = 0.0
+    cdef int nn, mm
+    cdef char no = b"N"
+    cdef uint8_t[::1] failed = bytearray(max(n_t, 1))
+    with nogil:
+        for t in prange(n_t, schedule="dynamic", chunksize=1):
+            grid = <double*> calloc(2 * n_i * n_j + n_i + 1, sizeof(double))
+            if grid == NULL:
+                failed[t] = 1
+                continue
+            rs = grid + n_i * n_j
+            own = rs + n_i * n_j
+            sp = &s_inv[t, 0, 0]
+            _period_grid(lam, origin, destination, first + t, n_j, grid)
+            for i in range(n_i):
+                for j in range(n_j):
+                    grid[i * n_j + j] *= inv_rows[t, i]  # R
+            # Row-major rs = R S+; column-major rs' = S+ R' (S+ symmetric).
+            nn = <int> n_j
+            mm = <int> n_i
+            _dgemm(&no, &no, &nn, &mm, &nn, &one, <double*> sp, &nn, grid, &nn, &zero, rs, &nn)
+            for i in range(n_i):
+                acc = 0.0
+                for j in range(n_j):
+                    acc = acc + rs[i * n_j + j] * grid[i * n_j + j]
+                own[i] = inv_rows[t, i] + acc
+            for p in range(lam.shape[0]):
+                i = origin[p]
+                j = destination[p]
+                h[first + t, p] = own[i] + sp[j * n_j + j] - 2.0 * rs[i * n_j + j]
+            free(grid)
+    for t in range(n_t):
+        if failed[t]:
+            raise MemoryError("no memory for the period grids of the two-way leverage")

@@ -49,8 +49,8 @@ LOCAL_TOL = 1e-8
 # Pairs with more than this share of their country's flows are solved directly (a T x T system
 # each) rather than by the iteration, which contracts at about that rate.
 LOCAL_DIRECT_SHARE = 0.05
-# The two-way leverage works on dense (periods, origins, destinations) arrays: periods are
-# taken together up to this many cells (32 MB an array).
+# The two-way leverage holds a (destinations x destinations) Schur complement per period: periods
+# are taken together up to this many cells of them (32 MB).
 PERIOD_BATCH_CELLS = 4_000_000
 
 
@@ -218,46 +218,27 @@ def three_way_local(lam: np.ndarray, e: np.ndarray, xt: np.ndarray, bread: np.nd
                            corr=corr)
 
 
-def _period_leverage(lam: np.ndarray) -> np.ndarray:
-    """Leverage weights ``d V_FE d'`` of the origin and destination effects of each period, for
-    a (periods, origins, destinations) array of means (zero where unobserved).
-
-    Per period, with row sums ``r``, column sums ``c`` and ``R = D_r^-1 Lambda``, the inverse of
-    the effects' Hessian goes through the Schur complement ``S = D_c - Lambda' R`` on the
-    destinations: the weight of cell (i, j) is ``1/r_i + (R S^+ R')_ii + S^+_jj - 2 (R S^+)_ij``.
-    A country without flows in a period has a zero row or column: it adds nothing to the
-    products, and its zero diagonal leaves it out of :func:`ones_ginverse`.
-    """
-    rows = lam.sum(axis=2)
-    cols = lam.sum(axis=1)
-    inv_r = np.divide(1.0, rows, out=np.zeros_like(rows), where=rows > 0)
-    scaled = lam * inv_r[:, :, None]
-    schur = -(np.swapaxes(lam, 1, 2) @ scaled)
-    diagonal = np.arange(lam.shape[2])
-    schur[:, diagonal, diagonal] += cols
-    s_inv = ones_ginverse(schur)  # null space: the ones vector (origins vs destinations)
-    rs = scaled @ s_inv
-    own = inv_r + np.einsum("tij,tij->ti", rs, scaled)
-    rs *= -2.0
-    rs += own[:, :, None]
-    rs += np.diagonal(s_inv, axis1=1, axis2=2)[:, None, :]
-    return rs
-
-
 def two_way_exact(lam: np.ndarray, e: np.ndarray, xt: np.ndarray, bread: np.ndarray,
                   panel: PairPanel) -> tuple[np.ndarray, np.ndarray]:
     """Adjusted and plain pair scores (pairs, k) of the two-way model: exact leverage period by
-    period, periods batched into dense (periods, origins, destinations) arrays of at most
-    ``PERIOD_BATCH_CELLS`` cells; ``xt`` is (k, pairs, T)."""
-    from migtrade.estimation.kernels_bias import adjusted_scores
+    period; ``xt`` is (k, pairs, T).
 
-    o, d = panel.origin, panel.destination
-    h = np.empty_like(lam)
-    batch = max(1, PERIOD_BATCH_CELLS // max(panel.n_origins * panel.n_destinations, 1))
+    Per period, with the (origins x destinations) means Lambda, row sums ``r``, column sums
+    ``c`` and ``R = D_r^-1 Lambda``, the inverse of the effects' Hessian goes through the Schur
+    complement ``S = D_c - Lambda' R`` on the destinations: the weight of cell (i, j) is
+    ``1/r_i + (R S^+ R')_ii + S^+_jj - 2 (R S^+)_ij``
+    (:func:`migtrade.estimation.kernels_bias.period_leverage`). A country without flows in a
+    period has a zero row or column: it adds nothing to the products, and its zero diagonal
+    leaves it out of :func:`ones_ginverse`. Periods are taken together up to
+    ``PERIOD_BATCH_CELLS`` Schur cells.
+    """
+    from migtrade.estimation.kernels_bias import adjusted_scores, period_leverage
+
+    h = np.empty(lam.shape[::-1])  # periods x pairs: each period's weights written in one run
+    batch = max(1, PERIOD_BATCH_CELLS // max(panel.n_destinations ** 2, 1))
     for start in range(0, panel.n_periods, batch):
-        stop = min(panel.n_periods, start + batch)
-        cube = np.zeros((stop - start, panel.n_origins, panel.n_destinations))
-        cube[:, o, d] = lam[:, start:stop].T
-        h[:, start:stop] = _period_leverage(cube)[:, o, d].T
+        period_leverage(lam, panel.origin, panel.destination, panel.n_origins,
+                        panel.n_destinations, start, min(panel.n_periods, start + batch),
+                        ones_ginverse, h)
     # J = (I - diag(mu h))^-1 is diagonal (1 where a cell is missing: mu = 0 there).
-    return adjusted_scores(lam, e, xt, bread, leverage=h)
+    return adjusted_scores(lam, e, xt, bread, leverage=h.T)

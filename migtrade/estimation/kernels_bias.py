@@ -26,6 +26,8 @@ The loops are C (:mod:`migtrade.estimation._kernels_bias`, compiled by pip at in
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from migtrade.estimation import _kernels_bias
@@ -137,6 +139,23 @@ def period_cells(values: np.ndarray, pair: np.ndarray, low: int,
     period = np.empty(len(values), dtype=np.int64)
     n_periods, increasing = _kernels_bias.period_cells(values, _index(pair), low, high, period)
     return period, int(n_periods), bool(increasing)
+
+
+def period_leverage(lam: np.ndarray, origin: np.ndarray, destination: np.ndarray,
+                    n_origins: int, n_destinations: int, first: int, stop: int,
+                    ginverse: Callable[[np.ndarray], np.ndarray], h: np.ndarray) -> None:
+    """The two-way leverage weights ``h[t, p]`` (periods x pairs, C-ordered) of periods
+    ``first .. stop - 1``: per period
+    the Schur complement on the destinations (:func:`_kernels_bias.period_schur`), its
+    generalized inverse by ``ginverse``, then each pair's weight from one more product
+    (:func:`_kernels_bias.period_leverage`); the (origins x destinations) grid of a period
+    lives in one thread's scratch, periods in parallel."""
+    n = stop - first
+    inv_rows = np.empty((n, n_origins))
+    schur = np.empty((n, n_destinations, n_destinations))
+    lam, origin, destination = _c(lam), _index(origin), _index(destination)
+    _kernels_bias.period_schur(lam, origin, destination, first, inv_rows, schur)
+    _kernels_bias.period_leverage(lam, origin, destination, first, inv_rows, ginverse(schur), h)
 
 
 def _c(a: np.ndarray) -> np.ndarray:
