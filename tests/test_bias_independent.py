@@ -86,6 +86,20 @@ def test_adjusted_variance_equals_dense_hat_matrix(formula: str, pair: bool) -> 
     assert got.std_errors[0] > plain  # the adjustment widens the interval
 
 
+@pytest.mark.parametrize(("formula", "pair"), [(THREE, True), (TWO, False)])
+def test_adjusted_variance_with_a_country_absent_in_a_period(formula: str, pair: bool) -> None:
+    frame = three_way_panel(7, 4, dgp=2, rng=3)
+    # Origin 0 has no flows in the last period: its origin-time effect is absent there.
+    frame = frame[~((frame["exp"] == 0) & (frame["year"] == frame["year"].max()))]
+    frame = frame.reset_index(drop=True)
+    tight = FitOptions(tol=1e-14, fe_tol=1e-12)
+    got = estimate(formula, frame, vcov=PAIR, bias_correction="analytical", options=tight).result
+    plain, adjusted = _dense_adjusted_se(frame, pair)
+    # As above: both fits far below the default tolerances.
+    assert got.bias_correction["terms"]["x"]["uncorrected_std_error"] == pytest.approx(plain, rel=1e-8)
+    assert got.std_errors[0] == pytest.approx(adjusted, rel=1e-8)
+
+
 def test_local_leverage_close_to_exact(monkeypatch: pytest.MonkeyPatch) -> None:
     frame = three_way_panel(30, 5, dgp=2, rng=11)
     exact = estimate(THREE, frame, vcov=PAIR, bias_correction="analytical").result

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from migtrade.estimation import bias as bias_module
+from migtrade.estimation import bias_variance
 from migtrade.estimation.bias_panel import PairPanel, period_codes
 from migtrade.estimation.bias_structure import detect_structure
 from migtrade.estimation.fit import FitOptions, estimate
@@ -144,3 +145,17 @@ def test_panel_of_a_subset_of_rows_reads_the_columns_through_the_mask(n_dropped:
     for field in ("pair", "period", "origin", "destination"):
         np.testing.assert_array_equal(getattr(through, field), getattr(direct, field))
     assert through.aligned == direct.aligned == aligned
+
+
+def test_two_way_leverage_period_batches_and_absent_countries(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    frame = _sorted_panel()
+    # One origin trades in no pair in the last period: a zero row of that period's grid.
+    absent = (frame["exp"] == frame["exp"].iloc[0]) & (frame["year"] == frame["year"].max())
+    frame = frame[~absent].reset_index(drop=True)
+    formula = "y ~ x + z | exp^year + imp^year"
+    together = _corrected(formula, frame)
+    monkeypatch.setattr(bias_variance, "PERIOD_BATCH_CELLS", 1)  # one period at a time
+    one_by_one = _corrected(formula, frame)
+    for a, b in zip(together, one_by_one, strict=True):
+        np.testing.assert_array_equal(a, b)
