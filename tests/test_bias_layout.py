@@ -159,3 +159,21 @@ def test_two_way_leverage_period_batches_and_absent_countries(
     one_by_one = _corrected(formula, frame)
     for a, b in zip(together, one_by_one, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_blas_is_held_to_one_thread_only_inside_the_loops() -> None:
+    from migtrade.estimation import kernels_bias
+
+    controls = kernels_bias._openblas_threads()
+    if controls is None:
+        pytest.skip("scipy does not bundle OpenBLAS here: the loops run on one thread instead")
+    get, set_threads = controls
+    before = get()
+    set_threads(2)
+    try:
+        with kernels_bias._blas_on_one_thread() as threads:
+            assert get() == 1
+            assert threads == kernels_bias._team_size()
+        assert get() == 2
+    finally:
+        set_threads(before)

@@ -12,7 +12,7 @@ imported, so building the module needs no scipy headers.
 """
 
 from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 from libc.math cimport fabs, sqrt
 from libc.stdint cimport int64_t, uint8_t
 from libc.stdlib cimport calloc, free, malloc
@@ -52,13 +52,25 @@ def _load_blas():
 
 _load_blas()
 
+
+def team_size():
+    """The number of threads a parallel loop runs on by default (1 in a build without
+    OpenMP), found by running one: each of 256 iterations marks the thread that ran it."""
+    cdef int i
+    cdef uint8_t[::1] seen = bytearray(256)
+    with nogil:
+        for i in prange(256, schedule="static", chunksize=1):
+            seen[threadid() % 256] = 1
+    return max(sum(seen), 1)
+
 # Pairs of one country multiplied at once: bounds the scratch of a thread whatever the
 # country's size (3 k T doubles a pair), large enough for dgemm to run at full speed.
 cdef enum:
     CHUNK = 256
 
 
-def leave_out_iterate(const int64_t[::1] order, const int64_t[::1] bounds, int64_t n_first,
+def leave_out_iterate(int threads, const int64_t[::1] order, const int64_t[::1] bounds,
+                      int64_t n_first,
                       const double[:, ::1] lam, const double[:, ::1] r,
                       const double[:, :, ::1] ginv, const uint8_t[::1] skip, double tol,
                       int64_t max_iter, double[:, :, ::1] w, uint8_t[:, ::1] late):
@@ -88,7 +100,7 @@ def leave_out_iterate(const int64_t[::1] order, const int64_t[::1] bounds, int64
     cdef char no = b"N"
     cdef uint8_t[::1] failed = bytearray(max(n_countries, 1))
     with nogil:
-        for c in prange(n_countries, schedule="dynamic", chunksize=1):
+        for c in prange(n_countries, schedule="dynamic", chunksize=1, num_threads=threads):
             # v, step and hw hold one row of T per pair of the block; size and total one number.
             buf = <double*> malloc((CHUNK * (3 * t + 3) + 1) * sizeof(double))
             if buf == NULL:
@@ -172,7 +184,8 @@ def leave_out_iterate(const int64_t[::1] order, const int64_t[::1] bounds, int64
             raise MemoryError("no memory for the leave-out iteration")
 
 
-def side_sums(const int64_t[::1] order, const int64_t[::1] bounds, const double[:, ::1] lam,
+def side_sums(int threads, const int64_t[::1] order, const int64_t[::1] bounds,
+              const double[:, ::1] lam,
               const double[:, ::1] e, double[:, :, ::1] hessian, double[:, :, ::1] scores):
     """Per country: the Hessian ``sum diag(mu) - u u'`` (``u = mu / sqrt(sum mu)``) and the
     score sum ``sum e e'`` over its pairs ``order[bounds[c]:bounds[c + 1]]``, as symmetric
@@ -196,7 +209,7 @@ def side_sums(const int64_t[::1] order, const int64_t[::1] bounds, const double[
     cdef char no = b"N"
     cdef uint8_t[::1] failed = bytearray(max(n_countries, 1))
     with nogil:
-        for c in prange(n_countries, schedule="dynamic", chunksize=1):
+        for c in prange(n_countries, schedule="dynamic", chunksize=1, num_threads=threads):
             buf = <double*> calloc(2 * CHUNK * t + 2 * t * t + t + 1, sizeof(double))
             if buf == NULL:
                 failed[c] = 1
@@ -245,7 +258,8 @@ def side_sums(const int64_t[::1] order, const int64_t[::1] bounds, const double[
             raise MemoryError("no memory for the per-country sums of the bias correction")
 
 
-def bias_traces(const int64_t[::1] order, const int64_t[::1] bounds, const double[:, ::1] lam,
+def bias_traces(int threads, const int64_t[::1] order, const int64_t[::1] bounds,
+                const double[:, ::1] lam,
                 const double[:, ::1] e, const double[:, :, ::1] xt,
                 const double[:, :, ::1] hinv, const double[:, :, ::1] msm,
                 double[:, ::1] b1, double[:, ::1] b2):
@@ -272,7 +286,7 @@ def bias_traces(const int64_t[::1] order, const int64_t[::1] bounds, const doubl
     cdef char no = b"N"
     cdef uint8_t[::1] failed = bytearray(max(n_countries, 1))
     with nogil:
-        for c in prange(n_countries, schedule="dynamic", chunksize=1):
+        for c in prange(n_countries, schedule="dynamic", chunksize=1, num_threads=threads):
             buf = <double*> calloc(4 * CHUNK * t + k * t + 1, sizeof(double))
             if buf == NULL:
                 failed[c] = 1
@@ -342,7 +356,7 @@ def bias_traces(const int64_t[::1] order, const int64_t[::1] bounds, const doubl
             raise MemoryError("no memory for the bias terms")
 
 
-def leave_out_direct(const int64_t[::1] rows, const int64_t[::1] country,
+def leave_out_direct(int threads, const int64_t[::1] rows, const int64_t[::1] country,
                      const double[:, :, ::1] h_country, const double[:, ::1] lam,
                      const double[:, ::1] e, const double[:, :, ::1] xt, double rtol,
                      double check, double[:, :, ::1] out, uint8_t[::1] failed):
@@ -368,7 +382,7 @@ def leave_out_direct(const int64_t[::1] rows, const int64_t[::1] country,
     cdef char lower = b"L"
     cdef uint8_t[::1] no_memory = bytearray(max(n, 1))
     with nogil:
-        for i in prange(n, schedule="dynamic", chunksize=8):
+        for i in prange(n, schedule="dynamic", chunksize=8, num_threads=threads):
             buf = <double*> malloc((2 * t * t + (k + 1) * t + t) * sizeof(double))
             if buf == NULL:
                 no_memory[i] = 1
@@ -596,7 +610,8 @@ def adjusted_scores(int mode, const double[:, ::1] lam, const double[:, ::1] e,
             raise MemoryError("no memory for the adjusted scores")
 
 
-def ones_ginverse(const double[:, :, ::1] matrices, double rtol, double[:, :, ::1] out,
+def ones_ginverse(int threads, const double[:, :, ::1] matrices, double rtol,
+                  double[:, :, ::1] out,
                   uint8_t[::1] good):
     """``out[m] = (H + s 1 1' / n)^{-1}`` over the periods with data (zero rows and columns
     elsewhere), ``s`` the mean of those diagonal entries and ``n`` their number, by a Cholesky
@@ -612,7 +627,7 @@ def ones_ginverse(const double[:, :, ::1] matrices, double rtol, double[:, :, ::
     cdef uint8_t[::1] active_all = bytearray(max(n * t, 1))
     cdef uint8_t* active
     with nogil:
-        for i in prange(n, schedule="dynamic", chunksize=1):
+        for i in prange(n, schedule="dynamic", chunksize=1, num_threads=threads):
             h = &matrices[i, 0, 0]
             a = &out[i, 0, 0]
             active = &active_all[i * t]
@@ -704,7 +719,7 @@ cdef void _period_grid(const double[:, ::1] lam, const int64_t[::1] origin,
         grid[origin[p] * n_j + destination[p]] = lam[p, period]
 
 
-def period_schur(const double[:, ::1] lam, const int64_t[::1] origin,
+def period_schur(int threads, const double[:, ::1] lam, const int64_t[::1] origin,
                  const int64_t[::1] destination, Py_ssize_t first, double[:, ::1] inv_rows,
                  double[:, :, ::1] schur):
     """Per period first + t, with the (origins x destinations) means Lambda, row sums r and
@@ -726,7 +741,7 @@ def period_schur(const double[:, ::1] lam, const int64_t[::1] origin,
     cdef char no = b"N"
     cdef uint8_t[::1] failed = bytearray(max(n_t, 1))
     with nogil:
-        for t in prange(n_t, schedule="dynamic", chunksize=1):
+        for t in prange(n_t, schedule="dynamic", chunksize=1, num_threads=threads):
             grid = <double*> calloc(n_i * n_j + n_j + 1, sizeof(double))
             if grid == NULL:
                 failed[t] = 1
@@ -760,7 +775,7 @@ def period_schur(const double[:, ::1] lam, const int64_t[::1] origin,
             raise MemoryError("no memory for the period grids of the two-way leverage")
 
 
-def period_leverage(const double[:, ::1] lam, const int64_t[::1] origin,
+def period_leverage(int threads, const double[:, ::1] lam, const int64_t[::1] origin,
                     const int64_t[::1] destination, Py_ssize_t first,
                     const double[:, ::1] inv_rows, const double[:, :, ::1] s_inv,
                     double[:, ::1] h):
@@ -783,7 +798,7 @@ def period_leverage(const double[:, ::1] lam, const int64_t[::1] origin,
     cdef char no = b"N"
     cdef uint8_t[::1] failed = bytearray(max(n_t, 1))
     with nogil:
-        for t in prange(n_t, schedule="dynamic", chunksize=1):
+        for t in prange(n_t, schedule="dynamic", chunksize=1, num_threads=threads):
             grid = <double*> calloc(2 * n_i * n_j + n_i + 1, sizeof(double))
             if grid == NULL:
                 failed[t] = 1

@@ -26,11 +26,19 @@ The loops are C (:mod:`migtrade.estimation._kernels_bias`, compiled by pip at in
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import ctypes
+import functools
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 
 from migtrade.estimation import _kernels_bias
+
+# OpenBLAS reads the first of these that is set (the migtrade command sets the first to 1).
+_BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")
 
 
 def leave_out_iterate(order: np.ndarray, bounds: np.ndarray, n_first: int, lam: np.ndarray,
@@ -43,9 +51,11 @@ def leave_out_iterate(order: np.ndarray, bounds: np.ndarray, n_first: int, lam: 
     where ``max_iter`` steps were not enough. Every per-pair array is in the pairs' own order
     (read through ``order``, no sorted copies). ``w`` (2, pairs, T) and ``late`` (2, pairs) are
     C-ordered."""
-    _kernels_bias.leave_out_iterate(_index(order), _index(bounds), n_first, _c(lam), _c(r),
-                                    _c(ginv), _as_bytes(np.ascontiguousarray(skip)), tol,
-                                    max_iter, w, _as_bytes(late))
+    with _blas_on_one_thread() as threads:
+        _kernels_bias.leave_out_iterate(threads, _index(order), _index(bounds), n_first,
+                                        _c(lam), _c(r), _c(ginv),
+                                        _as_bytes(np.ascontiguousarray(skip)), tol, max_iter, w,
+                                        _as_bytes(late))
 
 
 def side_sums(order: np.ndarray, bounds: np.ndarray, lam: np.ndarray,
@@ -55,7 +65,9 @@ def side_sums(order: np.ndarray, bounds: np.ndarray, lam: np.ndarray,
     arrays."""
     n, t = len(bounds) - 1, lam.shape[1]
     hessian, scores = np.empty((n, t, t)), np.empty((n, t, t))
-    _kernels_bias.side_sums(_index(order), _index(bounds), _c(lam), _c(e), hessian, scores)
+    with _blas_on_one_thread() as threads:
+        _kernels_bias.side_sums(threads, _index(order), _index(bounds), _c(lam), _c(e), hessian,
+                                scores)
     return hessian, scores
 
 
@@ -69,8 +81,9 @@ def bias_traces(order: np.ndarray, bounds: np.ndarray, lam: np.ndarray, e: np.nd
     ``xt`` is (k, pairs, T). Two (countries, k) arrays."""
     n, k = len(bounds) - 1, xt.shape[0]
     b1, b2 = np.empty((n, k)), np.empty((n, k))
-    _kernels_bias.bias_traces(_index(order), _index(bounds), _c(lam), _c(e), _c(xt), _c(hinv),
-                              _c(msm), b1, b2)
+    with _blas_on_one_thread() as threads:
+        _kernels_bias.bias_traces(threads, _index(order), _index(bounds), _c(lam), _c(e), _c(xt),
+                                  _c(hinv), _c(msm), b1, b2)
     return b1, b2
 
 
@@ -83,8 +96,9 @@ def leave_out_direct(rows: np.ndarray, country: np.ndarray, h_country: np.ndarra
     solution did not reproduce its right-hand side to ``check`` (relative), to be redone."""
     out = np.empty((len(rows), 1 + xt.shape[0], lam.shape[1]))
     failed = np.zeros(len(rows), dtype=np.uint8)
-    _kernels_bias.leave_out_direct(_index(rows), _index(country), _c(h_country), _c(lam), _c(e),
-                                   _c(xt), rtol, check, out, failed)
+    with _blas_on_one_thread() as threads:
+        _kernels_bias.leave_out_direct(threads, _index(rows), _index(country), _c(h_country),
+                                       _c(lam), _c(e), _c(xt), rtol, check, out, failed)
     return out, failed.view(np.bool_)
 
 
@@ -125,7 +139,8 @@ def ones_ginverse(matrices: np.ndarray, rtol: float) -> tuple[np.ndarray, np.nda
     safely positive definite (smallest pivot above ``rtol`` times the largest)."""
     out = np.empty(matrices.shape)
     good = np.zeros(matrices.shape[0], dtype=np.uint8)
-    _kernels_bias.ones_ginverse(_c(matrices), rtol, out, good)
+    with _blas_on_one_thread() as threads:
+        _kernels_bias.ones_ginverse(threads, _c(matrices), rtol, out, good)
     return out, good.view(np.bool_)
 
 
@@ -154,8 +169,75 @@ def period_leverage(lam: np.ndarray, origin: np.ndarray, destination: np.ndarray
     inv_rows = np.empty((n, n_origins))
     schur = np.empty((n, n_destinations, n_destinations))
     lam, origin, destination = _c(lam), _index(origin), _index(destination)
-    _kernels_bias.period_schur(lam, origin, destination, first, inv_rows, schur)
-    _kernels_bias.period_leverage(lam, origin, destination, first, inv_rows, ginverse(schur), h)
+    with _blas_on_one_thread() as threads:
+        _kernels_bias.period_schur(threads, lam, origin, destination, first, inv_rows, schur)
+    s_inv = ginverse(schur)
+    with _blas_on_one_thread() as threads:
+        _kernels_bias.period_leverage(threads, lam, origin, destination, first, inv_rows, s_inv,
+                                      h)
+
+
+@contextlib.contextmanager
+def _blas_on_one_thread() -> Iterator[int]:
+    """Scipy's BLAS on one thread while a compiled loop calls it from every thread of the
+    OpenMP team; yields the number of team threads to use.
+
+    A multi-threaded BLAS called from each thread of the team oversubscribes the cores, and a
+    single-threaded team calling it pays a wake-up of the BLAS's threads for every small product
+    (on the 1.6 M-row panel with the second core busy the three-way correction took 1.5 s and
+    10 s, against 0.2 s). Where scipy bundles OpenBLAS (its wheels) its thread count is set to
+    one for the loop and restored after; otherwise the loop runs on one thread unless the
+    variables OpenBLAS reads at start-up already hold it to one (as the migtrade command does).
+    """
+    controls = _openblas_threads()
+    if controls is None:
+        yield _team_size() if _blas_threads_from_environment() == 1 else 1
+        return
+    get, set_threads = controls
+    before = int(get())
+    if before != 1:
+        set_threads(1)
+    try:
+        yield _team_size()
+    finally:
+        if before != 1:
+            set_threads(before)
+
+
+@functools.cache
+def _team_size() -> int:
+    return int(_kernels_bias.team_size())
+
+
+def _blas_threads_from_environment() -> int:
+    for name in _BLAS_THREAD_VARIABLES:
+        value = os.environ.get(name, "").strip()
+        if value:
+            return int(value) if value.isdigit() else 2
+    return os.cpu_count() or 2
+
+
+@functools.cache
+def _openblas_threads() -> tuple[Callable[[], int], Callable[[int], None]] | None:
+    """``scipy_openblas_get_num_threads`` and ``scipy_openblas_set_num_threads`` of the OpenBLAS
+    bundled with scipy's wheels (already loaded by scipy.linalg; opening it again returns the
+    same library), or None."""
+    import scipy
+
+    base = Path(scipy.__file__).parent
+    for folder in (base.parent / "scipy.libs", base / ".dylibs"):
+        for path in sorted(folder.glob("*openblas*")) if folder.is_dir() else []:
+            try:
+                library = ctypes.CDLL(str(path))
+                get, set_threads = (library.scipy_openblas_get_num_threads,
+                                    library.scipy_openblas_set_num_threads)
+            except (OSError, AttributeError):
+                continue
+            get.restype = ctypes.c_int
+            set_threads.argtypes = [ctypes.c_int]
+            set_threads.restype = None
+            return get, set_threads
+    return None
 
 
 def _c(a: np.ndarray) -> np.ndarray:
