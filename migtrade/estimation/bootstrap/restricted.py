@@ -19,8 +19,9 @@ direction at zero while r'beta moves by Δ = beta0 - r'b is
 error is of order Δ², so IRLS needs one to three steps: one when the start is a fit a
 thousandth of a standard error away, as at the end of an interval search. The step also
 predicts the rise in deviance, ``Δ² / (r'a)``; the first demeaning tolerance is a hundredth
-of that relative to the deviance (the change the first step can make is smaller still), not
-the engine's loose 1e-4, so that a start close to the answer converges in one step.
+of that relative to the deviance (the change the first step can make is smaller still) when
+that is below the engine's loose 1e-4, so that a start close to the answer converges in one
+step.
 
 Steps. Each demeans the working outcome as ``design_t @ coef + (y - mu) / mu`` (the working
 outcome less the fixed effects' part of the current linear predictor and of the regressors, both
