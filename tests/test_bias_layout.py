@@ -162,18 +162,18 @@ def test_two_way_leverage_period_batches_and_absent_countries(
 
 
 def test_the_blas_is_held_to_one_thread_only_inside_the_loops() -> None:
+    import scipy.linalg  # noqa: F401  (loads the BLAS the loops call)
+    from threadpoolctl import threadpool_info, threadpool_limits
+
     from migtrade.estimation import kernels_bias
 
-    controls = kernels_bias._openblas_threads()
-    if controls is None:
-        pytest.skip("scipy does not bundle OpenBLAS here: the loops run on one thread instead")
-    get, set_threads = controls
-    before = get()
-    set_threads(2)
-    try:
+    def blas_threads() -> list[int]:
+        return [int(lib["num_threads"]) for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    if not blas_threads():
+        pytest.skip("no BLAS library is loaded in this process")
+    with threadpool_limits(limits=2, user_api="blas"):
         with kernels_bias._blas_on_one_thread() as threads:
-            assert get() == 1
+            assert set(blas_threads()) == {1}
             assert threads == kernels_bias._team_size()
-        assert get() == 2
-    finally:
-        set_threads(before)
+        assert set(blas_threads()) == {2}

@@ -27,18 +27,12 @@ The loops are C (:mod:`migtrade.estimation._kernels_bias`, compiled by pip at in
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
-import os
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import numpy as np
 
 from migtrade.estimation import _kernels_bias
-
-# OpenBLAS reads the first of these that is set (the migtrade command sets the first to 1).
-_BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")
 
 
 def leave_out_iterate(order: np.ndarray, bounds: np.ndarray, n_first: int, lam: np.ndarray,
@@ -179,65 +173,24 @@ def period_leverage(lam: np.ndarray, origin: np.ndarray, destination: np.ndarray
 
 @contextlib.contextmanager
 def _blas_on_one_thread() -> Iterator[int]:
-    """Scipy's BLAS on one thread while a compiled loop calls it from every thread of the
-    OpenMP team; yields the number of team threads to use.
+    """The BLAS behind scipy on one thread while a compiled loop calls it from every thread of
+    the OpenMP team; yields the number of team threads to use.
 
     A multi-threaded BLAS called from each thread of the team oversubscribes the cores, and a
     single-threaded team calling it pays a wake-up of the BLAS's threads for every small product
     (on the 1.6 M-row panel with the second core busy the three-way correction took 1.5 s and
-    10 s, against 0.2 s). Where scipy bundles OpenBLAS (its wheels) its thread count is set to
-    one for the loop and restored after; otherwise the loop runs on one thread unless the
-    variables OpenBLAS reads at start-up already hold it to one (as the migtrade command does).
+    10 s, against 0.2 s). threadpoolctl finds the BLAS libraries loaded in the process (OpenBLAS,
+    MKL or BLIS, bundled or not), sets them to one thread and restores them after.
     """
-    controls = _openblas_threads()
-    if controls is None:
-        yield _team_size() if _blas_threads_from_environment() == 1 else 1
-        return
-    get, set_threads = controls
-    before = int(get())
-    if before != 1:
-        set_threads(1)
-    try:
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
         yield _team_size()
-    finally:
-        if before != 1:
-            set_threads(before)
 
 
 @functools.cache
 def _team_size() -> int:
     return int(_kernels_bias.team_size())
-
-
-def _blas_threads_from_environment() -> int:
-    for name in _BLAS_THREAD_VARIABLES:
-        value = os.environ.get(name, "").strip()
-        if value:
-            return int(value) if value.isdigit() else 2
-    return os.cpu_count() or 2
-
-
-@functools.cache
-def _openblas_threads() -> tuple[Callable[[], int], Callable[[int], None]] | None:
-    """``scipy_openblas_get_num_threads`` and ``scipy_openblas_set_num_threads`` of the OpenBLAS
-    bundled with scipy's wheels (already loaded by scipy.linalg; opening it again returns the
-    same library), or None."""
-    import scipy
-
-    base = Path(scipy.__file__).parent
-    for folder in (base.parent / "scipy.libs", base / ".dylibs"):
-        for path in sorted(folder.glob("*openblas*")) if folder.is_dir() else []:
-            try:
-                library = ctypes.CDLL(str(path))
-                get, set_threads = (library.scipy_openblas_get_num_threads,
-                                    library.scipy_openblas_set_num_threads)
-            except (OSError, AttributeError):
-                continue
-            get.restype = ctypes.c_int
-            set_threads.argtypes = [ctypes.c_int]
-            set_threads.restype = None
-            return get, set_threads
-    return None
 
 
 def _c(a: np.ndarray) -> np.ndarray:
