@@ -39,7 +39,7 @@ def local_client(workers: int) -> Iterator[Any]:
 
     # Each worker runs one fit at a time: its compiled loops use one thread, so that N workers
     # use N cores instead of fighting over them.
-    env = {"NUMBA_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    env = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     # The scheduler always serves HTTP (health, metrics): on a free port, not 8787.
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                            host="127.0.0.1", dashboard_address=":0", silence_logs=logging.ERROR,
