@@ -84,6 +84,13 @@ def _rows(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return a if idx.size == a.shape[0] else a[idx]
 
 
+def _abs_max(a: np.ndarray) -> np.ndarray:
+    """max |a| of each column, without the n x k array of absolute values."""
+    if a.shape[0] == 0:
+        return np.zeros(a.shape[1])
+    return np.maximum(a.max(axis=0), -a.min(axis=0))
+
+
 def _unit_columns(X: np.ndarray, norms: np.ndarray) -> np.ndarray:
     return X / np.where(norms > 0, norms, 1.0)
 
@@ -236,24 +243,27 @@ class _Projector:
         # one call: the columns then run in parallel instead of u alone after X.
         self._first: tuple[np.ndarray, np.ndarray] | None = None
         k = X.shape[1]
+        demeaned_x: np.ndarray | None = None
         if first is not None and self.absorber is not None:
             block = np.empty((w.shape[0], k + 1), order="F")
             block[:, :k] = X
             block[:, k] = first
-            scales = np.concatenate([np.maximum(np.abs(X).max(axis=0), _TINY),
-                                     [max(float(np.abs(first).max(initial=0.0)), _TINY)]])
+            # The regressors' norms (below) read off the Fortran-ordered copy: X itself may be
+            # C-ordered, and the compiled product would copy it once more.
+            x_cols = block[:, :k]
+            scales = np.maximum(_abs_max(block), _TINY)
+            norms = np.sqrt(np.diag(weighted_cross(x_cols, w)[0])) if k else np.empty(0)
             block = self._demean(block, None, scales, overwrite=True)
             self._first = (first, block[:, k])
-            demeaned_x: np.ndarray | None = block[:, :k]
-        else:
-            demeaned_x = None
+            demeaned_x = block[:, :k]
+        elif k:
+            norms = np.sqrt(np.diag(weighted_cross(X, w)[0]))
         if k:
             # Norms taken before demeaning: a column the fixed effects absorb then shows a tiny
             # singular value instead of being blown back up to unit size.
-            norms = np.sqrt(np.diag(weighted_cross(X, w)[0]))
             self.xt = np.asfortranarray(
                 demeaned_x if demeaned_x is not None
-                else self._demean(X, None, np.maximum(np.abs(X).max(axis=0), _TINY)))
+                else self._demean(X, None, np.maximum(_abs_max(X), _TINY)))
             gram = weighted_cross(self.xt, w)[0]
             own = np.sqrt(np.diag(gram))
             if _clearly_full_rank(gram, norms) and _clearly_full_rank(gram, own):
@@ -298,7 +308,8 @@ class _Projector:
             raise _Inaccurate
 
     def residual(self, u: np.ndarray) -> np.ndarray:
-        """e = u - P u."""
+        """e = u - P u; ``u`` is kept, not copied, as the next call's warm start, so the caller
+        must not change it in place afterwards."""
         if self._first is not None and u is self._first[0]:
             ut = self._first[1]  # demeaned with X already
         else:
@@ -309,7 +320,7 @@ class _Projector:
                 start = self._last[1] + (u - self._last[0])
             ut = self._demean(u, start, np.array([max(float(np.abs(u).max()), _TINY)]))
         self._first = None
-        self._last = (u.copy(), ut)
+        self._last = (u, ut)
         if self.basis is not None:
             assert self.sw is not None  # made with the basis
             v = ut * self.sw
@@ -339,10 +350,11 @@ def _relu_run(
     plain = True
     for it in range(1, maxiter + 1):
         e = proj.residual(u)
-        fit = u - e
         dual += proj.w * e
+        # The usual exit, after one pass: decided before any other n-vector is formed.
         if dual[zero].min() > tol:
             return np.zeros_like(pos), it
+        fit = u - e
         f0 = fit[zero]
         top = float(f0.max())
         violation = max(float(np.abs(fit[pos]).max(initial=0.0)), float(-f0.min()))
