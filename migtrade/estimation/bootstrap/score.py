@@ -42,9 +42,9 @@ to zero and F's row sums vanish), ``t = (b̂_j - beta0) / sqrt(Σ c_g²)`` and t
 Intervals then follow in closed form, ``b̂ ± q sqrt(Σ c_g²)``; with the null imposed they come
 from test inversion, one restricted fit per trial value, each started from the nearest fit
 already made (:class:`migtrade.estimation.bootstrap.restricted.RestrictedFits`): the search
-starts at the ends of the unrestricted interval and takes secants (:func:`invert`), two to
-four fits a side, most converging in one IRLS step; it stops after ``MAX_FITS`` fits on a
-side and the unrestricted interval is reported instead, with a note.
+starts at the ends of the unrestricted interval and takes secants (:func:`invert`), two or
+three fits a side, each converging in one IRLS step on the gravity panel; it stops after
+``MAX_FITS`` fits on a side and the unrestricted interval is reported instead, with a note.
 """
 
 from __future__ import annotations
