@@ -327,7 +327,8 @@ class _Projector:
             v -= self.basis @ (self.basis.T @ v)
             return v / self.sw
         if self.m.shape[1]:
-            return ut - self.xt @ (self.m @ (self.m.T @ (self.xt.T @ (self.w * ut))))
+            e = self.xt @ (self.m @ (self.m.T @ (self.xt.T @ (self.w * ut))))
+            return np.subtract(ut, e, out=e)  # ut stays: it is the next warm start
         return ut
 
 
@@ -346,11 +347,15 @@ def _relu_run(
     free = zero.copy()
     u = zero.astype(np.float64)
     proj = _Projector(X, codes, np.where(free, 1.0, weight), first=u)
-    dual = np.zeros(pos.shape[0])
+    # Allocated at the first pass, not held through the projector's demeaning (peak memory).
+    dual: np.ndarray | None = None
     plain = True
     for it in range(1, maxiter + 1):
         e = proj.residual(u)
-        dual += proj.w * e
+        if dual is None:
+            dual = proj.w * e
+        else:
+            dual += proj.w * e
         # The usual exit, after one pass: decided before any other n-vector is formed.
         if dual[zero].min() > tol:
             return np.zeros_like(pos), it
