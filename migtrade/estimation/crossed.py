@@ -135,6 +135,28 @@ def _local_index(labels: np.ndarray, n_blocks: int) -> tuple[np.ndarray, int]:
     return local, int(counts.max(initial=0))
 
 
+def held_block_schur(cross: np.ndarray, s_real: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The Schur complements ``diag(b) - X' diag(a)^-1 X`` of the blocks' cross tables of
+    weights X (``cross``: blocks x m_e x m_s, a and b its row and column sums), with the first
+    level of every block and its padding (``s_real`` False) held at 0: their rows and columns
+    set to those of the identity, which selects coordinates and keeps the matrices symmetric
+    and invertible. Returns ``1/a`` (0 where a is), b, the complements and the held mask."""
+    n_blocks, _, m_s = cross.shape
+    a = cross.sum(axis=2)
+    b = cross.sum(axis=1)
+    inv_a = np.where(a > 0, 1.0 / np.where(a > 0, a, 1.0), 0.0)
+    schur = -np.matmul(cross.transpose(0, 2, 1), cross * inv_a[:, :, None])
+    diag = np.arange(m_s)
+    schur[:, diag, diag] += b
+    held = ~s_real.reshape(n_blocks, m_s)
+    held[:, 0] = True
+    schur[held, :] = 0.0
+    schur.transpose(0, 2, 1)[held, :] = 0.0
+    schur[:, diag, diag] += held
+    return inv_a, b, schur, held
+
+
 class CrossedProjector:
     """The pair's exact projection under fixed weights, and the sweeps around it."""
 
@@ -144,20 +166,10 @@ class CrossedProjector:
         self.w = weights
         cross = np.bincount(lo.cell, weights=weights, minlength=lo.cells).reshape(
             lo.n_blocks, lo.m_e, lo.m_s)
-        a = cross.sum(axis=2).ravel()
-        b = cross.sum(axis=1).ravel()
-        self.inv_a = np.where(a > 0, 1.0 / np.where(a > 0, a, 1.0), 0.0)
+        inv_a, b, schur, held = held_block_schur(cross, lo.s_real)
+        self.inv_a = inv_a.ravel()
+        b = b.ravel()
         self.inv_b = np.where(b > 0, 1.0 / np.where(b > 0, b, 1.0), 0.0)
-        scaled = cross * self.inv_a.reshape(lo.n_blocks, lo.m_e, 1)
-        schur = -np.matmul(cross.transpose(0, 2, 1), scaled)
-        diag = np.arange(lo.m_s)
-        schur[:, diag, diag] += b.reshape(lo.n_blocks, lo.m_s)
-        # Hold the first level of every block at 0, and padding out of the system.
-        held = ~lo.s_real.reshape(lo.n_blocks, lo.m_s)
-        held[:, 0] = True
-        schur[held, :] = 0.0
-        schur.transpose(0, 2, 1)[held, :] = 0.0
-        schur[:, diag, diag] += held
         self.cross = cross
         self.schur = schur
         self.held = held

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from migtrade.estimation import kernels_schur
+from migtrade.estimation.crossed import held_block_schur
 from migtrade.estimation.last_plan import LastPlan
 
 # Below this many cells (rows x columns) the columns run on the calling thread alone, as the other
@@ -188,17 +189,7 @@ class CrossedBlocks:
         self.layout = lo
         cross = np.bincount(lo.cell, weights=weights, minlength=lo.n_blocks * lo.m_e * lo.m_s)
         cross = cross.reshape(lo.n_blocks, lo.m_e, lo.m_s)
-        a = cross.sum(axis=2)
-        b = cross.sum(axis=1)
-        self.inv_a = np.where(a > 0, 1.0 / np.where(a > 0, a, 1.0), 0.0)
-        s = -np.matmul(cross.transpose(0, 2, 1), cross * self.inv_a[:, :, None])
-        diag = np.arange(lo.m_s)
-        s[:, diag, diag] += b
-        held = ~lo.s_real.reshape(lo.n_blocks, lo.m_s)
-        held[:, 0] = True
-        s[held, :] = 0.0
-        s.transpose(0, 2, 1)[held, :] = 0.0
-        s[:, diag, diag] += held
+        self.inv_a, _, s, held = held_block_schur(cross, lo.s_real)
         self.cross = cross
         self.held = held
         self.inv_s = np.linalg.inv(s)
