@@ -69,6 +69,15 @@ cdef enum:
     CHUNK = 256
 
 
+cdef inline double _pair_total(const double* lp, Py_ssize_t t) noexcept nogil:
+    """The sum of a pair's T fitted means (1 / its root scales the pair's normalised weights)."""
+    cdef double total = 0.0
+    cdef Py_ssize_t s
+    for s in range(t):
+        total = total + lp[s]
+    return total
+
+
 def leave_out_iterate(int threads, const int64_t[::1] order, const int64_t[::1] bounds,
                       int64_t n_first,
                       const double[:, ::1] lam, const double[:, ::1] r,
@@ -230,9 +239,7 @@ def side_sums(int threads, const int64_t[::1] order, const int64_t[::1] bounds,
                     p = order[start + i]
                     lp = &lam[p, 0]
                     ep = &e[p, 0]
-                    total = 0.0
-                    for s in range(t):
-                        total = total + lp[s]
+                    total = _pair_total(lp, t)
                     root = 1.0 / sqrt(total)
                     for s in range(t):
                         ub[i * t + s] = lp[s] * root
@@ -308,9 +315,7 @@ def bias_traces(int threads, const int64_t[::1] order, const int64_t[::1] bounds
                 for i in range(nb):
                     p = order[start + i]
                     lp = &lam[p, 0]
-                    total = 0.0
-                    for s in range(t):
-                        total = total + lp[s]
+                    total = _pair_total(lp, t)
                     root = 1.0 / sqrt(total)
                     for s in range(t):
                         ub[i * t + s] = lp[s] * root
@@ -325,9 +330,7 @@ def bias_traces(int threads, const int64_t[::1] order, const int64_t[::1] bounds
                 for i in range(nb):
                     p = order[start + i]
                     lp = &lam[p, 0]
-                    total = 0.0
-                    for s in range(t):
-                        total = total + lp[s]
+                    total = _pair_total(lp, t)
                     root = 1.0 / sqrt(total)
                     for m in range(k):
                         xp = &xt[m, p, 0]
