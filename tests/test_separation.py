@@ -170,10 +170,10 @@ def test_regressor_plus_fixed_effect_needs_relu() -> None:
     assert (report.by_fe, report.by_simplex, report.by_relu) == (0, 0, int(expected.sum()))
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_relu_matches_the_exact_programme_on_sparse_panels(seed: int) -> None:
-    """Three-way panels with many zeros and a dummy on some zero rows; with the fixed effects
-    the dummy separates more rows than the ones it covers (seeds 0, 3, 5)."""
+def three_way_panel(seed: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """A seeded three-way panel (exporter-year, importer-year and pair effects) with many zeros
+    and a dummy on some zero rows, the groups with no positive outcome dropped; with the fixed
+    effects the dummy separates more rows than the ones it covers (seeds 0, 3, 5)."""
     rng = np.random.default_rng(seed)
     n_c, n_t = 7, 4
     ex, im, t = (a.ravel() for a in np.meshgrid(*map(np.arange, (n_c, n_c, n_t)), indexing="ij"))
@@ -184,8 +184,14 @@ def test_relu_matches_the_exact_programme_on_sparse_panels(seed: int) -> None:
     X = np.column_stack([rng.uniform(size=ex.size), (rng.random(ex.size) < 0.3) & (y == 0)])
     codes = [ex * n_t + t, im * n_t + t, ex * n_c + im]
     keep = ~fe_separated(y, codes)
-    y, X = y[keep], X[keep]
     codes = [np.unique(c[keep], return_inverse=True)[1] for c in codes]
+    return y[keep], X[keep], codes
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_relu_matches_the_exact_programme_on_sparse_panels(seed: int) -> None:
+    """Three-way panels with many zeros and a dummy on some zero rows (:func:`three_way_panel`)."""
+    y, X, codes = three_way_panel(seed)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         got = relu_separated(y, X, codes)

@@ -12,26 +12,10 @@ import warnings
 
 import numpy as np
 import pytest
+from test_separation import three_way_panel
 
 from migtrade.estimation import separation as sep
 from migtrade.estimation.separation import relu_separated, simplex_separated
-
-
-def three_way_panel(seed: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    """Exporter-year, importer-year and pair effects, many zeros, a regressor that is 1 on some
-    zero rows only (separation planted in a regressor combined with the fixed effects)."""
-    rng = np.random.default_rng(seed)
-    n_c, n_t = 7, 4
-    ex, im, t = (a.ravel() for a in np.meshgrid(*map(np.arange, (n_c, n_c, n_t)), indexing="ij"))
-    off = ex != im
-    ex, im, t = ex[off], im[off], t[off]
-    size = rng.normal(-0.5, 1.2, n_c)
-    y = rng.poisson(np.exp(size[ex] + size[im] + rng.normal(0, 0.8, ex.size))).astype(float)
-    X = np.column_stack([rng.uniform(size=ex.size), (rng.random(ex.size) < 0.3) & (y == 0)])
-    codes = [ex * n_t + t, im * n_t + t, ex * n_c + im]
-    keep = ~sep.fe_separated(y, codes)
-    codes = [np.unique(c[keep], return_inverse=True)[1] for c in codes]
-    return y[keep], X[keep], codes
 
 
 def explicit_residual(u: np.ndarray, X: np.ndarray, codes: list[np.ndarray],
