@@ -86,5 +86,6 @@ def test_one_command_app_runs_as_the_whole_app(cli: Runner, small_csv: Path) -> 
     # A misspelt command and an unknown option end in one line and exit 2, as before.
     code, _, err = cli("estimat", "x")
     assert code == 2 and err.count("\n") == 1 and "No such command" in err
+    assert "Did you mean 'estimate'? Run with --help" in err  # one stop, not "?."
     code, _, err = cli("estimate", "y ~ x", "--data", str(small_csv), "--bogus")
     assert code == 2 and err.count("\n") == 1 and "--bogus" in err

@@ -72,7 +72,8 @@ class MigtradeGroup(TyperGroup):
         except _click_exceptions() as exc:
             message = " ".join(str(exc.format_message()).split()).rstrip(".")  # type: ignore[attr-defined]
             # Empty when click already printed the help (no arguments given).
-            line = f"migtrade: error: {message}. Run with --help for usage." if message else None
+            end = "" if message.endswith(("?", "!")) else "."
+            line = f"migtrade: error: {message}{end} Run with --help for usage." if message else None
             _fail(line, getattr(exc, "exit_code", 2), standalone_mode)
         # Without standalone mode click returns the code of a typer.Exit instead of raising it.
         if isinstance(result, int) and result and standalone_mode:
