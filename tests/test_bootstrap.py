@@ -272,7 +272,8 @@ def test_score_replications_equal_the_explicit_formula(kind: WeightKind, fe_term
 @pytest.mark.parametrize("kind", list(WeightKind))
 def test_joint_score_replications_equal_the_explicit_formula(kind: WeightKind, byte_table: bool,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    """Three tested combinations of one fit (shared s_g) in one pass over the draws, through the
+    """Three tested combinations of one fit (shared s_g) and two of another (its own s_g, as the
+    restricted fits' beside the unrestricted one) in one pass over the draws, through the
     table of byte or of half-byte sums, several row blocks and bands of byte positions, against
     t*(v) computed from the weights for each combination alone."""
     from migtrade.estimation.bootstrap import kernels, weights
@@ -282,15 +283,15 @@ def test_joint_score_replications_equal_the_explicit_formula(kind: WeightKind, b
     monkeypatch.setattr(weights, "CHUNK_CELLS", 50_000)  # chunks of 399 packed rows: two blocks
     monkeypatch.setattr(kernels, "BYTE_TABLE_BYTES", 1 << 30 if byte_table else 0)
     rng = np.random.default_rng(8)
-    s = rng.normal(size=(g, 3))
+    s, s_other = rng.normal(size=(g, 3)), rng.normal(size=(g, 3))
     pieces = []
-    for _ in range(3):
+    for fit_s in (s, s, s_other, s, s_other):  # the fits' pieces interleaved
         a, q = rng.normal(size=3), rng.normal(size=(g, 3)) / g
-        pieces.append(ClusterPieces(a=a, s=s, c=s @ a, q=q, f=None))
+        pieces.append(ClusterPieces(a=a, s=fit_s, c=fit_s @ a, q=q, f=None))
     plan = DrawPlan(kind, 1200, 3, g)
     V = np.vstack([ch.matrix(g, WEIGHTS[kind]) for ch in plan.chunks()])
     for piece, got in zip(pieces, joint_replications(pieces, plan), strict=True):
-        resid = V * piece.c - (V @ s) @ piece.q.T
+        resid = V * piece.c - (V @ piece.s) @ piece.q.T
         expected = (V @ piece.c) / np.sqrt(np.einsum("bg,bg->b", resid, resid))
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
 
@@ -398,3 +399,21 @@ def test_bootstrap_terms_limit_the_work_to_the_terms_asked(tmp_path) -> None:
                            (["--bootstrap-terms", "x1"], "without a bootstrap")):
         code, _, err = cli(*base, *extra)
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("formula", ["flow ~ x1 + x2 | firm", "flow ~ x1 + x2"])
+def test_score_p_values_alone_equal_those_with_intervals(formula: str) -> None:
+    """With the null imposed and p-values alone, the restricted fits come first and their draws
+    share one pass with the unrestricted ones; with intervals each test runs on its own. Fixed
+    effects nested in the clusters (or none) keep the fixed-effect term out, so both take the
+    joint pass: same draws, same restricted fit at 0, hence the same statistics (to the
+    rounding of the sums) and the same p-values."""
+    frame = _panel(seed=5, clusters=30)
+    alone = _boot(formula, frame, model="ppml", reps=999, invert_intervals=False)
+    searched = _boot(formula, frame, model="ppml", reps=999)
+    for term in ("x1", "x2"):
+        a, b = alone.bootstrap[term], searched.bootstrap[term]
+        assert a["statistic"] == pytest.approx(b["statistic"], rel=1e-10)
+        assert a["p_value"] == b["p_value"]
+        assert a["interval"] == "bootstrap-t (unrestricted)"
+        assert b["interval"] == "test inversion"

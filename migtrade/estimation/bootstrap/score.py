@@ -161,17 +161,27 @@ class ClusterPieces:
 
 
 def joint_replications(pieces: Sequence[ClusterPieces], plan: DrawPlan) -> list[np.ndarray]:
-    """The B bootstrap statistics t*(v) of each of ``pieces`` (of one fit, so sharing s and
+    """The B bootstrap statistics t*(v) of each of ``pieces`` (of one fit or of several, all
     without the fixed-effect term), from one pass over the draws.
 
     Σ_g r_g^2 = Σ v_g^2 c_g^2 - 2 S'L + S'QS with S = Σ v_g s_g, L = Σ v_g c_g q_g and
-    Q = Σ q_g q_g': S is common to all, so T tested combinations need k + T k linear forms and T
-    quadratic forms of v, summed together by one pass of the kernel over the packed draws.
+    Q = Σ q_g q_g': S is common to the pieces of one fit, so T tested combinations of F fits need
+    F k + T k linear forms and T quadratic forms of v, summed together by one pass of the kernel
+    over the packed draws (on the gravity panel eight forms cost a fifth more than four, against
+    twice as much for two passes).
     """
-    first = pieces[0]
-    assert all(p.s is first.s and p.f is None for p in pieces)
-    k = first.s.shape[1]
-    forms = np.ascontiguousarray(np.vstack([first.s.T, *[(p.c[:, None] * p.q).T for p in pieces]]))
+    assert all(p.f is None for p in pieces)
+    rows: list[np.ndarray] = []
+    at: dict[int, int] = {}  # each fit's S: the first of its rows in the forms
+    for p in pieces:
+        if id(p.s) not in at:
+            at[id(p.s)] = sum(len(block) for block in rows)
+            rows.append(p.s.T)
+    cross_at = []
+    for p in pieces:
+        cross_at.append(sum(len(block) for block in rows))
+        rows.append((p.c[:, None] * p.q).T)
+    forms = np.ascontiguousarray(np.vstack(rows))
     c2 = np.ascontiguousarray(np.vstack([p.c * p.c for p in pieces]))
     grams = [p.q.T @ p.q for p in pieces]
     table, row_sums = kernels.lookup_table(forms), forms.sum(axis=1)  # for packed sign bits
@@ -186,9 +196,10 @@ def joint_replications(pieces: Sequence[ClusterPieces], plan: DrawPlan) -> list[
         else:
             assert chunk.codes is not None
             kernels.forms_from_codes(chunk.codes, plan.table.values, forms, c2, lin, quad)
-        total = lin[:, :k]
         for t, p in enumerate(pieces):
-            cross = lin[:, k * (t + 1):k * (t + 2)]
+            k = p.s.shape[1]
+            total = lin[:, at[id(p.s)]:at[id(p.s)] + k]
+            cross = lin[:, cross_at[t]:cross_at[t] + k]
             var = quad[:, t] - 2.0 * np.einsum("bk,bk->b", total, cross) \
                 + np.einsum("bk,kl,bl->b", total, grams[t], total)
             out[t][start:start + chunk.rows] = (total @ p.a) / np.sqrt(np.maximum(var, 1e-300))
@@ -203,8 +214,10 @@ class ScoreTest:
     def __init__(self, label: str, r: np.ndarray, estimate: float,
                  unrestricted: tuple[ClusterPieces, np.ndarray], y: np.ndarray,
                  weights: np.ndarray, cluster: np.ndarray, n_clusters: int,
-                 restricted: RestrictedFit, options: BootstrapOptions, plan: DrawPlan) -> None:
-        """``unrestricted``: the unrestricted fit's pieces for ``r`` and their replications."""
+                 restricted: RestrictedFit, options: BootstrapOptions, plan: DrawPlan,
+                 at_null: tuple[float, np.ndarray] | None = None) -> None:
+        """``unrestricted``: the unrestricted fit's pieces for ``r`` and their replications;
+        ``at_null``: the statistic and replications under r'beta = 0, when already computed."""
         self.label, self.r, self.estimate, self.y, self.w = label, r, estimate, y, weights
         self.cluster, self.n_clusters = cluster, n_clusters
         self.restricted, self.options, self.plan = restricted, options, plan
@@ -212,6 +225,7 @@ class ScoreTest:
         self.tstar_hat = unrestricted[1]
         self.se = float(np.sqrt(self.c_hat @ self.c_hat))
         self.fits = 0
+        self.at_null = at_null
 
     def pieces(self, fit: PoissonScores) -> ClusterPieces:
         """The cluster sums of ``fit`` for this test."""
@@ -234,7 +248,7 @@ class ScoreTest:
             t0 = self.estimate / self.se if self.se > 0 else 0.0
             tstar0 = self.tstar_hat
         else:
-            t0, tstar0 = self.imposed(0.0)
+            t0, tstar0 = self.at_null if self.at_null is not None else self.imposed(0.0)
             if self.options.invert_intervals:
                 def gap(beta0: float) -> float:
                     t, ts = self.imposed(beta0)
@@ -266,14 +280,29 @@ def score_bootstrap(targets: Mapping[str, np.ndarray], beta: np.ndarray,
     options.check_level(plan.draws, conf_level, n_clusters)
     pieces = ClusterPieces.of_each(unrestricted, list(targets.values()), y, weights, cluster,
                                    n_clusters)
-    # The unrestricted replications of every combination from one pass over the draws.
-    tstars = [p.replications(plan) for p in pieces] if not pieces or pieces[0].f is not None else \
-        joint_replications(pieces, plan)
+    rs = list(targets.values())
+    dense = bool(pieces) and pieces[0].f is not None
+    at_null: list[tuple[float, np.ndarray] | None] = [None] * len(rs)
+    if dense or not pieces:
+        tstars = [p.replications(plan) for p in pieces]
+    elif options.impose_null and not options.invert_intervals:
+        # p-values alone: each restricted fit first, then the unrestricted and restricted
+        # replications of every combination from one pass over the draws. (An interval search
+        # fits one combination at a time from its fits at 0, so it keeps the order below.)
+        nulls = [ClusterPieces.of(restricted(r, 0.0), r, y, weights, cluster, n_clusters)
+                 for r in rs]
+        both = joint_replications([*pieces, *nulls], plan)
+        tstars = both[:len(rs)]
+        at_null = [(p.statistic(), ts) for p, ts in zip(nulls, both[len(rs):], strict=True)]
+    else:
+        # The unrestricted replications of every combination from one pass over the draws.
+        tstars = joint_replications(pieces, plan)
     out: dict[str, TermBootstrap] = {}
     notes: list[str] = []
-    for (label, r), piece, tstar in zip(targets.items(), pieces, tstars, strict=True):
+    for (label, r), piece, tstar, null in zip(targets.items(), pieces, tstars, at_null,
+                                              strict=True):
         test = ScoreTest(label, r, float(r @ beta), (piece, tstar), y, weights, cluster,
-                         n_clusters, restricted, options, plan)
+                         n_clusters, restricted, options, plan, at_null=null)
         out[label], more = test.run(conf_level)
         notes.extend(more)
     return out, notes
