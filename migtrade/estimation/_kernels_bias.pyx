@@ -78,6 +78,29 @@ cdef inline double _pair_total(const double* lp, Py_ssize_t t) noexcept nogil:
     return total
 
 
+cdef inline void _load_block(const int64_t* pairs, Py_ssize_t nb, const double* lam,
+                             const double* e, Py_ssize_t t, double* ub, double* eb,
+                             double* dl) noexcept nogil:
+    """A block of ``nb`` pairs (rows ``pairs[i]`` of the (pairs, t) grids lam and e) copied
+    into the T x nb column-major blocks the BLAS products read: ``ub`` the pairs' fitted means
+    over the root of their totals, ``eb`` their residuals; ``dl`` (unless NULL) adds up the
+    fitted means by period."""
+    cdef Py_ssize_t i, s
+    cdef const double* lp
+    cdef const double* ep
+    cdef double root
+    for i in range(nb):
+        lp = lam + pairs[i] * t
+        ep = e + pairs[i] * t
+        root = 1.0 / sqrt(_pair_total(lp, t))
+        for s in range(t):
+            ub[i * t + s] = lp[s] * root
+            eb[i * t + s] = ep[s]
+        if dl != NULL:
+            for s in range(t):
+                dl[s] += lp[s]
+
+
 def leave_out_iterate(int threads, const int64_t[::1] order, const int64_t[::1] bounds,
                       int64_t n_first,
                       const double[:, ::1] lam, const double[:, ::1] r,
@@ -201,16 +224,13 @@ def side_sums(int threads, const int64_t[::1] order, const int64_t[::1] bounds,
     rank-k updates (BLAS dsyrk) over blocks of pairs."""
     cdef Py_ssize_t t = lam.shape[1]
     cdef Py_ssize_t n_countries = bounds.shape[0] - 1
-    cdef Py_ssize_t c, i, p, s, q, start, stop, nb
+    cdef Py_ssize_t c, s, q, start, stop, nb
     cdef double* buf
     cdef double* ub
     cdef double* eb
     cdef double* gu
     cdef double* ge
     cdef double* dl
-    cdef const double* lp
-    cdef const double* ep
-    cdef double total, root
     cdef double one = 1.0
     cdef double beta
     cdef int nn, kk
@@ -235,16 +255,7 @@ def side_sums(int threads, const int64_t[::1] order, const int64_t[::1] bounds,
                 nb = stop - start
                 if nb > CHUNK:
                     nb = CHUNK
-                for i in range(nb):
-                    p = order[start + i]
-                    lp = &lam[p, 0]
-                    ep = &e[p, 0]
-                    total = _pair_total(lp, t)
-                    root = 1.0 / sqrt(total)
-                    for s in range(t):
-                        ub[i * t + s] = lp[s] * root
-                        eb[i * t + s] = ep[s]
-                        dl[s] += lp[s]
+                _load_block(&order[start], nb, &lam[0, 0], &e[0, 0], t, ub, eb, dl)
                 # Column-major: the blocks are T x nb, and g = block block' (lower triangle).
                 nn = <int> t
                 kk = <int> nb
@@ -312,14 +323,7 @@ def bias_traces(int threads, const int64_t[::1] order, const int64_t[::1] bounds
                 nb = stop - start
                 if nb > CHUNK:
                     nb = CHUNK
-                for i in range(nb):
-                    p = order[start + i]
-                    lp = &lam[p, 0]
-                    total = _pair_total(lp, t)
-                    root = 1.0 / sqrt(total)
-                    for s in range(t):
-                        ub[i * t + s] = lp[s] * root
-                        eb[i * t + s] = e[p, s]
+                _load_block(&order[start], nb, &lam[0, 0], &e[0, 0], t, ub, eb, NULL)
                 # Y = E H+, Z = U M (rows: pairs); column-major: Y' = H+ E', both symmetric.
                 nn = <int> t
                 kk = <int> nb
