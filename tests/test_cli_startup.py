@@ -89,3 +89,15 @@ def test_one_command_app_runs_as_the_whole_app(cli: Runner, small_csv: Path) -> 
     assert "Did you mean 'estimate'? Run with --help" in err  # one stop, not "?."
     code, _, err = cli("estimate", "y ~ x", "--data", str(small_csv), "--bogus")
     assert code == 2 and err.count("\n") == 1 and "--bogus" in err
+
+
+def test_each_command_module_registers_the_command_of_its_name() -> None:
+    """The console script picks the module by the first argument: each module must register
+    exactly the command named as it, or that command would be missing from its one-command app."""
+    import typer.main
+
+    from migtrade.cli.app import COMMAND_MODULES, build_app
+
+    for name in COMMAND_MODULES:
+        group = typer.main.get_command(build_app((name,)))
+        assert sorted(group.commands) == [name]  # type: ignore[attr-defined]
