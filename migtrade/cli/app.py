@@ -20,6 +20,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import typer
 from typer.core import TyperGroup
 
+from migtrade.cli.coercion import PlainValues, install
 from migtrade.version import __version__
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ def _keep_freed_memory() -> None:
         pass
 
 
-class MigtradeGroup(TyperGroup):
+class MigtradeGroup(PlainValues, TyperGroup):
     """The root command, with the one error handler of the program.
 
     User mistakes (:class:`~migtrade.errors.MigtradeError`) and command-line mistakes caught by
@@ -62,6 +63,7 @@ class MigtradeGroup(TyperGroup):
              windows_expand_args: bool = True, **extra: Any) -> Any:
         from migtrade.errors import MigtradeError
 
+        install(self)  # plain option values converted without pydantic (cli.coercion)
         try:
             result = super().main(args, prog_name, complete_var, standalone_mode=False,
                                   windows_expand_args=windows_expand_args, **extra)

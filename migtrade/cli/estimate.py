@@ -9,6 +9,7 @@ from typing import Any
 import typer
 from typer.core import TyperCommand
 
+from migtrade.cli.coercion import PlainValues
 from migtrade.estimation.options import SEPARATION_METHODS, Model
 
 
@@ -68,7 +69,7 @@ def bare_flag_values(args: list[str]) -> list[str]:
     return out
 
 
-class EstimateCommand(TyperCommand):
+class EstimateCommand(PlainValues, TyperCommand):
     """``migtrade estimate``, whose ``--bias-correction`` may be given without a method."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
