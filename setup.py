@@ -23,6 +23,7 @@ KERNELS = {
     "migtrade.estimation._kernels_cg": "migtrade/estimation/_kernels_cg.pyx",
     "migtrade.estimation._kernels_crossed": "migtrade/estimation/_kernels_crossed.pyx",
     "migtrade.estimation._kernels_schur": "migtrade/estimation/_kernels_schur.pyx",
+    "migtrade.estimation._kernels_blocks": "migtrade/estimation/_kernels_blocks.pyx",
     "migtrade.estimation._kernels_bias": "migtrade/estimation/_kernels_bias.pyx",
     "migtrade.estimation.bootstrap._kernels": "migtrade/estimation/bootstrap/_kernels.pyx",
 }

@@ -23,6 +23,7 @@ COMPILED = [
     "migtrade.estimation._kernels_cg",
     "migtrade.estimation._kernels_crossed",
     "migtrade.estimation._kernels_schur",
+    "migtrade.estimation._kernels_blocks",
     "migtrade.estimation._kernels_bias",
     "migtrade.estimation.bootstrap._kernels",
 ]
