@@ -13,10 +13,12 @@ import numpy as np
 import pytest
 
 from migtrade.estimation.absorb import Absorber
+from migtrade.estimation.bootstrap import restricted
 from migtrade.estimation.bootstrap.restricted import (
     FitPoint,
     PoissonModel,
     RestrictedFits,
+    path_start,
     restricted_fit,
 )
 from migtrade.estimation.ppml import PoissonFit, fit_ppml
@@ -75,11 +77,13 @@ def test_restricted_fit_from_the_estimate_equals_a_fit_from_scratch(r: np.ndarra
     np.testing.assert_allclose(fit.point.x_tilde, expected, atol=1e-7)
 
 
-def test_the_newton_start_needs_few_steps_and_a_near_fit_one() -> None:
-    """From the unrestricted fit moved to the null by the first-order step of the other
-    parameters, IRLS converges in at most three steps for a null 2 to 6 standard errors away
-    (a fit from scratch takes 5 here); from a restricted fit at a value a thousandth of a
-    standard error away, as in the interval search, in one. Each is the fit from scratch."""
+def test_the_path_start_needs_one_step() -> None:
+    """From the unrestricted fit moved to the null along the path of restricted fits (to the
+    third order: the Newton step predicts a relative rise in deviance of 1e-3 and more here),
+    IRLS converges in one step for a null 2 to 6 standard errors away (a fit from scratch takes
+    5 here; from the Newton start alone it took up to three); from a restricted fit at a value
+    a thousandth of a standard error away, as in the interval search, in one from the Newton
+    start. Each is the fit from scratch."""
     y, X, codes, offset = _data(seed=5)
     w = np.ones_like(y)
     absorber = Absorber(codes)
@@ -87,7 +91,7 @@ def test_the_newton_start_needs_few_steps_and_a_near_fit_one() -> None:
     se = float(np.sqrt(full.bread[0, 0]))
     fits = RestrictedFits(PoissonModel(y=y, weights=w, absorber=absorber), _point(full), **OPTS)
     r = np.array([1.0, 0.0, 0.0])
-    for distance, most_steps in ((-6.0, 3), (2.0, 3), (2.001, 1), (-6.001, 1)):
+    for distance, most_steps in ((-6.0, 1), (2.0, 1), (2.001, 1), (-6.001, 1)):
         beta0 = float(full.beta[0]) + distance * se
         fit = fits(r, beta0)
         assert fit.steps <= most_steps, (distance, fit.steps)
@@ -107,3 +111,39 @@ def test_without_fixed_effects() -> None:
     scratch = fit_ppml(y, np.asfortranarray(Xc[:, [0, 2, 3]]), ["one", "b", "c"], None, w,
                        offset=offset, tol=TOL)
     np.testing.assert_allclose(fit.mu, scratch.mu, rtol=1e-6)
+
+
+@pytest.mark.parametrize("with_fe", [True, False])
+def test_the_path_start_is_exact_to_the_third_order(with_fe: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The start's error against the converged restricted fit, as the null moves away from the
+    estimate: doubling the distance multiplies it by 4 from the Newton start (error of order
+    Δ²) and by 16 from the third-order one (order Δ⁴), which the derivatives of the path in the
+    module notes promise; a wrong sign or factor in a term leaves an error of order Δ² or Δ³
+    (ratio 4 or 8). The terms' demeanings are made exact here (their loose tolerance would put
+    a floor under the smallest errors); the bounds leave room for the next order's share."""
+    monkeypatch.setattr(restricted, "START_INNER_TOL", 1e-13)
+    y, X, codes, offset = _data(seed=5)
+    w = np.ones_like(y)
+    if with_fe:
+        absorber: Absorber | None = Absorber(codes)
+        design, names = X, ["a", "b", "c"]
+    else:
+        absorber, design = None, np.column_stack([np.ones_like(y), X])
+        names = ["one", "a", "b", "c"]
+    full = fit_ppml(y, np.asfortranarray(design), names, absorber, w, offset=offset, tol=TOL)
+    model = PoissonModel(y=y, weights=w, absorber=absorber)
+    r = np.zeros(design.shape[1])
+    r[-3] = 1.0
+    se = float(np.sqrt(r @ full.bread @ r))
+    errors: dict[int, list[float]] = {1: [], 3: []}
+    for distance in (2.0, 4.0, 8.0):
+        beta0 = float(r @ full.beta) + distance * se
+        exact = np.log(_scratch(y, design, absorber, offset, r, beta0).mu)
+        for order, errs in errors.items():
+            start = path_start(model, _point(full), r, beta0, fe_maxiter=10_000, order=order)
+            errs.append(float(np.max(np.abs(start.eta - exact))))
+    for near, far in zip(errors[1][:-1], errors[1][1:], strict=True):
+        assert 3.5 < far / near < 4.5
+    for near, far in zip(errors[3][:-1], errors[3][1:], strict=True):
+        assert 12.0 < far / near < 20.0
+    assert all(e3 < e1 / 100 for e1, e3 in zip(errors[1], errors[3], strict=True))
