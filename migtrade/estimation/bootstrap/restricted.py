@@ -146,13 +146,15 @@ def _demean(absorber: Absorber | None, weights: np.ndarray | None, cols: np.ndar
 
 
 def _column_std(block: np.ndarray) -> np.ndarray:
-    """The standard deviation of each column of the Fortran-ordered ``block``, through one
-    n-long scratch array (``block.std`` makes two temporaries of the whole block)."""
-    scratch = np.empty(block.shape[0])
+    """The standard deviation of each column of the Fortran-ordered ``block``, from its sum and
+    its sum of squares (two passes without a temporary; ``block.std`` makes two of the whole
+    block). Only a tolerance's scale: the cancellation of that formula does not matter."""
+    n = max(block.shape[0], 1)
     out = np.empty(block.shape[1])
     for j in range(block.shape[1]):
-        np.subtract(block[:, j], block[:, j].mean(), out=scratch)
-        out[j] = np.sqrt(float(scratch @ scratch) / max(block.shape[0], 1))
+        col = block[:, j]
+        mean = float(col.sum()) / n
+        out[j] = np.sqrt(max(float(col @ col) / n - mean * mean, 0.0))
     return out
 
 
@@ -166,6 +168,9 @@ def _higher_order_terms(absorber: Absorber | None, origin_w: np.ndarray, step: n
     weighted = None if absorber is None else absorber.with_weights(origin_w)
     col = np.empty((step.shape[0], 1), order="F")
     resid = col[:, 0]
+    # The restricted regressors' weighted cross-products, shared by both projections.
+    wdesign = design_t * origin_w[:, None]
+    gram_inv = np.linalg.pinv(wdesign.T @ design_t) if design_t.shape[1] else np.zeros((0, 0))
 
     def project(vec: np.ndarray) -> tuple[np.ndarray, int]:
         """``vec`` <- P vec in place; the restricted regressors' coefficients and the sweeps.
@@ -174,7 +179,7 @@ def _higher_order_terms(absorber: Absorber | None, origin_w: np.ndarray, step: n
         resid[:] = vec
         used = _demean(weighted, None, col, START_INNER_TOL, np.maximum(1.0, _column_std(col)),
                        fe_maxiter)
-        gamma, _ = solve_wls(design_t, resid, origin_w)
+        gamma = gram_inv @ (resid @ wdesign)
         resid[:] -= design_t @ gamma
         vec -= resid
         return gamma, used
