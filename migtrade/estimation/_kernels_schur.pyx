@@ -32,92 +32,222 @@ cdef inline Py_ssize_t _row(const Design* d, Py_ssize_t i) noexcept nogil:
     return i if d.order == NULL else d.order[i]
 
 
-cdef void _project(double* x, const Design* d, const double* a, double* acc) noexcept nogil:
-    """x <- (I - P_e)(x - D_o a) (``a`` may be NULL) and acc = D_o' W x, one pass over the rows."""
-    cdef int64_t g, l
-    cdef Py_ssize_t i, q, lo, hi, r
-    cdef double s, v, mean
-    cdef const double* w = d.w
-    for l in range(d.m):
-        acc[l] = 0.0
-    for g in range(d.n_groups):
-        lo = d.ptr[g]
-        hi = d.ptr[g + 1]
-        s = 0.0
-        for i in range(lo, hi):
-            r = _row(d, i)
-            v = x[r]
-            if a != NULL:
-                for q in range(d.n_o):
-                    v = v - a[_level(d, q, i)]
-                x[r] = v
-            s += w[i] * v
-        mean = s * d.inv_a[g]
-        for i in range(lo, hi):
-            r = _row(d, i)
-            v = x[r] - mean
-            x[r] = v
-            v = w[i] * v
-            for q in range(d.n_o):
-                acc[_level(d, q, i)] += v
-
-
-cdef void _apply_pair(const double* p, const Design* d, double* acc, double* buf) noexcept nogil:
-    """:func:`_apply` for two other dimensions (three fixed effects), their codes held apart."""
-    cdef const int32_t* c0 = d.codes + d.dims[0] * d.n
-    cdef const int32_t* c1 = d.codes + d.dims[1] * d.n
-    cdef const double* p0 = p + d.starts[0]
-    cdef const double* p1 = p + d.starts[1]
-    cdef double* acc0 = acc + d.starts[0]
-    cdef double* acc1 = acc + d.starts[1]
-    cdef const double* w = d.w
+cdef void _project_chunk(double* x, Py_ssize_t ldx, const int64_t* cols, Py_ssize_t k,
+                         const Design* d, const double* a, bint write, int64_t g_lo,
+                         int64_t g_hi, double* acc, double* buf, double* mean) noexcept nogil:
+    """For the groups g_lo .. g_hi and every listed column: r = (I - P_e)(x - D_o a) (``a``
+    (m, k) row-major, or NULL for none), written to x when ``write``; acc += D_o' W r, acc
+    (m, k) row-major. A group's values of x - D_o a wait in ``buf`` while the mean is formed.
+    (The design's fields are read into locals: the extensions are compiled without strict
+    aliasing, so a store through ``acc`` would make the compiler read them again.)"""
+    cdef int64_t g
+    cdef Py_ssize_t i, q, j, lo, hi, r, l
+    cdef double v, wv, wi
+    cdef double* b
+    cdef const int32_t* codes = d.codes
+    cdef const int64_t* dims = d.dims
+    cdef const int64_t* starts = d.starts
     cdef const int64_t* ptr = d.ptr
+    cdef const int64_t* order = d.order
+    cdef const double* w = d.w
+    cdef const double* inv_a = d.inv_a
+    cdef Py_ssize_t n = d.n, n_o = d.n_o
+    for g in range(g_lo, g_hi):
+        lo = ptr[g]
+        hi = ptr[g + 1]
+        for j in range(k):
+            mean[j] = 0.0
+        for i in range(lo, hi):
+            r = i if order == NULL else order[i]
+            wi = w[i]
+            b = buf + (i - lo) * k
+            for j in range(k):
+                b[j] = x[cols[j] * ldx + r]
+            if a != NULL:
+                for q in range(n_o):
+                    l = (starts[q] + codes[dims[q] * n + i]) * k
+                    for j in range(k):
+                        b[j] = b[j] - a[l + j]
+            for j in range(k):
+                mean[j] += wi * b[j]
+        for j in range(k):
+            mean[j] = mean[j] * inv_a[g]
+        for i in range(lo, hi):
+            r = i if order == NULL else order[i]
+            wi = w[i]
+            b = buf + (i - lo) * k
+            for j in range(k):
+                b[j] = b[j] - mean[j]
+            if write:
+                for j in range(k):
+                    x[cols[j] * ldx + r] = b[j]
+            for q in range(n_o):
+                l = (starts[q] + codes[dims[q] * n + i]) * k
+                for j in range(k):
+                    acc[l + j] += wi * b[j]
+
+
+cdef void _apply_pair1(const double* p, Py_ssize_t k, Py_ssize_t j0, const Design* d,
+                       int64_t g_lo, int64_t g_hi, double* acc, double* buf) noexcept nogil:
+    """:func:`_apply_pair4` for one column alone (the tightest loop)."""
     cdef int64_t g
     cdef Py_ssize_t i, lo, hi
-    cdef double s, t, mean, u
-    for g in range(d.n_groups):
+    cdef double t, s
+    cdef const int64_t* ptr = d.ptr
+    cdef const double* w = d.w
+    cdef const double* inv_a = d.inv_a
+    cdef const int32_t* c0 = d.codes + d.dims[0] * d.n
+    cdef const int32_t* c1 = d.codes + d.dims[1] * d.n
+    cdef const double* p0 = p + d.starts[0] * k + j0
+    cdef const double* p1 = p + d.starts[1] * k + j0
+    cdef double* a0 = acc + d.starts[0] * k + j0
+    cdef double* a1 = acc + d.starts[1] * k + j0
+    for g in range(g_lo, g_hi):
         lo = ptr[g]
         hi = ptr[g + 1]
         s = 0.0
         for i in range(lo, hi):
-            t = p0[c0[i]] + p1[c1[i]]
+            t = p0[c0[i] * k] + p1[c1[i] * k]
             buf[i - lo] = t
-            s += w[i] * t
-        mean = s * d.inv_a[g]
+            s = s + w[i] * t
+        s = s * inv_a[g]
         for i in range(lo, hi):
-            u = w[i] * (buf[i - lo] - mean)
-            acc0[c0[i]] += u
-            acc1[c1[i]] += u
+            t = w[i] * (buf[i - lo] - s)
+            a0[c0[i] * k] += t
+            a1[c1[i] * k] += t
 
 
-cdef void _apply(const double* p, const Design* d, double* acc, double* buf) noexcept nogil:
-    """acc = S p = D_o' W (I - P_e) D_o p in one pass over the rows.
+cdef void _apply_pair4(const double* p, Py_ssize_t k, Py_ssize_t j0, Py_ssize_t kk,
+                       const Design* d, int64_t g_lo, int64_t g_hi, double* acc,
+                       double* buf) noexcept nogil:
+    """acc += S p over the groups g_lo .. g_hi for the columns j0 .. j0 + kk - 1 (kk <= 4) of
+    the row-major (m, k) ``p``, two other dimensions: the columns' sums in registers."""
+    cdef int64_t g
+    cdef Py_ssize_t i, lo, hi
+    cdef double t, wi, m0, m1, m2, m3, inv
+    cdef double* b
+    cdef const int64_t* ptr = d.ptr
+    cdef const double* w = d.w
+    cdef const double* inv_a = d.inv_a
+    cdef const int32_t* c0 = d.codes + d.dims[0] * d.n
+    cdef const int32_t* c1 = d.codes + d.dims[1] * d.n
+    cdef const double* p0 = p + d.starts[0] * k + j0
+    cdef const double* p1 = p + d.starts[1] * k + j0
+    cdef double* a0 = acc + d.starts[0] * k + j0
+    cdef double* a1 = acc + d.starts[1] * k + j0
+    cdef const double* s0
+    cdef const double* s1
+    cdef double* t0
+    cdef double* t1
+    for g in range(g_lo, g_hi):
+        lo = ptr[g]
+        hi = ptr[g + 1]
+        m0 = 0.0
+        m1 = 0.0
+        m2 = 0.0
+        m3 = 0.0
+        b = buf
+        for i in range(lo, hi):
+            wi = w[i]
+            s0 = p0 + c0[i] * k
+            s1 = p1 + c1[i] * k
+            t = s0[0] + s1[0]
+            b[0] = t
+            m0 = m0 + wi * t
+            if kk > 1:
+                t = s0[1] + s1[1]
+                b[1] = t
+                m1 = m1 + wi * t
+                if kk > 2:
+                    t = s0[2] + s1[2]
+                    b[2] = t
+                    m2 = m2 + wi * t
+                    if kk > 3:
+                        t = s0[3] + s1[3]
+                        b[3] = t
+                        m3 = m3 + wi * t
+            b = b + 4
+        inv = inv_a[g]
+        m0 = m0 * inv
+        m1 = m1 * inv
+        m2 = m2 * inv
+        m3 = m3 * inv
+        b = buf
+        for i in range(lo, hi):
+            wi = w[i]
+            t0 = a0 + c0[i] * k
+            t1 = a1 + c1[i] * k
+            t = wi * (b[0] - m0)
+            t0[0] += t
+            t1[0] += t
+            if kk > 1:
+                t = wi * (b[1] - m1)
+                t0[1] += t
+                t1[1] += t
+                if kk > 2:
+                    t = wi * (b[2] - m2)
+                    t0[2] += t
+                    t1[2] += t
+                    if kk > 3:
+                        t = wi * (b[3] - m3)
+                        t0[3] += t
+                        t1[3] += t
+            b = b + 4
 
-    A group's gathered values wait in ``buf`` (the longest group) while the group's weighted
-    mean is formed, so its rows are read from memory once."""
-    cdef int64_t g, l
-    cdef Py_ssize_t i, q, lo, hi
-    cdef double s, v, mean
-    for l in range(d.m):
-        acc[l] = 0.0
-    if d.n_o == 2:
-        _apply_pair(p, d, acc, buf)
+
+cdef void _apply_chunk(const double* p, Py_ssize_t k, const Design* d, int64_t g_lo,
+                       int64_t g_hi, double* acc, double* buf, double* mean) noexcept nogil:
+    """acc += S p over the groups g_lo .. g_hi for the k columns of the row-major (m, k) ``p``:
+    per group, gather t_i = sum_q p[o_q(i)], take its weighted mean, and scatter
+    w_i (t_i - mean) back. A group's gathered values wait in ``buf`` while the mean is formed,
+    so its rows are read from memory once. (The design's fields are read into locals: the
+    extensions are compiled without strict aliasing, so a store through ``acc`` would make the
+    compiler read them again.)"""
+    cdef int64_t g
+    cdef Py_ssize_t i, q, j, lo, hi, l
+    cdef double u, wi
+    cdef double* b
+    cdef const int32_t* codes = d.codes
+    cdef const int64_t* dims = d.dims
+    cdef const int64_t* starts = d.starts
+    cdef const int64_t* ptr = d.ptr
+    cdef const double* w = d.w
+    cdef const double* inv_a = d.inv_a
+    cdef Py_ssize_t n = d.n, n_o = d.n_o
+    if n_o == 2:
+        for j in range(0, k, 4):
+            if k - j == 1:
+                _apply_pair1(p, k, j, d, g_lo, g_hi, acc, buf)
+            else:
+                _apply_pair4(p, k, j, min(4, k - j), d, g_lo, g_hi, acc, buf)
         return
-    for g in range(d.n_groups):
-        lo = d.ptr[g]
-        hi = d.ptr[g + 1]
-        s = 0.0
+    for g in range(g_lo, g_hi):
+        lo = ptr[g]
+        hi = ptr[g + 1]
+        for j in range(k):
+            mean[j] = 0.0
         for i in range(lo, hi):
-            v = 0.0
-            for q in range(d.n_o):
-                v += p[_level(d, q, i)]
-            buf[i - lo] = v
-            s += d.w[i] * v
-        mean = s * d.inv_a[g]
+            wi = w[i]
+            b = buf + (i - lo) * k
+            for j in range(k):
+                b[j] = 0.0
+            for q in range(n_o):
+                l = (starts[q] + codes[dims[q] * n + i]) * k
+                for j in range(k):
+                    b[j] = b[j] + p[l + j]
+            for j in range(k):
+                mean[j] += wi * b[j]
+        for j in range(k):
+            mean[j] = mean[j] * inv_a[g]
         for i in range(lo, hi):
-            v = d.w[i] * (buf[i - lo] - mean)
-            for q in range(d.n_o):
-                acc[_level(d, q, i)] += v
+            wi = w[i]
+            b = buf + (i - lo) * k
+            for j in range(k):
+                b[j] = wi * (b[j] - mean[j])
+            for q in range(n_o):
+                l = (starts[q] + codes[dims[q] * n + i]) * k
+                for j in range(k):
+                    acc[l + j] += b[j]
 
 
 cdef void _design(Design* d, const int32_t[:, ::1] codes, const int64_t[::1] dims,
@@ -136,65 +266,125 @@ cdef void _design(Design* d, const int32_t[:, ::1] codes, const int64_t[::1] dim
     d.m = m
 
 
-def schur_project(double[::1, :] x, const int64_t[::1] cols, const double[::1, :] a,
-                  double[::1, :] out, const int32_t[:, ::1] codes, const int64_t[::1] dims,
+cdef void _reduce(double* out, const double* parts, Py_ssize_t size, Py_ssize_t chunks) noexcept nogil:
+    """out (the first chunk's sums) += the other chunks' partial sums, in chunk order."""
+    cdef Py_ssize_t l, c
+    cdef double v
+    if chunks < 2:
+        return
+    for l in range(size):
+        v = out[l]
+        for c in range(chunks - 1):
+            v = v + parts[c * size + l]
+        out[l] = v
+
+
+cdef double* _partials(double* out, Py_ssize_t size, Py_ssize_t chunks) noexcept nogil:
+    """Zero ``out`` (the first chunk sums into it) and allocate zeroed sums for the others."""
+    cdef Py_ssize_t l
+    for l in range(size):
+        out[l] = 0.0
+    return <double*> calloc(max(chunks - 1, 1) * size, sizeof(double))
+
+
+cdef inline double* _part(double* out, double* parts, Py_ssize_t c, Py_ssize_t size) noexcept nogil:
+    return out if c == 0 else parts + (c - 1) * size
+
+
+def schur_project(double[::1, :] x, const int64_t[::1] cols, const double[:, ::1] a,
+                  double[:, ::1] out, const int32_t[:, ::1] codes, const int64_t[::1] dims,
                   const int64_t[::1] starts, const int64_t[::1] ptr, const int64_t[::1] order,
-                  const double[::1] w, const double[::1] inv_a, bint parallel):
-    """For each listed column c (the j-th): x[:, c] <- (I - P_e)(x[:, c] - D_o a[:, j]) (no
-    subtraction when ``a`` has no columns) and out[:, j] = D_o' W x[:, c]; columns in parallel."""
+                  const double[::1] w, const double[::1] inv_a, int64_t longest,
+                  const int64_t[::1] chunks, bint write, bint parallel):
+    """For the listed columns c_j of x: r_j = (I - P_e)(x[:, c_j] - D_o a[:, j]) (no
+    subtraction when ``a`` has no rows), written to x when ``write``, and out[:, j] =
+    D_o' W r_j (``a`` and ``out`` row-major (m, k)). The groups are split at ``chunks`` (a
+    fixed split: the same sums whatever the threads), chunks in parallel, their sums added in
+    chunk order."""
     cdef Design d
-    cdef Py_ssize_t j
+    cdef Py_ssize_t c
     cdef Py_ssize_t k = cols.shape[0]
+    cdef Py_ssize_t n_chunks = chunks.shape[0] - 1
+    cdef Py_ssize_t size = out.shape[0] * k
     cdef Py_ssize_t ldx = x.strides[1] // sizeof(double)
-    cdef Py_ssize_t lda = a.strides[1] // sizeof(double)
-    cdef Py_ssize_t ldo = out.strides[1] // sizeof(double)
-    cdef bint with_a = a.shape[1] > 0
+    cdef const double* ab = &a[0, 0] if a.shape[0] > 0 else NULL
     cdef double* xb
-    cdef const double* ab = &a[0, 0]
-    cdef double* ob
+    cdef double* parts
+    cdef double* bufs
+    cdef double* means
     if k == 0 or x.shape[0] == 0:
         return
     _design(&d, codes, dims, starts, ptr, order, w, inv_a, out.shape[0])
     xb = &x[0, 0]
-    ob = &out[0, 0]
-    with nogil:
-        if parallel:
-            for j in prange(k, schedule="dynamic", chunksize=1):
-                _project(xb + cols[j] * ldx, &d, ab + j * lda if with_a else NULL, ob + j * ldo)
-        else:
-            for j in range(k):
-                _project(xb + cols[j] * ldx, &d, ab + j * lda if with_a else NULL, ob + j * ldo)
-
-
-def schur_apply(const double[::1, :] p, double[::1, :] out, const int32_t[:, ::1] codes,
-                const int64_t[::1] dims, const int64_t[::1] starts, const int64_t[::1] ptr,
-                const double[::1] w, const double[::1] inv_a, int64_t longest, bint parallel):
-    """out[:, j] = S p[:, j] for every column, columns in parallel."""
-    cdef Design d
-    cdef Py_ssize_t j
-    cdef Py_ssize_t k = p.shape[1]
-    cdef Py_ssize_t ldp = p.strides[1] // sizeof(double)
-    cdef Py_ssize_t ldo = out.strides[1] // sizeof(double)
-    cdef const int64_t[::1] no_order = ptr[:0]
-    cdef const double* pb
-    cdef double* ob
-    cdef double* bufs
-    if k == 0 or codes.shape[1] == 0:
-        return
-    _design(&d, codes, dims, starts, ptr, no_order, w, inv_a, out.shape[0])
-    pb = &p[0, 0]
-    ob = &out[0, 0]
-    bufs = <double*> malloc((longest + 1) * k * sizeof(double))
-    if bufs == NULL:
+    parts = _partials(&out[0, 0], size, n_chunks)
+    bufs = <double*> malloc(n_chunks * (longest + 1) * k * sizeof(double))
+    means = <double*> malloc(n_chunks * k * sizeof(double))
+    if parts == NULL or bufs == NULL or means == NULL:
+        free(parts)
+        free(bufs)
+        free(means)
         raise MemoryError("no memory for the reduced conjugate-gradient solve")
     with nogil:
         if parallel:
-            for j in prange(k, schedule="dynamic", chunksize=1):
-                _apply(pb + j * ldp, &d, ob + j * ldo, bufs + j * (longest + 1))
+            for c in prange(n_chunks, schedule="dynamic", chunksize=1):
+                _project_chunk(xb, ldx, &cols[0], k, &d, ab, write, chunks[c], chunks[c + 1],
+                               _part(&out[0, 0], parts, c, size), bufs + c * (longest + 1) * k,
+                               means + c * k)
         else:
-            for j in range(k):
-                _apply(pb + j * ldp, &d, ob + j * ldo, bufs + j * (longest + 1))
+            for c in range(n_chunks):
+                _project_chunk(xb, ldx, &cols[0], k, &d, ab, write, chunks[c], chunks[c + 1],
+                               _part(&out[0, 0], parts, c, size), bufs + c * (longest + 1) * k,
+                               means + c * k)
+        _reduce(&out[0, 0], parts, size, n_chunks)
+    free(parts)
     free(bufs)
+    free(means)
+
+
+def schur_apply(const double[:, ::1] p, double[:, ::1] out, const int32_t[:, ::1] codes,
+                const int64_t[::1] dims, const int64_t[::1] starts, const int64_t[::1] ptr,
+                const double[::1] w, const double[::1] inv_a, int64_t longest,
+                const int64_t[::1] chunks, bint parallel):
+    """out = S p for the row-major (m, k) ``p``, every column in one pass over the rows; the
+    groups split at ``chunks`` as in :func:`schur_project`."""
+    cdef Design d
+    cdef Py_ssize_t c
+    cdef Py_ssize_t k = p.shape[1]
+    cdef Py_ssize_t n_chunks = chunks.shape[0] - 1
+    cdef Py_ssize_t size = out.shape[0] * k
+    cdef const int64_t[::1] no_order = ptr[:0]
+    cdef Py_ssize_t width = max(k, 4)  # the rows of a group's buffer: four columns at least
+    cdef const double* pb
+    cdef double* parts
+    cdef double* bufs
+    cdef double* means
+    if k == 0 or codes.shape[1] == 0 or out.shape[0] == 0:
+        return
+    _design(&d, codes, dims, starts, ptr, no_order, w, inv_a, out.shape[0])
+    pb = &p[0, 0]
+    parts = _partials(&out[0, 0], size, n_chunks)
+    bufs = <double*> malloc(n_chunks * (longest + 1) * width * sizeof(double))
+    means = <double*> malloc(n_chunks * k * sizeof(double))
+    if parts == NULL or bufs == NULL or means == NULL:
+        free(parts)
+        free(bufs)
+        free(means)
+        raise MemoryError("no memory for the reduced conjugate-gradient solve")
+    with nogil:
+        if parallel:
+            for c in prange(n_chunks, schedule="dynamic", chunksize=1):
+                _apply_chunk(pb, k, &d, chunks[c], chunks[c + 1],
+                             _part(&out[0, 0], parts, c, size),
+                             bufs + c * (longest + 1) * width, means + c * k)
+        else:
+            for c in range(n_chunks):
+                _apply_chunk(pb, k, &d, chunks[c], chunks[c + 1],
+                             _part(&out[0, 0], parts, c, size),
+                             bufs + c * (longest + 1) * width, means + c * k)
+        _reduce(&out[0, 0], parts, size, n_chunks)
+    free(parts)
+    free(bufs)
+    free(means)
 
 
 def schur_diagonal(const int32_t[:, ::1] codes, const int64_t[::1] dims,

@@ -13,8 +13,10 @@ where ``P_e`` takes weighted group means within e, and the residual is
 in runs of one e-group each (the panel sorted by e, or a sorted copy of the codes): for each run,
 gather ``t_i = sum_q p[o_q(i)]``, take its weighted mean over the run while the run sits in
 cache, and scatter ``w_i (t_i - mean)`` back to the run's other levels. Forming the residual and
-the right-hand side ``D_o' W r`` is one more pass. Each pass reads the codes and weights once per
-column, columns in parallel, each column on one thread (the same answer whatever the threads).
+the right-hand side ``D_o' W r`` is one more pass. Each pass reads the codes and weights once for
+all columns (a level's values of every column side by side, row-major), the rows split into a
+fixed number of runs of groups summed in parallel into copies of the result that are added in
+order (the same answer whatever the threads).
 
 The loops are C (:mod:`migtrade.estimation._kernels_schur`, compiled by pip at install time).
 """
@@ -33,28 +35,32 @@ if TYPE_CHECKING:
 
 def schur_project(x: np.ndarray, cols: np.ndarray, a: np.ndarray, out: np.ndarray,
                   codes: np.ndarray, dims: np.ndarray, starts: np.ndarray, ptr: np.ndarray,
-                  order: np.ndarray, w: np.ndarray, inv_a: np.ndarray, parallel: bool) -> None:
+                  order: np.ndarray, w: np.ndarray, inv_a: np.ndarray, longest: int,
+                  chunks: np.ndarray, write: bool, parallel: bool) -> None:
     """For the j-th listed column c of the Fortran-ordered float64 ``x``:
-    ``x[:, c] <- (I - P_e)(x[:, c] - D_o a[:, j])`` in place (no subtraction when ``a`` has no
-    columns) and ``out[:, j] = D_o' W x[:, c]``, one pass each, columns in parallel.
+    ``r = (I - P_e)(x[:, c] - D_o a[:, j])`` (no subtraction when ``a`` has no rows), written
+    to ``x[:, c]`` when ``write``, and ``out[:, j] = D_o' W r``; every column in one pass.
 
     ``codes`` (Q', n) int32 holds levels in the order of the e-groups' runs; ``dims`` its rows
     that are the other dimensions and ``starts`` where their levels start in the reduced system;
-    ``ptr`` the first row of each e-group (plus n); ``order`` the row of ``x`` behind each of
-    those rows (empty: the same rows); ``w`` the weights and ``inv_a`` the inverse weight sums
-    of the e-groups, in the same order.
+    ``ptr`` the first row of each e-group (plus n), ``longest`` the largest group; ``order``
+    the row of ``x`` behind each of those rows (empty: the same rows); ``w`` the weights and
+    ``inv_a`` the inverse weight sums of the e-groups, in the same order. ``a`` and ``out`` are
+    row-major (m, k): a level's values for every column side by side. The groups are split at
+    ``chunks`` into runs summed in parallel, each into its own copy of ``out``, the copies
+    added in order (the same sums whatever the threads).
     """
     _kernels_schur.schur_project(x, cols, a, out, codes, dims, starts, ptr, order, w, inv_a,
-                                 parallel)
+                                 longest, chunks, write, parallel)
 
 
 def schur_apply(p: np.ndarray, out: np.ndarray, codes: np.ndarray, dims: np.ndarray,
                 starts: np.ndarray, ptr: np.ndarray, w: np.ndarray, inv_a: np.ndarray,
-                longest: int, parallel: bool) -> None:
-    """``out[:, j] = S p[:, j]`` for the Fortran-ordered (m, k) ``p``, one pass over the rows per
-    column, columns in parallel; ``longest`` is the largest e-group (arguments as in
-    :func:`schur_project`)."""
-    _kernels_schur.schur_apply(p, out, codes, dims, starts, ptr, w, inv_a, longest, parallel)
+                longest: int, chunks: np.ndarray, parallel: bool) -> None:
+    """``out = S p`` for the row-major (m, k) ``p``, every column in one pass over the rows
+    (arguments as in :func:`schur_project`)."""
+    _kernels_schur.schur_apply(p, out, codes, dims, starts, ptr, w, inv_a, longest, chunks,
+                               parallel)
 
 
 def schur_diagonal(codes: np.ndarray, dims: np.ndarray, starts: np.ndarray, ptr: np.ndarray,

@@ -38,6 +38,11 @@ from migtrade.estimation.last_plan import LastPlan
 # Below this many cells (rows x columns) the columns run on the calling thread alone, as the other
 # kernels do: waking an OpenMP team costs more than it saves on small models.
 PARALLEL_MIN_CELLS = 200_000
+# A pass over the rows runs in this many runs of groups, each summing into its own copy of the
+# reduced system (added in order at the end), the runs in parallel; fewer when the rows are
+# fewer than ROWS_PER_LEVEL times the levels (the copies would cost more than the rows).
+PASS_CHUNKS = 4
+ROWS_PER_LEVEL = 8
 # Restarts of CG from the recomputed residual when the recursively updated one has drifted.
 RESTARTS = 20
 # CG iterations after which a block preconditioner made under other weights (the previous IRLS
@@ -136,6 +141,7 @@ class SchurPlan:
     m: int
     ptr: np.ndarray
     longest: int
+    chunks: np.ndarray  # the groups where the passes split the rows (see pass_chunks)
     # The blocks of the other two dimensions (planned when first asked for: ``direct`` does not
     # need them), the last preconditioners made and what they were made under.
     memo: dict[str, object] = field(default_factory=dict)
@@ -178,10 +184,22 @@ class SchurPlan:
             breaks = np.flatnonzero(e_sorted[1:] != e_sorted[:-1]) + 1
         ptr = np.concatenate([[0], breaks, [n]]).astype(np.int64)
         return cls(q_e=q_e, order=order, codes=sorted_codes, dims=dims, starts=starts[:-1].copy(),
-                   m=int(starts[-1]), ptr=ptr, longest=int(np.diff(ptr).max(initial=0)))
+                   m=int(starts[-1]), ptr=ptr, longest=int(np.diff(ptr).max(initial=0)),
+                   chunks=pass_chunks(ptr, int(starts[-1])))
 
 
 _LAST_PLAN: LastPlan[SchurPlan] = LastPlan()
+
+
+def pass_chunks(ptr: np.ndarray, m: int) -> np.ndarray:
+    """The groups at which a pass splits the rows: :data:`PASS_CHUNKS` runs of groups of about
+    equal rows, fewer when the rows are few next to the m levels (each run sums into m values
+    per column of its own). The split depends on the design alone, so the sums do not depend
+    on the number of threads."""
+    n = int(ptr[-1])
+    chunks = max(1, min(PASS_CHUNKS, n // max(1, ROWS_PER_LEVEL * m)))
+    cuts = np.searchsorted(ptr, np.arange(1, chunks) * n / chunks)
+    return np.unique(np.concatenate([[0], cuts, [ptr.size - 1]])).astype(np.int64)
 
 
 class CrossedBlocks:
@@ -293,21 +311,24 @@ class SchurProjector:
         return self.inv_s[:, None] * g
 
     def _project(self, x: np.ndarray, cols: np.ndarray, a: np.ndarray | None,
-                 parallel: bool) -> np.ndarray:
-        """x[:, cols] <- (I - P_e)(x[:, cols] - D_o a); returns D_o' W x[:, cols]."""
+                 parallel: bool, write: bool = True) -> np.ndarray:
+        """r = (I - P_e)(x[:, cols] - D_o a), written to x[:, cols] when ``write``; returns
+        D_o' W r, (m, k) row-major."""
         plan = self.plan
-        out = np.empty((plan.m, cols.size), order="F")
+        out = np.empty((plan.m, cols.size))
         kernels_schur.schur_project(
-            x, cols, np.empty((plan.m, 0), order="F") if a is None else np.asfortranarray(a), out,
+            x, cols, np.empty((0, cols.size)) if a is None else np.ascontiguousarray(a), out,
             self.codes, plan.dims, plan.starts, plan.ptr,
-            _NO_ORDER if plan.order is None else plan.order, self.w, self.inv_a, parallel)
+            _NO_ORDER if plan.order is None else plan.order, self.w, self.inv_a, plan.longest,
+            plan.chunks, write, parallel)
         return out
 
     def _apply(self, p: np.ndarray, parallel: bool) -> np.ndarray:
         plan = self.plan
-        out = np.empty_like(p, order="F")
-        kernels_schur.schur_apply(np.asfortranarray(p), out, self.codes, plan.dims, plan.starts,
-                                  plan.ptr, self.w, self.inv_a, plan.longest, parallel)
+        out = np.empty(p.shape)
+        kernels_schur.schur_apply(np.ascontiguousarray(p), out, self.codes, plan.dims,
+                                  plan.starts, plan.ptr, self.w, self.inv_a, plan.longest,
+                                  plan.chunks, parallel)
         return out
 
     def project(self, x: np.ndarray, tols: np.ndarray, maxiter: int) -> np.ndarray:
@@ -324,13 +345,17 @@ class SchurProjector:
         tols = np.asarray(tols, dtype=np.float64)
         passes = np.full(k, -1, dtype=np.int64)
         failed = np.zeros(k, dtype=bool)
-        g = self._project(x, np.arange(k, dtype=np.int64), None, parallel)
+        # The first pass only reads x: the last one forms (I - P_e)(x - D_o a) from x itself.
+        g = self._project(x, np.arange(k, dtype=np.int64), None, parallel, write=False)
         used = 1
         for restart in range(RESTARTS + 1):
             with np.errstate(invalid="ignore", over="ignore"):
                 worst = np.abs(g * self.inv_b[:, None]).max(axis=0, initial=0.0)
             failed |= ~np.isfinite(worst)
-            passes[(worst <= tols) & (passes < 0)] = used
+            done = (worst <= tols) & (passes < 0)
+            passes[done] = used
+            if restart == 0 and done.any():  # within tolerance once the pairs' means are off
+                self._project(x, np.flatnonzero(done).astype(np.int64), None, parallel)
             live = np.flatnonzero((passes < 0) & ~failed)
             if not live.size or used >= maxiter or restart == RESTARTS:
                 break
