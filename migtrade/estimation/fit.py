@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import platform
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -87,13 +87,15 @@ def _combined_codes(columns: pd.DataFrame) -> np.ndarray:
 
 
 def fit(formula: str | ModelSpec, frame: pd.DataFrame, options: EstimateOptions, *,
-        data_info: dict[str, Any] | None = None) -> Estimate:
+        data_info: dict[str, Any] | None = None,
+        release_data: Callable[[], None] | None = None) -> Estimate:
     """Estimate a gravity model under one checked :class:`EstimateOptions`, the object that
     ``migtrade estimate``, recipes and the Python API all build; see :func:`estimate`."""
     return estimate(formula, frame, model=options.model, vcov=options.vcov_spec,
                     where=options.where, weights=options.weights, offset=options.offset,
                     options=options.fit, data_info=data_info,
-                    bootstrap=options.bootstrap_options, bias_correction=options.bias)
+                    bootstrap=options.bootstrap_options, bias_correction=options.bias,
+                    release_data=release_data)
 
 
 def estimate(
@@ -109,6 +111,7 @@ def estimate(
     data_info: dict[str, Any] | None = None,
     bootstrap: BootstrapOptions | None = None,
     bias_correction: str | BiasCorrection | None = None,
+    release_data: Callable[[], None] | None = None,
 ) -> Estimate:
     """Estimate a gravity model.
 
@@ -131,6 +134,10 @@ def estimate(
         PPML only: ``"analytical"`` (Weidner & Zylkin 2021, :mod:`migtrade.estimation.bias`)
         or ``"jackknife"`` (:mod:`migtrade.estimation.jackknife_bias`). The corrected estimates
         and covariance are reported; the rest goes to ``result.bias_correction``.
+    release_data
+        Called once every array of the model has been taken from ``frame`` (before the sample
+        and the fit), for a caller that will not read ``frame`` again and may let its memory go;
+        not called with a bias correction, whose jackknife refits on the rows.
 
     Notes
     -----
@@ -184,6 +191,10 @@ def estimate(
     clus = _cluster_codes(sub, vc.clusters)
     for c in clus:
         missing_sub |= c < 0
+    bias_rows = sub if bias is not None else None  # the jackknife refits on these rows
+    del sub
+    if release_data is not None and bias_rows is None:
+        release_data()  # every array is built: the caller's table may go (peak memory)
     if MODELS[model].poisson:
         finite = np.isfinite(y_sub)
         if np.any(design.outcome_infinite):
@@ -205,16 +216,18 @@ def estimate(
             )
 
     # Statuses are decided on the filtered rows, then mapped back to every input row.
-    # A missing level (-1) is a missing row already; 0 stands in for it. Codes with none are
-    # used as they are, not copied (8 bytes a row and dimension held through the fit).
-    fe_codes_sub = [np.where(c < 0, 0, c) if c.size and c.min() < 0 else c
-                    for c in design.fe_codes]
+    # The sample and the separation checks take the codes as 32-bit integers, the absorb
+    # core's type, and the design's own 64-bit ones go at once (12 bytes a row and dimension
+    # fewer held through the checks). The outcome is copied only to put 0 in its missing rows.
+    fe_codes_sub = [_sample_codes(c) for c in design.fe_codes]
+    if not spec.is_iv:  # IV models read the codes of the design again
+        design = replace(design, fe_codes=())
     sample_sub = build_sample(
-        n_rows=len(sub),
-        excluded=np.zeros(len(sub), dtype=bool),
+        n_rows=len(y_sub),
+        excluded=np.zeros(len(y_sub), dtype=bool),
         missing=missing_sub,
         fe_codes=fe_codes_sub,
-        y=np.nan_to_num(y_sub),
+        y=np.nan_to_num(y_sub) if np.isnan(y_sub).any() else y_sub,
         X=np.column_stack([design.X, design.endog]) if spec.is_iv else design.X,
         poisson=MODELS[model].poisson,
         drop_singletons=opts.drop_singletons,
@@ -258,6 +271,15 @@ def estimate(
     off = None if off_all is None else rows(off_all)
     fe_codes = list(sample.fe_codes)
     clus_used = [compact(rows(c))[0].astype(np.int64) for c in clus]
+    if not spec.is_iv:
+        # From here on only the sample's rows are read (IV models go back to the design's
+        # blocks): the arrays over every filtered row go before the fit (the outcome,
+        # regressors and cluster codes: 32 MiB on the 1 M-row ring, some of whose rows are
+        # separated).
+        design = replace(design, y=design.y[:0].copy(), X=design.X[:0].copy(),
+                         missing=design.missing[:0].copy(),
+                         outcome_infinite=design.outcome_infinite[:0].copy())
+        del y_sub, missing_sub, clus, w_all, off_all
     absorber = Absorber(fe_codes, w) if fe_codes else None
     estimator = MODELS[model]
     inputs = ModelInputs(y=y, X=X, names=design.names, weights=w, offset=off, fe_codes=fe_codes,
@@ -289,9 +311,10 @@ def estimate(
 
         pf = fitted.fitted
         assert isinstance(pf, PoissonFit)  # check_request admits PPML only
+        assert bias_rows is not None  # kept whenever a correction is asked for
         fixed = correct(bias, FittedModel(
             spec=spec, vcov=vc, terms=fitted.terms, params=params, cov=cov, y=y, mu=pf.mu,
-            x_tilde=pf.x_tilde, bread=pf.bread, rows=sub, used=None if every else used,
+            x_tilde=pf.x_tilde, bread=pf.bread, rows=bias_rows, used=None if every else used,
             fe_codes=tuple(fe_codes), cluster_codes=tuple(clus_used),
             adjustment=fitted.vcov.adjustment, refit=_refit(spec, weights, offset, opts)))
         params, cov, bias_record = fixed.params, fixed.cov, fixed.record
@@ -330,6 +353,16 @@ def estimate(
         bias_correction=bias_record,
     )
     return Estimate(result=result, sample=sample)
+
+
+def _sample_codes(codes: np.ndarray) -> np.ndarray:
+    """A fixed effect's codes as 32-bit integers where they fit, 0 standing in for a missing
+    level (-1), whose row is missing already."""
+    fits = not codes.size or int(codes.max()) < np.iinfo(np.int32).max
+    out = codes.astype(np.int32) if fits else codes.copy()
+    if out.size and out.min() < 0:
+        np.maximum(out, 0, out=out)
+    return out
 
 
 def _check_magnitudes(depvar: str, y: np.ndarray, names: Sequence[str], X: np.ndarray) -> None:

@@ -11,11 +11,17 @@ import numpy as np
 
 
 def compact(codes: np.ndarray) -> tuple[np.ndarray, int]:
-    """Renumber codes to 0 .. G-1 keeping their order; returns the new codes and G."""
+    """Renumber codes to 0 .. G-1 keeping their order; returns the new codes (int32) and G.
+
+    Codes that are int32 and already 0 .. G-1 with every level present are returned as they
+    are, not copied (the caller must then not change them in place).
+    """
     if codes.size == 0:
         return codes.astype(np.int32), 0
     present = np.zeros(int(codes.max()) + 1, dtype=bool)
     present[codes] = True
+    if codes.dtype == np.int32 and present.all():
+        return codes, present.size
     # The small table is made int32 before the gather, so the n codes are written once.
     mapping = (np.cumsum(present) - 1).astype(np.int32)
     return mapping[codes], int(present.sum())

@@ -68,7 +68,7 @@ def build_sample(
     while True:
         changed = False
         if drop_singletons and fe_codes:
-            single = singleton_mask([np.asarray(c, dtype=np.int64) for c in fe_codes], alive)
+            single = singleton_mask(list(fe_codes), alive)
             if single.any():
                 status[single] = _CODE["singleton"]
                 alive &= ~single

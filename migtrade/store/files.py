@@ -74,6 +74,17 @@ def _read_parquet(path: Path, columns: list[str] | None) -> pd.DataFrame:
     return frame
 
 
+def let_go(frame: pd.DataFrame) -> None:
+    """Empty ``frame`` in place once nothing more will be read from it, and hand back the pages
+    Arrow decoded its columns into (they are not NumPy's to reuse): what a caller does when the
+    arrays it needs are built and the table itself is done with (peak memory of the fit after)."""
+    for name in list(dict.fromkeys(frame.columns)):
+        del frame[name]
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+
+
 def read_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
     """Read a data file into a DataFrame, checking that its content matches its extension.
 
