@@ -103,11 +103,8 @@ class FitPoint:
     eta: np.ndarray
     x_tilde: np.ndarray  # kept regressors demeaned under the fit's weights w * mu
     bread: np.ndarray  # (X̃' W mu X̃)^{-1}
-
-    @property
-    def mu(self) -> np.ndarray:
-        """The fitted means."""
-        return np.exp(self.eta)
+    mu: np.ndarray  # exp(eta)
+    deviance: float
 
 
 @dataclass(frozen=True)
@@ -226,9 +223,7 @@ def path_start(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: floa
     step = origin.x_tilde @ a
     step *= shift
     eta = step + origin.eta
-    mu = np.exp(eta)
-    dev = model.deviance(eta, mu)
-    predicted = shift * shift * ra / max(abs(dev), 0.1)  # relative rise in deviance
+    predicted = shift * shift * ra / max(abs(origin.deviance), 0.1)  # relative rise in deviance
     # One block [working outcome, restricted regressors, x_p] demeaned in place at every IRLS
     # step; x_p only at steps that may be the last (at the full tolerance), so that the
     # converged fit's regressors start from its weights but one step. The restricted regressors
@@ -246,8 +241,8 @@ def path_start(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: floa
                                                           step, design_t, fe_maxiter)
         eta += eta_more
         coef = coef + coef_more
-        np.exp(eta, out=mu)
-        dev = model.deviance(eta, mu)
+    mu = np.exp(eta)
+    dev = model.deviance(eta, mu)
     return PathStart(eta=eta, mu=mu, coef=coef, deviance=dev, predicted=predicted, block=block,
                      sweeps=sweeps)
 
@@ -311,14 +306,14 @@ def restricted_fit(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: 
         change = abs(dev - dev_old) / max(min(abs(dev), abs(dev_old)), 0.1)
         eta, mu, dev_old, coef = eta_new, mu_new, dev, coef_new
         if change < tol and not halved and inner_tol <= fe_tol:
-            return _converged(model, eta, mu, coef, r, beta0, pivot, others, block[:, 1:],
+            return _converged(model, eta, mu, dev, coef, r, beta0, pivot, others, block[:, 1:],
                               scale[1:], fe_tol, fe_maxiter, step, sweeps)
         inner_tol = max(min(INNER_TOL_FACTOR * change, inner_tol), fe_tol)
     raise ConvergenceError(f"PPML under the bootstrap's null did not converge in {maxiter} steps",
                            "Raise --maxiter, or use --no-impose-null.")
 
 
-def _converged(model: PoissonModel, eta: np.ndarray, mu: np.ndarray, coef: np.ndarray,
+def _converged(model: PoissonModel, eta: np.ndarray, mu: np.ndarray, dev: float, coef: np.ndarray,
                r: np.ndarray, beta0: float, pivot: int, others: list[int], regressors: np.ndarray,
                scales: np.ndarray, fe_tol: float, fe_maxiter: int, steps: int,
                sweeps: int) -> RestrictedEstimate:
@@ -339,7 +334,8 @@ def _converged(model: PoissonModel, eta: np.ndarray, mu: np.ndarray, coef: np.nd
     beta = np.empty(k)
     beta[others] = coef
     beta[pivot] = (beta0 - float(r[others] @ coef)) / r[pivot]
-    return RestrictedEstimate(point=FitPoint(beta=beta, eta=eta, x_tilde=xt, bread=bread), mu=mu,
+    point = FitPoint(beta=beta, eta=eta, x_tilde=xt, bread=bread, mu=mu, deviance=dev)
+    return RestrictedEstimate(point=point, mu=mu,
                               steps=steps, sweeps=sweeps + used)
 
 
