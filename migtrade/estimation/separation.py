@@ -80,8 +80,16 @@ def _dense_codes(codes: Sequence[np.ndarray], keep: np.ndarray) -> list[np.ndarr
 
 
 def _rows(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """``a[idx]``, without the copy when ``idx`` keeps every row in order."""
-    return a if idx.size == a.shape[0] else a[idx]
+    """``a[idx]``, without the copy when ``idx`` keeps every row in order; a matrix keeps its
+    Fortran order (gathered column by column), which the compiled passes read without a copy."""
+    if idx.size == a.shape[0]:
+        return a
+    if a.ndim == 2 and a.flags.f_contiguous and a.shape[1] > 1:
+        out = np.empty((idx.size, a.shape[1]), order="F")
+        for j in range(a.shape[1]):
+            np.take(a[:, j], idx, out=out[:, j])
+        return out
+    return a[idx]
 
 
 def _abs_max(a: np.ndarray) -> np.ndarray:
@@ -513,9 +521,19 @@ def detect_separation(
     mask = np.zeros(n, dtype=bool)
     counts = dict.fromkeys(METHODS, 0)
     order = [m for m in METHODS if m in methods]
+    # The rows left, taken once each time the mask changes and shared by the methods that run
+    # on them (the regressors are the largest copy).
+    rows: dict[str, np.ndarray] = {}
+
+    def left(name: str) -> np.ndarray:
+        if name not in rows:
+            rows[name] = _rows(y if name == "y" else X, idx)
+        return rows[name]
+
     # Each method is run to its own fixed point; it needs running again only when another one
     # has dropped rows since.
     stale = set(order)
+    idx = np.arange(n)
     while stale:
         for method in order:
             if mask.all():  # nothing left to check
@@ -525,19 +543,20 @@ def detect_separation(
                 continue
             stale.discard(method)
             keep = ~mask
-            idx = np.flatnonzero(keep)
             if method == "fe":
-                found = fe_separated(_rows(y, idx), [_rows(c, idx) for c in codes])
+                found = fe_separated(left("y"), [_rows(c, idx) for c in codes])
             elif method == "simplex":
-                found = simplex_separated(_rows(y, idx), _rows(X, idx))
+                found = simplex_separated(left("y"), left("X"))
             else:
                 sub_codes = _dense_codes(codes, keep) if mask.any() else codes
-                found = relu_separated(_rows(y, idx), _rows(X, idx), sub_codes, tol=tol,
+                found = relu_separated(left("y"), left("X"), sub_codes, tol=tol,
                                        maxiter=maxiter)
             if found.any():
                 mask[idx[found]] = True
                 counts[method] += int(found.sum())
                 stale |= set(order) - {method}
+                idx = np.flatnonzero(~mask)
+                rows.clear()
     return SeparationReport(
         mask=mask, by_fe=counts["fe"], by_simplex=counts["simplex"], by_relu=counts["relu"]
     )
