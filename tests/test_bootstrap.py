@@ -417,3 +417,22 @@ def test_score_p_values_alone_equal_those_with_intervals(formula: str) -> None:
         assert a["p_value"] == b["p_value"]
         assert a["interval"] == "bootstrap-t (unrestricted)"
         assert b["interval"] == "test inversion"
+
+
+@pytest.mark.parametrize("order", ["F", "C"])
+def test_cluster_products_equal_the_sums_by_cluster(order: str) -> None:
+    """The compiled per-cluster sums of x[:, j] * w[:, l] against numpy's unbuffered add (the
+    same additions in the same row order: equal to rounding, 1e-12 relative)."""
+    from migtrade.estimation.bootstrap.kernels import cluster_products
+
+    rng = np.random.default_rng(3)
+    n, g = 5_000, 37
+    x = np.asarray(rng.normal(size=(n, 3)), order=order)
+    wts = rng.normal(size=(n, 2))
+    codes = rng.integers(0, g, n)
+    codes[:g] = np.arange(g)
+    expected = np.zeros((g, 3, 2))
+    np.add.at(expected, codes, x[:, :, None] * wts[:, None, :])
+    np.testing.assert_allclose(cluster_products(x, wts, codes, g), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(cluster_products(x, wts[:, 1], codes.astype(np.int32), g),
+                               expected[:, :, 1], rtol=1e-12, atol=1e-12)

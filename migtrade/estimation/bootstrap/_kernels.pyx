@@ -119,3 +119,21 @@ def forms_from_codes(const uint8_t[:, ::1] codes, const double[::1] values, cons
     for r in range(rows):
         if failed[r]:
             raise MemoryError("no memory for the sums of the bootstrap draws")
+
+
+def cluster_products(const double[:, :] x, const double[:, :] wts, const Py_ssize_t[::1] codes,
+                     double[:, :, ::1] out):
+    """``out[g, j, l] += sum of x[i, j] * wts[i, l]`` over the rows i of cluster g, one pass
+    over the rows (``out`` zeroed by the caller)."""
+    cdef Py_ssize_t n = x.shape[0]
+    cdef Py_ssize_t k = x.shape[1]
+    cdef Py_ssize_t m = wts.shape[1]
+    cdef Py_ssize_t i, j, l, g
+    cdef double xv
+    with nogil:
+        for i in range(n):
+            g = codes[i]
+            for j in range(k):
+                xv = x[i, j]
+                for l in range(m):
+                    out[g, j, l] += xv * wts[i, l]

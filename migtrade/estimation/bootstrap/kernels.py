@@ -64,3 +64,15 @@ def forms_from_codes(codes: np.ndarray, values: np.ndarray, P: np.ndarray, D: np
     C-ordered, as in :func:`forms_from_bits`)."""
     _kernels.forms_from_codes(np.ascontiguousarray(codes), np.ascontiguousarray(values),
                               np.ascontiguousarray(P), np.ascontiguousarray(D), lin, quad)
+
+
+def cluster_products(x: np.ndarray, wts: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """``out[g, j, l]``: the sum of ``x[i, j] * wts[i, l]`` over the rows i of cluster g, for
+    (n, k) ``x`` and (n,) or (n, m) ``wts`` (out (G, k) or (G, k, m)), in one pass over the rows
+    without the n x k products a weighted ``bincount`` needs."""
+    one = wts.ndim == 1
+    w2 = wts.reshape(-1, 1) if one else wts
+    out = np.zeros((n_groups, x.shape[1], w2.shape[1]))
+    _kernels.cluster_products(np.asarray(x, dtype=np.float64), np.asarray(w2, dtype=np.float64),
+                              np.ascontiguousarray(codes, dtype=np.intp), out)
+    return out[:, :, 0] if one else out

@@ -118,8 +118,15 @@ class ClusterPieces:
                 weights: np.ndarray, cluster: np.ndarray, n_clusters: int) -> list[ClusterPieces]:
         """The pieces of ``fit`` for each combination in ``rs``; the scores' cluster sums s_g
         (one array, shared) and the fixed effects' projection are computed once for all."""
-        s = group_sums(fit.x_tilde * (weights * (y - fit.mu))[:, None], cluster, n_clusters)
         hess_w = weights * fit.mu
+        # The scores' and every combination's Hessian sums in one pass over the rows.
+        row_w = np.empty((y.shape[0], 1 + len(rs)), order="F")
+        np.subtract(y, fit.mu, out=row_w[:, 0])
+        row_w[:, 0] *= weights
+        for j, r in enumerate(rs, start=1):
+            np.multiply(fit.x_tilde @ (fit.bread @ r), hess_w, out=row_w[:, j])
+        sums = kernels.cluster_products(fit.x_tilde, row_w, cluster, n_clusters)
+        s = np.ascontiguousarray(sums[:, :, 0])
         projected = None
         if fit.project is not None:
             u = np.divide(y - fit.mu, fit.mu, out=np.zeros_like(fit.mu), where=fit.mu > 0)
@@ -127,12 +134,11 @@ class ClusterPieces:
             cols[np.arange(u.shape[0]), cluster] = u
             projected = fit.project(cols)
         out = []
-        for r in rs:
+        for j, r in enumerate(rs, start=1):
             a = fit.bread @ r
-            xa_w = (fit.x_tilde @ a) * hess_w
-            q = group_sums(fit.x_tilde * xa_w[:, None], cluster, n_clusters) @ fit.bread
+            q = sums[:, :, j] @ fit.bread
             f = None if projected is None else \
-                group_sums(xa_w[:, None] * projected, cluster, n_clusters)
+                group_sums(row_w[:, [j]] * projected, cluster, n_clusters)
             out.append(cls(a=a, s=s, c=s @ a, q=q, f=f))
         return out
 
