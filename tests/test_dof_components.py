@@ -61,3 +61,18 @@ def test_forward_substitution_equals_scipys_solve(m: int) -> None:
     expected = solve_triangular(lower, b, lower=True)
     # Rounding only: the collinearity check compares pivots at a 1e-9 relative tolerance.
     np.testing.assert_allclose(_solve_lower(lower, b), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_nesting_equals_its_definition() -> None:
+    """A fixed effect is nested in a cluster variable when each of its levels meets one cluster
+    only; the early answer (fewer levels than clusters) agrees with the definition."""
+    from migtrade.estimation.fixed_effects import is_nested
+
+    rng = np.random.default_rng(5)
+    for trial in range(500):
+        n = int(rng.integers(1, 60))
+        fe = compact(rng.integers(0, int(rng.integers(1, 12)), n))[0]
+        cluster = (compact(rng.integers(0, int(rng.integers(1, 12)), n))[0] if trial % 2
+                   else compact((fe * 7) % int(rng.integers(1, 6)))[0])  # nested by construction
+        meets = [set(cluster[fe == level].tolist()) for level in range(int(fe.max()) + 1)]
+        assert is_nested(fe, cluster) == all(len(m) == 1 for m in meets)

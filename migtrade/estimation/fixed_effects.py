@@ -91,6 +91,11 @@ def is_nested(fe_codes: np.ndarray, cluster_codes: np.ndarray) -> bool:
     if fe_codes.size == 0:
         return True
     g = int(fe_codes.max()) + 1
+    # Nested levels map onto the clusters, so there are at least as many levels as clusters
+    # with rows: fewer (exporter-year effects under pair clusters) settle it without the
+    # passes over the rows below.
+    if g < np.count_nonzero(np.bincount(cluster_codes)):
+        return False
     first = np.full(g, -1, dtype=np.int64)
     first[fe_codes[::-1]] = cluster_codes[::-1]
     return bool(np.all(first[fe_codes] == cluster_codes))
