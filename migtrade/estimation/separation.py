@@ -99,6 +99,14 @@ def _abs_max(a: np.ndarray) -> np.ndarray:
     return np.maximum(a.max(axis=0), -a.min(axis=0))
 
 
+def _weighted_norms(X: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """sqrt(sum_i w_i x_ij^2) of each column, in one pass without the cross products (they
+    only scale the rank screens, whose floor is far above rounding)."""
+    if X.shape[1] == 0:
+        return np.empty(0)
+    return np.sqrt(np.einsum("ij,ij,i->j", X, X, w))
+
+
 def _unit_columns(X: np.ndarray, norms: np.ndarray) -> np.ndarray:
     return X / np.where(norms > 0, norms, 1.0)
 
@@ -260,12 +268,12 @@ class _Projector:
             # C-ordered, and the compiled product would copy it once more.
             x_cols = block[:, :k]
             scales = np.maximum(_abs_max(block), _TINY)
-            norms = np.sqrt(np.diag(weighted_cross(x_cols, w)[0])) if k else np.empty(0)
+            norms = _weighted_norms(x_cols, w)
             block = self._demean(block, None, scales, overwrite=True)
             self._first = (first, block[:, k])
             demeaned_x = block[:, :k]
         elif k:
-            norms = np.sqrt(np.diag(weighted_cross(X, w)[0]))
+            norms = _weighted_norms(X, w)
         if k:
             # Norms taken before demeaning: a column the fixed effects absorb then shows a tiny
             # singular value instead of being blown back up to unit size.
