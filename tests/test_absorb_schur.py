@@ -197,3 +197,32 @@ def test_sparse_product_on_a_pattern_equals_scipys_product(blocks: int) -> None:
     # Each entry is summed in the order of C's and T's entries, as scipy's product does:
     # equal to rounding.
     np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-15)
+
+
+def test_auto_takes_schur_from_a_large_designs_second_demeaning(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``auto`` on a design of three dimensions above the row threshold, where the direct solve
+    is not affordable: alternating projections for its first demeaning (a lone OLS demeaning
+    does not pay for the plan), ``schur`` from the second on, on another absorber of the same
+    codes too; every answer the projection of ``map``."""
+    from migtrade.estimation import direct
+
+    codes = sorted_gravity(np.random.default_rng(14), 30, 8)
+    rng = np.random.default_rng(15)
+    n = codes[0].size
+    monkeypatch.setattr(absorb, "DIRECT_MIN_ROWS", n // 2)
+    monkeypatch.setattr(direct, "MAX_REDUCED_LEVELS", 10)
+    monkeypatch.setattr(absorb, "_LAST_DESIGN", [None])
+    x = np.asfortranarray(rng.normal(size=(n, 2)))
+    first = Absorber(codes, rng.lognormal(size=n))
+    fit = Absorber(codes, rng.lognormal(size=n))
+    for ab, took_schur in ((first, False), (fit, True), (fit.with_weights(fit.weights * 1.1), True)):
+        got = ab.demean(x, tol=1e-11)
+        assert got.converged
+        assert (ab._schur is not None) == took_schur
+        np.testing.assert_allclose(got.resid, ab.demean(x, tol=1e-11, strategy="map").resid,
+                                   atol=1e-8)
+    # Another design (other codes): alternating projections again.
+    other = Absorber([c[::-1].copy() for c in codes])
+    other.demean(x, tol=1e-8)
+    assert other._schur is None

@@ -12,7 +12,8 @@ from cython.parallel cimport prange
 # core busy). Results do not depend on the branch: each column (or block) is computed alike.
 cdef enum:
     PARALLEL_MIN_CELLS = 200_000
-from libc.stdint cimport int64_t
+from libc.stdint cimport int32_t, int64_t
+from libc.stdlib cimport free, malloc
 
 
 cdef void _sums(const double* src, const int64_t* i1, double* acc1, Py_ssize_t g1,
@@ -103,3 +104,44 @@ def pair_then_pair_sums(const double[::1, :] src, double[::1, :] dst, const int6
                 _sub_two_sum_two(s + j * lds, dd + j * ldd, &i1[0], p1 + j * ldm1, &i2[0],
                                  p2 + j * ldm2, &w[0], b1 + j * ld1, acc1.shape[0],
                                  b2 + j * ld2, acc2.shape[0], n)
+
+
+cdef inline int64_t _root(int64_t* parent, int64_t v) noexcept nogil:
+    """The root of v's set, halving the path on the way."""
+    while parent[v] != v:
+        parent[v] = parent[parent[v]]
+        v = parent[v]
+    return v
+
+
+def components(const int32_t[::1] ca, const int32_t[::1] cb, int64_t ga, int64_t gb,
+               int64_t[::1] labels):
+    """labels = the connected component of every level of the bipartite graph whose rows join
+    level ca[i] of one dimension (0 .. ga - 1) to level cb[i] of the other (ga .. ga + gb - 1),
+    components numbered in the order of their first level; returns their number."""
+    cdef Py_ssize_t i
+    cdef Py_ssize_t n = ca.shape[0]
+    cdef int64_t v, ra, rb, count = 0
+    cdef int64_t* parent = <int64_t*> malloc((ga + gb + 1) * sizeof(int64_t))
+    if parent == NULL:
+        raise MemoryError("no memory for the components of the fixed-effect graph")
+    with nogil:
+        for v in range(ga + gb):
+            parent[v] = v
+        for i in range(n):
+            ra = _root(parent, ca[i])
+            rb = _root(parent, ga + cb[i])
+            if ra < rb:
+                parent[rb] = ra
+            elif rb < ra:
+                parent[ra] = rb
+        # Roots are the smallest level of their set (unions keep the smaller root), so a scan
+        # in level order meets each root before the rest of its set.
+        for v in range(ga + gb):
+            if parent[v] == v:
+                labels[v] = count
+                count += 1
+            else:
+                labels[v] = labels[_root(parent, v)]
+    free(parent)
+    return count

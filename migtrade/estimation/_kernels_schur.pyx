@@ -32,6 +32,104 @@ cdef inline Py_ssize_t _row(const Design* d, Py_ssize_t i) noexcept nogil:
     return i if d.order == NULL else d.order[i]
 
 
+cdef void _project_pair4(double* x, Py_ssize_t ldx, const int64_t* cols, Py_ssize_t k,
+                         Py_ssize_t j0, Py_ssize_t kk, const Design* d, const double* a,
+                         bint write, int64_t g_lo, int64_t g_hi, double* acc,
+                         double* buf) noexcept nogil:
+    """:func:`_project_chunk` for the columns j0 .. j0 + kk - 1 (kk <= 4) and two other
+    dimensions: the columns' sums in registers."""
+    cdef int64_t g
+    cdef Py_ssize_t i, lo, hi, r, j
+    cdef double wi, v, m0, m1, m2, m3, inv
+    cdef double* b
+    cdef const int64_t* ptr = d.ptr
+    cdef const int64_t* order = d.order
+    cdef const double* w = d.w
+    cdef const double* inv_a = d.inv_a
+    cdef const int32_t* c0 = d.codes + d.dims[0] * d.n
+    cdef const int32_t* c1 = d.codes + d.dims[1] * d.n
+    cdef const double* q0 = a + d.starts[0] * k + j0 if a != NULL else NULL
+    cdef const double* q1 = a + d.starts[1] * k + j0 if a != NULL else NULL
+    cdef double* a0 = acc + d.starts[0] * k + j0
+    cdef double* a1 = acc + d.starts[1] * k + j0
+    cdef double* xs[4]
+    cdef const double* s0
+    cdef const double* s1
+    cdef double* t0
+    cdef double* t1
+    for j in range(4):
+        xs[j] = x + cols[j0 + (j if j < kk else 0)] * ldx
+    for g in range(g_lo, g_hi):
+        lo = ptr[g]
+        hi = ptr[g + 1]
+        m0 = 0.0
+        m1 = 0.0
+        m2 = 0.0
+        m3 = 0.0
+        b = buf
+        for i in range(lo, hi):
+            r = i if order == NULL else order[i]
+            wi = w[i]
+            b[0] = xs[0][r]
+            b[1] = xs[1][r]
+            b[2] = xs[2][r]
+            b[3] = xs[3][r]
+            if q0 != NULL:
+                s0 = q0 + c0[i] * k
+                s1 = q1 + c1[i] * k
+                b[0] = b[0] - s0[0] - s1[0]
+                if kk > 1:
+                    b[1] = b[1] - s0[1] - s1[1]
+                    if kk > 2:
+                        b[2] = b[2] - s0[2] - s1[2]
+                        if kk > 3:
+                            b[3] = b[3] - s0[3] - s1[3]
+            m0 = m0 + wi * b[0]
+            m1 = m1 + wi * b[1]
+            m2 = m2 + wi * b[2]
+            m3 = m3 + wi * b[3]
+            b = b + 4
+        inv = inv_a[g]
+        m0 = m0 * inv
+        m1 = m1 * inv
+        m2 = m2 * inv
+        m3 = m3 * inv
+        b = buf
+        for i in range(lo, hi):
+            r = i if order == NULL else order[i]
+            wi = w[i]
+            b[0] = b[0] - m0
+            b[1] = b[1] - m1
+            b[2] = b[2] - m2
+            b[3] = b[3] - m3
+            if write:
+                xs[0][r] = b[0]
+                if kk > 1:
+                    xs[1][r] = b[1]
+                    if kk > 2:
+                        xs[2][r] = b[2]
+                        if kk > 3:
+                            xs[3][r] = b[3]
+            t0 = a0 + c0[i] * k
+            t1 = a1 + c1[i] * k
+            v = wi * b[0]
+            t0[0] += v
+            t1[0] += v
+            if kk > 1:
+                v = wi * b[1]
+                t0[1] += v
+                t1[1] += v
+                if kk > 2:
+                    v = wi * b[2]
+                    t0[2] += v
+                    t1[2] += v
+                    if kk > 3:
+                        v = wi * b[3]
+                        t0[3] += v
+                        t1[3] += v
+            b = b + 4
+
+
 cdef void _project_chunk(double* x, Py_ssize_t ldx, const int64_t* cols, Py_ssize_t k,
                          const Design* d, const double* a, bint write, int64_t g_lo,
                          int64_t g_hi, double* acc, double* buf, double* mean) noexcept nogil:
@@ -52,6 +150,10 @@ cdef void _project_chunk(double* x, Py_ssize_t ldx, const int64_t* cols, Py_ssiz
     cdef const double* w = d.w
     cdef const double* inv_a = d.inv_a
     cdef Py_ssize_t n = d.n, n_o = d.n_o
+    if n_o == 2:
+        for j in range(0, k, 4):
+            _project_pair4(x, ldx, cols, k, j, min(4, k - j), d, a, write, g_lo, g_hi, acc, buf)
+        return
     for g in range(g_lo, g_hi):
         lo = ptr[g]
         hi = ptr[g + 1]
@@ -308,6 +410,7 @@ def schur_project(double[::1, :] x, const int64_t[::1] cols, const double[:, ::1
     cdef Py_ssize_t size = out.shape[0] * k
     cdef Py_ssize_t ldx = x.strides[1] // sizeof(double)
     cdef const double* ab = &a[0, 0] if a.shape[0] > 0 else NULL
+    cdef Py_ssize_t width = max(k, 4)  # the rows of a group's buffer: four columns at least
     cdef double* xb
     cdef double* parts
     cdef double* bufs
@@ -317,7 +420,7 @@ def schur_project(double[::1, :] x, const int64_t[::1] cols, const double[:, ::1
     _design(&d, codes, dims, starts, ptr, order, w, inv_a, out.shape[0])
     xb = &x[0, 0]
     parts = _partials(&out[0, 0], size, n_chunks)
-    bufs = <double*> malloc(n_chunks * (longest + 1) * k * sizeof(double))
+    bufs = <double*> malloc(n_chunks * (longest + 1) * width * sizeof(double))
     means = <double*> malloc(n_chunks * k * sizeof(double))
     if parts == NULL or bufs == NULL or means == NULL:
         free(parts)
@@ -328,13 +431,13 @@ def schur_project(double[::1, :] x, const int64_t[::1] cols, const double[:, ::1
         if parallel:
             for c in prange(n_chunks, schedule="dynamic", chunksize=1):
                 _project_chunk(xb, ldx, &cols[0], k, &d, ab, write, chunks[c], chunks[c + 1],
-                               _part(&out[0, 0], parts, c, size), bufs + c * (longest + 1) * k,
-                               means + c * k)
+                               _part(&out[0, 0], parts, c, size),
+                               bufs + c * (longest + 1) * width, means + c * k)
         else:
             for c in range(n_chunks):
                 _project_chunk(xb, ldx, &cols[0], k, &d, ab, write, chunks[c], chunks[c + 1],
-                               _part(&out[0, 0], parts, c, size), bufs + c * (longest + 1) * k,
-                               means + c * k)
+                               _part(&out[0, 0], parts, c, size),
+                               bufs + c * (longest + 1) * width, means + c * k)
         _reduce(&out[0, 0], parts, size, n_chunks)
     free(parts)
     free(bufs)

@@ -85,40 +85,37 @@ class CrossedLayout:
 
     @classmethod
     def build_pair(cls, codes: np.ndarray, n_levels: tuple[int, ...], qa: int, qb: int,
-                   budget: float) -> CrossedLayout | None:
+                   budget: float, max_flops: float = MAX_FLOPS) -> CrossedLayout | None:
         """The layout of dimensions ``qa`` and ``qb``, or None when it exceeds ``budget`` cells
-        (not kept: the ``schur`` strategy keeps only the levels' places)."""
-        return cls._build(codes, n_levels, qa, qb, budget)
+        or ``max_flops`` (not kept: the ``schur`` strategy keeps only the levels' places)."""
+        return cls._build(codes, n_levels, qa, qb, budget, max_flops)
 
     @classmethod
     def _build(cls, codes: np.ndarray, n_levels: tuple[int, ...], qa: int, qb: int,
-               budget: float) -> CrossedLayout | None:
-        from scipy.sparse import coo_matrix
-        from scipy.sparse.csgraph import connected_components
-
+               budget: float, max_flops: float = MAX_FLOPS) -> CrossedLayout | None:
         ga, gb = n_levels[qa], n_levels[qb]
         if min(ga, gb) < 2:
             return None
-        ca = codes[qa].astype(np.int64)
-        cb = codes[qb].astype(np.int64)
-        graph = coo_matrix((np.ones(ca.size, dtype=np.int8), (ca, cb + ga)),
-                           shape=(ga + gb, ga + gb)).tocsr()
-        n_blocks, labels = connected_components(graph, directed=True, connection="weak")
+        ca, cb = codes[qa], codes[qb]
+        n_blocks, labels = kc.components(ca, cb, ga, gb)
         local_a, m_a = _local_index(labels[:ga], n_blocks)
         local_b, m_b = _local_index(labels[ga:], n_blocks)
         if min(m_a, m_b) < 2:
             return None  # one side nested in the other: a single dimension's means suffice
-        (q_e, m_e, local_e, ce), (q_s, m_s, local_s, cs) = sorted(
-            [(qa, m_a, local_a, ca), (qb, m_b, local_b, cb)], key=lambda t: -t[1])
+        (q_e, m_e, local_e, lab_e, ce), (q_s, m_s, local_s, lab_s, cs) = sorted(
+            [(qa, m_a, local_a, labels[:ga], ca), (qb, m_b, local_b, labels[ga:], cb)],
+            key=lambda t: -t[1])
         cells = float(n_blocks) * m_e * m_s
-        if cells > budget or n_blocks * m_s * m_s > budget or cells * m_s > MAX_FLOPS:
+        if cells > budget or n_blocks * m_s * m_s > budget or cells * m_s > max_flops:
             return None
-        block = labels[ca].astype(np.int64)
-        counts_s = np.bincount(labels[ga:] if q_s == qb else labels[:ga], minlength=n_blocks)
+        # Each level's padded place, then one gather per row.
+        place_e = lab_e * m_e + local_e
+        place_s = lab_s * m_s + local_s
+        counts_s = np.bincount(lab_s, minlength=n_blocks)
         s_real = (np.arange(m_s)[None, :] < counts_s[:, None]).ravel()
-        e_idx = block * m_e + local_e[ce]
+        e_idx = place_e[ce]
         return cls(q_e=q_e, q_s=q_s, n_blocks=int(n_blocks), m_e=int(m_e), m_s=int(m_s),
-                   e_idx=e_idx, s_idx=block * m_s + local_s[cs], cell=e_idx * m_s + local_s[cs],
+                   e_idx=e_idx, s_idx=place_s[cs], cell=(place_e * m_s)[ce] + local_s[cs],
                    s_real=s_real)
 
 

@@ -30,3 +30,14 @@ def pair_then_pair_sums(src: np.ndarray, dst: np.ndarray, i1: np.ndarray, m1: np
 def empty_sums(groups: int, k: int) -> np.ndarray:
     """A (groups, k) Fortran-ordered array for the passes to sum into."""
     return np.empty((groups, k), order="F")
+
+
+def components(ca: np.ndarray, cb: np.ndarray, ga: int, gb: int) -> tuple[int, np.ndarray]:
+    """The connected components of the bipartite graph whose rows join level ``ca[i]`` of one
+    dimension (``ga`` levels) to level ``cb[i]`` of the other (``gb``): their number and the
+    component of every level, the first dimension's levels first, components numbered in the
+    order of their first level. One pass over the rows (union-find with path halving)."""
+    labels = np.empty(ga + gb, dtype=np.int64)
+    count = _kernels_crossed.components(np.ascontiguousarray(ca, dtype=np.int32),
+                                        np.ascontiguousarray(cb, dtype=np.int32), ga, gb, labels)
+    return int(count), labels

@@ -23,8 +23,17 @@ class LastPlan(Generic[Plan]):
         self._codes: np.ndarray | None = None
         self._plan: Plan | None = None
 
-    def get(self, codes: np.ndarray, build: Callable[[], Plan]) -> Plan:
-        """The plan for ``codes``: the kept one when the codes are the same, else ``build()``."""
+    def get(self, codes: np.ndarray, build: Callable[[], Plan],
+            same: Callable[[Plan, np.ndarray], bool] | None = None) -> Plan:
+        """The plan for ``codes``: the kept one when the codes are the same, else ``build()``.
+
+        ``same(plan, codes)``, when given, tells whether a plan was made from these codes
+        from what the plan holds itself, and no copy of the codes is kept."""
+        if same is not None:
+            if self._plan is not None and same(self._plan, codes):
+                return self._plan
+            self._codes, self._plan = None, build()
+            return self._plan
         kept = self._codes
         if kept is not None and kept.shape == codes.shape and np.array_equal(kept, codes):
             return self._plan  # type: ignore[return-value]

@@ -43,6 +43,13 @@ PARALLEL_MIN_CELLS = 200_000
 # fewer than ROWS_PER_LEVEL times the levels (the copies would cost more than the rows).
 PASS_CHUNKS = 4
 ROWS_PER_LEVEL = 8
+# The block preconditioner is made only when forming and factorising its blocks costs at most
+# this many multiply-adds per row (blocks x m_e x m_s^2 / rows); otherwise the diagonal of S.
+# Measured (one thread, the IRLS demeanings of whole fits): on the 1.6 M-row gravity panel
+# (200 countries, 201 per row) both take 0.87 s, the blocks 5-10 passes a demeaning and the
+# diagonal 10-19; on the 10 M-row one (500 countries, 501 per row) the blocks take 13.7 s, 1.2 s
+# a build, and the diagonal 7.0 s.
+BLOCKS_MAX_COST_PER_ROW = 100
 # Restarts of CG from the recomputed residual when the recursively updated one has drifted.
 RESTARTS = 20
 # CG iterations after which a block preconditioner made under other weights (the previous IRLS
@@ -101,8 +108,11 @@ class BlockLayout:
             return None
         n = codes.shape[1]
         budget = max(crossed.MIN_CELLS, crossed.MAX_CELLS_PER_ROW * n)
-        layout = crossed.CrossedLayout.build_pair(codes, tuple(n_levels), others[0], others[1],
-                                                  budget)
+        # blocks x m_e x m_s^2, the cost of the blocks, is what the layout calls its flops: a
+        # layout too dear is turned down before its rows' places are made.
+        layout = crossed.CrossedLayout.build_pair(
+            codes, tuple(n_levels), others[0], others[1], budget,
+            max_flops=min(crossed.MAX_FLOPS, BLOCKS_MAX_COST_PER_ROW * max(1, n)))
         if layout is None:
             return None
         level_e = np.zeros(n_levels[layout.q_e], dtype=np.int64)
@@ -142,12 +152,19 @@ class SchurPlan:
     ptr: np.ndarray
     longest: int
     chunks: np.ndarray  # the groups where the passes split the rows (see pass_chunks)
+    n_levels: tuple[int, ...]
+    # A copy of the codes when the rows already come in runs (no sorted copy to check against),
+    # and the eliminated level of every group.
+    kept: np.ndarray | None
+    group_levels: np.ndarray
     # The blocks of the other two dimensions (planned when first asked for: ``direct`` does not
     # need them), the last preconditioners made and what they were made under.
     memo: dict[str, object] = field(default_factory=dict)
 
     def blocks(self, codes: np.ndarray, n_levels: Sequence[int]) -> BlockLayout | None:
-        """The blocks of the two other dimensions of ``codes`` (the design planned), or None."""
+        """The blocks of the two other dimensions of ``codes`` (the design planned), or None
+        when they do not fall apart into blocks or the blocks cost more than
+        :data:`BLOCKS_MAX_COST_PER_ROW` to form and factorise."""
         if "layout" not in self.memo:
             others = [q for q in range(len(n_levels)) if q != self.q_e]
             self.memo["layout"] = BlockLayout.plan(codes, n_levels, others,
@@ -163,7 +180,23 @@ class SchurPlan:
     @classmethod
     def build(cls, codes: np.ndarray, n_levels: Sequence[int]) -> SchurPlan:
         """The plan for the (Q, n) ``codes``, the last one kept for absorbers on the same rows."""
-        return _LAST_PLAN.get(codes, lambda: cls._build(codes, n_levels))
+        return _LAST_PLAN.get(codes, lambda: cls._build(codes, n_levels),
+                              lambda plan, codes: plan.describes(codes, n_levels))
+
+    def describes(self, codes: np.ndarray, n_levels: Sequence[int]) -> bool:
+        """Whether this plan was made from ``codes``: checked against the sorted copy of the
+        codes the plan holds (no copy of the absorber's codes is kept beside it)."""
+        if tuple(n_levels) != self.n_levels or codes.shape[1] != int(self.ptr[-1]):
+            return False
+        if self.order is None:
+            return self.kept is not None and np.array_equal(self.kept, codes)
+        assert self.codes is not None
+        e = codes[self.q_e][self.order]
+        if not np.array_equal(e, np.repeat(self.group_levels, np.diff(self.ptr))):
+            return False
+        others = [q for q in range(len(n_levels)) if q != self.q_e]
+        return all(np.array_equal(codes[q][self.order], self.codes[k])
+                   for k, q in enumerate(others))
 
     @classmethod
     def _build(cls, codes: np.ndarray, n_levels: Sequence[int]) -> SchurPlan:
@@ -183,9 +216,12 @@ class SchurPlan:
             e_sorted = e[order]
             breaks = np.flatnonzero(e_sorted[1:] != e_sorted[:-1]) + 1
         ptr = np.concatenate([[0], breaks, [n]]).astype(np.int64)
+        group_levels = (e if order is None else e[order])[ptr[:-1]] if n else e[:0]
         return cls(q_e=q_e, order=order, codes=sorted_codes, dims=dims, starts=starts[:-1].copy(),
                    m=int(starts[-1]), ptr=ptr, longest=int(np.diff(ptr).max(initial=0)),
-                   chunks=pass_chunks(ptr, int(starts[-1])))
+                   chunks=pass_chunks(ptr, int(starts[-1])), n_levels=tuple(n_levels),
+                   kept=codes.copy() if order is None else None,
+                   group_levels=np.ascontiguousarray(group_levels))
 
 
 _LAST_PLAN: LastPlan[SchurPlan] = LastPlan()
@@ -296,9 +332,11 @@ class SchurProjector:
     def stale_after(self) -> int:
         """Iterations after which a preconditioner made under other weights is made afresh: a
         fixed number, or a few more than it needed under its own weights when that was more."""
-        from migtrade.estimation.direct import PCG_REFRESH
+        floor = STALE_PASSES
+        if self.kind == "lu":
+            from migtrade.estimation.direct import PCG_REFRESH
 
-        floor = PCG_REFRESH if self.kind == "lu" else STALE_PASSES
+            floor = PCG_REFRESH
         own = self.plan.memo.get(self.kind + " iterations", 0)
         return max(floor, int(own) + STALE_MARGIN)  # type: ignore[call-overload]
 
