@@ -8,12 +8,14 @@ preconditioned conjugate gradients, matrix-free, each iteration one compiled pas
 and weights per column (:mod:`migtrade.estimation.kernels_schur`), where a sweep of alternating
 projections reads and writes every column once per dimension.
 
-Preconditioners, best first: a sparse LU factorisation of S where S is small and sparse
-(``direct``: the worker-firm ring, 5-8 iterations per IRLS step); the exact inverse of the two
-other dimensions' own normal matrix, block by block, where their graph falls apart into blocks
-(exporter-year and importer-year: one block per year; measured on the 1.6 M-row gravity panel,
-5-9 iterations to 1e-8 where the diagonal needs 34); the diagonal of S otherwise. The first two
-are kept while the IRLS weights move and made afresh when a solve needs more iterations.
+Preconditioners: a sparse LU factorisation of S where S is small and sparse (``direct``: the
+worker-firm ring, 5-8 iterations per IRLS step); the exact inverse of the two other dimensions'
+own normal matrix, block by block, where their graph falls apart into blocks cheap enough
+(:data:`BLOCKS_MAX_COST_PER_ROW`; exporter-year and importer-year: one block per year, 5-10
+iterations per IRLS step on the 1.6 M-row gravity panel); the diagonal of S otherwise (10-19
+there, each iteration cheaper: the same time in all, and half the time of the blocks on the
+10 M-row panel, whose 500 x 500 blocks cost more to build than they save). The first two are
+kept while the IRLS weights move and made afresh when a solve needs more iterations.
 
 The stop rule is the absorb core's: every group's weighted mean of the residual below the
 tolerance. The residual's e-group means are zero by construction, its other groups' means are the
