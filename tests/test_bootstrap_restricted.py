@@ -39,7 +39,7 @@ def _data(seed: int = 2, n: int = 3000) -> tuple[np.ndarray, np.ndarray, list[np
 
 def _point(fit: PoissonFit) -> FitPoint:
     return FitPoint(beta=fit.beta, eta=fit.eta, x_tilde=fit.x_tilde, bread=fit.bread, mu=fit.mu,
-                    deviance=fit.deviance)
+                    irls_weights=fit.irls_weights, deviance=fit.deviance)
 
 
 def _scratch(y: np.ndarray, X: np.ndarray, absorber: Absorber | None, offset: np.ndarray,

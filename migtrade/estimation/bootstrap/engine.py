@@ -107,7 +107,8 @@ def _run_score(options: BootstrapOptions, fitted: PoissonFit, names: Sequence[st
     fits = RestrictedFits(
         PoissonModel(y=y, weights=w, absorber=absorber),
         FitPoint(beta=fitted.beta, eta=fitted.eta, x_tilde=fitted.x_tilde, bread=fitted.bread,
-                 mu=fitted.mu, deviance=fitted.deviance),
+                 mu=fitted.mu, irls_weights=fitted.irls_weights, deviance=fitted.deviance,
+                 weighted=None if absorber is None else absorber.with_weights(fitted.irls_weights)),
         tol=opts.tol, fe_tol=opts.fe_tol, maxiter=opts.maxiter, fe_maxiter=opts.fe_maxiter)
 
     def restricted(r: np.ndarray, beta0: float) -> PoissonScores:

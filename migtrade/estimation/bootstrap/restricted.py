@@ -104,7 +104,11 @@ class FitPoint:
     x_tilde: np.ndarray  # kept regressors demeaned under the fit's weights w * mu
     bread: np.ndarray  # (X̃' W mu X̃)^{-1}
     mu: np.ndarray  # exp(eta)
+    irls_weights: np.ndarray  # w * mu, under which x_tilde is demeaned
     deviance: float
+    # The absorber under those weights, kept where the fit made it (its strategy's state for
+    # those weights, e.g. a preconditioner, serves the next fit's start).
+    weighted: Absorber | None = None
 
 
 @dataclass(frozen=True)
@@ -155,14 +159,13 @@ def _column_std(block: np.ndarray) -> np.ndarray:
     return out
 
 
-def _higher_order_terms(absorber: Absorber | None, origin_w: np.ndarray, step: np.ndarray,
+def _higher_order_terms(weighted: Absorber | None, origin_w: np.ndarray, step: np.ndarray,
                         design_t: np.ndarray, fe_maxiter: int) -> tuple[np.ndarray, np.ndarray, int]:
     """The second- and third-order terms of the path of restricted fits (module notes),
     ``q / 2 + eta''' Δ³ / 6`` for the linear predictor and the same combination of the
     restricted regressors' coefficients, and the sweeps they took. ``step`` is the Newton step
     s of the linear predictor, ``design_t`` the restricted regressors demeaned under the
-    origin's weights ``origin_w``."""
-    weighted = None if absorber is None else absorber.with_weights(origin_w)
+    origin's weights ``origin_w`` (``weighted``: the absorber under them)."""
     col = np.empty((step.shape[0], 1), order="F")
     resid = col[:, 0]
     # The restricted regressors' weighted cross-products, shared by both projections.
@@ -237,8 +240,11 @@ def path_start(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: floa
         design_t[:, j] += origin.x_tilde[:, m]
     sweeps = 0
     if (order is None and predicted >= NEAR_RISE) or order == 3:
-        eta_more, coef_more, sweeps = _higher_order_terms(model.absorber, model.weights * origin.mu,
-                                                          step, design_t, fe_maxiter)
+        weighted = origin.weighted
+        if weighted is None and model.absorber is not None:
+            weighted = model.absorber.with_weights(origin.irls_weights)
+        eta_more, coef_more, sweeps = _higher_order_terms(weighted, origin.irls_weights, step,
+                                                          design_t, fe_maxiter)
         eta += eta_more
         coef = coef + coef_more
     mu = np.exp(eta)
@@ -323,7 +329,8 @@ def _converged(model: PoissonModel, eta: np.ndarray, mu: np.ndarray, dev: float,
     their tolerance's scales."""
     hess_w = model.weights * mu
     k = len(others) + 1
-    used = _demean(model.absorber, hess_w, regressors, fe_tol, scales, fe_maxiter)
+    weighted = None if model.absorber is None else model.absorber.with_weights(hess_w)
+    used = _demean(weighted, None, regressors, fe_tol, scales, fe_maxiter)
     xt_p = regressors[:, k - 1]
     xt = np.empty((mu.shape[0], k), order="F")
     np.multiply(xt_p, r[pivot], out=xt[:, pivot])
@@ -334,7 +341,8 @@ def _converged(model: PoissonModel, eta: np.ndarray, mu: np.ndarray, dev: float,
     beta = np.empty(k)
     beta[others] = coef
     beta[pivot] = (beta0 - float(r[others] @ coef)) / r[pivot]
-    point = FitPoint(beta=beta, eta=eta, x_tilde=xt, bread=bread, mu=mu, deviance=dev)
+    point = FitPoint(beta=beta, eta=eta, x_tilde=xt, bread=bread, mu=mu, irls_weights=hess_w,
+                     deviance=dev, weighted=weighted)
     return RestrictedEstimate(point=point, mu=mu,
                               steps=steps, sweeps=sweeps + used)
 
