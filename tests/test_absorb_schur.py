@@ -226,3 +226,19 @@ def test_auto_takes_schur_from_a_large_designs_second_demeaning(
     other = Absorber([c[::-1].copy() for c in codes])
     other.demean(x, tol=1e-8)
     assert other._schur is None
+
+
+@pytest.mark.parametrize("blocks", [1, 4])
+def test_sparse_pattern_is_the_pattern_of_scipys_product(blocks: int) -> None:
+    """The pattern the direct strategy forms C A^-1 C' on: every entry of the product of two
+    positive sparse matrices (so none cancels), rows sorted, whatever the blocks."""
+    from migtrade.estimation.kernels_schur import sparse_pattern
+
+    rng = np.random.default_rng(20 + blocks)
+    c = sp.random(70, 300, density=0.03, random_state=rng, format="csr")
+    t = sp.random(300, 90, density=0.04, random_state=rng, format="csr")
+    want = (c @ t).tocsr()
+    want.sort_indices()
+    indptr, indices = sparse_pattern(c, t, blocks)
+    np.testing.assert_array_equal(indptr, want.indptr)
+    np.testing.assert_array_equal(indices, want.indices)

@@ -16,3 +16,6 @@ def sparse_product_on(c_indptr: np.ndarray, c_indices: np.ndarray, c_data: np.nd
                       t_indptr: np.ndarray, t_indices: np.ndarray, t_data: np.ndarray,
                       s_indptr: np.ndarray, s_indices: np.ndarray, s_data: np.ndarray,
                       width: int, blocks: int) -> None: ...
+def sparse_pattern(c_indptr: np.ndarray, c_indices: np.ndarray, t_indptr: np.ndarray,
+                   t_indices: np.ndarray, width: int,
+                   blocks: int) -> tuple[np.ndarray, np.ndarray]: ...

@@ -8,7 +8,9 @@ alone, so results do not depend on the number of threads.
 
 from cython.parallel cimport prange
 from libc.stdint cimport int32_t, int64_t
-from libc.stdlib cimport calloc, free, malloc
+from libc.stdlib cimport calloc, free, malloc, qsort
+
+import numpy as np
 
 cdef struct Design:
     const int32_t* codes  # (n_dims, n) row-major, the absorber's codes (or a sorted copy)
@@ -583,3 +585,72 @@ def sparse_product_on(const int64_t[::1] c_indptr, const int32_t[::1] c_indices,
                           &t_data[0], &s_indptr[0], &s_indices[0], &s_data[0],
                           rows * b // blocks, rows * (b + 1) // blocks, spa + b * (width + 1))
     free(spa)
+
+
+cdef int _compare_int32(const void* a, const void* b) noexcept nogil:
+    cdef int32_t x = (<const int32_t*> a)[0]
+    cdef int32_t y = (<const int32_t*> b)[0]
+    return (x > y) - (x < y)
+
+
+cdef void _pattern_rows(const int64_t* c_indptr, const int32_t* c_indices,
+                        const int64_t* t_indptr, const int32_t* t_indices, int64_t* counts,
+                        int32_t* out, const int64_t* out_ptr, Py_ssize_t lo, Py_ssize_t hi,
+                        int64_t* stamp) noexcept nogil:
+    """For the rows lo .. hi of C T: their numbers of distinct columns (``out`` NULL), or
+    their columns written at ``out_ptr`` and sorted."""
+    cdef Py_ssize_t row, p, q
+    cdef int32_t col, g
+    cdef int64_t count, at
+    for row in range(lo, hi):
+        count = 0
+        at = out_ptr[row] if out != NULL else 0
+        for p in range(c_indptr[row], c_indptr[row + 1]):
+            g = c_indices[p]
+            for q in range(t_indptr[g], t_indptr[g + 1]):
+                col = t_indices[q]
+                if stamp[col] != row:
+                    stamp[col] = row
+                    if out != NULL:
+                        out[at + count] = col
+                    count += 1
+        if out == NULL:
+            counts[row] = count
+        elif count > 1:
+            qsort(out + at, count, sizeof(int32_t), _compare_int32)
+
+
+def sparse_pattern(const int64_t[::1] c_indptr, const int32_t[::1] c_indices,
+                   const int64_t[::1] t_indptr, const int32_t[::1] t_indices, Py_ssize_t width,
+                   Py_ssize_t blocks):
+    """The CSR pattern (row pointers, sorted column indices) of the product C T of two CSR
+    patterns, T with ``width`` columns: two passes over the rows (count, then fill and sort),
+    rows in ``blocks`` blocks in parallel."""
+    cdef Py_ssize_t rows = c_indptr.shape[0] - 1
+    cdef Py_ssize_t b, l
+    cdef int64_t* stamps
+    cdef int64_t[::1] counts = np.zeros(rows + 1, dtype=np.int64)
+    cdef int64_t[::1] indptr
+    cdef int32_t[::1] indices
+    stamps = <int64_t*> malloc(blocks * (width + 1) * sizeof(int64_t))
+    if stamps == NULL:
+        raise MemoryError("no memory for the pattern of the sparse product")
+    with nogil:
+        for l in range(blocks * (width + 1)):
+            stamps[l] = -1
+        for b in prange(blocks, schedule="dynamic", chunksize=1):
+            _pattern_rows(&c_indptr[0], &c_indices[0], &t_indptr[0], &t_indices[0],
+                          &counts[0], NULL, NULL, rows * b // blocks, rows * (b + 1) // blocks,
+                          stamps + b * (width + 1))
+    indptr = np.concatenate([[0], np.cumsum(counts[:rows])]).astype(np.int64)
+    indices = np.empty(indptr[rows], dtype=np.int32)
+    with nogil:
+        for l in range(blocks * (width + 1)):
+            stamps[l] = -1
+        for b in prange(blocks, schedule="dynamic", chunksize=1):
+            _pattern_rows(&c_indptr[0], &c_indices[0], &t_indptr[0], &t_indices[0],
+                          &counts[0], &indices[0] if indices.shape[0] else NULL, &indptr[0],
+                          rows * b // blocks, rows * (b + 1) // blocks,
+                          stamps + b * (width + 1))
+    free(stamps)
+    return np.asarray(indptr), np.asarray(indices)

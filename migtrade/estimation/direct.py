@@ -264,16 +264,14 @@ class DirectProjector:
 
     def _product(self, scaled: sp.csr_matrix) -> sp.csr_matrix:
         """C times ``scaled`` (C' with scaled rows): the pattern, which depends on the codes
-        alone, from scipy's product of the patterns once per design; the entries by one
-        compiled pass, rows in parallel."""
-        from migtrade.estimation.kernels_schur import sparse_product_on
+        alone, once per design from the two patterns; the entries by one compiled pass, rows
+        in parallel."""
+        from migtrade.estimation.kernels_schur import sparse_pattern, sparse_product_on
 
         factor = self.plan.factor
         if "pattern" not in factor:
-            ones = _csr(np.ones(self.c.nnz), self.c.indices, self.c.indptr, self.c.shape)
-            both = ones @ _csr(np.ones(scaled.nnz), scaled.indices, scaled.indptr, scaled.shape)
-            both.sort_indices()
-            factor["pattern"] = (both.indices.astype(np.int32), both.indptr.astype(np.int64))
+            indptr, indices = sparse_pattern(self.c, scaled, PRODUCT_BLOCKS)
+            factor["pattern"] = (indices, indptr)
         pattern = factor["pattern"]
         assert isinstance(pattern, tuple)
         indices, indptr = pattern

@@ -86,3 +86,13 @@ def sparse_product_on(c: sp.csr_matrix, t: sp.csr_matrix, pattern: tuple[np.ndar
         t.indices.astype(np.int32, copy=False), t.data.astype(np.float64, copy=False),
         indptr, indices, out, int(t.shape[1]), blocks)
     return out
+
+
+def sparse_pattern(c: sp.csr_matrix, t: sp.csr_matrix, blocks: int) -> tuple[np.ndarray, np.ndarray]:
+    """The CSR pattern of the product of the CSR matrices ``c`` and ``t`` (int64 row pointers,
+    sorted int32 column indices), from their patterns alone: two compiled passes over the rows
+    (count, then fill and sort), rows in ``blocks`` blocks in parallel."""
+    return _kernels_schur.sparse_pattern(
+        c.indptr.astype(np.int64, copy=False), c.indices.astype(np.int32, copy=False),
+        t.indptr.astype(np.int64, copy=False), t.indices.astype(np.int32, copy=False),
+        int(t.shape[1]), blocks)
