@@ -654,3 +654,33 @@ def sparse_pattern(const int64_t[::1] c_indptr, const int32_t[::1] c_indices,
                           stamps + b * (width + 1))
     free(stamps)
     return np.asarray(indptr), np.asarray(indices)
+
+
+def group_rows(const int32_t[::1] e, int64_t n_groups, const int32_t[:, ::1] codes,
+               const int64_t[::1] others, int64_t[::1] order, int32_t[:, ::1] sorted_codes,
+               int64_t[::1] ptr):
+    """A stable counting sort of the rows by their level of ``e`` (0 .. n_groups - 1): ptr =
+    where each group's rows start (plus n), order = the row behind each sorted row, and
+    sorted_codes[k] = codes[others[k]] in that order; one pass to count, one to place."""
+    cdef Py_ssize_t i, k, n = e.shape[0]
+    cdef Py_ssize_t n_o = others.shape[0]
+    cdef int64_t g, at
+    cdef int64_t* pos = <int64_t*> malloc((n_groups + 1) * sizeof(int64_t))
+    if pos == NULL:
+        raise MemoryError("no memory to sort the rows by group")
+    with nogil:
+        for g in range(n_groups + 1):
+            ptr[g] = 0
+        for i in range(n):
+            ptr[e[i] + 1] += 1
+        for g in range(n_groups):
+            ptr[g + 1] += ptr[g]
+        for g in range(n_groups):
+            pos[g] = ptr[g]
+        for i in range(n):
+            at = pos[e[i]]
+            pos[e[i]] = at + 1
+            order[at] = i
+            for k in range(n_o):
+                sorted_codes[k, at] = codes[others[k], i]
+    free(pos)

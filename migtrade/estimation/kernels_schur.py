@@ -96,3 +96,18 @@ def sparse_pattern(c: sp.csr_matrix, t: sp.csr_matrix, blocks: int) -> tuple[np.
         c.indptr.astype(np.int64, copy=False), c.indices.astype(np.int32, copy=False),
         t.indptr.astype(np.int64, copy=False), t.indices.astype(np.int32, copy=False),
         int(t.shape[1]), blocks)
+
+
+def group_rows(e: np.ndarray, n_groups: int, codes: np.ndarray,
+               others: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows sorted by their level of ``e`` (0 .. n_groups - 1, a stable counting sort in
+    one compiled pass to count and one to place): the row behind each sorted row, the
+    ``others`` rows of the (Q, n) int32 ``codes`` in that order, and where each group's rows
+    start (plus n)."""
+    n = e.shape[0]
+    order = np.empty(n, dtype=np.int64)
+    sorted_codes = np.empty((len(others), n), dtype=np.int32)
+    ptr = np.empty(n_groups + 1, dtype=np.int64)
+    _kernels_schur.group_rows(np.ascontiguousarray(e, dtype=np.int32), n_groups, codes,
+                              np.asarray(others, dtype=np.int64), order, sorted_codes, ptr)
+    return order, sorted_codes, ptr

@@ -212,13 +212,13 @@ class SchurPlan:
         sorted_codes: np.ndarray | None = None
         dims = np.array(others, dtype=np.int64)
         if breaks.size + 1 != n_levels[q_e]:  # some group is split over several runs
-            order = np.argsort(e, kind="stable").astype(np.int64)
-            sorted_codes = np.ascontiguousarray(codes[others][:, order])
+            # Every level has rows, so the groups are the levels in order.
+            order, sorted_codes, ptr = kernels_schur.group_rows(e, n_levels[q_e], codes, others)
             dims = np.arange(len(others), dtype=np.int64)
-            e_sorted = e[order]
-            breaks = np.flatnonzero(e_sorted[1:] != e_sorted[:-1]) + 1
-        ptr = np.concatenate([[0], breaks, [n]]).astype(np.int64)
-        group_levels = (e if order is None else e[order])[ptr[:-1]] if n else e[:0]
+            group_levels = np.arange(n_levels[q_e], dtype=np.int32)
+        else:
+            ptr = np.concatenate([[0], breaks, [n]]).astype(np.int64)
+            group_levels = e[ptr[:-1]] if n else e[:0]
         return cls(q_e=q_e, order=order, codes=sorted_codes, dims=dims, starts=starts[:-1].copy(),
                    m=int(starts[-1]), ptr=ptr, longest=int(np.diff(ptr).max(initial=0)),
                    chunks=pass_chunks(ptr, int(starts[-1])), n_levels=tuple(n_levels),
@@ -287,7 +287,10 @@ class SchurProjector:
         self.codes = codes if plan.codes is None else plan.codes
         w = np.ascontiguousarray(weights, dtype=np.float64)
         self.w = w if plan.order is None else np.ascontiguousarray(w[plan.order])
-        a = np.add.reduceat(self.w, plan.ptr[:-1]) if self.w.size else np.zeros(0)
+        a = np.zeros(plan.ptr.size - 1)
+        if self.w.size:  # reduceat gives an empty group the next row's weight: set it to 0
+            a = np.add.reduceat(self.w, np.minimum(plan.ptr[:-1], self.w.size - 1))
+            a[plan.ptr[1:] == plan.ptr[:-1]] = 0.0
         self.inv_a = np.where(a > 0, 1.0 / np.where(a > 0, a, 1.0), 0.0)
         b, s = kernels_schur.schur_diagonal(self.codes, plan.dims, plan.starts, plan.ptr, self.w,
                                             self.inv_a, plan.m)
