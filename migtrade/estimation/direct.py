@@ -245,7 +245,12 @@ class DirectProjector:
         reduced = sum(n_levels) - n_levels[q_e]
         if reduced > MAX_REDUCED_LEVELS:
             return False
-        # Each eliminated group contributes (rows in it x other dimensions)^2 products at most.
+        # Each eliminated group contributes (rows in it x other dimensions)^2 products at most;
+        # their sum is at least n^2 / groups x (Q - 1)^2 (groups of equal size), which turns
+        # the gravity panels down without counting the groups' rows.
+        n = codes.shape[1]
+        if float(n) ** 2 / max(1, n_levels[q_e]) * (len(n_levels) - 1) ** 2 > MAX_PRODUCT_TERMS:
+            return False
         counts = np.bincount(codes[q_e], minlength=n_levels[q_e]).astype(np.float64)
         terms = float(np.sum((counts * (len(n_levels) - 1)) ** 2))
         return terms <= MAX_PRODUCT_TERMS
