@@ -76,6 +76,11 @@ CROSSED_MIN_ROWS = 50_000
 # ``auto`` takes ``schur`` on designs of three or more dimensions from their second demeaning
 # on (Absorber._demeaned_before), telling designs apart by this many of their codes' rows.
 FINGERPRINT_SAMPLE = 4096
+# From this many rows ``auto`` takes ``schur`` on a design's first demeaning too: measured on the
+# first demeaning of the three-way gravity fits (the ReLU separation check, its plan included),
+# 1.0-1.2 s against 1.5-1.7 s for ``map`` at 10 M rows, the same 0.32-0.35 s at 1.6 M rows, and
+# on log-OLS at 1.1 M rows 0.27-0.29 s against 0.17-0.22 s (2026-12-05).
+SCHUR_FIRST_MIN_ROWS = 5_000_000
 _LAST_DESIGN: list[object] = [None]
 # ``auto`` gives alternating projections this many sweeps (enough for gravity panels, whose
 # fixed-effect graphs are dense) before handing a column that has not converged to CG.
@@ -309,7 +314,8 @@ class Absorber:
             big = self.n >= DIRECT_MIN_ROWS and len(self.n_levels) > 1
             if big and self._use_direct():
                 method = "direct"
-            elif big and len(self.n_levels) >= 3 and self._demeaned_before():
+            elif (big and len(self.n_levels) >= 3
+                  and (self._demeaned_before() or self.n >= SCHUR_FIRST_MIN_ROWS)):
                 method = "schur"
             elif (len(self.n_levels) == 2 and self.n >= CROSSED_MIN_ROWS and work.shape[1]
                   and self.crossed_layout() is not None):
