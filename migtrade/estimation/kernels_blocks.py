@@ -29,7 +29,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from migtrade.estimation import _kernels_blocks
+from migtrade.estimation import (
+    _env_openmp,  # noqa: F401  (before the first kernel loads)
+    _kernels_blocks,
+)
 
 # A pivot this small next to its diagonal entry is a direction the block does not determine.
 PIVOT_FLOOR = 1e-12

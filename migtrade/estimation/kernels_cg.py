@@ -21,7 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from migtrade.estimation import _kernels_cg
+from migtrade.estimation import (
+    _env_openmp,  # noqa: F401  (before the first kernel loads)
+    _kernels_cg,
+)
 
 
 def cg_columns(x: np.ndarray, codes: np.ndarray, offsets: np.ndarray, w: np.ndarray,

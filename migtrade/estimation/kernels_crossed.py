@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from migtrade.estimation import _kernels_crossed
+from migtrade.estimation import (
+    _env_openmp,  # noqa: F401  (before the first kernel loads)
+    _kernels_crossed,
+)
 
 
 def sum_two(src: np.ndarray, a1: np.ndarray, acc1: np.ndarray, a2: np.ndarray, acc2: np.ndarray,

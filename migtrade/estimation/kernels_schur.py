@@ -27,7 +27,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from migtrade.estimation import _kernels_schur
+from migtrade.estimation import (
+    _env_openmp,  # noqa: F401  (before the first kernel loads)
+    _kernels_schur,
+)
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
