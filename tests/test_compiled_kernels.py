@@ -36,6 +36,23 @@ def test_kernels_are_extension_modules(name: str) -> None:
     assert str(module.__file__).endswith(tuple(EXTENSION_SUFFIXES)), module.__file__
 
 
+@pytest.mark.parametrize("given, want", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_openmp_threads_sleep_unless_the_user_chose(given: str | None, want: str) -> None:
+    """Loading the kernels sets OpenMP's wait policy to passive before the runtime reads it,
+    and keeps a policy the user set."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if given is not None:
+        env["OMP_WAIT_POLICY"] = given
+    script = ("import os, migtrade.estimation.absorb as a; "
+              "assert a.kernels._kernels.__file__; print(os.environ['OMP_WAIT_POLICY'])")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == want
+
+
 def test_estimates_without_numba_installed() -> None:
     """A three-way PPML, a two-way one (crossed pair) and the separation checks in a process
     where importing numba fails: the runtime dependencies no longer include it."""
