@@ -107,9 +107,12 @@ def install_params(params: Iterable[Any]) -> None:
         if (isinstance(param, _TyperParameter) and getattr(param, "_runtime_param", 1) is None
                 and _eligible(param)):
             descriptor = param.type_descriptor
-            param._runtime_param = PlainRuntimeParam(
-                parameter_info=descriptor.parameter_info, annotation=descriptor.annotation,
-                descriptor=descriptor)
+            try:
+                plain = PlainRuntimeParam(parameter_info=descriptor.parameter_info,
+                                          annotation=descriptor.annotation, descriptor=descriptor)
+            except (TypeError, AttributeError):  # a typer whose converters are built otherwise
+                return
+            param._runtime_param = plain
 
 
 def install(command: Any) -> None:
