@@ -493,15 +493,20 @@ def schur_apply(const double[:, ::1] p, double[:, ::1] out, const int32_t[:, ::1
 
 
 def schur_diagonal(const int32_t[:, ::1] codes, const int64_t[::1] dims,
-                   const int64_t[::1] starts, const int64_t[::1] ptr, const double[::1] w,
-                   const double[::1] inv_a, double[::1] b, double[::1] s):
-    """b = the weight sum of every other level, s = the diagonal of S: b minus, over the
-    eliminated groups, the square of the group's weight at the level over the group's weight."""
+                   const int64_t[::1] starts, const int64_t[::1] ptr, const double[::1] w_in,
+                   const int64_t[::1] order, double[::1] w, double[::1] inv_a, double[::1] b,
+                   double[::1] s):
+    """In one pass over the groups: w = the weights in the groups' row order (w_in[order], or
+    w_in when ``order`` is empty), inv_a = 1 / each group's weight (0 for none), b = the weight
+    sum of every other level, s = the diagonal of S: b minus, over the eliminated groups, the
+    square of the group's weight at the level over the group's weight."""
     cdef Design d
     cdef int64_t m = b.shape[0]
     cdef int64_t g, l
     cdef Py_ssize_t i, q, lo, hi
     cdef int64_t n_groups = ptr.shape[0] - 1
+    cdef bint sorted_rows = order.shape[0] > 0
+    cdef double a, wv
     cdef int64_t* stamp = <int64_t*> malloc((m + 1) * sizeof(int64_t))
     cdef double* cw = <double*> malloc((m + 1) * sizeof(double))
     if stamp == NULL or cw == NULL:
@@ -521,6 +526,12 @@ def schur_diagonal(const int32_t[:, ::1] codes, const int64_t[::1] dims,
         for g in range(n_groups):
             lo = ptr[g]
             hi = ptr[g + 1]
+            a = 0.0
+            for i in range(lo, hi):
+                wv = w_in[order[i]] if sorted_rows else w_in[i]
+                w[i] = wv
+                a = a + wv
+            inv_a[g] = 1.0 / a if a > 0.0 else 0.0
             for q in range(d.n_o):
                 for i in range(lo, hi):
                     l = _level(&d, q, i)

@@ -67,13 +67,19 @@ def schur_apply(p: np.ndarray, out: np.ndarray, codes: np.ndarray, dims: np.ndar
 
 
 def schur_diagonal(codes: np.ndarray, dims: np.ndarray, starts: np.ndarray, ptr: np.ndarray,
-                   w: np.ndarray, inv_a: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
-    """The other levels' weight sums B and the diagonal of S, in one pass over the rows."""
+                   weights: np.ndarray, order: np.ndarray,
+                   m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """In one pass over the rows: the weights in the groups' row order (``weights[order]``, or
+    ``weights`` themselves when ``order`` is empty), the inverse weight sums of the groups (0 for none), the
+    other levels' weight sums B and the diagonal of S."""
+    n = weights.shape[0]
+    # Rows already in groups: the weights are written onto themselves (no copy).
+    w = weights if order.size == 0 and weights.flags.writeable else np.empty(n)
+    inv_a = np.empty(ptr.shape[0] - 1)
     b = np.empty(m)
     s = np.empty(m)
-    _kernels_schur.schur_diagonal(codes, dims, starts, ptr, w, inv_a, b, s)
-    return b, s
-
+    _kernels_schur.schur_diagonal(codes, dims, starts, ptr, weights, order, w, inv_a, b, s)
+    return w, inv_a, b, s
 
 
 def sparse_product_on(c: sp.csr_matrix, t: sp.csr_matrix, pattern: tuple[np.ndarray, np.ndarray],

@@ -286,14 +286,9 @@ class SchurProjector:
         self.plan = plan
         self.codes = codes if plan.codes is None else plan.codes
         w = np.ascontiguousarray(weights, dtype=np.float64)
-        self.w = w if plan.order is None else np.ascontiguousarray(w[plan.order])
-        a = np.zeros(plan.ptr.size - 1)
-        if self.w.size:  # reduceat gives an empty group the next row's weight: set it to 0
-            a = np.add.reduceat(self.w, np.minimum(plan.ptr[:-1], self.w.size - 1))
-            a[plan.ptr[1:] == plan.ptr[:-1]] = 0.0
-        self.inv_a = np.where(a > 0, 1.0 / np.where(a > 0, a, 1.0), 0.0)
-        b, s = kernels_schur.schur_diagonal(self.codes, plan.dims, plan.starts, plan.ptr, self.w,
-                                            self.inv_a, plan.m)
+        self.w, self.inv_a, b, s = kernels_schur.schur_diagonal(
+            self.codes, plan.dims, plan.starts, plan.ptr, w,
+            _NO_ORDER if plan.order is None else plan.order, plan.m)
         self.inv_b = np.where(b > 0, 1.0 / np.where(b > 0, b, 1.0), 0.0)
         usable = s > DIAGONAL_FLOOR * b
         self.inv_s = np.where(usable, 1.0 / np.where(usable, s, 1.0), self.inv_b)
