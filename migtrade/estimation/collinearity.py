@@ -108,7 +108,9 @@ def select_columns(
     if not candidates:
         return ColumnSelection(keep=(), omitted=tuple(notes))
 
-    gram = weighted_cross(demeaned[:, candidates], weights)[0]
+    # Every column a candidate (the usual case): the demeaned block as it is, not a copy of it.
+    chosen = demeaned if len(candidates) == k else demeaned[:, candidates]
+    gram = weighted_cross(chosen, weights)[0]
     keep: list[int] = []
     kept_pos: list[int] = []  # positions in ``gram`` of the kept columns
     chol = np.zeros((len(candidates), len(candidates)))
