@@ -59,20 +59,21 @@ def build_sample(
     status[~excluded & missing] = _CODE["missing"]
     alive = status == _CODE["used"]
     methods = tuple(separation) if poisson else ()
-    # The separation checks iterate internally until stable; run them again only when dropping
-    # singletons changed the sample after their last run.
-    separation_stale = True
+    # Both checks iterate internally until stable: each runs again only when the other changed
+    # the sample after its last run.
+    separation_stale = singletons_stale = True
     # The separation checks' codes on every row, when they ran on every row: the sample's own
     # codes if nothing was dropped after all (the same renumbering, not made twice).
     all_rows_codes: list[np.ndarray] | None = None
     while True:
         changed = False
-        if drop_singletons and fe_codes:
+        if drop_singletons and fe_codes and singletons_stale:
             single = singleton_mask(list(fe_codes), alive)
+            singletons_stale = False
             if single.any():
                 status[single] = _CODE["singleton"]
                 alive &= ~single
-                changed = separation_stale = True
+                separation_stale = True
         if separation_stale and methods and alive.any() and np.any(y[alive] == 0):
             idx = np.flatnonzero(alive)
             every = idx.size == n_rows  # then the arrays are passed as they are, not copied
@@ -86,7 +87,7 @@ def build_sample(
                 sep = idx[report.mask]
                 status[sep] = _CODE["separated"]
                 alive[sep] = False
-                changed = True
+                changed = singletons_stale = True
         if not changed:
             break
     idx = np.flatnonzero(alive)
