@@ -184,7 +184,12 @@ class Absorber:
 
         projector = self._direct if factorised else self._schur
         if projector is None:
-            projector = SchurProjector(self.codes, self.n_levels, self.weights, factorised)
+            # The plan depends on the codes alone: made once for this absorber and its copies
+            # under other weights (every IRLS step's), not compared with the codes each time.
+            plan = self._plans.get("schur_plan")
+            projector = SchurProjector(self.codes, self.n_levels, self.weights, factorised,
+                                       plan=plan)  # type: ignore[arg-type]
+            self._plans["schur_plan"] = projector.plan
             if factorised:
                 self._direct = projector
             else:

@@ -281,8 +281,11 @@ class SchurProjector:
     """
 
     def __init__(self, codes: np.ndarray, n_levels: Sequence[int], weights: np.ndarray,
-                 factorised: bool = False) -> None:
-        plan = SchurPlan.build(codes, n_levels)
+                 factorised: bool = False, plan: SchurPlan | None = None) -> None:
+        # ``plan``: the one made from these very codes (an absorber's copies under other
+        # weights share it), which needs no comparison with the last design's.
+        if plan is None:
+            plan = SchurPlan.build(codes, n_levels)
         self.plan = plan
         self.codes = codes if plan.codes is None else plan.codes
         w = np.ascontiguousarray(weights, dtype=np.float64)
