@@ -260,3 +260,22 @@ def test_group_rows_is_a_stable_sort_by_group() -> None:
     np.testing.assert_array_equal(sorted_codes, codes[[0, 2]][:, want])
     np.testing.assert_array_equal(ptr, np.concatenate([[0], np.cumsum(np.bincount(e, minlength=12))]))
     assert ptr[7] == ptr[8]
+
+
+def test_copies_under_other_weights_share_the_plan_and_give_a_fresh_absorbers_answer() -> None:
+    """The schur plan (codes alone) is made once for an absorber and its copies under other
+    weights; a copy's projection equals that of a new absorber under those weights (the same
+    passes, bit for bit)."""
+    codes = sorted_gravity(np.random.default_rng(8), 30, 6)
+    rng = np.random.default_rng(9)
+    n = codes[0].size
+    x = rng.normal(size=(n, 2))
+    ab = Absorber(codes, rng.uniform(0.5, 2.0, n))
+    ab.demean(x, tol=1e-10, strategy="schur")
+    w2 = rng.uniform(0.5, 2.0, n)
+    copy = ab.with_weights(w2)
+    got = copy.demean(x, tol=1e-10, strategy="schur")
+    assert copy._plans["schur_plan"] is ab._plans["schur_plan"]
+    fresh = Absorber(codes, w2).demean(x, tol=1e-10, strategy="schur")
+    np.testing.assert_array_equal(got.resid, fresh.resid)
+    assert got.sweeps == fresh.sweeps
