@@ -68,8 +68,9 @@ class PoissonFit:
     omitted: tuple[Omission, ...] = ()  # the regressors dropped, with the reason
 
 
-class _Deviance:
-    """The Poisson deviance as a function of eta, with the parts that do not change precomputed."""
+class PoissonDeviance:
+    """The Poisson deviance 2 Σ w (y log(y / mu) - (y - mu)) as a function of eta, with the
+    parts that do not change precomputed (the fit's and the score bootstrap's restricted fits')."""
 
     def __init__(self, y: np.ndarray, w: np.ndarray) -> None:
         pos = y > 0
@@ -159,7 +160,7 @@ def fit_ppml(
     z_scale = max(1.0, float(z.std()))
     x_scale = np.maximum(1.0, X.std(axis=0)) if X.shape[1] else np.ones(0)
     inner_tol = max(START_INNER_TOL, fe_tol)
-    deviance = _Deviance(y, weights)
+    deviance = PoissonDeviance(y, weights)
 
     # One Fortran-ordered block [z, X] is demeaned in place at every step: z's column is
     # refreshed, X's columns stay as the warm start of the next step (only the weights changed).

@@ -59,6 +59,7 @@ import numpy as np
 from migtrade.errors import ConvergenceError
 from migtrade.estimation.absorb import Absorber
 from migtrade.estimation.ols import solve_wls
+from migtrade.estimation.ppml import PoissonDeviance
 
 MAX_HALVINGS = 30
 # The demeaning tolerance starts loose and follows the IRLS change down to --fe-tol, as in
@@ -90,9 +91,9 @@ class PoissonModel:
     absorber: Absorber | None
 
     @cached_property
-    def deviance(self) -> _Deviance:
+    def deviance(self) -> PoissonDeviance:
         """The model's deviance as a function of eta (its constant part computed once)."""
-        return _Deviance(self.y, self.weights)
+        return PoissonDeviance(self.y, self.weights)
 
 
 @dataclass(frozen=True)
@@ -119,18 +120,6 @@ class RestrictedEstimate:
     mu: np.ndarray
     steps: int  # IRLS steps
     sweeps: int  # demeaning sweeps (or iterations), summed over the columns' maxima
-
-
-class _Deviance:
-    """The Poisson deviance 2 Σ w (y log(y / mu) - (y - mu)) as a function of eta."""
-
-    def __init__(self, y: np.ndarray, w: np.ndarray) -> None:
-        ylogy = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0)), 0.0)
-        self.const = float(w @ (ylogy - y))
-        self.y, self.w, self.wy = y, w, w * y
-
-    def __call__(self, eta: np.ndarray, mu: np.ndarray) -> float:
-        return 2.0 * (self.const - float(self.wy @ eta) + float(self.w @ mu))
 
 
 def _demean(absorber: Absorber | None, weights: np.ndarray | None, cols: np.ndarray, tol: float,
