@@ -193,6 +193,20 @@ cdef void _factor_block(const Blocks* b, Py_ssize_t blk) noexcept nogil:
     free(dead)
 
 
+cdef inline double _dot2(const double* a, const double* b, Py_ssize_t n) noexcept nogil:
+    """a[0:n] . b[0:n] with two running sums (pairs of terms, then the odd one)."""
+    cdef double t0 = 0.0
+    cdef double t1 = 0.0
+    cdef Py_ssize_t q = 0
+    while q + 2 <= n:
+        t0 = t0 + a[q] * b[q]
+        t1 = t1 + a[q + 1] * b[q + 1]
+        q = q + 2
+    if q < n:
+        t0 = t0 + a[q] * b[q]
+    return t0 + t1
+
+
 cdef void _solve_block(const Blocks* b, Py_ssize_t blk, const double* g, Py_ssize_t ldg,
                        double* z, Py_ssize_t ldz, Py_ssize_t k, const int64_t* e_of,
                        const int64_t* s_of) noexcept nogil:
@@ -211,7 +225,7 @@ cdef void _solve_block(const Blocks* b, Py_ssize_t blk, const double* g, Py_ssiz
     cdef const double* gc
     cdef double* zc
     cdef const double* row
-    cdef double t, t0, t1
+    cdef double t
     if ge == NULL or zs == NULL:
         free(ge)
         free(zs)
@@ -236,16 +250,7 @@ cdef void _solve_block(const Blocks* b, Py_ssize_t blk, const double* g, Py_ssiz
         # L y = rhs, then L' zs = y, in place.
         for r in range(m_s):
             row = lo + r * m_s
-            t0 = 0.0
-            t1 = 0.0
-            q = 0
-            while q + 2 <= r:
-                t0 = t0 + row[q] * zs[q]
-                t1 = t1 + row[q + 1] * zs[q + 1]
-                q = q + 2
-            if q < r:
-                t0 = t0 + row[q] * zs[q]
-            zs[r] = (zs[r] - (t0 + t1)) / row[r]
+            zs[r] = (zs[r] - _dot2(row, zs, r)) / row[r]
         for r in range(m_s - 1, -1, -1):
             row = lo + r * m_s
             zs[r] = zs[r] / row[r]
@@ -258,16 +263,7 @@ cdef void _solve_block(const Blocks* b, Py_ssize_t blk, const double* g, Py_ssiz
             if eo[i] < 0:
                 continue
             row = x + i * m_s
-            t0 = 0.0
-            t1 = 0.0
-            r = 0
-            while r + 2 <= m_s:
-                t0 = t0 + row[r] * zs[r]
-                t1 = t1 + row[r + 1] * zs[r + 1]
-                r = r + 2
-            if r < m_s:
-                t0 = t0 + row[r] * zs[r]
-            zc[eo[i]] = inv_a[i] * (ge[i] - (t0 + t1))
+            zc[eo[i]] = inv_a[i] * (ge[i] - _dot2(row, zs, m_s))
         for r in range(m_s):
             if so[r] >= 0:
                 zc[so[r]] = zs[r]
