@@ -552,22 +552,41 @@ def schur_diagonal(const int32_t[:, ::1] codes, const int64_t[::1] dims,
     free(cw)
 
 
+cdef Py_ssize_t _first_at_least(const int32_t* indices, Py_ssize_t lo, Py_ssize_t hi,
+                                int32_t value) noexcept nogil:
+    """The first place in the sorted ``indices[lo:hi]`` holding at least ``value`` (hi if none)."""
+    cdef Py_ssize_t mid
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if indices[mid] < value:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
 cdef void _product_rows(const int64_t* c_indptr, const int32_t* c_indices,
                         const double* c_data, const int64_t* t_indptr,
                         const int32_t* t_indices, const double* t_data,
                         const int64_t* s_indptr, const int32_t* s_indices,
                         double* s_data, Py_ssize_t lo, Py_ssize_t hi,
-                        double* spa) noexcept nogil:
-    cdef Py_ssize_t row, p, q
+                        double* spa, bint upper) noexcept nogil:
+    cdef Py_ssize_t row, p, q, first
     cdef int32_t g
     cdef double v
     for row in range(lo, hi):
         for p in range(c_indptr[row], c_indptr[row + 1]):
             v = c_data[p]
             g = c_indices[p]
-            for q in range(t_indptr[g], t_indptr[g + 1]):
+            first = t_indptr[g]
+            if upper:
+                first = _first_at_least(t_indices, first, t_indptr[g + 1], <int32_t> row)
+            for q in range(first, t_indptr[g + 1]):
                 spa[t_indices[q]] += v * t_data[q]
-        for q in range(s_indptr[row], s_indptr[row + 1]):
+        first = s_indptr[row]
+        if upper:
+            first = _first_at_least(s_indices, first, s_indptr[row + 1], <int32_t> row)
+        for q in range(first, s_indptr[row + 1]):
             s_data[q] = spa[s_indices[q]]
             spa[s_indices[q]] = 0.0
 
@@ -576,10 +595,12 @@ def sparse_product_on(const int64_t[::1] c_indptr, const int32_t[::1] c_indices,
                       const double[::1] c_data, const int64_t[::1] t_indptr,
                       const int32_t[::1] t_indices, const double[::1] t_data,
                       const int64_t[::1] s_indptr, const int32_t[::1] s_indices,
-                      double[::1] s_data, Py_ssize_t width, Py_ssize_t blocks):
+                      double[::1] s_data, Py_ssize_t width, Py_ssize_t blocks,
+                      bint upper=False):
     """s_data = the entries of the CSR product C T on the CSR pattern of S (which holds every
     entry of the product), rows in ``blocks`` blocks in parallel, each row summed by one thread
-    in the order of C's and T's entries."""
+    in the order of C's and T's entries. ``upper``: only the entries on and above the diagonal
+    (T's rows sorted; the others are left as they were), for a product known to be symmetric."""
     cdef Py_ssize_t rows = s_indptr.shape[0] - 1
     cdef Py_ssize_t b
     cdef double* spa
@@ -594,7 +615,8 @@ def sparse_product_on(const int64_t[::1] c_indptr, const int32_t[::1] c_indices,
         for b in prange(blocks, schedule="dynamic", chunksize=1):
             _product_rows(&c_indptr[0], &c_indices[0], &c_data[0], &t_indptr[0], &t_indices[0],
                           &t_data[0], &s_indptr[0], &s_indices[0], &s_data[0],
-                          rows * b // blocks, rows * (b + 1) // blocks, spa + b * (width + 1))
+                          rows * b // blocks, rows * (b + 1) // blocks, spa + b * (width + 1),
+                          upper)
     free(spa)
 
 

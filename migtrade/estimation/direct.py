@@ -46,9 +46,18 @@ RIDGE = 1e-10
 MAX_REDUCED_LEVELS = 60_000
 MAX_PRODUCT_TERMS = 60_000_000
 # Iterations with a factorisation made under other weights before S is factorised afresh (a
-# factorisation costs about as much as this many iterations on the worker-firm panel; measured
-# there, the factorisation of one IRLS step lets the next converge in 5 or 6).
-PCG_REFRESH = 8
+# factorisation, 0.08-0.12 s on the worker-firm ring, costs about as much as 16-25 iterations
+# of three columns there; measured, the factorisation of one IRLS step lets the next converge
+# in 5 to 10).
+PCG_REFRESH = 16
+# A kept factorisation is made afresh at once only when a tenth of the rows' weights (in the
+# sample of :data:`migtrade.estimation.schur.WEIGHT_SAMPLE`) moved by more than this in logs
+# (e^2.5 = 12), a wider margin than the other preconditioners' (their iterations cost more
+# next to their set-up). Measured on the worker-firm ring: from the separation check's weights
+# to the fit's first the move is 9.3 (the kept one would need 28 iterations); from the first
+# IRLS step to the second 1.3, where the kept one needs 9 iterations instead of 1 after a new
+# factorisation and 1 more in each later step: 0.05 s against 0.12-0.15 s.
+FAR_MOVE_LU = 2.5
 # Blocks of rows of C A^-1 C' computed in parallel (each row by one thread: the same sums
 # whatever the threads).
 PRODUCT_BLOCKS = 16
@@ -192,6 +201,17 @@ def _sources(numbered: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarra
             numbered.indptr.astype(np.int64))
 
 
+def _twins(indices: np.ndarray, indptr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For a symmetric CSR pattern (sorted), the entries below the diagonal and where the
+    entry at the transposed place sits in the data."""
+    m = indptr.size - 1
+    numbered = sp.csr_matrix(_numbered(indices.size, indices, indptr), shape=(m, m)).T.tocsr()
+    numbered.sort_indices()
+    rows = np.repeat(np.arange(m, dtype=np.int64), np.diff(indptr))
+    lower = np.flatnonzero(indices < rows)
+    return lower, numbered.data[lower].astype(np.int64) - 1
+
+
 def _csr(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray,
          shape: tuple[int, int]) -> sp.csr_matrix:
     """A CSR matrix on a pattern known to be valid (sorted, no duplicates): no checks, no copies."""
@@ -268,19 +288,22 @@ class DirectProjector:
         self.plan.factor.update(lu=splu(s.tocsc()), weights=self.w)
 
     def _product(self, scaled: sp.csr_matrix) -> sp.csr_matrix:
-        """C times ``scaled`` (C' with scaled rows): the pattern, which depends on the codes
-        alone, once per design from the two patterns; the entries by one compiled pass, rows
-        in parallel."""
+        """C times ``scaled`` (C' with scaled rows), which is symmetric: the pattern, which
+        depends on the codes alone, once per design from the two patterns, with where each
+        entry below the diagonal finds its twin above it; the entries on and above the diagonal
+        by one compiled pass, rows in parallel (half the products of the whole), the others
+        copied from their twins."""
         from migtrade.estimation.kernels_schur import sparse_pattern, sparse_product_on
 
         factor = self.plan.factor
         if "pattern" not in factor:
             indptr, indices = sparse_pattern(self.c, scaled, PRODUCT_BLOCKS)
-            factor["pattern"] = (indices, indptr)
+            factor["pattern"] = (indices, indptr, *_twins(indices, indptr))
         pattern = factor["pattern"]
         assert isinstance(pattern, tuple)
-        indices, indptr = pattern
-        data = sparse_product_on(self.c, scaled, (indices, indptr), PRODUCT_BLOCKS)
+        indices, indptr, lower, twin = pattern
+        data = sparse_product_on(self.c, scaled, (indices, indptr), PRODUCT_BLOCKS, upper=True)
+        data[lower] = data[twin]
         return _csr(data, indices, indptr, (self.c.shape[0], scaled.shape[1]))
 
     def factorise(self) -> object:

@@ -315,9 +315,14 @@ class SchurProjector:
         then = self.plan.memo.get(self.kind + " weights")
         if not isinstance(then, np.ndarray) or then.shape != self._sample().shape:
             return True
+        far = FAR_MOVE
+        if self.kind == "lu":
+            from migtrade.estimation.direct import FAR_MOVE_LU
+
+            far = FAR_MOVE_LU
         with np.errstate(divide="ignore", invalid="ignore"):
             moves = np.abs(np.log(self._sample() / then))
-        return not bool(np.quantile(np.nan_to_num(moves, nan=np.inf), 0.9) <= FAR_MOVE)
+        return not bool(np.quantile(np.nan_to_num(moves, nan=np.inf), 0.9) <= far)
 
     def _refresh(self) -> None:
         """Make the preconditioner under the current weights, and keep it for the next ones."""
