@@ -60,9 +60,8 @@ RESTARTS = 20
 STALE_PASSES = 12
 STALE_MARGIN = 4
 # A kept preconditioner is made afresh at once when a tenth of the rows' weights (in a sample of
-# this many) moved by more than this factor in logs (e.^0.5 = 1.65): measured on the worker-
-# firm ring, a factorisation kept through such a move spends the 8 iterations allowed and is
-# made afresh anyway.
+# this many) moved by more than this factor in logs (e.^0.5 = 1.65); the direct strategy's
+# factorisation has its own, wider margin (:data:`migtrade.estimation.direct.FAR_MOVE_LU`).
 WEIGHT_SAMPLE = 20_000
 FAR_MOVE = 0.5
 # A level whose diagonal of S is this small next to its weight sum is (up to rounding) outside
