@@ -13,11 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from migtrade.errors import DataError
 from migtrade.estimation.fit import estimate
 from migtrade.estimation.vcov import VcovSpec
 from migtrade.spec.design import build_design
 from migtrade.spec.formula import ModelSpec
 from migtrade.store.files import read_table
+from migtrade.store.resolve import load_data, start_loading
 
 
 def _frame(n: int = 400, seed: int = 3) -> pd.DataFrame:
@@ -71,3 +73,17 @@ def test_same_codes_and_sample_as_pandas_reader(parquet: Path) -> None:
     np.testing.assert_array_equal(fit_got.sample.status, fit_want.sample.status)
     np.testing.assert_array_equal(fit_got.result.params, fit_want.result.params)
     np.testing.assert_array_equal(fit_got.result.cov, fit_want.result.cov)
+
+
+def test_loading_on_a_thread_gives_what_load_data_gives(parquet: Path, tmp_path: Path) -> None:
+    # The CLI reads the file on a second thread while it imports the fit's modules: the frame and
+    # the description (sha256, rows) are those of load_data itself, and its errors arrive as they
+    # are, on the caller's thread, when the result is asked for.
+    columns = ["trade", "exporter", "year"]
+    frame, info = start_loading(str(parquet), columns).result()
+    want_frame, want_info = load_data(str(parquet), columns)
+    pd.testing.assert_frame_equal(frame, want_frame, check_exact=True)
+    assert info == want_info
+    missing = start_loading(str(tmp_path / "absent.parquet"))
+    with pytest.raises(DataError, match="does not exist"):
+        missing.result()

@@ -171,11 +171,10 @@ def estimate_command(
     from migtrade.cli.output import check_writable, emit_results, outputs_closed, write_sample
     from migtrade.cli.split_run import check_split_flags, estimate_split
     from migtrade.errors import UsageError
-    from migtrade.estimation.fit import fit
     from migtrade.estimation.options import EstimateOptions, parse_models
     from migtrade.spec.formula import ModelSpec
     from migtrade.spec.multi import expand_formulas
-    from migtrade.store.resolve import load_data
+    from migtrade.store.resolve import load_data, start_loading
 
     check_split_flags(split, fmt.value, workers=workers, scheduler=scheduler, ship_data=ship_data,
                       resume=resume, strict=strict, save=save, sample_out=sample_out)
@@ -202,12 +201,17 @@ def estimate_command(
         return
 
     # Read only the columns the models use, unless a filter or the sample file needs the rest.
-    # When one is missing the whole file is read again, so that the error lists what is there.
+    # The file is read and hashed on a second thread while the fit's modules (scipy's special
+    # functions among them, 0.1-0.2 s) are imported on this one; its errors are raised here.
+    # When a column is missing the whole file is read again, so that the error lists what is there.
     needed: list[str] | None = None
     if where is None and sample_out is None:
         needed = [c for s in specs for c in s.ordered_columns()]
         needed += [*options.vcov_spec.cluster_columns, *(v for v in (weights, offset) if v)]
-    frame, info = load_data(data, needed, store=store)
+    loading = start_loading(data, needed, store=store)
+    from migtrade.estimation.fit import fit
+
+    frame, info = loading.result()
     if needed is not None and not set(needed) <= set(frame.columns):
         frame, info = load_data(data, store=store)
     # One model and no sample file: nothing reads the table after the model's arrays are built,

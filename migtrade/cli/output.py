@@ -10,11 +10,14 @@ from typing import TYPE_CHECKING
 
 from migtrade.atomic import write_atomically, write_text
 from migtrade.errors import UsageError
-from migtrade.results.result import EstimationResult
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+
+    # Only named here: the results (and scipy's special functions behind them) are imported
+    # by whoever builds them, while the data file is read (migtrade.cli.estimate).
+    from migtrade.results.result import EstimationResult
 
 
 # Set by a command whose every output is written and closed, so that the process may end
