@@ -32,20 +32,45 @@ def singleton_mask(codes: Sequence[np.ndarray], keep: np.ndarray) -> np.ndarray:
 
     Dropping one singleton can create another (in a different dimension), so the check repeats
     until nothing changes, as reghdfe and fixest do. ``keep`` marks rows still in the sample.
+
+    Notes
+    -----
+    The rows left at the end are the largest subset of ``keep`` in which every group of every
+    dimension that has a row has at least two: a row of that subset is never alone in any
+    superset, so it is never dropped, and whatever is left when nothing changes is such a
+    subset. The result therefore does not depend on the order of the checks, which lets each
+    dimension be checked again only when it can have changed: the group sizes are counted
+    once and lowered by the rows dropped, and a dimension is passed over again only when one
+    of the groups that lost rows is left with exactly one (on most panels, never: one pass
+    per dimension instead of two).
     """
     alive = keep.copy()
-    if not codes:
+    if not codes or not alive.any():
         return np.zeros_like(keep)
-    while True:
-        changed = False
-        for c in codes:
-            counts = np.bincount(c[alive], minlength=int(c.max()) + 1 if c.size else 0)
-            single = alive & (counts[c] == 1)
-            if single.any():
-                alive &= ~single
-                changed = True
-        if not changed:
-            break
+    every = bool(alive.all())  # then the codes are counted as they are, not gathered
+    counts = [np.bincount(c if every else c[alive], minlength=int(c.max()) + 1) for c in codes]
+    # Per dimension, the groups that lost rows since its last pass (None: not passed yet).
+    touched: list[list[np.ndarray] | None] = [None] * len(codes)
+    unchanged = 0  # dimensions in a row found with nothing to drop
+    q = 0
+    while unchanged < len(codes):
+        c, count, lost = codes[q], counts[q], touched[q]
+        if lost is not None and not any(np.any(count[g] == 1) for g in lost):
+            unchanged += 1
+        else:
+            touched[q] = []
+            single = np.flatnonzero(alive & (count[c] == 1))
+            if single.size:
+                alive[single] = False
+                for other, (c2, count2) in enumerate(zip(codes, counts, strict=True)):
+                    groups = c2[single]
+                    count2 -= np.bincount(groups, minlength=count2.size)
+                    if touched[other] is not None:
+                        touched[other].append(groups)  # type: ignore[union-attr]
+                unchanged = 1
+            else:
+                unchanged += 1
+        q = (q + 1) % len(codes)
     return keep & ~alive
 
 
@@ -96,9 +121,11 @@ def is_nested(fe_codes: np.ndarray, cluster_codes: np.ndarray) -> bool:
     # passes over the rows below.
     if g < np.count_nonzero(np.bincount(cluster_codes)):
         return False
-    first = np.full(g, -1, dtype=np.int64)
-    first[fe_codes[::-1]] = cluster_codes[::-1]
-    return bool(np.all(first[fe_codes] == cluster_codes))
+    # Any one row's cluster stands for its level (the last written, here): the level is nested
+    # when every row of it has that cluster.
+    one = np.full(g, -1, dtype=cluster_codes.dtype)
+    one[fe_codes] = cluster_codes
+    return bool(np.array_equal(one[fe_codes], cluster_codes))
 
 
 def constant_within(x: np.ndarray, codes: np.ndarray, rtol: float = 1e-10) -> bool:
