@@ -552,13 +552,18 @@ def schur_diagonal(const int32_t[:, ::1] codes, const int64_t[::1] dims,
     free(cw)
 
 
-cdef Py_ssize_t _first_at_least(const int32_t* indices, Py_ssize_t lo, Py_ssize_t hi,
-                                int32_t value) noexcept nogil:
-    """The first place in the sorted ``indices[lo:hi]`` holding at least ``value`` (hi if none)."""
-    cdef Py_ssize_t mid
+cdef Py_ssize_t _block_start(const int64_t* indptr, Py_ssize_t rows, Py_ssize_t b,
+                             Py_ssize_t blocks) noexcept nogil:
+    """The first row of block b of ``blocks`` blocks of rows holding about equal entries of C
+    (the rows of a dimension with few levels, years, hold as many as thousands of others)."""
+    cdef int64_t target
+    cdef Py_ssize_t lo = 0, hi = rows, mid
+    if b >= blocks:
+        return rows
+    target = <int64_t> ((<double> indptr[rows]) * b / blocks)
     while lo < hi:
         mid = (lo + hi) // 2
-        if indices[mid] < value:
+        if indptr[mid] < target:
             lo = mid + 1
         else:
             hi = mid
@@ -570,23 +575,17 @@ cdef void _product_rows(const int64_t* c_indptr, const int32_t* c_indices,
                         const int32_t* t_indices, const double* t_data,
                         const int64_t* s_indptr, const int32_t* s_indices,
                         double* s_data, Py_ssize_t lo, Py_ssize_t hi,
-                        double* spa, bint upper) noexcept nogil:
-    cdef Py_ssize_t row, p, q, first
+                        double* spa) noexcept nogil:
+    cdef Py_ssize_t row, p, q
     cdef int32_t g
     cdef double v
     for row in range(lo, hi):
         for p in range(c_indptr[row], c_indptr[row + 1]):
             v = c_data[p]
             g = c_indices[p]
-            first = t_indptr[g]
-            if upper:
-                first = _first_at_least(t_indices, first, t_indptr[g + 1], <int32_t> row)
-            for q in range(first, t_indptr[g + 1]):
+            for q in range(t_indptr[g], t_indptr[g + 1]):
                 spa[t_indices[q]] += v * t_data[q]
-        first = s_indptr[row]
-        if upper:
-            first = _first_at_least(s_indices, first, s_indptr[row + 1], <int32_t> row)
-        for q in range(first, s_indptr[row + 1]):
+        for q in range(s_indptr[row], s_indptr[row + 1]):
             s_data[q] = spa[s_indices[q]]
             spa[s_indices[q]] = 0.0
 
@@ -595,12 +594,10 @@ def sparse_product_on(const int64_t[::1] c_indptr, const int32_t[::1] c_indices,
                       const double[::1] c_data, const int64_t[::1] t_indptr,
                       const int32_t[::1] t_indices, const double[::1] t_data,
                       const int64_t[::1] s_indptr, const int32_t[::1] s_indices,
-                      double[::1] s_data, Py_ssize_t width, Py_ssize_t blocks,
-                      bint upper=False):
+                      double[::1] s_data, Py_ssize_t width, Py_ssize_t blocks):
     """s_data = the entries of the CSR product C T on the CSR pattern of S (which holds every
     entry of the product), rows in ``blocks`` blocks in parallel, each row summed by one thread
-    in the order of C's and T's entries. ``upper``: only the entries on and above the diagonal
-    (T's rows sorted; the others are left as they were), for a product known to be symmetric."""
+    in the order of C's and T's entries."""
     cdef Py_ssize_t rows = s_indptr.shape[0] - 1
     cdef Py_ssize_t b
     cdef double* spa
@@ -615,8 +612,8 @@ def sparse_product_on(const int64_t[::1] c_indptr, const int32_t[::1] c_indices,
         for b in prange(blocks, schedule="dynamic", chunksize=1):
             _product_rows(&c_indptr[0], &c_indices[0], &c_data[0], &t_indptr[0], &t_indices[0],
                           &t_data[0], &s_indptr[0], &s_indices[0], &s_data[0],
-                          rows * b // blocks, rows * (b + 1) // blocks, spa + b * (width + 1),
-                          upper)
+                          _block_start(&c_indptr[0], rows, b, blocks),
+                          _block_start(&c_indptr[0], rows, b + 1, blocks), spa + b * (width + 1))
     free(spa)
 
 
@@ -673,7 +670,8 @@ def sparse_pattern(const int64_t[::1] c_indptr, const int32_t[::1] c_indices,
             stamps[l] = -1
         for b in prange(blocks, schedule="dynamic", chunksize=1):
             _pattern_rows(&c_indptr[0], &c_indices[0], &t_indptr[0], &t_indices[0],
-                          &counts[0], NULL, NULL, rows * b // blocks, rows * (b + 1) // blocks,
+                          &counts[0], NULL, NULL, _block_start(&c_indptr[0], rows, b, blocks),
+                          _block_start(&c_indptr[0], rows, b + 1, blocks),
                           stamps + b * (width + 1))
     indptr = np.concatenate([[0], np.cumsum(counts[:rows])]).astype(np.int64)
     indices = np.empty(indptr[rows], dtype=np.int32)
@@ -683,7 +681,8 @@ def sparse_pattern(const int64_t[::1] c_indptr, const int32_t[::1] c_indices,
         for b in prange(blocks, schedule="dynamic", chunksize=1):
             _pattern_rows(&c_indptr[0], &c_indices[0], &t_indptr[0], &t_indices[0],
                           &counts[0], &indices[0] if indices.shape[0] else NULL, &indptr[0],
-                          rows * b // blocks, rows * (b + 1) // blocks,
+                          _block_start(&c_indptr[0], rows, b, blocks),
+                          _block_start(&c_indptr[0], rows, b + 1, blocks),
                           stamps + b * (width + 1))
     free(stamps)
     return np.asarray(indptr), np.asarray(indices)

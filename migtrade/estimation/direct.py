@@ -181,17 +181,6 @@ def _sources(numbered: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarra
             numbered.indptr.astype(np.int64))
 
 
-def _twins(indices: np.ndarray, indptr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For a symmetric CSR pattern (sorted), the entries below the diagonal and where the
-    entry at the transposed place sits in the data."""
-    m = indptr.size - 1
-    numbered = sp.csr_matrix(_numbered(indices.size, indices, indptr), shape=(m, m)).T.tocsr()
-    numbered.sort_indices()
-    rows = np.repeat(np.arange(m, dtype=np.int64), np.diff(indptr))
-    lower = np.flatnonzero(indices < rows)
-    return lower, numbered.data[lower].astype(np.int64) - 1
-
-
 def _csr(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray,
          shape: tuple[int, int]) -> sp.csr_matrix:
     """A CSR matrix on a pattern known to be valid (sorted, no duplicates): no checks, no copies."""
@@ -268,22 +257,20 @@ class DirectProjector:
         self.plan.factor.update(lu=splu(s.tocsc()), weights=self.w)
 
     def _product(self, scaled: sp.csr_matrix) -> sp.csr_matrix:
-        """C times ``scaled`` (C' with scaled rows), which is symmetric: the pattern, which
-        depends on the codes alone, once per design from the two patterns, with where each
-        entry below the diagonal finds its twin above it; the entries on and above the diagonal
-        by one compiled pass, rows in parallel (half the products of the whole), the others
-        copied from their twins."""
+        """C times ``scaled`` (C' with scaled rows): the pattern, which depends on the codes
+        alone, once per design from the two patterns; the entries by one compiled pass, rows
+        in parallel in blocks of about equal entries of C (the year rows of a worker-firm panel
+        hold half of them)."""
         from migtrade.estimation.kernels_schur import sparse_pattern, sparse_product_on
 
         factor = self.plan.factor
         if "pattern" not in factor:
             indptr, indices = sparse_pattern(self.c, scaled, PRODUCT_BLOCKS)
-            factor["pattern"] = (indices, indptr, *_twins(indices, indptr))
+            factor["pattern"] = (indices, indptr)
         pattern = factor["pattern"]
         assert isinstance(pattern, tuple)
-        indices, indptr, lower, twin = pattern
-        data = sparse_product_on(self.c, scaled, (indices, indptr), PRODUCT_BLOCKS, upper=True)
-        data[lower] = data[twin]
+        indices, indptr = pattern
+        data = sparse_product_on(self.c, scaled, (indices, indptr), PRODUCT_BLOCKS)
         return _csr(data, indices, indptr, (self.c.shape[0], scaled.shape[1]))
 
     def factorise(self) -> object:

@@ -83,26 +83,25 @@ def schur_diagonal(codes: np.ndarray, dims: np.ndarray, starts: np.ndarray, ptr:
 
 
 def sparse_product_on(c: sp.csr_matrix, t: sp.csr_matrix, pattern: tuple[np.ndarray, np.ndarray],
-                      blocks: int, upper: bool = False) -> np.ndarray:
+                      blocks: int) -> np.ndarray:
     """The entries of the product of the CSR matrices ``c`` and ``t`` on ``pattern`` (int32
     column indices, int64 row pointers), which must hold every entry of the product: one
-    compiled pass, rows in ``blocks`` blocks in parallel. ``upper``: only the entries on and
-    above the diagonal are formed (``t``'s indices sorted), the others are zero; for a
-    symmetric product, half the multiply-adds."""
+    compiled pass, rows in ``blocks`` blocks of about equal entries of ``c``, in parallel."""
     indices, indptr = pattern
-    out = np.zeros(indices.size) if upper else np.empty(indices.size)
+    out = np.empty(indices.size)
     _kernels_schur.sparse_product_on(
         c.indptr.astype(np.int64, copy=False), c.indices.astype(np.int32, copy=False),
         c.data.astype(np.float64, copy=False), t.indptr.astype(np.int64, copy=False),
         t.indices.astype(np.int32, copy=False), t.data.astype(np.float64, copy=False),
-        indptr, indices, out, int(t.shape[1]), blocks, upper)
+        indptr, indices, out, int(t.shape[1]), blocks)
     return out
 
 
 def sparse_pattern(c: sp.csr_matrix, t: sp.csr_matrix, blocks: int) -> tuple[np.ndarray, np.ndarray]:
     """The CSR pattern of the product of the CSR matrices ``c`` and ``t`` (int64 row pointers,
     sorted int32 column indices), from their patterns alone: two compiled passes over the rows
-    (count, then fill and sort), rows in ``blocks`` blocks in parallel."""
+    (count, then fill and sort), rows in ``blocks`` blocks of about equal entries of ``c``, in
+    parallel."""
     return _kernels_schur.sparse_pattern(
         c.indptr.astype(np.int64, copy=False), c.indices.astype(np.int32, copy=False),
         t.indptr.astype(np.int64, copy=False), t.indices.astype(np.int32, copy=False),
