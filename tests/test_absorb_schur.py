@@ -297,3 +297,19 @@ def test_copies_under_other_weights_share_the_plan_and_give_a_fresh_absorbers_an
     fresh = Absorber(codes, w2).demean(x, tol=1e-10, strategy="schur")
     np.testing.assert_array_equal(got.resid, fresh.resid)
     assert got.sweeps == fresh.sweeps
+
+
+@pytest.mark.parametrize(("rows", "cols"), [(3_000, 500), (300, 60)])
+def test_entry_pattern_numbers_the_distinct_entries_row_by_row(rows: int, cols: int) -> None:
+    """The compiled pattern of entries at (rows, cols): the distinct places in row-major order
+    and where each entry lands, as sorting the keys gives them (rows with few places sorted by
+    insertion, with many by qsort)."""
+    from migtrade.estimation.kernels_schur import entry_pattern
+
+    rng = np.random.default_rng(rows)
+    r, c = rng.integers(0, rows, 20_000), rng.integers(0, cols, 20_000)
+    where, indices, indptr = entry_pattern(r, c, (rows, cols))
+    keys, inverse = np.unique(r * cols + c, return_inverse=True)
+    np.testing.assert_array_equal(indices, keys % cols)
+    np.testing.assert_array_equal(np.diff(indptr), np.bincount(keys // cols, minlength=rows))
+    np.testing.assert_array_equal(where, inverse.ravel())

@@ -718,6 +718,24 @@ def group_rows(const int32_t[::1] e, int64_t n_groups, const int32_t[:, ::1] cod
     free(pos)
 
 
+# Rows with at most this many distinct columns are sorted by insertion (a worker's few firms
+# and years), without qsort's call per comparison.
+cdef enum:
+    SMALL_SORT = 32
+
+
+cdef inline void _insertion_sort(int32_t* a, Py_ssize_t count) noexcept nogil:
+    cdef Py_ssize_t i, j
+    cdef int32_t v
+    for i in range(1, count):
+        v = a[i]
+        j = i - 1
+        while j >= 0 and a[j] > v:
+            a[j + 1] = a[j]
+            j -= 1
+        a[j + 1] = v
+
+
 def entry_pattern(const int64_t[::1] rows, const int64_t[::1] cols, int64_t n_rows,
                   int64_t width, int64_t[::1] where, int32_t[::1] indices, int64_t[::1] indptr):
     """The CSR pattern of entries at (rows, cols) (0 <= rows < n_rows, 0 <= cols < width):
@@ -762,8 +780,10 @@ def entry_pattern(const int64_t[::1] rows, const int64_t[::1] cols, int64_t n_ro
                     stamp[c] = r
                     indices[total + count] = <int32_t> c
                     count += 1
-            if count > 1:
+            if count > SMALL_SORT:
                 qsort(&indices[total], count, sizeof(int32_t), _compare_int32)
+            elif count > 1:
+                _insertion_sort(&indices[total], count)
             for p in range(count):
                 slot[indices[total + p]] = total + p
             for p in range(at, pos[r]):
