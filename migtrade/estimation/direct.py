@@ -96,6 +96,7 @@ class DirectPlan:
     m_o: int
     c_at: np.ndarray
     c_row: np.ndarray | None  # the one row behind each entry of C, when no entry has two
+    ct_row: np.ndarray | None  # the same for C' (in the rows' order when they come by group)
     c_indices: np.ndarray
     c_indptr: np.ndarray
     u_at: np.ndarray
@@ -136,10 +137,12 @@ class DirectPlan:
         inverse[numbered.data.astype(np.int64) - 1] = np.arange(t_indices.size)
         c_at = inverse[t_at]
         c_row: np.ndarray | None = None
+        ct_row: np.ndarray | None = None
         index = np.int32 if max(e.size, t_indices.size) < np.iinfo(np.int32).max else np.int64
         if c_at.size == t_indices.size:  # every entry of C comes from one row: gather, not sum
             c_row = np.empty(c_at.size, dtype=index)
             c_row[c_at] = np.tile(np.arange(e.size, dtype=index), n_o)
+            ct_row = c_row[inverse]
             c_at = np.empty(0, dtype=np.int64)  # not needed then
         inverse = inverse.astype(index)
         pairs = [(a, b) for a in range(n_o) for b in range(a + 1, n_o)]
@@ -151,7 +154,7 @@ class DirectPlan:
             u_at = np.empty(0, dtype=np.int64)
             u_indices = np.empty(0, dtype=np.int32)
             u_indptr = np.zeros(m_o + 1, dtype=np.int64)
-        return cls(q_e=q_e, e=e, o=o, g_e=g_e, m_o=m_o, c_at=c_at, c_row=c_row,
+        return cls(q_e=q_e, e=e, o=o, g_e=g_e, m_o=m_o, c_at=c_at, c_row=c_row, ct_row=ct_row,
                    c_indices=numbered.indices.astype(np.int32),
                    c_indptr=numbered.indptr.astype(np.int64), u_at=u_at, u_indices=u_indices,
                    u_indptr=u_indptr, u_rows=np.array(pairs, dtype=np.int64),
@@ -216,7 +219,10 @@ class DirectProjector:
                                       minlength=c_data.size)
         self.c = _csr(c_data, plan.c_indices, plan.c_indptr, (plan.m_o, plan.g_e))
         perm, indices, indptr = plan.c_t
-        self.ct = _csr(c_data[perm], indices, indptr, (plan.g_e, plan.m_o))
+        # C' gathered from the weights too when it can: its entries come in the groups' order,
+        # which is the rows' own on a panel sorted by the eliminated dimension.
+        ct_data = w[plan.ct_row] if plan.ct_row is not None else c_data[perm]
+        self.ct = _csr(ct_data, indices, indptr, (plan.g_e, plan.m_o))
         # A level's weight sum is its row of C summed over the eliminated groups.
         self.b_diag = np.asarray(self.c.sum(axis=1)).ravel()
         u_data = np.zeros(plan.u_indices.size)
