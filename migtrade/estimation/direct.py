@@ -33,6 +33,9 @@ residual.
 
 from __future__ import annotations
 
+import importlib
+import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -119,6 +122,7 @@ class DirectPlan:
 
     @classmethod
     def _build(cls, codes: np.ndarray, n_levels: Sequence[int]) -> DirectPlan:
+        _import_solver_meanwhile()
         q_e = int(np.argmax(n_levels))
         others = [q for q in range(len(n_levels)) if q != q_e]
         g_e = int(n_levels[q_e])
@@ -163,6 +167,17 @@ class DirectPlan:
 
 
 _LAST_PLAN: LastPlan[DirectPlan] = LastPlan()
+SOLVER_MODULE = "scipy.sparse.linalg"
+
+
+def _import_solver_meanwhile() -> None:
+    """Import scipy's sparse solvers (splu) on another thread while the plan is built, mostly
+    in loops that let go of the interpreter: the import takes 0.06-0.08 s, the first
+    factorisation waits for it. Python's import lock makes the factorisation's own import wait
+    for this one rather than run twice."""
+    if SOLVER_MODULE not in sys.modules:
+        threading.Thread(target=importlib.import_module, args=(SOLVER_MODULE,),
+                         name="import-sparse-solvers", daemon=True).start()
 
 
 def _numbered(nnz: int, indices: np.ndarray,
