@@ -82,6 +82,50 @@ class PoissonDeviance:
         return 2.0 * (self.const - float(self.wy @ eta) + float(self.w @ mu))
 
 
+@dataclass(frozen=True)
+class IrlsStep:
+    """An IRLS step as taken: its linear predictor, means and deviance, the relative change in
+    deviance from the last step (inf on the first), and how often it was halved."""
+
+    eta: np.ndarray
+    mu: np.ndarray
+    deviance: float
+    change: float
+    halvings: int
+
+
+def irls_step(deviance: PoissonDeviance, eta: np.ndarray, eta_new: np.ndarray, dev_old: float,
+              floor: float) -> IrlsStep | None:
+    """The step from ``eta`` towards ``eta_new``, halved until its linear predictor is finite
+    and below ``ETA_CAP`` and its deviance does not rise (beyond ``DIVERGENCE_RTOL`` of the
+    last, or ``floor``: a deviance at rounding level is a perfect fit, and its noise is no
+    divergence; a small rise can come from a loose inner tolerance); None when
+    ``MAX_HALVINGS`` halvings do not give one. ``dev_old`` is inf before the first step.
+
+    The change is ppmlhdfe's: ``|dev - dev_old| / max(min(dev, dev_old), 0.1)``.
+    """
+    first = not np.isfinite(dev_old)
+    for halvings in range(MAX_HALVINGS):
+        # The largest and smallest values are finite and the largest is below the cap exactly
+        # when every value is finite and below it (NaN propagates).
+        if np.isfinite(eta_new.min()) and eta_new.max() < ETA_CAP:
+            mu_new = np.exp(eta_new)
+            dev = deviance(eta_new, mu_new)
+            if first or dev <= dev_old + DIVERGENCE_RTOL * abs(dev_old) + floor:
+                change = np.inf if first else abs(dev - dev_old) / max(min(dev, dev_old), 0.1)
+                return IrlsStep(eta=eta_new, mu=mu_new, deviance=dev, change=change,
+                                halvings=halvings)
+        eta_new = 0.5 * (eta + eta_new)
+    return None
+
+
+def next_inner_tol(change: float, inner_tol: float, fe_tol: float) -> float:
+    """The demeaning tolerance of the next IRLS step: it follows the change in deviance down
+    (``INNER_TOL_FACTOR`` of it) to ``fe_tol``, and never rises."""
+    return max(min(INNER_TOL_FACTOR * change, inner_tol), fe_tol) if np.isfinite(change) \
+        else inner_tol
+
+
 def _start_means(y: np.ndarray, weights: np.ndarray, absorber: Absorber | None) -> np.ndarray:
     """Start values for the fitted means: one sweep of iterative proportional fitting of the
     fixed-effects-only Poisson model, from the overall mean.
@@ -195,6 +239,7 @@ def fit_ppml(
     # A deviance at rounding level is a perfect fit (a constant outcome, say); it may come out
     # slightly negative, and its noise is no divergence.
     dev_floor = 1e-10 * max(float(weights @ y), 1.0)
+    eps = np.inf
     for iteration in range(1, maxiter + 1):
         if iteration > 1:
             # Warm start: the previous fixed-effect part of z, and the previous demeaned X.
@@ -213,33 +258,17 @@ def fit_ppml(
         if off is not None:
             eta_new += off
 
-    # Step-halving: never accept a step that overflows or increases the deviance.
-        dev = np.inf
-        halved = False
-        for _ in range(MAX_HALVINGS):
-            # The largest and smallest values are finite and the largest is below the cap
-            # exactly when every value is finite and below it (NaN propagates).
-            if np.isfinite(eta_new.min()) and eta_new.max() < ETA_CAP:
-                mu_new = np.exp(eta_new)
-                dev = deviance(eta_new, mu_new)
-                # A small rise can come from a loose inner tolerance; only a real one is divergence.
-                if not np.isfinite(dev_old) or dev <= dev_old + DIVERGENCE_RTOL * abs(dev_old) + dev_floor:
-                    break
-            eta_new = 0.5 * (eta + eta_new)
-            halved = True
-        else:
+        # Step-halving: never accept a step that overflows or increases the deviance.
+        step = irls_step(deviance, eta, eta_new, dev_old, dev_floor)
+        if step is None:
             raise ConvergenceError(
                 f"PPML: step-halving failed at IRLS iteration {iteration} (deviance {dev_old:.6g})",
                 "Check the data for separation or extreme outliers, or pass --maxiter.",
             )
-        eta = eta_new
-        mu = mu_new
-        eps = abs(dev - dev_old) / max(min(dev, dev_old), 0.1) if np.isfinite(dev_old) else np.inf
-        dev_old = dev
-        if eps < tol and inner_tol <= fe_tol and not halved:
+        eta, mu, dev_old, eps = step.eta, step.mu, step.deviance, step.change
+        if eps < tol and inner_tol <= fe_tol and not step.halvings:
             break
-        if np.isfinite(eps):
-            inner_tol = max(min(INNER_TOL_FACTOR * eps, inner_tol), fe_tol)
+        inner_tol = next_inner_tol(eps, inner_tol, fe_tol)
         irls_w = weights * mu
         if absorber is not None:
             ab = absorber.with_weights(irls_w)

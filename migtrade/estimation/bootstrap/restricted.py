@@ -59,13 +59,8 @@ import numpy as np
 from migtrade.errors import ConvergenceError
 from migtrade.estimation.absorb import Absorber
 from migtrade.estimation.ols import solve_wls
-from migtrade.estimation.ppml import PoissonDeviance
+from migtrade.estimation.ppml import START_INNER_TOL, PoissonDeviance, irls_step, next_inner_tol
 
-MAX_HALVINGS = 30
-# The demeaning tolerance starts loose and follows the IRLS change down to --fe-tol, as in
-# migtrade.estimation.ppml: early steps need no more precision than the step they take.
-START_INNER_TOL = 1e-4
-INNER_TOL_FACTOR = 0.01
 # A Newton start whose predicted relative rise in deviance is below this is near enough for the
 # first step to be the last: it runs at --fe-tol. On the 1.6 M-row gravity panel a start two
 # standard errors away (predicted 3e-5) left a first change of 2e-10, one 70 away (3e-2) 2e-4.
@@ -75,8 +70,6 @@ NEAR_RISE = 1e-4
 # 5.5e-9 at a predicted 3e-2 on that panel, and at most 7e-11 from 3 to 300 model standard
 # errors away.
 FAR_RISE = 0.1
-DIVERGENCE_RTOL = 1e-6
-ETA_CAP = 700.0  # exp(700) is still finite in float64
 # Fits kept as starting points for the next ones (each holds n x (k + 1) numbers).
 KEPT_STARTS = 4
 
@@ -283,27 +276,20 @@ def restricted_fit(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: 
         eta_new -= zt
         eta_new += u
         eta_new += eta
-        halved = False
-        for _ in range(MAX_HALVINGS):
-            # Every value is finite and below the cap exactly when the extremes are.
-            if np.isfinite(eta_new.min()) and eta_new.max() < ETA_CAP:
-                mu_new = np.exp(eta_new)
-                dev = deviance(eta_new, mu_new)
-                if dev <= dev_old + DIVERGENCE_RTOL * abs(dev_old) + floor:
-                    break
-            # Halve the coefficients with the linear predictor, so that the fixed-effect part
-            # stays a combination of fixed effects.
-            eta_new, coef_new = 0.5 * (eta + eta_new), 0.5 * (coef + coef_new)
-            halved = True
-        else:
+        # The engine's step-halving and stopping rule (migtrade.estimation.ppml).
+        taken = irls_step(deviance, eta, eta_new, dev_old, floor)
+        if taken is None:
             raise ConvergenceError("PPML under the bootstrap's null: step-halving failed",
                                    "Check the data for separation, or use --no-impose-null.")
-        change = abs(dev - dev_old) / max(min(abs(dev), abs(dev_old)), 0.1)
-        eta, mu, dev_old, coef = eta_new, mu_new, dev, coef_new
-        if change < tol and not halved and inner_tol <= fe_tol:
-            return _converged(model, eta, mu, dev, coef, r, beta0, pivot, others, block[:, 1:],
-                              scale[1:], fe_tol, fe_maxiter, step, sweeps)
-        inner_tol = max(min(INNER_TOL_FACTOR * change, inner_tol), fe_tol)
+        for _ in range(taken.halvings):
+            # The coefficients halved with the linear predictor, so that the fixed-effect part
+            # stays a combination of fixed effects.
+            coef_new = 0.5 * (coef + coef_new)
+        eta, mu, dev_old, coef = taken.eta, taken.mu, taken.deviance, coef_new
+        if taken.change < tol and not taken.halvings and inner_tol <= fe_tol:
+            return _converged(model, eta, mu, dev_old, coef, r, beta0, pivot, others,
+                              block[:, 1:], scale[1:], fe_tol, fe_maxiter, step, sweeps)
+        inner_tol = next_inner_tol(taken.change, inner_tol, fe_tol)
     raise ConvergenceError(f"PPML under the bootstrap's null did not converge in {maxiter} steps",
                            "Raise --maxiter, or use --no-impose-null.")
 
