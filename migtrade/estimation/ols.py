@@ -34,12 +34,23 @@ def solve_wls(xt: np.ndarray, yt: np.ndarray, w: np.ndarray) -> tuple[np.ndarray
     if xt.shape[1] == 0:
         return np.zeros(0), np.zeros((0, 0))
     gram, xty = weighted_cross(xt, w, yt)
+    inv = _scaled_inverse(gram)
+    return inv @ xty, inv
+
+
+def weighted_inverse(xt: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``(X'WX)^{-1}`` of full-rank columns (the bread), without a regression."""
+    if xt.shape[1] == 0:
+        return np.zeros((0, 0))
+    gram, _ = weighted_cross(xt, w)
+    return _scaled_inverse(gram)
+
+
+def _scaled_inverse(gram: np.ndarray) -> np.ndarray:
     # Scale to unit diagonal before inverting: regressors in different units (km, dummies,
     # dollars) otherwise make the Gram matrix badly conditioned for no reason.
     d = 1.0 / np.sqrt(np.diag(gram))
-    inv = np.linalg.inv(gram * np.outer(d, d)) * np.outer(d, d)
-    beta = inv @ xty
-    return beta, inv
+    return np.linalg.inv(gram * np.outer(d, d)) * np.outer(d, d)
 
 
 

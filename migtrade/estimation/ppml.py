@@ -37,7 +37,7 @@ from migtrade.errors import ConvergenceError
 from migtrade.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, Absorber
 from migtrade.estimation.collinearity import DEFAULT_TOL as COLLINEAR_TOL
 from migtrade.estimation.collinearity import Omission, select_columns
-from migtrade.estimation.ols import solve_wls
+from migtrade.estimation.ols import solve_wls, weighted_inverse
 
 START_INNER_TOL = 1e-4
 INNER_TOL_FACTOR = 0.01
@@ -286,7 +286,7 @@ def fit_ppml(
         ab = absorber.with_weights(irls_w)
         xt, s3 = _demean(ab, xt, fe_tol * x_scale, fe_maxiter, overwrite=True)
         sweeps_total += s3
-    _, bread = solve_wls(xt, np.zeros(n), irls_w)
+    bread = weighted_inverse(xt, irls_w)
     return PoissonFit(
         beta=beta,
         keep=selection.keep,

@@ -20,7 +20,7 @@ from migtrade.estimation.bootstrap.restricted import FitPoint, PoissonModel, Res
 from migtrade.estimation.bootstrap.score import MAX_FE_TERM_CLUSTERS, PoissonScores
 from migtrade.estimation.bootstrap.wre import wre_bootstrap
 from migtrade.estimation.fixed_effects import is_nested
-from migtrade.estimation.ols import LinearFit, solve_wls
+from migtrade.estimation.ols import LinearFit, weighted_inverse
 from migtrade.estimation.ppml import PoissonFit, fit_ppml
 
 if TYPE_CHECKING:  # the IV machinery loads only for IV models
@@ -81,7 +81,7 @@ def _poisson_scores(mu: np.ndarray, X: np.ndarray, w: np.ndarray, absorber: Abso
     if absorber is not None and X.shape[1]:
         xt = absorber.with_weights(hess_w).demean_or_raise(
             np.array(X, order="F"), tol=opts.fe_tol, maxiter=opts.fe_maxiter).resid
-    _, bread = solve_wls(xt, np.zeros(X.shape[0]), hess_w)
+    bread = weighted_inverse(xt, hess_w)
     return PoissonScores(mu=mu, x_tilde=xt, bread=bread,
                          project=_projection(absorber, hess_w, opts) if fe_term else None)
 

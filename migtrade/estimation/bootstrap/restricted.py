@@ -58,7 +58,7 @@ import numpy as np
 
 from migtrade.errors import ConvergenceError
 from migtrade.estimation.absorb import Absorber
-from migtrade.estimation.ols import solve_wls
+from migtrade.estimation.ols import solve_wls, weighted_inverse
 from migtrade.estimation.ppml import START_INNER_TOL, PoissonDeviance, irls_step, next_inner_tol
 
 # A Newton start whose predicted relative rise in deviance is below this is near enough for the
@@ -312,7 +312,7 @@ def _converged(model: PoissonModel, eta: np.ndarray, mu: np.ndarray, dev: float,
     for j, m in enumerate(others):
         np.multiply(xt_p, r[m], out=xt[:, m])
         xt[:, m] += regressors[:, j]
-    _, bread = solve_wls(xt, np.zeros(mu.shape[0]), hess_w)
+    bread = weighted_inverse(xt, hess_w)
     beta = np.empty(k)
     beta[others] = coef
     beta[pivot] = (beta0 - float(r[others] @ coef)) / r[pivot]
