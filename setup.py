@@ -25,7 +25,6 @@ KERNELS = {
     "migtrade.estimation._kernels_schur": "migtrade/estimation/_kernels_schur.pyx",
     "migtrade.estimation._kernels_blocks": "migtrade/estimation/_kernels_blocks.pyx",
     "migtrade.estimation._kernels_bias": "migtrade/estimation/_kernels_bias.pyx",
-    "migtrade.estimation._components": "migtrade/estimation/_components.pyx",
     "migtrade.estimation.bootstrap._kernels": "migtrade/estimation/bootstrap/_kernels.pyx",
 }
 

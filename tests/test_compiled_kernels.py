@@ -25,7 +25,6 @@ COMPILED = [
     "migtrade.estimation._kernels_schur",
     "migtrade.estimation._kernels_blocks",
     "migtrade.estimation._kernels_bias",
-    "migtrade.estimation._components",
     "migtrade.estimation.bootstrap._kernels",
 ]
 

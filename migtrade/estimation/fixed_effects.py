@@ -89,10 +89,10 @@ def absorbed_dof(codes: Sequence[np.ndarray]) -> tuple[int, int]:
     if g1 + g2 < np.iinfo(np.int32).max:
         # A compiled union-find over the rows: one pass, and no graph library to load (scipy's
         # graph search costs 0.04 s of import on every estimate, more than the search itself).
-        from migtrade.estimation import _components
+        # The union-find that also finds the blocks of a crossed pair.
+        from migtrade.estimation.kernels_crossed import components
 
-        n_comp = _components.count_components(np.ascontiguousarray(codes[0], dtype=np.int32),
-                                  np.ascontiguousarray(codes[1], dtype=np.int32), g1, g2)
+        n_comp, _ = components(codes[0], codes[1], g1, g2)
     else:
         n_comp = _components_sparse(codes[0], codes[1], g1, g2)
     redundant = n_comp + (len(codes) - 2)
