@@ -15,7 +15,10 @@ from typing import Any
 import pandas as pd
 
 from migtrade.errors import UsageError, speaks_python
-from migtrade.store.resolve import DATA_ATTR, Data, resolve
+from migtrade.store.resolve import DATA_ATTR, resolve
+
+Data = pd.DataFrame | str | Path
+"""What every analysis function takes as ``data``."""
 
 __all__ = ["DATA_ATTR", "Data", "build_panel", "fetch", "load_data", "resolve"]
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from migtrade.errors import DataError, EstimationError, UsageError
 from migtrade.estimation.absorb import Absorber
@@ -22,10 +21,12 @@ from migtrade.estimation.vcov import VcovSpec
 from migtrade.results.result import EstimationResult, VcovInfo
 from migtrade.spec.design import build_design
 from migtrade.spec.formula import ModelSpec
-from migtrade.spec.where import where_mask
+from migtrade.table import ColumnTable, TableView, combined_appearance, view_of
 from migtrade.version import __version__
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from migtrade.estimation.bias_correction import BiasCorrection, RefitRows
     from migtrade.estimation.bootstrap import BootstrapOptions
 
@@ -40,54 +41,49 @@ class Estimate:
 
 
 def _versions() -> dict[str, str]:
-    return {
-        "migtrade": __version__,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "pandas": pd.__version__,
-    }
+    """The versions of what computed the result: the data libraries that were loaded (pandas
+    for a DataFrame or a text file, Arrow alone for a Parquet file read into arrays)."""
+    import sys
+
+    found = {"migtrade": __version__, "python": platform.python_version(),
+             "numpy": np.__version__}
+    for name in ("pandas", "pyarrow"):
+        module = sys.modules.get(name)
+        if module is not None:
+            found[name] = str(module.__version__)
+    return found
 
 
-def _column(frame: pd.DataFrame, name: str | None, role: str) -> np.ndarray | None:
+def _column(table: TableView, name: str | None, role: str) -> np.ndarray | None:
     if name is None:
         return None
-    if name not in frame.columns:
+    if name not in table.names:
         raise DataError(f"{role} column '{name}' not found in the data", f"Check the name given to --{role}.")
-    col = frame[name]
-    if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
+    if not table.is_numeric(name):
         raise DataError(f"{role} column '{name}' is not numeric", f"Pass a numeric column to --{role}.")
-    return col.to_numpy(dtype=np.float64, na_value=np.nan)
+    return table.numeric(name)
 
 
-def _cluster_codes(frame: pd.DataFrame, names: Sequence[str]) -> list[np.ndarray]:
-    """One code array per clustering dimension; ``a^b`` numbers the observed combinations of
-    ``a`` and ``b``. A row missing any of the columns gets -1."""
+def _cluster_codes(table: TableView, names: Sequence[str]) -> list[np.ndarray]:
+    """One code array per clustering dimension, numbered by first appearance; ``a^b`` numbers
+    the observed combinations of ``a`` and ``b``. A row missing any of the columns gets -1."""
     codes = []
     for name in names:
         parts = name.split("^")
         for col in parts:
-            if col not in frame.columns:
+            if col not in table.names:
                 raise DataError(
                     f"cluster variable '{col}' not found in the data",
                     "Check the name given to --vcov cluster:VAR (or VAR1^VAR2).",
                 )
         if len(parts) == 1:
-            codes.append(pd.factorize(frame[name], use_na_sentinel=True)[0].astype(np.int64))
+            codes.append(table.appearance_codes(name))
         else:
-            codes.append(_combined_codes(frame[parts]))
+            codes.append(combined_appearance([table.appearance_codes(c) for c in parts]))
     return codes
 
 
-def _combined_codes(columns: pd.DataFrame) -> np.ndarray:
-    """Codes of the observed combinations of several columns, -1 where any of them is missing
-    (the codes may have gaps; the estimation sample renumbers them)."""
-    codes = columns.groupby(list(columns.columns), sort=False, dropna=False,
-                            observed=True).ngroup().to_numpy().astype(np.int64)
-    missing = columns.isna().any(axis=1).to_numpy()
-    return np.where(missing, -1, codes) if missing.any() else codes
-
-
-def fit(formula: str | ModelSpec, frame: pd.DataFrame, options: EstimateOptions, *,
+def fit(formula: str | ModelSpec, frame: pd.DataFrame | ColumnTable, options: EstimateOptions, *,
         data_info: dict[str, Any] | None = None,
         release_data: Callable[[], None] | None = None) -> Estimate:
     """Estimate a gravity model under one checked :class:`EstimateOptions`, the object that
@@ -101,7 +97,7 @@ def fit(formula: str | ModelSpec, frame: pd.DataFrame, options: EstimateOptions,
 
 def estimate(
     formula: str | ModelSpec,
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | ColumnTable,
     *,
     model: str = "ppml",
     vcov: VcovSpec | None = None,
@@ -168,10 +164,18 @@ def estimate(
                              "The bootstrap is of the uncorrected estimate; ask for one of them.")
         check_request(bias, model=model, spec=spec, vcov=vc, weights=weights)
     n_rows = len(frame)
+    if isinstance(frame, ColumnTable) and (where or bias is not None):
+        frame = frame.to_pandas()  # the filter and the jackknife's refits work on pandas
 
-    excluded = ~where_mask(frame, where) if where else np.zeros(n_rows, dtype=bool)
+    if where:
+        from migtrade.spec.where import where_mask
+
+        assert not isinstance(frame, ColumnTable)
+        excluded = ~where_mask(frame, where)
+    else:
+        excluded = np.zeros(n_rows, dtype=bool)
     kept_idx = np.flatnonzero(~excluded)
-    sub = frame.iloc[kept_idx] if where else frame
+    sub = frame.iloc[kept_idx] if where and not isinstance(frame, ColumnTable) else frame
     design = build_design(spec, sub)
     if spec.is_iv:
         # The IV machinery (and scipy.stats behind its diagnostics) loads only for IV models.
@@ -181,18 +185,21 @@ def estimate(
 
     y_sub = design.y
     missing_sub = design.missing.copy()
-    w_all = _column(sub, weights, "weights")
-    off_all = _column(sub, offset, "offset")
+    table = view_of(sub)
+    w_all = _column(table, weights, "weights")
+    off_all = _column(table, offset, "offset")
     if w_all is not None:
         if np.any(w_all[np.isfinite(w_all)] < 0):
             raise DataError(f"weights column '{weights}' has negative values", "Weights must be >= 0.")
         missing_sub |= ~np.isfinite(w_all) | (w_all == 0)
     if off_all is not None:
         missing_sub |= ~np.isfinite(off_all)
-    clus = _cluster_codes(sub, vc.clusters)
+    clus = _cluster_codes(table, vc.clusters)
+    del table
     for c in clus:
         missing_sub |= c < 0
-    bias_rows = sub if bias is not None else None  # the jackknife refits on these rows
+    # The jackknife refits on these rows (a DataFrame: a table of arrays was converted above).
+    bias_rows = sub if bias is not None and not isinstance(sub, ColumnTable) else None
     del sub
     if release_data is not None and bias_rows is None:
         release_data()  # every array is built: the caller's table may go (peak memory)

@@ -1,8 +1,9 @@
 """The numeric arrays of a model: outcome, regressors, instruments and fixed-effect codes.
 
 Everything is vectorised: expressions are evaluated column-wise with numpy, factor levels come
-from ``pd.factorize`` (sorted), and a combined fixed effect ``a^b`` is the factorisation of the
-pair of integer codes rather than of concatenated strings, which keeps two million rows fast.
+sorted (as ``pd.factorize(sort=True)`` gives them; :mod:`migtrade.table`), and a combined fixed
+effect ``a^b`` is the factorisation of the pair of integer codes rather than of concatenated
+strings, which keeps two million rows fast.
 Rows are never dropped here; :attr:`Design.missing` flags the rows an estimator must leave out.
 """
 
@@ -11,13 +12,17 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from migtrade.errors import DataError, FormulaError
 from migtrade.spec.expr import Binary, Call, Column, Expr, Number, Unary, format_level, quote_name
 from migtrade.spec.formula import ModelSpec, Term
+from migtrade.table import ColumnTable, view_of
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 INTERCEPT = "(Intercept)"
 _MAX_LISTED = 15
@@ -64,7 +69,7 @@ class Design:
             kept = fe[rows]
             valid = kept >= 0
             renumbered = np.full(kept.shape, -1, dtype=np.int64)
-            renumbered[valid] = pd.factorize(kept[valid], sort=True)[0]
+            renumbered[valid] = np.unique(kept[valid], return_inverse=True)[1]
             codes.append(renumbered)
         return Design(
             y=self.y[rows],
@@ -110,7 +115,7 @@ def column_not_found(name: str, available: Iterable[object]) -> DataError:
     return DataError(f"column '{name}' not found in the data; available columns: {listing}", hint)
 
 
-def build_design(spec: ModelSpec, frame: pd.DataFrame) -> Design:
+def build_design(spec: ModelSpec, frame: pd.DataFrame | ColumnTable) -> Design:
     """Evaluate the outcome, regressors, instruments and fixed effects of a model.
 
     Parameters
@@ -255,25 +260,24 @@ def _write_factor(data: _Data, term: Term, position: np.ndarray, out: np.ndarray
 class _Data:
     """Column access with caches, so a column used several times is converted only once."""
 
-    def __init__(self, frame: pd.DataFrame) -> None:
-        self.frame = frame
-        self.n = len(frame)
+    def __init__(self, frame: pd.DataFrame | ColumnTable) -> None:
+        self.table = view_of(frame)
+        self.n = len(self.table)
         self._numeric: dict[str, np.ndarray] = {}
         self._factors: dict[str, tuple[np.ndarray, list[object]]] = {}
 
     def require(self, name: str) -> None:
-        columns = self.frame.columns
+        columns = self.table.names
         if name not in columns:
             raise column_not_found(name, columns)
-        if int((columns == name).sum()) > 1:
+        if columns.count(name) > 1:
             raise DataError(
                 f"column '{name}' appears more than once in the data", "Rename the duplicates."
             )
 
     def numeric(self, name: str, role: str) -> np.ndarray:
         if name not in self._numeric:
-            series = self.frame[name]
-            if not pd.api.types.is_numeric_dtype(series.dtype):
+            if not self.table.is_numeric(name):
                 hint = "Convert it to numbers in the data first."
                 if role != "the outcome":
                     var = quote_name(name)
@@ -282,10 +286,11 @@ class _Data:
                         f"(| {var})."
                     )
                 raise DataError(
-                    f"column '{name}' is not numeric (dtype {series.dtype}) and cannot be {role}",
+                    f"column '{name}' is not numeric (dtype {self.table.dtype_name(name)}) and "
+                    f"cannot be {role}",
                     hint,
                 )
-            self._numeric[name] = series.to_numpy(dtype=np.float64, na_value=np.nan)
+            self._numeric[name] = self.table.numeric(name)
         return self._numeric[name]
 
     def evaluate(self, expr: Expr, role: str) -> np.ndarray:
@@ -314,22 +319,18 @@ class _Data:
     def factor(self, name: str) -> tuple[np.ndarray, list[object]]:
         """Codes 0..G-1 in sorted level order (-1 where missing) and the G levels."""
         if name not in self._factors:
-            column = self.frame[name]
-            # Plain NumPy integers only: a nullable integer column may hold missing values.
-            plain_int = isinstance(column.dtype, np.dtype) and column.dtype.kind in "iu"
-            dense = _dense_codes(column.to_numpy()) if plain_int else None
+            integers = self.table.plain_integers(name)
+            dense = _dense_codes(integers) if integers is not None else None
             if dense is not None:
                 self._factors[name] = (dense[0], dense[1].tolist())
                 return self._factors[name]
             try:
-                codes, uniques = pd.factorize(column, sort=True)
+                self._factors[name] = self.table.sorted_codes(name)
             except TypeError as exc:
                 raise DataError(
                     f"the values of column '{name}' cannot be sorted into levels ({exc})",
                     "Give the column a single type, e.g. all text or all numbers.",
                 ) from exc
-            levels = list(uniques.tolist())
-            self._factors[name] = (np.asarray(codes, dtype=np.int64), levels)
         return self._factors[name]
 
     def fixed_effect(self, variables: Sequence[str]) -> np.ndarray:
@@ -343,7 +344,7 @@ class _Data:
             every = bool(valid.all())  # no missing value: no rows to pick out and put back
             kept = key if every else key[valid]
             dense = _dense_codes(kept)
-            found = dense[0] if dense is not None else pd.factorize(kept, sort=True)[0]
+            found = dense[0] if dense is not None else np.unique(kept, return_inverse=True)[1]
             if every:
                 codes = np.asarray(found, dtype=np.int64)
             else:

@@ -9,15 +9,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from migtrade.errors import DataError, UsageError
 from migtrade.store.files import FORMATS, read_table, sha256_of
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from migtrade.store.catalog import Store
+    from migtrade.table import ColumnTable
 
 _PATH_HINT = "Give the path of a CSV, gzip CSV, Parquet or Stata file, or the name of a stored dataset " \
              "(see `migtrade data list`)."
@@ -28,8 +29,21 @@ def _looks_like_path(ref: str) -> bool:
         tuple(f".{ext}" for ext in (*FORMATS, "tsv", "tsv.gz", "txt", "pq")))
 
 
+@overload
 def load_data(ref: str, columns: list[str] | None = None, *,
-              store: Store | str | Path | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+              store: Store | str | Path | None = None,
+              arrays: Literal[False] = False) -> tuple[pd.DataFrame, dict[str, Any]]: ...
+
+
+@overload
+def load_data(ref: str, columns: list[str] | None = None, *,
+              store: Store | str | Path | None = None,
+              arrays: bool) -> tuple[pd.DataFrame | ColumnTable, dict[str, Any]]: ...
+
+
+def load_data(ref: str, columns: list[str] | None = None, *,
+              store: Store | str | Path | None = None,
+              arrays: bool = False) -> tuple[pd.DataFrame | ColumnTable, dict[str, Any]]:
     """Read ``ref``, a file path or a stored dataset name, and describe where the data came from.
 
     Parameters
@@ -42,6 +56,9 @@ def load_data(ref: str, columns: list[str] | None = None, *,
     store
         A :class:`~migtrade.store.catalog.Store`, or its folder; None means the default store
         (``$MIGTRADE_STORE`` or the per-user data folder).
+    arrays
+        With ``columns``, a Parquet file is read into a :class:`~migtrade.table.ColumnTable`
+        where its columns allow, without pandas (``read_table``).
 
     Returns
     -------
@@ -57,7 +74,7 @@ def load_data(ref: str, columns: list[str] | None = None, *,
     """
     path = Path(ref).expanduser()
     if path.exists():
-        frame = read_table(path, columns=columns)
+        frame = read_table(path, columns=columns, arrays=arrays)
         return frame, {"path": str(path), "sha256": sha256_of(path), "rows": len(frame)}
 
     from migtrade.store.catalog import Store
@@ -85,22 +102,24 @@ def load_data(ref: str, columns: list[str] | None = None, *,
 class Loading:
     """:func:`load_data` running on a thread of its own; :meth:`result` waits for it."""
 
-    def __init__(self, ref: str, columns: list[str] | None, store: Store | str | Path | None) -> None:
+    def __init__(self, ref: str, columns: list[str] | None, store: Store | str | Path | None,
+                 arrays: bool) -> None:
         import threading
 
-        self._outcome: tuple[pd.DataFrame, dict[str, Any]] | None = None
+        self._outcome: tuple[pd.DataFrame | ColumnTable, dict[str, Any]] | None = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(ref, columns, store),
+        self._thread = threading.Thread(target=self._run, args=(ref, columns, store, arrays),
                                         name="migtrade-load", daemon=True)
         self._thread.start()
 
-    def _run(self, ref: str, columns: list[str] | None, store: Store | str | Path | None) -> None:
+    def _run(self, ref: str, columns: list[str] | None, store: Store | str | Path | None,
+             arrays: bool) -> None:
         try:
-            self._outcome = load_data(ref, columns, store=store)
+            self._outcome = load_data(ref, columns, store=store, arrays=arrays)
         except BaseException as exc:  # raised again, as it was, on the caller's thread
             self._error = exc
 
-    def result(self) -> tuple[pd.DataFrame, dict[str, Any]]:
+    def result(self) -> tuple[pd.DataFrame | ColumnTable, dict[str, Any]]:
         """What :func:`load_data` returned, or the error it raised."""
         self._thread.join()
         if self._error is not None:
@@ -110,7 +129,7 @@ class Loading:
 
 
 def start_loading(ref: str, columns: list[str] | None = None, *,
-                  store: Store | str | Path | None = None) -> Loading:
+                  store: Store | str | Path | None = None, arrays: bool = False) -> Loading:
     """Start :func:`load_data` on a second thread and return at once.
 
     Reading and decoding a Parquet file and hashing it run mostly outside the interpreter's
@@ -118,7 +137,7 @@ def start_loading(ref: str, columns: list[str] | None = None, *,
     the two on a second core: the fit's imports (scipy's special functions among them) and
     the read of 1.1 M rows take 0.1-0.2 s each.
     """
-    return Loading(ref, columns, store)
+    return Loading(ref, columns, store, arrays)
 
 
 # -- the Python API's ``data`` argument: a DataFrame besides a path or a dataset name -----------
@@ -126,7 +145,8 @@ def start_loading(ref: str, columns: list[str] | None = None, *,
 DATA_ATTR = "migtrade_data"
 """The key of ``DataFrame.attrs`` holding where a frame came from."""
 
-Data = pd.DataFrame | str | Path
+if TYPE_CHECKING:
+    Data = pd.DataFrame | str | Path
 
 
 def check_columns(frame: pd.DataFrame, what: str = "the data") -> None:
@@ -149,6 +169,8 @@ def check_columns(frame: pd.DataFrame, what: str = "the data") -> None:
 
 def _fingerprint(frame: pd.DataFrame) -> str:
     """sha256 of the frame's column names and the row hashes of its values (index included)."""
+    import pandas as pd
+
     digest = hashlib.sha256("\x1f".join(map(str, frame.columns)).encode())
     try:
         digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
@@ -160,6 +182,8 @@ def _fingerprint(frame: pd.DataFrame) -> str:
 def resolve(data: Data, columns: Sequence[str] | None = None, *,
             store: str | Path | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The frame behind ``data`` and a description of where it came from (the JSON ``data``)."""
+    import pandas as pd
+
     if isinstance(data, pd.DataFrame):
         check_columns(data)
         info = data.attrs.get(DATA_ATTR)
