@@ -38,11 +38,14 @@ import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
 from migtrade.estimation.last_plan import LastPlan
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 RIDGE = 1e-10
 # Use the direct solve only when the Schur complement is cheap to form and factorise.
@@ -123,6 +126,10 @@ class DirectPlan:
     @classmethod
     def _build(cls, codes: np.ndarray, n_levels: Sequence[int]) -> DirectPlan:
         _import_solver_meanwhile()
+        # scipy's sparse matrices load here, not with the module: the planner asks whether the
+        # strategy is affordable on every design, and their import costs 0.1 s.
+        import scipy.sparse as sp
+
         q_e = int(np.argmax(n_levels))
         others = [q for q in range(len(n_levels)) if q != q_e]
         g_e = int(n_levels[q_e])
@@ -188,6 +195,8 @@ def _numbered(nnz: int, indices: np.ndarray,
 
 def _symmetric(indices: np.ndarray, indptr: np.ndarray, m: int) -> sp.csr_matrix:
     """U + U' for the strictly upper pattern U, numbered by U's entries (they never overlap)."""
+    import scipy.sparse as sp
+
     upper = sp.csr_matrix(_numbered(indices.size, indices, indptr), shape=(m, m))
     return (upper + upper.T).tocsr()
 
@@ -202,6 +211,8 @@ def _sources(numbered: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarra
 def _csr(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray,
          shape: tuple[int, int]) -> sp.csr_matrix:
     """A CSR matrix on a pattern known to be valid (sorted, no duplicates): no checks, no copies."""
+    import scipy.sparse as sp
+
     matrix = sp.csr_matrix(shape, dtype=np.float64)
     # sparsetools wants one index type for both arrays; int32 while it can hold the entries.
     index = np.int32 if indptr[-1] < np.iinfo(np.int32).max else np.int64
@@ -266,6 +277,7 @@ class DirectProjector:
         return terms <= MAX_PRODUCT_TERMS
 
     def _factorise(self) -> None:
+        import scipy.sparse as sp
         from scipy.sparse.linalg import splu
 
         # C A^-1 C' as one sparse product: A^-1 scales the rows of C' in place of a product
