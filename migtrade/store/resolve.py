@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from migtrade.errors import DataError, UsageError
-from migtrade.store.files import FORMATS, read_table, sha256_of
+from migtrade.store.files import FORMATS, read_table, sha256_of, start_sha256
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -74,8 +74,10 @@ def load_data(ref: str, columns: list[str] | None = None, *,
     """
     path = Path(ref).expanduser()
     if path.exists():
+        digest = start_sha256(path) if path.is_file() else None  # beside the read
         frame = read_table(path, columns=columns, arrays=arrays)
-        return frame, {"path": str(path), "sha256": sha256_of(path), "rows": len(frame)}
+        return frame, {"path": str(path), "sha256": digest() if digest else sha256_of(path),
+                       "rows": len(frame)}
 
     from migtrade.store.catalog import Store
     from migtrade.store.names import is_valid_name, ordered_suggestions
