@@ -246,6 +246,44 @@ def test_direct_schur_complement_product_equals_scipys() -> None:
                                rtol=1e-14, atol=1e-14)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_direct_plan_patterns_equal_scipys(seed: int) -> None:
+    """The direct strategy's plan (compiled counting sorts, no scipy): C' and C of the design's
+    entries with duplicates summed where they share a cell, ``c_t`` mapping C' onto C's data,
+    and B's off-diagonal pattern U + U' with the entry of U behind each of its entries; all as
+    scipy builds them from the same entries."""
+    from migtrade.estimation.direct import DirectPlan
+
+    rng = np.random.default_rng(40 + seed)
+    n = 4000
+    levels = [int(rng.integers(300, 900)), int(rng.integers(10, 80)), int(rng.integers(2, 9))]
+    codes = np.vstack([rng.integers(0, g, n) for g in levels]).astype(np.int32)
+    plan = DirectPlan._build(codes, levels)
+    e, others = codes[plan.q_e].astype(np.int64), plan.o
+    rows_e = np.tile(e, others.shape[0])
+    ones = np.ones(rows_e.size)
+    ct = sp.csr_matrix((ones, (rows_e, others.ravel())), shape=(plan.g_e, plan.m_o))
+    c = ct.T.tocsr()
+    for mat in (ct, c):
+        mat.sum_duplicates()
+        mat.sort_indices()
+    np.testing.assert_array_equal(plan.c_indices, c.indices)
+    np.testing.assert_array_equal(plan.c_indptr, c.indptr)
+    source, t_indices, t_indptr = plan.c_t
+    np.testing.assert_array_equal(t_indices, ct.indices)
+    np.testing.assert_array_equal(t_indptr, ct.indptr)
+    # C' entry k sits in C's data at source[k]: the same count of design entries behind both.
+    np.testing.assert_array_equal(c.data[source], ct.data)
+    upper = sp.csr_matrix((np.arange(1, plan.u_indices.size + 1, dtype=float), plan.u_indices,
+                           plan.u_indptr), shape=(plan.m_o, plan.m_o))
+    sym = (upper + upper.T).tocsr()
+    sym.sort_indices()
+    b_source, b_indices, b_indptr = plan.b_sym
+    np.testing.assert_array_equal(b_indices, sym.indices)
+    np.testing.assert_array_equal(b_indptr, sym.indptr)
+    np.testing.assert_array_equal(b_source, sym.data.astype(np.int64) - 1)
+
+
 @pytest.mark.parametrize("blocks", [1, 4])
 def test_sparse_pattern_is_the_pattern_of_scipys_product(blocks: int) -> None:
     """The pattern the direct strategy forms C A^-1 C' on: every entry of the product of two
