@@ -9,7 +9,7 @@ counts and results do not depend on the compiler.
 """
 
 from cython.parallel cimport prange
-from libc.math cimport INFINITY, fabs, isfinite
+from libc.math cimport INFINITY, fabs, isfinite, lgamma
 from libc.stdint cimport int32_t, int64_t, uint8_t
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
@@ -353,3 +353,20 @@ def spread_within(const double[::1] x, const int64_t[::1] codes, Py_ssize_t n_le
     free(lo)
     free(hi)
     return worst
+
+
+def weighted_log_factorial_sum(const double[::1] y, const double[::1] w):
+    """sum of w[i] log Gamma(y[i] + 1) over the rows with y[i] > 0, compensated (Neumaier)."""
+    cdef Py_ssize_t i
+    cdef double term, total = 0.0, carry = 0.0, after
+    with nogil:
+        for i in range(y.shape[0]):
+            if y[i] > 0.0:
+                term = w[i] * lgamma(y[i] + 1.0)
+                after = total + term
+                if fabs(total) >= fabs(term):
+                    carry += (total - after) + term
+                else:
+                    carry += (term - after) + total
+                total = after
+    return total + carry

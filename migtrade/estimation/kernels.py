@@ -91,3 +91,11 @@ def spread_within(x: np.ndarray, codes: np.ndarray, n_levels: int) -> float:
     """The largest spread (max - min) of ``x`` within any group of ``codes``, in one pass."""
     return float(_kernels.spread_within(np.ascontiguousarray(x, dtype=np.float64),
                                         np.ascontiguousarray(codes, dtype=np.int64), n_levels))
+
+
+def weighted_log_factorial_sum(y: np.ndarray, w: np.ndarray) -> float:
+    """sum_i w_i log(y_i!) = sum_i w_i log Gamma(y_i + 1) over the rows with y_i > 0, in one pass
+    without copies (y need not be integer); the sum is compensated, so n = 10 M rows lose
+    nothing to rounding."""
+    return float(_kernels.weighted_log_factorial_sum(np.ascontiguousarray(y, dtype=np.float64),
+                                                     np.ascontiguousarray(w, dtype=np.float64)))

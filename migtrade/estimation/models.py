@@ -16,11 +16,11 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.special import gammaln
 
 from migtrade.errors import EstimationError
 from migtrade.estimation.absorb import Absorber
 from migtrade.estimation.fixed_effects import absorbed_dof, fe_dof, is_nested
+from migtrade.estimation.kernels import weighted_log_factorial_sum
 from migtrade.estimation.ols import LinearFit, fit_ols
 from migtrade.estimation.options import FitOptions
 from migtrade.estimation.ppml import PoissonFit, fit_ppml
@@ -226,11 +226,12 @@ def poisson_fit_statistics(y: np.ndarray, w: np.ndarray, mu: np.ndarray, devianc
     """
     n = y.shape[0]
     ybar = float(w @ y) / float(w.sum())
-    pos = y > 0
-    # log(y!) is 0 where y = 0, often a third of a trade panel.
-    log_fact = float(w[pos] @ gammaln(y[pos] + 1))
-    ll = -float(w @ mu) - log_fact + float(w[pos] @ (y[pos] * np.log(mu[pos])))
-    ll0 = -ybar * float(w.sum()) - log_fact + float(w[pos] @ (y[pos] * np.log(ybar)))
+    # log(y!) is 0 where y = 0, often a third of a trade panel: skipped in the compiled pass.
+    log_fact = weighted_log_factorial_sum(y, w)
+    # y log(mu) is 0 where y = 0, also where mu underflowed to 0 there.
+    log_mu = np.log(mu, out=np.zeros_like(mu), where=y > 0)
+    ll = -float(w @ mu) - log_fact + float((w * y) @ log_mu)
+    ll0 = -ybar * float(w.sum()) - log_fact + float(w @ y) * float(np.log(ybar))
     corr = np.corrcoef(y, mu)[0, 1] if n > 1 and np.std(mu) > 0 else np.nan
     return {
         "deviance": deviance,

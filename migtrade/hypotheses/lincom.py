@@ -11,9 +11,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 from migtrade.errors import EstimationError
+from migtrade.results.distributions import normal_cdf, normal_quantile, t_cdf, t_quantile
 from migtrade.results.result import EstimationResult
 
 
@@ -66,9 +66,9 @@ def _inference(result: EstimationResult, label: str, terms: tuple[str, ...], val
     stat = value / se if se > 0 else float("nan")
     df = float(result.vcov.df) if result.vcov.distribution == "t" and result.vcov.df else None
     z = -abs(stat)
-    p = float(2.0 * (special.stdtr(df, z) if df else special.ndtr(z)))
+    p = 2.0 * (t_cdf(z, df) if df else normal_cdf(z))
     lvl = result.conf_level if level is None else level
-    q = float(special.stdtrit(df, 0.5 + lvl / 2) if df else special.ndtri(0.5 + lvl / 2))
+    q = t_quantile(0.5 + lvl / 2, df) if df else normal_quantile(0.5 + lvl / 2)
     return Combination(label, terms, float(value), se, float(stat), p, value - q * se,
                        value + q * se)
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from scipy import special
 
 from migtrade.errors import DataError
+from migtrade.results.distributions import normal_cdf, normal_quantile, t_cdf, t_quantile
 
 SCHEMA = "migtrade.estimation/1"
 
@@ -163,14 +163,14 @@ class EstimationResult:
         """Two-sided p-values under the distribution named in ``vcov`` (t or normal)."""
         df = self._t_df()
         z = -np.abs(self.tstats)
-        return 2.0 * (special.stdtr(df, z) if df else special.ndtr(z))
+        return 2.0 * (t_cdf(z, df) if df else normal_cdf(z))
 
     def conf_int(self, level: float | None = None) -> np.ndarray:
         """(k, 2) confidence intervals."""
         lvl = self.conf_level if level is None else level
         df = self._t_df()
         p = 0.5 + lvl / 2.0
-        q = special.stdtrit(df, p) if df else special.ndtri(p)
+        q = t_quantile(p, df) if df else normal_quantile(p)
         se = self.std_errors
         return np.column_stack([self.params - q * se, self.params + q * se])
 
