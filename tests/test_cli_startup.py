@@ -63,6 +63,19 @@ def test_estimate_loads_only_its_command(small_csv: Path) -> None:
     assert not {m for m in loaded if m.startswith("migtrade.sources")}
 
 
+def test_estimate_does_not_load_scipy_special(small_csv: Path) -> None:
+    """scipy.special (0.16 s of every process: it pulls array_api_compat and numpy.f2py) stays
+    unloaded by an OLS and a PPML estimate: p-values, intervals and log(y!) are the project's."""
+    probe = PROBE.replace('m.startswith("migtrade")', 'm.startswith("scipy.special")')
+    for model, formula in (("ols", "x ~ trade | exporter + importer"),
+                           ("ppml", "trade ~ x | exporter + importer")):
+        done = subprocess.run([sys.executable, "-c", probe, "estimate", formula, "--data",
+                               str(small_csv), "--model", model, "--format", "json"],
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stderr.strip().splitlines()[-1]) == [], model
+
+
 def test_root_help_lists_every_command(cli: Runner) -> None:
     code, out, _ = cli("--help")
     assert code == 0
