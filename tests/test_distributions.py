@@ -156,6 +156,11 @@ def test_scalars_stay_scalars_and_edges() -> None:
     assert math.isnan(normal_quantile(1.5)) and math.isnan(t_cdf(1.0, -1.0))
     assert t_cdf(-2.0, math.inf) == normal_cdf(-2.0)
     assert t_cdf(np.array([-1.0, 1.0]), np.array([4.0, 4.0])).shape == (2,)
+    tiny = np.array([-1e-200, -1e-17, 1e-17])
+    for df in DFS:  # no p-value above 1, no lower tail above 1/2
+        assert np.all(2 * t_cdf(-np.abs(tiny), df) <= 1.0) and np.all(t_cdf(tiny[2:], df) >= 0.5)
+    assert t_quantile(0.5 + 1e-16, 20.0) == 2.8179065711266887e-16  # (p - 1/2) / f(0), exactly
+    assert t_quantile(1e-100, 0.3) == -math.inf  # |t| ~ 1e333 is beyond the doubles
 
 
 def test_weighted_log_factorial_sum_against_gammaln() -> None:

@@ -198,17 +198,20 @@ def _t_tail_large_df(a: float, u: float) -> float:
     z, z_lo = _two_product(a, u)
     root = math.sqrt(z)
     square, square_lo = _two_product(root, root)
-    root_lo = ((z - square) - square_lo + z_lo) / (2.0 * root)
+    root_lo = ((z - square) - square_lo + z_lo) / (2.0 * root) if root > 0.0 else 0.0
     e = math.exp(-z) * (1.0 - z_lo)
     k_term = _erfc_corrected(root, root_lo)  # Gamma(1/2, z) / sqrt(pi)
     push = math.sqrt(z / math.pi) * e  # z^(k+1/2) e^-z / (sqrt(pi) a^k), k = 0
     total = _H[0] * k_term
+    small = 0
     for k in range(1, len(_H)):
         k_term = ((k - 0.5) * k_term + push) / a
         push *= u
         piece = _H[k] * k_term
         total += piece
-        if abs(piece) <= 0.25 * _EPS * abs(total):
+        # two negligible terms in a row: one alone may be a small h_k (h_4 / h_3 = 0.04)
+        small = small + 1 if abs(piece) <= 0.25 * _EPS * abs(total) else 0
+        if small == 2:
             break
     return 0.5 * math.exp(_log_gamma_ratio_half_excess(a)) * total
 
@@ -294,7 +297,7 @@ def _t_halves(t: float, df: float) -> tuple[float, float]:
     x, y, log_x = _t_log_x(t, df)
     centre_by_fraction = not _tail_by_fraction(a, y)
     if a >= _EXPANSION_MIN_A and -log_x <= _EXPANSION_MAX_U:
-        tail = _t_tail_large_df(a, -log_x)
+        tail = min(_t_tail_large_df(a, -log_x), 0.5)  # at t -> 0 its sum may round above 1/2
         return tail, (_beta_half_pair(a, x, y, log_x)[1] if centre_by_fraction else 0.5 - tail)
     if abs(t) >= 1e150:  # x underflows: x^a = (sqrt(df)/|t|)^df (1 + df/t^2)^-a, by pow
         root_r = math.sqrt(df) / abs(t)
