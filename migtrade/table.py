@@ -133,13 +133,19 @@ class ColumnTable:
     def sorted_codes(self, name: str) -> tuple[np.ndarray, list[object]]:
         col = self._columns[name]
         if isinstance(col, Coded):
+            complete = not col.codes.size or int(col.codes.min()) >= 0
             if col.categorical:
                 # The categories present, in the categories' order.
                 present = np.zeros(len(col.levels), dtype=bool)
-                present[col.codes[col.codes >= 0]] = True
+                present[col.codes if complete else col.codes[col.codes >= 0]] = True
+                levels = col.levels[present].tolist()
+                if complete and present.all():
+                    return col.codes.astype(np.int64), levels
                 rank = np.cumsum(present, dtype=np.int64) - 1
+                if complete:
+                    return rank[col.codes], levels
                 codes = np.where(col.codes >= 0, rank[np.maximum(col.codes, 0)], -1)
-                return codes, col.levels[present].tolist()
+                return codes, levels
             order = np.argsort(col.levels, kind="stable")  # code-point order of the text
             rank = np.empty(len(order), dtype=np.int64)
             rank[order] = np.arange(len(order))

@@ -338,24 +338,33 @@ class _Data:
         codes = self.factor(variables[0])[0].copy()
         for name in variables[1:]:
             other, levels = self.factor(name)
+            width = max(len(levels), 1)
             # Lexicographic keys: refactorising them in sorted order keeps the levels sorted.
-            key = codes * max(len(levels), 1) + other
+            # Without a missing value (the usual case) the key is made and replaced by its
+            # codes in one array: at ten million rows each fresh array's pages cost as much
+            # as the arithmetic.
+            if codes.size and int(codes.min()) >= 0 and int(other.min()) >= 0:
+                key = np.multiply(codes, width, dtype=np.int64)
+                key += other
+                dense = _dense_codes(key, in_place=True)
+                codes = dense[0] if dense is not None else \
+                    np.unique(key, return_inverse=True)[1].astype(np.int64)
+                continue
+            key = codes * width + other
             valid = (codes >= 0) & (other >= 0)
-            every = bool(valid.all())  # no missing value: no rows to pick out and put back
-            kept = key if every else key[valid]
+            kept = key[valid]
             dense = _dense_codes(kept)
             found = dense[0] if dense is not None else np.unique(kept, return_inverse=True)[1]
-            if every:
-                codes = np.asarray(found, dtype=np.int64)
-            else:
-                codes = np.full(self.n, -1, dtype=np.int64)
-                codes[valid] = found
+            codes = np.full(self.n, -1, dtype=np.int64)
+            codes[valid] = found
         return codes
 
 
-def _dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def _dense_codes(values: np.ndarray, *,
+                 in_place: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
     """Codes in sorted level order, and the levels, of integers whose range is at most a few
-    times their number; None for a wider range.
+    times their number; None for a wider range. ``in_place``: ``values`` (int64) becomes the
+    codes.
 
     A table of the values present and its running count give each value its rank in one pass,
     where hashing and sorting (``pd.factorize(sort=True)``) cost several: measured on ten million
@@ -368,8 +377,21 @@ def _dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     # Shifted (in 64 bits, which cannot overflow) only when the values do not start at 0;
     # indexing takes any integer type.
-    shifted = values.astype(np.int64) - low if low else values
+    if in_place:
+        shifted = values
+        if low:
+            shifted -= low
+    elif low:
+        shifted = values.astype(np.int64)
+        shifted -= low
+    else:
+        shifted = values
     present = np.zeros(high - low + 1, dtype=bool)
     present[shifted] = True
     rank = np.cumsum(present, dtype=np.int64) - 1
-    return rank[shifted], np.flatnonzero(present) + low
+    levels = np.flatnonzero(present) + low
+    if shifted is values and not in_place:
+        return rank[shifted], levels
+    # The ranks gathered into the array of shifted values itself ("clip": unbuffered, and every
+    # index is in range).
+    return np.take(rank, shifted, out=shifted, mode="clip"), levels

@@ -149,55 +149,112 @@ def _levels(dictionary: Any) -> np.ndarray:
     return levels
 
 
-def _column_array(chunked: Any, pandas_type: str | None,
-                  numpy_type: str | None) -> np.ndarray | Coded | None:
-    """One Arrow column as the engine's array or codes; None where pandas would read it as
-    something else (see ``_PLAIN_NUMPY``; the types are those of the file's pandas metadata,
-    e.g. a nullable ``Int64`` column's numpy_type)."""
-    import pyarrow as pa
+class _Column:
+    """One column read row group by row group into the engine's array or codes (see
+    :func:`read_parquet_columns`); :meth:`add` returns False where pandas would read the column
+    as something else than plain numbers, text or categories (``_PLAIN_NUMPY``; the types are
+    those of the file's pandas metadata, e.g. a nullable ``Int64`` column's numpy_type)."""
 
-    kind = chunked.type
-    if pa.types.is_dictionary(kind):
-        if not (pa.types.is_string(kind.value_type) or pa.types.is_large_string(kind.value_type)) \
-                or pandas_type not in (None, "categorical"):
-            return None
-        chunks = chunked.unify_dictionaries().chunks
-        if not chunks:
-            return Coded(codes=np.empty(0, dtype=np.int32), levels=np.empty(0, dtype=object),
-                         categorical=True)
-        codes = np.concatenate([_codes(c.indices) for c in chunks])
-        return Coded(codes=codes, levels=_levels(chunks[0].dictionary), categorical=True)
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        if pandas_type not in (None, "unicode", "string", "str", "object"):
-            return None
-        import pyarrow.compute as pc  # 0.03 s to import: only for a column of plain text
+    def __init__(self, kind: Any, rows: int, pandas_type: str | None,
+                 numpy_type: str | None) -> None:
+        import pyarrow as pa
 
-        encoded = pc.dictionary_encode(chunked.combine_chunks())  # codes by first appearance
-        return Coded(codes=_codes(encoded.indices), levels=_levels(encoded.dictionary),
-                     categorical=False)
-    if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)):
-        return None
-    dtype = np.dtype(kind.to_pandas_dtype())
-    if dtype.name not in _PLAIN_NUMPY or numpy_type not in (None, dtype.name) or \
-            (chunked.null_count and dtype.kind != "f"):
-        return None
-    parts = []
-    for chunk in chunked.chunks:
-        values, valid = _values(chunk, dtype), _valid(chunk)
-        parts.append(values if valid is None else np.where(valid, values, np.nan).astype(dtype))
-    # A copy out of Arrow's buffers, which then go with the table (floats' nulls are NaN, as
-    # pandas reads them).
-    return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
+        self.pos = 0
+        self.dtype: np.dtype | None = None
+        self.values: np.ndarray | None = None
+        self.text: list[Any] | None = None
+        self.levels: list[object] = []
+        self.index: dict[object, int] = {}
+        self.mappings: list[tuple[Any, np.ndarray]] = []  # (a row group's dictionary, where to)
+        self.ok = True
+        if pa.types.is_dictionary(kind):
+            self.ok = (pa.types.is_string(kind.value_type)
+                       or pa.types.is_large_string(kind.value_type)) and \
+                pandas_type in (None, "categorical")
+            self.values = np.empty(rows, dtype=np.int32)  # codes into the unified levels
+            self.categorical = True
+        elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            self.ok = pandas_type in (None, "unicode", "string", "str", "object")
+            self.text = []
+        elif pa.types.is_integer(kind) or pa.types.is_floating(kind) or \
+                pa.types.is_boolean(kind):
+            self.dtype = np.dtype(kind.to_pandas_dtype())
+            self.ok = self.dtype.name in _PLAIN_NUMPY and numpy_type in (None, self.dtype.name)
+            self.values = np.empty(rows, dtype=self.dtype)
+        else:
+            self.ok = False
+
+    def _mapping(self, dictionary: Any) -> np.ndarray:
+        """Where each entry of a row group's dictionary sits among the levels, which grow as
+        Arrow unifies dictionaries (the first one's order, then values not yet seen, in order);
+        -1 last, for null codes."""
+        for seen, mapping in self.mappings:
+            if seen.equals(dictionary):
+                return mapping
+        found = []
+        for value in dictionary.to_pylist():
+            if value not in self.index:
+                self.index[value] = len(self.levels)
+                self.levels.append(value)
+            found.append(self.index[value])
+        mapping = np.array([*found, -1], dtype=np.int32)
+        self.mappings.append((dictionary, mapping))
+        return mapping
+
+    def add(self, chunk: Any) -> bool:
+        """Copy one Arrow chunk in; False where the column must go through pandas."""
+        size = len(chunk)
+        if self.text is not None:
+            self.text.append(chunk)
+            return True
+        assert self.values is not None
+        part = self.values[self.pos:self.pos + size]
+        self.pos += size
+        if self.dtype is None:  # dictionary codes, renumbered into the unified levels
+            np.take(self._mapping(chunk.dictionary), _codes(chunk.indices), out=part, mode="wrap")
+            return True
+        valid = _valid(chunk)
+        if valid is not None and self.dtype.kind != "f":
+            return False  # pandas reads integers or booleans with nulls as floats or objects
+        part[...] = _values(chunk, self.dtype)
+        if valid is not None:
+            part[~valid] = np.nan  # as pandas reads floats' nulls
+        return True
+
+    def result(self) -> np.ndarray | Coded:
+        """The column, once every row group is in."""
+        if self.text is not None:
+            import pyarrow as pa
+            import pyarrow.compute as pc  # 0.03 s to import: only for a column of plain text
+
+            whole = pa.chunked_array(self.text).combine_chunks() if self.text else None
+            if whole is None:
+                return Coded(codes=np.empty(0, dtype=np.int32), levels=np.empty(0, dtype=object),
+                             categorical=False)
+            encoded = pc.dictionary_encode(whole)  # codes by first appearance
+            return Coded(codes=_codes(encoded.indices), levels=_levels(encoded.dictionary),
+                         categorical=False)
+        assert self.values is not None
+        if self.dtype is None:
+            levels = np.empty(len(self.levels), dtype=object)
+            levels[:] = self.levels
+            return Coded(codes=self.values, levels=levels, categorical=True)
+        return self.values
 
 
 def read_parquet_columns(path: Path, columns: list[str]) -> ColumnTable | None:
     """The named columns of a Parquet file as a :class:`~migtrade.table.ColumnTable`, without
     pandas (those the file lacks are skipped); None when a column would not read as plain
-    numbers, text or categories, or the file repeats a name: pandas then reads the file."""
+    numbers, text or categories, or the file repeats a name: pandas then reads the file.
+
+    Row group by row group, each copied into the final arrays and let go: Arrow's pool reuses
+    one row group's pages for the next, where reading the whole table first touched twice the
+    memory (on this kind of virtual machine a page's first touch costs more than the copy).
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    # ParquetFile.read, not pq.read_table: the latter imports pandas for the file's metadata.
+    # ParquetFile, not pq.read_table: the latter imports pandas for the file's metadata.
     source = pq.ParquetFile(path)
     schema = source.schema_arrow
     if len(set(schema.names)) != len(schema.names):
@@ -209,17 +266,18 @@ def read_parquet_columns(path: Path, columns: list[str]) -> ColumnTable | None:
     wanted = [c for c in dict.fromkeys(columns) if c in schema.names]
     if indexed & set(wanted):
         return None
-    table = source.read(columns=wanted, use_pandas_metadata=False)
-    rows = table.num_rows
-    # Column by column, each Arrow column let go once converted (the peak holds one twice).
-    arrow = {name: table.column(name) for name in wanted}
-    del table
-    out: dict[str, np.ndarray | Coded] = {}
-    for name in wanted:
-        col = _column_array(arrow.pop(name), *types.get(name, (None, None)))
-        if col is None:
-            return None
-        out[name] = col
+    rows = source.metadata.num_rows
+    cols = {name: _Column(schema.field(name).type, rows, *types.get(name, (None, None)))
+            for name in wanted}
+    if not all(c.ok for c in cols.values()):
+        return None
+    for group in range(source.num_row_groups):
+        table = source.read_row_group(group, columns=wanted, use_pandas_metadata=False)
+        for name in wanted:
+            if not all(cols[name].add(chunk) for chunk in table.column(name).chunks):
+                return None
+        del table
+    out = {name: col.result() for name, col in cols.items()}
     pa.default_memory_pool().release_unused()
     return ColumnTable(out, rows)
 
