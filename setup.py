@@ -25,6 +25,7 @@ KERNELS = {
     "migtrade.estimation._kernels_schur": "migtrade/estimation/_kernels_schur.pyx",
     "migtrade.estimation._kernels_blocks": "migtrade/estimation/_kernels_blocks.pyx",
     "migtrade.estimation._kernels_bias": "migtrade/estimation/_kernels_bias.pyx",
+    "migtrade.estimation._kernels_poisson": "migtrade/estimation/_kernels_poisson.pyx",
     "migtrade.estimation.bootstrap._kernels": "migtrade/estimation/bootstrap/_kernels.pyx",
 }
 

@@ -126,10 +126,13 @@ def coefficients(result: dict[str, Any] | None) -> dict[str, float]:
 
 
 def run_case(case: dict[str, Any], tools: list[str], reps: int, timeout: float) -> dict[str, Any]:
-    """Every tool on one case, alternating within each repetition."""
+    """Every tool on one case, alternating within each repetition, the order rotated from one
+    repetition to the next: a process started just after another one ends runs at a different
+    speed than one started after a pause (the other's freed memory, the cores' clocks), so each
+    tool comes first, and after each other tool, equally often."""
     runs: dict[str, list[dict[str, Any]]] = {t: [] for t in tools}
-    for _ in range(reps):
-        for tool in tools:
+    for rep in range(reps):
+        for tool in tools[rep % len(tools):] + tools[:rep % len(tools)]:
             cmd = command(tool, case["data"], case["formula"], case["model"], case["cluster"],
                           case.get("extra", ()))
             code, seconds, rss, out, err, timed_out = BENCH.run_child(cmd, timeout)

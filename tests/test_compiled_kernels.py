@@ -25,6 +25,7 @@ COMPILED = [
     "migtrade.estimation._kernels_schur",
     "migtrade.estimation._kernels_blocks",
     "migtrade.estimation._kernels_bias",
+    "migtrade.estimation._kernels_poisson",
     "migtrade.estimation.bootstrap._kernels",
 ]
 

@@ -78,9 +78,11 @@ CROSSED_MIN_ROWS = 50_000
 FINGERPRINT_SAMPLE = 4096
 # From this many rows ``auto`` takes ``schur`` on a design's first demeaning too: measured on the
 # first demeaning of the three-way gravity fits (the ReLU separation check, its plan included),
-# 1.0-1.2 s against 1.5-1.7 s for ``map`` at 10 M rows, the same 0.32-0.35 s at 1.6 M rows, and
-# on log-OLS at 1.1 M rows 0.27-0.29 s against 0.17-0.22 s (2026-12-05).
-SCHUR_FIRST_MIN_ROWS = 5_000_000
+# 1.0-1.2 s against 1.5-1.7 s for ``map`` at 10 M rows and 0.15-0.22 s against 0.21-0.23 s at
+# 1.6 M rows; on log-OLS's lone demeaning at 1.1 M rows 0.09 s against 0.14-0.20 s (whole
+# processes, medians of 7: 0.49 s against 0.54 s, 28 MiB more at the peak for the plan); the
+# same time either way at 0.4 M rows (2026-12-05).
+SCHUR_FIRST_MIN_ROWS = 1_000_000
 _LAST_DESIGN: list[object] = [None]
 # ``auto`` gives alternating projections this many sweeps (enough for gravity panels, whose
 # fixed-effect graphs are dense) before handing a column that has not converged to CG.

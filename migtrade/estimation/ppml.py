@@ -37,6 +37,7 @@ from migtrade.errors import ConvergenceError
 from migtrade.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, Absorber
 from migtrade.estimation.collinearity import DEFAULT_TOL as COLLINEAR_TOL
 from migtrade.estimation.collinearity import Omission, select_columns
+from migtrade.estimation.kernels_poisson import means, predict, working
 from migtrade.estimation.ols import solve_wls, weighted_inverse
 
 START_INNER_TOL = 1e-4
@@ -74,12 +75,19 @@ class PoissonDeviance:
 
     def __init__(self, y: np.ndarray, w: np.ndarray) -> None:
         pos = y > 0
-        self.wy = w * y
+        self.wy = np.ascontiguousarray(w * y, dtype=np.float64)
         self.const = float(self.wy[pos] @ np.log(y[pos])) - float(self.wy.sum())
-        self.w = w
+        self.w = np.ascontiguousarray(w, dtype=np.float64)
 
     def __call__(self, eta: np.ndarray, mu: np.ndarray) -> float:
         return 2.0 * (self.const - float(self.wy @ eta) + float(self.w @ mu))
+
+    def means(self, eta: np.ndarray) -> tuple[np.ndarray, float] | None:
+        """``exp(eta)`` and the deviance there, in one pass; None when some ``eta`` is not
+        finite or not below ``ETA_CAP``."""
+        mu = np.empty_like(eta)
+        ok, wy_eta, w_mu = means(eta, self.wy, self.w, ETA_CAP, mu)
+        return (mu, 2.0 * (self.const - wy_eta + w_mu)) if ok else None
 
 
 @dataclass(frozen=True)
@@ -106,11 +114,9 @@ def irls_step(deviance: PoissonDeviance, eta: np.ndarray, eta_new: np.ndarray, d
     """
     first = not np.isfinite(dev_old)
     for halvings in range(MAX_HALVINGS):
-        # The largest and smallest values are finite and the largest is below the cap exactly
-        # when every value is finite and below it (NaN propagates).
-        if np.isfinite(eta_new.min()) and eta_new.max() < ETA_CAP:
-            mu_new = np.exp(eta_new)
-            dev = deviance(eta_new, mu_new)
+        found = deviance.means(eta_new)
+        if found is not None:
+            mu_new, dev = found
             if first or dev <= dev_old + DIVERGENCE_RTOL * abs(dev_old) + floor:
                 change = np.inf if first else abs(dev - dev_old) / max(min(dev, dev_old), 0.1)
                 return IrlsStep(eta=eta_new, mu=mu_new, deviance=dev, change=change,
@@ -194,7 +200,11 @@ def fit_ppml(
     ``y`` must be non-negative and finite with separated observations already removed.
     """
     n = y.shape[0]
-    off = offset  # None: no offset, and no pass over a vector of zeros
+    # The compiled passes take contiguous float64 vectors (copies only where these are not).
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    weights = np.ascontiguousarray(weights, dtype=np.float64)
+    # None: no offset, and no pass over a vector of zeros
+    off = None if offset is None else np.ascontiguousarray(offset, dtype=np.float64)
     mu = 0.5 * (y + _start_means(y, weights, absorber))
     eta = np.log(mu)
     irls_w = weights * mu
@@ -217,7 +227,6 @@ def fit_ppml(
     work[:, 1:] = X
     work, sweeps_total = _demean(
         ab, work, inner_tol * np.concatenate([[z_scale], x_scale]), fe_maxiter, overwrite=True)
-    zt = work[:, 0].copy()
     loose = inner_tol > fe_tol
     selection = select_columns(work[:, 1:], X, irls_w, names, fe_codes=fe_codes,
                                fe_names=fe_names, tol=SCREEN_TOL if loose else COLLINEAR_TOL)
@@ -234,7 +243,10 @@ def fit_ppml(
         work = np.asfortranarray(np.column_stack([work[:, 0], work[:, 1:][:, cols]]))
     xt = work[:, 1:]
 
-    z_fe = z - zt  # the fixed-effect part of z, the warm start of the next demeaning
+    # The fixed-effect part of z (z less its demeaned self), the warm start of the next
+    # demeaning, and the new linear predictor: buffers written in place at every step.
+    z_fe = np.empty(n)
+    eta_new = np.empty(n)
     dev_old = np.inf
     # A deviance at rounding level is a perfect fit (a constant outcome, say); it may come out
     # slightly negative, and its noise is no divergence.
@@ -242,21 +254,18 @@ def fit_ppml(
     eps = np.inf
     for iteration in range(1, maxiter + 1):
         if iteration > 1:
-            # Warm start: the previous fixed-effect part of z, and the previous demeaned X.
-            np.subtract(z, z_fe, out=work[:, 0])
+            # Warm start: the previous fixed-effect part of z (work's first column already holds
+            # z - z_fe), and the previous demeaned X.
             work, sweeps = _demean(
                 ab, work, inner_tol * np.concatenate([[z_scale], x_scale]), fe_maxiter,
                 overwrite=True,
             )
             sweeps_total += sweeps
-            zt, xt = work[:, 0].copy(), work[:, 1:]
-            z_fe = z - zt
+            xt = work[:, 1:]
+        zt = work[:, 0]
         beta, bread = solve_wls(xt, zt, irls_w)
-        eta_new = xt @ beta
-        np.subtract(zt, eta_new, out=eta_new)
-        np.subtract(z, eta_new, out=eta_new)  # z - (zt - xt beta), the fit of z
-        if off is not None:
-            eta_new += off
+        # z - (zt - xt beta) (+ offset): z less the residual of its fit.
+        predict(z, zt, xt, beta, off, z_fe, eta_new)
 
         # Step-halving: never accept a step that overflows or increases the deviance.
         step = irls_step(deviance, eta, eta_new, dev_old, dev_floor)
@@ -269,10 +278,13 @@ def fit_ppml(
         if eps < tol and inner_tol <= fe_tol and not step.halvings:
             break
         inner_tol = next_inner_tol(eps, inner_tol, fe_tol)
-        irls_w = weights * mu
+        if eta is eta_new:
+            eta_new = np.empty(n)  # the accepted predictor is kept; the next is written afresh
+        irls_w = np.empty(n)
+        # The next weights, working variable (over the last one) and warm start z - z_fe.
+        working(eta, mu, y, weights, off, z_fe, irls_w, z, work[:, 0])
         if absorber is not None:
             ab = absorber.with_weights(irls_w)
-        z = _working(eta, off, y, mu)
     else:
         raise ConvergenceError(
             f"PPML: the IRLS loop did not converge in {maxiter} iterations "
