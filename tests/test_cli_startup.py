@@ -114,3 +114,22 @@ def test_each_command_module_registers_the_command_of_its_name() -> None:
     for name in COMMAND_MODULES:
         group = typer.main.get_command(build_app((name,)))
         assert sorted(group.commands) == [name]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("given, want", [(None, "False"), ("1", "True")])
+def test_the_command_line_asks_numpy_for_no_huge_pages_unless_told(given: str | None,
+                                                                   want: str) -> None:
+    """The program turns NumPy's transparent-huge-page hint off before numpy loads (the kernel's
+    compaction on the first faults stalled short processes); a value the user set is kept."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    if given is not None:
+        env["NUMPY_MADVISE_HUGEPAGE"] = given
+    script = ("import migtrade.cli.app, numpy; "
+              "from numpy._core.multiarray import _get_madvise_hugepage; "
+              "print(_get_madvise_hugepage())")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == want

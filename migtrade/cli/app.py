@@ -16,6 +16,14 @@ from typing import TYPE_CHECKING, Any, NoReturn
 # (measured: PPML with two fixed effects on 1.6 M rows, 1.45 s -> 1.2 s). Set before numpy
 # loads; a value the user has set wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# NumPy asks the kernel for transparent huge pages on every array of 4 MB and more; where the
+# kernel then compacts memory on the fault (Linux's default defrag=madvise), a process that
+# starts just after another has freed gigabytes stalls on its first arrays: measured on the
+# 2-core VM, touching 1 GiB took 0.11-2.1 s with the hint and 0.40 s without, and whole
+# estimates on the 1.6 M / 3 M / 10 M-row gravity panels 1.38-2.08 / 2.67-3.61 / 9.0-11.4 s
+# with it against 1.50-1.74 / 2.54-2.82 / 8.2 s without (2026-12-05). A short process gains
+# little from huge pages and loses much to the stalls. A value the user has set wins.
+os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
 
 import typer
 from typer.core import TyperGroup

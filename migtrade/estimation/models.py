@@ -216,6 +216,17 @@ def ols_fit_statistics(y: np.ndarray, w: np.ndarray, resid: np.ndarray, y_tilde:
     }
 
 
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """The Pearson correlation of two vectors (NaN when either is constant), by centred dot
+    products: ``np.corrcoef`` forms and copies a 2 x n stack first (0.03 s at 1.6 M rows)."""
+    da = a - a.mean()
+    db = b - b.mean()
+    ss_a, ss_b = float(da @ da), float(db @ db)
+    if not (ss_a > 0 and ss_b > 0):
+        return np.nan
+    return float(da @ db) / np.sqrt(ss_a * ss_b)
+
+
 def poisson_fit_statistics(y: np.ndarray, w: np.ndarray, mu: np.ndarray, deviance: float,
                            k: int) -> dict[str, float | None]:
     """Deviance, log-likelihood, constant-only log-likelihood, pseudo-R² and corr(y, mu)².
@@ -232,7 +243,7 @@ def poisson_fit_statistics(y: np.ndarray, w: np.ndarray, mu: np.ndarray, devianc
     log_mu = np.log(mu, out=np.zeros_like(mu), where=y > 0)
     ll = -float(w @ mu) - log_fact + float((w * y) @ log_mu)
     ll0 = -ybar * float(w.sum()) - log_fact + float(w @ y) * float(np.log(ybar))
-    corr = np.corrcoef(y, mu)[0, 1] if n > 1 and np.std(mu) > 0 else np.nan
+    corr = _correlation(y, mu) if n > 1 else np.nan
     return {
         "deviance": deviance,
         "loglik": ll,
