@@ -271,58 +271,40 @@ cdef void _gram_entries(const double** left, const double** right, Py_ssize_t co
     """out[e] = sum over rows lo..hi-1, in row order, of (w_i left[e]_i) right[e]_i, for up to
     four entries at once: each entry's sum is its own chain held in a register, and the four
     chains run side by side (a sum read and written through memory every row took 20 cycles a
-    row for the five entries of two regressors and one outcome)."""
-    cdef Py_ssize_t i
+    row for the five entries of two regressors and one outcome). With fewer than four entries
+    the spare chains repeat the first, at no cost in time (the loop waits on its additions'
+    latency, not on their number), and are not stored."""
+    cdef Py_ssize_t i, e
     cdef double wi
-    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
-    cdef const double* a0 = left[0]
-    cdef const double* b0 = right[0]
+    cdef double s[4]
+    cdef const double* a[4]
+    cdef const double* b[4]
+    cdef const double* a0
     cdef const double* a1
-    cdef const double* b1
     cdef const double* a2
-    cdef const double* b2
     cdef const double* a3
+    cdef const double* b0
+    cdef const double* b1
+    cdef const double* b2
     cdef const double* b3
-    if count == 1:
-        for i in range(lo, hi):
-            s0 += (w[i] * a0[i]) * b0[i]
-    elif count == 2:
-        a1 = left[1]
-        b1 = right[1]
-        for i in range(lo, hi):
-            wi = w[i]
-            s0 += (wi * a0[i]) * b0[i]
-            s1 += (wi * a1[i]) * b1[i]
-    elif count == 3:
-        a1 = left[1]
-        b1 = right[1]
-        a2 = left[2]
-        b2 = right[2]
-        for i in range(lo, hi):
-            wi = w[i]
-            s0 += (wi * a0[i]) * b0[i]
-            s1 += (wi * a1[i]) * b1[i]
-            s2 += (wi * a2[i]) * b2[i]
-    else:
-        a1 = left[1]
-        b1 = right[1]
-        a2 = left[2]
-        b2 = right[2]
-        a3 = left[3]
-        b3 = right[3]
-        for i in range(lo, hi):
-            wi = w[i]
-            s0 += (wi * a0[i]) * b0[i]
-            s1 += (wi * a1[i]) * b1[i]
-            s2 += (wi * a2[i]) * b2[i]
-            s3 += (wi * a3[i]) * b3[i]
-    out[0] = s0
-    if count > 1:
-        out[1] = s1
-    if count > 2:
-        out[2] = s2
-    if count > 3:
-        out[3] = s3
+    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+    for e in range(4):
+        a[e] = left[e if e < count else 0]
+        b[e] = right[e if e < count else 0]
+    a0, a1, a2, a3 = a[0], a[1], a[2], a[3]
+    b0, b1, b2, b3 = b[0], b[1], b[2], b[3]
+    for i in range(lo, hi):
+        wi = w[i]
+        s0 += (wi * a0[i]) * b0[i]
+        s1 += (wi * a1[i]) * b1[i]
+        s2 += (wi * a2[i]) * b2[i]
+        s3 += (wi * a3[i]) * b3[i]
+    s[0] = s0
+    s[1] = s1
+    s[2] = s2
+    s[3] = s3
+    for e in range(count):
+        out[e] = s[e]
 
 
 cdef void _gram_rows(const double** left, const double** right, Py_ssize_t width,
