@@ -386,6 +386,45 @@ def weighted_gram(const double[::1, :] x, const double[::1] w, const double[::1,
     free(right)
 
 
+def compact_codes(const int32_t[::1] codes, int32_t[::1] out):
+    """Number the levels present in ``codes`` 0 .. G-1 in their order and write the renumbered
+    codes to ``out``, unless every level 0 .. max is present (then ``out`` is left alone and the
+    codes are already compact). Returns (G, whether every level is present); (-1, False) when a
+    code is negative. Three passes (the largest code, the levels present, the renumbering)
+    where NumPy's fancy indexing took three times as long."""
+    cdef Py_ssize_t n = codes.shape[0]
+    cdef Py_ssize_t i
+    cdef int32_t c, top = -1, low = 0
+    cdef int32_t count = 0
+    cdef int32_t* rank
+    with nogil:
+        for i in range(n):
+            c = codes[i]
+            if c > top:
+                top = c
+            if c < low:
+                low = c
+    if low < 0:
+        return -1, False
+    rank = <int32_t*> calloc(<size_t> top + 2, sizeof(int32_t))
+    if rank == NULL:
+        raise MemoryError("no memory for the table of levels")
+    with nogil:
+        for i in range(n):
+            rank[codes[i]] = 1
+        for c in range(top + 1):
+            if rank[c]:
+                rank[c] = count
+                count += 1
+            else:
+                rank[c] = -1
+        if count != top + 1:
+            for i in range(n):
+                out[i] = rank[codes[i]]
+    free(rank)
+    return count, count == top + 1
+
+
 def spread_within(const double[::1] x, const int64_t[::1] codes, Py_ssize_t n_levels):
     """The largest spread (max - min) of ``x`` within any group of ``codes``, in one pass."""
     cdef double* lo = <double*> malloc((n_levels + 1) * sizeof(double))

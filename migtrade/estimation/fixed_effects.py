@@ -9,6 +9,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from migtrade.estimation.kernels import compact_codes
+
 
 def compact(codes: np.ndarray) -> tuple[np.ndarray, int]:
     """Renumber codes to 0 .. G-1 keeping their order; returns the new codes (int32) and G.
@@ -18,6 +20,12 @@ def compact(codes: np.ndarray) -> tuple[np.ndarray, int]:
     """
     if codes.size == 0:
         return codes.astype(np.int32), 0
+    if codes.dtype == np.int32:
+        # One compiled pass each for the largest code, the levels present and the renumbering
+        # (NumPy's fancy indexing took three times as long: 10 calls, 0.07 s on 1.6 M rows).
+        done = compact_codes(codes)
+        if done is not None:
+            return done
     present = np.zeros(int(codes.max()) + 1, dtype=bool)
     present[codes] = True
     if codes.dtype == np.int32 and present.all():

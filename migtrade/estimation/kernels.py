@@ -87,6 +87,17 @@ def weighted_cross(x: np.ndarray, w: np.ndarray, y: np.ndarray | None = None
     return gram, xty.reshape((k, *np.shape(y)[1:]))
 
 
+def compact_codes(codes: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """int32 ``codes`` renumbered 0 .. G-1 in their order (the array itself when every level
+    0 .. max is present), and G; None when a code is negative."""
+    codes = np.ascontiguousarray(codes)
+    out = np.empty_like(codes)  # untouched (no pages) unless the codes need renumbering
+    count, every = _kernels.compact_codes(codes, out)
+    if count < 0:
+        return None
+    return (codes if every else out), int(count)
+
+
 def spread_within(x: np.ndarray, codes: np.ndarray, n_levels: int) -> float:
     """The largest spread (max - min) of ``x`` within any group of ``codes``, in one pass."""
     return float(_kernels.spread_within(np.ascontiguousarray(x, dtype=np.float64),
