@@ -34,10 +34,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from migtrade.errors import ConvergenceError
+from migtrade.estimation import kernels_poisson
 from migtrade.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, Absorber
 from migtrade.estimation.collinearity import DEFAULT_TOL as COLLINEAR_TOL
 from migtrade.estimation.collinearity import Omission, select_columns
-from migtrade.estimation.kernels_poisson import means, predict, working
 from migtrade.estimation.ols import solve_wls, weighted_inverse
 
 START_INNER_TOL = 1e-4
@@ -86,7 +86,7 @@ class PoissonDeviance:
         """``exp(eta)`` and the deviance there, in one pass; None when some ``eta`` is not
         finite or not below ``ETA_CAP``."""
         mu = np.empty_like(eta)
-        ok, wy_eta, w_mu = means(eta, self.wy, self.w, ETA_CAP, mu)
+        ok, wy_eta, w_mu = kernels_poisson.means(eta, self.wy, self.w, ETA_CAP, mu)
         return (mu, 2.0 * (self.const - wy_eta + w_mu)) if ok else None
 
 
@@ -157,15 +157,6 @@ def _start_means(y: np.ndarray, weights: np.ndarray, absorber: Absorber | None) 
     return means
 
 
-def _working(eta: np.ndarray, off: np.ndarray | None, y: np.ndarray,
-             mu: np.ndarray) -> np.ndarray:
-    """The working variable ``eta - offset + (y - mu) / mu``, in one new array."""
-    z = y - mu
-    z /= mu
-    z += eta if off is None else eta - off
-    return z
-
-
 def _demean(absorber: Absorber | None, start: np.ndarray, tols: np.ndarray,
             maxiter: int, *, overwrite: bool = False) -> tuple[np.ndarray, int]:
     """Demean the columns of ``start`` (each any ``x - D a``) to per-column tolerances."""
@@ -207,10 +198,15 @@ def fit_ppml(
     off = None if offset is None else np.ascontiguousarray(offset, dtype=np.float64)
     mu = 0.5 * (y + _start_means(y, weights, absorber))
     eta = np.log(mu)
-    irls_w = weights * mu
+    # The first weights and working variable by the same pass as every later step's; the first
+    # demeaning starts from z itself (no fixed-effect part yet). z_fe is then the buffer of the
+    # fixed-effect part of z, which every step writes.
+    work = np.empty((n, 1 + X.shape[1]), order="F")
+    z_fe = np.zeros(n)
+    irls_w, z = np.empty(n), np.empty(n)
+    kernels_poisson.working(eta, mu, y, weights, off, z_fe, irls_w, z, work[:, 0])
     ab = absorber.with_weights(irls_w) if absorber is not None else None
 
-    z = _working(eta, off, y, mu)
     z_scale = max(1.0, float(z.std()))
     x_scale = np.maximum(1.0, X.std(axis=0)) if X.shape[1] else np.ones(0)
     inner_tol = max(START_INNER_TOL, fe_tol)
@@ -222,8 +218,6 @@ def fit_ppml(
     # first demeaning runs at the loose inner tolerance; when every regressor clears a screen
     # far above the error that leaves (SCREEN_TOL), the decision at the target tolerance could
     # not differ. Otherwise X is demeaned to the target tolerance and decided on that.
-    work = np.empty((n, 1 + X.shape[1]), order="F")
-    work[:, 0] = z
     work[:, 1:] = X
     work, sweeps_total = _demean(
         ab, work, inner_tol * np.concatenate([[z_scale], x_scale]), fe_maxiter, overwrite=True)
@@ -243,10 +237,7 @@ def fit_ppml(
         work = np.asfortranarray(np.column_stack([work[:, 0], work[:, 1:][:, cols]]))
     xt = work[:, 1:]
 
-    # The fixed-effect part of z (z less its demeaned self), the warm start of the next
-    # demeaning, and the new linear predictor: buffers written in place at every step.
-    z_fe = np.empty(n)
-    eta_new = np.empty(n)
+    eta_new = np.empty(n)  # the new linear predictor, written in place at every step
     dev_old = np.inf
     # A deviance at rounding level is a perfect fit (a constant outcome, say); it may come out
     # slightly negative, and its noise is no divergence.
@@ -265,7 +256,7 @@ def fit_ppml(
         zt = work[:, 0]
         beta, bread = solve_wls(xt, zt, irls_w)
         # z - (zt - xt beta) (+ offset): z less the residual of its fit.
-        predict(z, zt, xt, beta, off, z_fe, eta_new)
+        kernels_poisson.predict(z, zt, xt, beta, off, z_fe, eta_new)
 
         # Step-halving: never accept a step that overflows or increases the deviance.
         step = irls_step(deviance, eta, eta_new, dev_old, dev_floor)
@@ -282,7 +273,7 @@ def fit_ppml(
             eta_new = np.empty(n)  # the accepted predictor is kept; the next is written afresh
         irls_w = np.empty(n)
         # The next weights, working variable (over the last one) and warm start z - z_fe.
-        working(eta, mu, y, weights, off, z_fe, irls_w, z, work[:, 0])
+        kernels_poisson.working(eta, mu, y, weights, off, z_fe, irls_w, z, work[:, 0])
         if absorber is not None:
             ab = absorber.with_weights(irls_w)
     else:
