@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 
-from migtrade.estimation.kernels_poisson import means, predict, working
+from migtrade.estimation.kernels_poisson import means, predict, start_means, working
 
 # Below and above the rows from which the passes run in parallel (PARALLEL_MIN_ROWS, 100,000).
 SIZES = [1, 37, 250_000]
@@ -96,6 +96,36 @@ z_fe, out = np.empty(n), np.empty(n)
 predict(eta, w, x, np.array([0.3, -1.2]), None, z_fe, out)
 print(json.dumps([a.hex(), b.hex(), float(out.sum()).hex()]))
 """
+
+
+def _start_numpy(codes: np.ndarray, y: np.ndarray, w: np.ndarray, ybar: float) -> np.ndarray:
+    """The sweep of iterative proportional fitting as NumPy writes it (bincount sums in row
+    order), then (y + m) / 2."""
+    m = np.full(y.shape[0], ybar)
+    for g in codes:
+        observed = np.bincount(g, weights=w * y)
+        fitted = np.bincount(g, weights=w * m)
+        ok = (observed > 0) & (fitted > 0)
+        m *= np.where(ok, observed / np.where(fitted > 0, fitted, 1.0), 1.0)[g]
+    return 0.5 * (y + m)
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("dims", [1, 3])
+def test_start_means_are_the_numpy_sweep_bit_for_bit(n: int, dims: int) -> None:
+    rng = np.random.default_rng(n + dims)
+    levels = [max(1, n // d) for d in (2, 7, 40)[:dims]]
+    codes = np.vstack([rng.integers(0, g, n) for g in levels]).astype(np.int32)
+    # Every level present (as in an absorber), some groups all zero (left as they are).
+    for row, g in zip(codes, levels, strict=True):
+        row[:g] = np.arange(g)
+    y = rng.poisson(0.7, n).astype(float)
+    y[codes[0] == 0] = 0.0
+    w = rng.uniform(0.5, 2.0, n)
+    ybar = float(w @ y) / float(w.sum())
+    got = start_means(codes, np.array(levels), y, w, ybar)
+    np.testing.assert_array_equal(got, _start_numpy(codes, y, w, ybar))
+    assert np.all(got > 0) or ybar == 0.0
 
 
 def test_one_thread_gives_the_same_bits_as_all() -> None:

@@ -9,6 +9,7 @@ depend on the number of threads.
 
 from cython.parallel cimport prange
 from libc.math cimport exp, isfinite
+from libc.stdint cimport int32_t, int64_t
 from libc.stdlib cimport calloc, free
 
 cdef enum:
@@ -141,3 +142,46 @@ def working(const double[::1] eta, const double[::1] mu, const double[::1] y,
                 _working_rows(&eta[0], &mu[0], &y[0], &w[0], ob, has_off, &z_fe[0],
                               &irls_w[0], &z[0], &start[0], n * c // CHUNKS,
                               n * (c + 1) // CHUNKS)
+
+
+def start_means(const int32_t[:, ::1] codes, const int64_t[::1] n_levels, const double[::1] y,
+                const double[::1] w, double ybar, double[::1] out):
+    """The IRLS start ``(y + m) / 2``, with m one sweep of iterative proportional fitting of the
+    fixed-effects-only Poisson model from ``ybar``, written into ``out``: each dimension in turn
+    rescales every group's means to the group's observed total (a group with no positive
+    outcome, or no fitted total, keeps its means). The sums run in row order, as np.bincount's."""
+    cdef Py_ssize_t q_count = codes.shape[0]
+    cdef Py_ssize_t n = out.shape[0]
+    cdef Py_ssize_t i, q, g, widest = 1
+    cdef int32_t level
+    for q in range(q_count):
+        if n_levels[q] > widest:
+            widest = n_levels[q]
+    cdef double* observed = <double*> calloc(widest, sizeof(double))
+    cdef double* fitted = <double*> calloc(widest, sizeof(double))
+    if observed == NULL or fitted == NULL:
+        free(observed)
+        free(fitted)
+        raise MemoryError("no memory for the start values' group sums")
+    with nogil:
+        for i in range(n):
+            out[i] = ybar
+        for q in range(q_count):
+            for g in range(n_levels[q]):
+                observed[g] = 0.0
+                fitted[g] = 0.0
+            for i in range(n):
+                level = codes[q, i]
+                observed[level] += w[i] * y[i]
+                fitted[level] += w[i] * out[i]
+            for g in range(n_levels[q]):
+                if observed[g] > 0 and fitted[g] > 0:
+                    observed[g] = observed[g] / fitted[g]
+                else:
+                    observed[g] = 1.0
+            for i in range(n):
+                out[i] *= observed[codes[q, i]]
+        for i in range(n):
+            out[i] = 0.5 * (y[i] + out[i])
+    free(observed)
+    free(fitted)

@@ -45,3 +45,15 @@ def working(eta: np.ndarray, mu: np.ndarray, y: np.ndarray, w: np.ndarray,
     of a Fortran-ordered block)."""
     _kernels_poisson.working(eta, mu, y, w, NO_OFFSET if offset is None else offset, z_fe,
                              irls_w, z, start)
+
+
+def start_means(codes: np.ndarray, n_levels: np.ndarray, y: np.ndarray, w: np.ndarray,
+                ybar: float) -> np.ndarray:
+    """The IRLS start ``(y + m) / 2``: m is one sweep of iterative proportional fitting from
+    ``ybar`` over the (Q, n) int32 ``codes`` with ``n_levels`` levels each (one pass a dimension
+    and one more, in place of NumPy's two weighted bincounts, a gather and a product each)."""
+    out = np.empty(y.shape[0])
+    _kernels_poisson.start_means(np.ascontiguousarray(codes, dtype=np.int32),
+                                 np.ascontiguousarray(n_levels, dtype=np.int64), y, w,
+                                 float(ybar), out)
+    return out
