@@ -10,7 +10,7 @@ from libc.stdlib cimport calloc, free
 
 # Rows of draws that walk the byte positions together (kernels.ROW_BLOCK).
 cdef enum:
-    ROW_BLOCK = 256
+    ROW_BLOCK = 64
     # Bytes of the table a band of byte positions takes: the band stays in the core's cache
     # while every row of the block reads it.
     BAND_BYTES = 1 << 17
@@ -57,18 +57,21 @@ def forms_from_bits(const uint8_t[:, ::1] bits, const double[:, :, ::1] table,
                 b1 = b0 + band
                 if b1 > n_bytes:
                     b1 = n_bytes
-                for r in range(r0, r1):
-                    row_acc = acc + (r - r0) * m
+                # Rows inner: consecutive additions go to different rows' sums, which do not
+                # wait for each other (a row's own additions, in byte order, form a chain).
+                for b in range(b0, b1):
                     if whole_bytes:
-                        for b in range(b0, b1):
+                        for r in range(r0, r1):
+                            row_acc = acc + (r - r0) * m
                             entry = &table[b, bits[r, b], 0]
                             for k in range(m):
                                 row_acc[k] += entry[k]
                     else:
-                        for b in range(b0, b1):
+                        lo = 2 * b
+                        hi = lo + 1
+                        for r in range(r0, r1):
+                            row_acc = acc + (r - r0) * m
                             byte = bits[r, b]
-                            lo = 2 * b
-                            hi = lo + 1
                             entry = &table[lo, byte & 15, 0]
                             for k in range(m):
                                 row_acc[k] += entry[k]

@@ -5,8 +5,8 @@ The score bootstrap's statistics depend on each draw v only through a few sums o
 ``D @ v**2``; these kernels compute them for a block of draws straight from packed sign bits or
 from value codes, in parallel over draws, without ever building the (draws x clusters) matrix of
 weights. Packed bits are read four or eight clusters at a time through a table of partial sums
-(:func:`lookup_table`), and one pass serves every form: 9,999 draws over 19,900 clusters and six
-forms (two coefficients) take about 0.11 s on two cores. The loops are C
+(:func:`lookup_table`), and one pass serves every form: 9,999 draws over 19,900 clusters take
+about 0.05 s on two cores for four or six forms (one or two coefficients). The loops are C
 (:mod:`migtrade.estimation.bootstrap._kernels`, compiled by pip at install time).
 """
 
@@ -41,7 +41,7 @@ def lookup_table(P: np.ndarray) -> np.ndarray:
 
 
 # Rows of draws that walk the byte positions together (ROW_BLOCK in _kernels.pyx).
-ROW_BLOCK = 256
+ROW_BLOCK = 64
 
 
 def forms_from_bits(bits: np.ndarray, table: np.ndarray, total: np.ndarray, dsum: np.ndarray,
@@ -52,7 +52,11 @@ def forms_from_bits(bits: np.ndarray, table: np.ndarray, total: np.ndarray, dsum
     clusters whose bit is set, ``P @ v = 2 S - total``; ``v**2 = 1`` so ``quad[r] = dsum``, the
     row sums of D. Blocks of ``ROW_BLOCK`` rows walk the byte positions together, so each
     position's entries of the table are read from memory once per block rather than once per
-    draw, and every form is summed in the same pass. ``lin`` and ``quad`` are C-ordered.
+    draw, and every form is summed in the same pass. Within a block the rows are the inner loop:
+    each row's sum is a chain of additions in byte order (the same sums whatever the blocking
+    or the threads), and consecutive additions to different rows do not wait for one another
+    (9,999 draws, 19,900 clusters, four forms: 89 -> 47-57 ms, the same bits). ``lin`` and
+    ``quad`` are C-ordered.
     """
     _kernels.forms_from_bits(np.ascontiguousarray(bits), np.ascontiguousarray(table),
                              np.ascontiguousarray(total), np.ascontiguousarray(dsum), lin, quad)
