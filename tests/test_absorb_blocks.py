@@ -140,3 +140,68 @@ def test_schur_with_the_compiled_blocks_is_the_projection_of_map(name: str,
     assert isinstance(ab._schur, schur.SchurProjector) and ab._schur.kind == "blocks"
     ref = ab.demean(x, tol=1e-11, strategy="map")
     np.testing.assert_allclose(got.resid, ref.resid, atol=1e-8)
+
+
+def _projector_inputs(countries: int, years: int, seed: int):
+    rng = np.random.default_rng(seed)
+    codes = sorted_gravity(rng, countries, years)
+    n = codes[0].size
+    ab = Absorber(codes, rng.lognormal(0.0, 1.5, n))
+    plan = schur.SchurPlan.build(ab.codes, ab.n_levels)
+    return ab, plan
+
+
+@pytest.mark.parametrize("countries, years", [(30, 6), (120, 4)])
+def test_schur_diagonal_without_the_diagonal_and_in_parallel(countries: int, years: int) -> None:
+    """The pass's weights, group inverses and level sums do not depend on whether it also forms
+    the diagonal of S, nor on the threads (fixed chunks); the diagonal matches its definition
+    (B minus, per eliminated group, the squared weight at the level over the group's weight)
+    to 1e-12 relative."""
+    from migtrade.estimation import kernels_schur
+
+    ab, plan = _projector_inputs(countries, years, countries)
+    codes = ab.codes if plan.codes is None else plan.codes
+    order = np.empty(0, dtype=np.int64) if plan.order is None else plan.order
+    args = (codes, plan.dims, plan.starts, plan.ptr, ab.weights.copy(), order, plan.m,
+            plan.chunks)
+    full = kernels_schur.schur_diagonal(*args, True, False)
+    for diagonal, parallel in [(True, True), (False, False), (False, True)]:
+        got = kernels_schur.schur_diagonal(*args, diagonal, parallel)
+        for a, b in zip(got[:3], full[:3], strict=True):
+            np.testing.assert_array_equal(a, b)
+        assert (got[3] is None) != diagonal
+        if diagonal:
+            np.testing.assert_array_equal(got[3], full[3])
+    w, inv_a, b, s = full
+    group = np.repeat(np.arange(plan.ptr.size - 1), np.diff(plan.ptr))
+    want_s = b.copy()
+    for q, start in zip(plan.dims, plan.starts, strict=True):
+        level = codes[q] + start
+        cell = np.unique(np.stack([group, level]), axis=1, return_inverse=True)[1].ravel()
+        cw = np.bincount(cell, weights=w)
+        first = np.unique(cell, return_index=True)[1]
+        np.subtract.at(want_s, level[first], cw ** 2 * inv_a[group[first]])
+    np.testing.assert_allclose(s, want_s, rtol=1e-12, atol=1e-12 * float(b.max()))
+
+
+def test_repeated_solves_take_the_dearer_blocks_and_the_same_projection() -> None:
+    """A gravity design whose year blocks cost more than the default limit a row (about the
+    countries: 150) gets the diagonal of S; the same design made for repeated solves gets the
+    blocks, keeps them for a copy under nearby weights, and both projections equal alternating
+    projections to 1e-8."""
+    ab, _ = _projector_inputs(150, 3, 7)
+    rng = np.random.default_rng(3)
+    x = np.asfortranarray(rng.normal(size=(ab.n, 2)) + (ab.codes[0] % 7)[:, None])
+    plain = ab.with_weights(ab.weights)
+    got_plain = plain.demean(x, tol=1e-11, strategy="schur")
+    assert isinstance(plain._schur, schur.SchurProjector) and plain._schur.kind == "diagonal"
+    repeated = ab.for_repeated_solves()
+    got = repeated.demean(x, tol=1e-11, strategy="schur")
+    assert isinstance(repeated._schur, schur.SchurProjector) and repeated._schur.kind == "blocks"
+    ref = ab.demean(x, tol=1e-11, strategy="map")
+    np.testing.assert_allclose(got.resid, ref.resid, atol=1e-8)
+    np.testing.assert_allclose(got_plain.resid, ref.resid, atol=1e-8)
+    nearby = repeated.with_weights(ab.weights * rng.uniform(0.9, 1.1, ab.n))
+    assert nearby.repeated
+    nearby.demean(x, tol=1e-11, strategy="schur")
+    assert isinstance(nearby._schur, schur.SchurProjector) and not nearby._schur.fresh

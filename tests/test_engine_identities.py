@@ -160,7 +160,8 @@ def test_ppml_start_means_match_every_group_total_after_one_sweep() -> None:
     big = np.array([0, 0, 1, 1, 2, 2, 2])  # three levels: swept first
     small = np.array([0, 1, 0, 1, 0, 1, 0])
     w = np.ones(7)
-    got = _start_means(y, w, Absorber([small, big], w))
+    # _start_means returns the IRLS start (y + m) / 2; m is the sweep's result.
+    got = 2.0 * _start_means(y, w, Absorber([small, big], w)) - y
     # First sweep (big): group means 1 (overall, as group 0 has no positive outcome), 3, 1/3.
     first = np.array([1.0, 1.0, 3.0, 3.0, 1 / 3, 1 / 3, 1 / 3])
     # Then small: observed totals 3 and 4, fitted totals 1 + 3 + 2/3 and 1 + 3 + 1/3.
@@ -168,7 +169,7 @@ def test_ppml_start_means_match_every_group_total_after_one_sweep() -> None:
     np.testing.assert_allclose(got, first * ratio[small])
     np.testing.assert_allclose(np.bincount(small, weights=got), [3.0, 4.0])
     assert np.all(got > 0)
-    np.testing.assert_allclose(_start_means(y, w, None), np.full(7, 1.0))
+    np.testing.assert_allclose(_start_means(y, w, None), 0.5 * (y + 1.0))
 
 
 def test_ppml_estimates_do_not_depend_on_the_start(panel: pd.DataFrame,
@@ -179,7 +180,7 @@ def test_ppml_estimates_do_not_depend_on_the_start(panel: pd.DataFrame,
     formula = "y ~ x1 + x2 | exp + imp"
     grouped = estimate(formula, panel, model="ppml").result
     monkeypatch.setattr(ppml, "_start_means",
-                        lambda y, w, ab: np.full(y.shape[0], float(w @ y) / float(w.sum())))
+                        lambda y, w, ab: 0.5 * (y + float(w @ y) / float(w.sum())))
     overall = estimate(formula, panel, model="ppml").result
     np.testing.assert_allclose(grouped.params, overall.params, rtol=1e-7)
     np.testing.assert_allclose(grouped.cov, overall.cov, rtol=1e-6)

@@ -12,7 +12,8 @@ def schur_apply(p: np.ndarray, out: np.ndarray, codes: np.ndarray, dims: np.ndar
                 longest: int, chunks: np.ndarray, parallel: bool) -> None: ...
 def schur_diagonal(codes: np.ndarray, dims: np.ndarray, starts: np.ndarray, ptr: np.ndarray,
                    w_in: np.ndarray, order: np.ndarray, w: np.ndarray, inv_a: np.ndarray,
-                   b: np.ndarray, s: np.ndarray) -> None: ...
+                   b: np.ndarray, s: np.ndarray, chunks: np.ndarray, diagonal: bool,
+                   parallel: bool) -> None: ...
 def sparse_product_on(c_indptr: np.ndarray, c_indices: np.ndarray, c_data: np.ndarray,
                       t_indptr: np.ndarray, t_indices: np.ndarray, t_data: np.ndarray,
                       s_indptr: np.ndarray, s_indices: np.ndarray, s_data: np.ndarray,

@@ -492,64 +492,118 @@ def schur_apply(const double[:, ::1] p, double[:, ::1] out, const int32_t[:, ::1
     free(means)
 
 
+cdef void _diagonal_chunk(const Design* d, const double* w_in, double* w, double* inv_a,
+                          double* b, double* s, int64_t* stamp, double* cw, int64_t g0,
+                          int64_t g1, bint diagonal) noexcept nogil:
+    """The groups g0 .. g1 - 1 of :func:`schur_diagonal`: their rows' weights in order, their
+    inverse weights, and their part of b (and of s - b when ``diagonal``)."""
+    cdef int64_t g, l
+    cdef Py_ssize_t i, q, lo, hi
+    cdef double a, wv
+    for g in range(g0, g1):
+        lo = d.ptr[g]
+        hi = d.ptr[g + 1]
+        a = 0.0
+        for i in range(lo, hi):
+            wv = w_in[_row(d, i)]
+            w[i] = wv
+            a = a + wv
+        inv_a[g] = 1.0 / a if a > 0.0 else 0.0
+        if not diagonal:
+            for q in range(d.n_o):
+                for i in range(lo, hi):
+                    b[_level(d, q, i)] += w[i]
+            continue
+        for q in range(d.n_o):
+            for i in range(lo, hi):
+                l = _level(d, q, i)
+                if stamp[l] != g:
+                    stamp[l] = g
+                    cw[l] = 0.0
+                cw[l] += w[i]
+                b[l] += w[i]
+        for q in range(d.n_o):
+            for i in range(lo, hi):
+                l = _level(d, q, i)
+                if stamp[l] == g:
+                    s[l] -= cw[l] * cw[l] * inv_a[g]
+                    stamp[l] = -2  # counted once per group
+
+
 def schur_diagonal(const int32_t[:, ::1] codes, const int64_t[::1] dims,
                    const int64_t[::1] starts, const int64_t[::1] ptr, const double[::1] w_in,
                    const int64_t[::1] order, double[::1] w, double[::1] inv_a, double[::1] b,
-                   double[::1] s):
+                   double[::1] s, const int64_t[::1] chunks, bint diagonal, bint parallel):
     """In one pass over the groups: w = the weights in the groups' row order (w_in[order], or
     w_in when ``order`` is empty), inv_a = 1 / each group's weight (0 for none), b = the weight
-    sum of every other level, s = the diagonal of S: b minus, over the eliminated groups, the
-    square of the group's weight at the level over the group's weight."""
+    sum of every other level and, when ``diagonal``, s = the diagonal of S: b minus, over the
+    eliminated groups, the square of the group's weight at the level over the group's weight
+    (``s`` is left alone otherwise). The groups are split at ``chunks`` as in
+    :func:`schur_project`, the chunks' sums added in chunk order."""
     cdef Design d
     cdef int64_t m = b.shape[0]
-    cdef int64_t g, l
-    cdef Py_ssize_t i, q, lo, hi
-    cdef int64_t n_groups = ptr.shape[0] - 1
-    cdef bint sorted_rows = order.shape[0] > 0
-    cdef double a, wv
-    cdef int64_t* stamp = <int64_t*> malloc((m + 1) * sizeof(int64_t))
-    cdef double* cw = <double*> malloc((m + 1) * sizeof(double))
-    if stamp == NULL or cw == NULL:
-        free(stamp)
-        free(cw)
+    cdef int64_t l
+    cdef Py_ssize_t c
+    cdef Py_ssize_t n_chunks = chunks.shape[0] - 1
+    cdef double* parts_b
+    cdef double* parts_s = NULL
+    cdef int64_t* stamps = NULL
+    cdef double* cws = NULL
+    cdef double* sb = &s[0] if diagonal and m else NULL
+    cdef int64_t g
+    if n_chunks < 1 or m == 0:  # no rows, or no other level
+        for l in range(m):
+            b[l] = 0.0
+            if diagonal:
+                s[l] = 0.0
+        for g in range(ptr.shape[0] - 1):
+            inv_a[g] = 0.0
+        return
+    parts_b = _partials(&b[0], m, n_chunks)
+    if diagonal:
+        parts_s = _partials(sb, m, n_chunks)
+        stamps = <int64_t*> malloc(n_chunks * (m + 1) * sizeof(int64_t))
+        cws = <double*> malloc(n_chunks * (m + 1) * sizeof(double))
+    if parts_b == NULL or (diagonal and (parts_s == NULL or stamps == NULL or cws == NULL)):
+        free(parts_b)
+        free(parts_s)
+        free(stamps)
+        free(cws)
         raise MemoryError("no memory for the diagonal of the reduced system")
     d.codes = &codes[0, 0]
     d.dims = &dims[0]
     d.starts = &starts[0]
+    d.ptr = &ptr[0]
+    d.order = &order[0] if order.shape[0] > 0 else NULL
     d.n = codes.shape[1]
     d.n_o = dims.shape[0]
     with nogil:
-        for l in range(m):
-            stamp[l] = -1
-            b[l] = 0.0
-            s[l] = 0.0
-        for g in range(n_groups):
-            lo = ptr[g]
-            hi = ptr[g + 1]
-            a = 0.0
-            for i in range(lo, hi):
-                wv = w_in[order[i]] if sorted_rows else w_in[i]
-                w[i] = wv
-                a = a + wv
-            inv_a[g] = 1.0 / a if a > 0.0 else 0.0
-            for q in range(d.n_o):
-                for i in range(lo, hi):
-                    l = _level(&d, q, i)
-                    if stamp[l] != g:
-                        stamp[l] = g
-                        cw[l] = 0.0
-                    cw[l] += w[i]
-                    b[l] += w[i]
-            for q in range(d.n_o):
-                for i in range(lo, hi):
-                    l = _level(&d, q, i)
-                    if stamp[l] == g:
-                        s[l] -= cw[l] * cw[l] * inv_a[g]
-                        stamp[l] = -2  # counted once per group
-        for l in range(m):
-            s[l] += b[l]
-    free(stamp)
-    free(cw)
+        if diagonal:
+            for l in range(n_chunks * (m + 1)):
+                stamps[l] = -1
+        if parallel:
+            for c in prange(n_chunks, schedule="dynamic", chunksize=1):
+                _diagonal_chunk(&d, &w_in[0], &w[0], &inv_a[0], _part(&b[0], parts_b, c, m),
+                                _part(sb, parts_s, c, m) if diagonal else NULL,
+                                stamps + c * (m + 1) if diagonal else NULL,
+                                cws + c * (m + 1) if diagonal else NULL,
+                                chunks[c], chunks[c + 1], diagonal)
+        else:
+            for c in range(n_chunks):
+                _diagonal_chunk(&d, &w_in[0], &w[0], &inv_a[0], _part(&b[0], parts_b, c, m),
+                                _part(sb, parts_s, c, m) if diagonal else NULL,
+                                stamps + c * (m + 1) if diagonal else NULL,
+                                cws + c * (m + 1) if diagonal else NULL,
+                                chunks[c], chunks[c + 1], diagonal)
+        _reduce(&b[0], parts_b, m, n_chunks)
+        if diagonal:
+            _reduce(sb, parts_s, m, n_chunks)
+            for l in range(m):
+                sb[l] += b[l]
+    free(parts_b)
+    free(parts_s)
+    free(stamps)
+    free(cws)
 
 
 cdef Py_ssize_t _block_start(const int64_t* indptr, Py_ssize_t rows, Py_ssize_t b,

@@ -135,6 +135,17 @@ class Absorber:
         self._direct: object | None = None
         self._crossed: object | None = None
         self._schur: object | None = None
+        # Set by :meth:`for_repeated_solves`, kept by :meth:`with_weights`.
+        self.repeated = False
+
+    def for_repeated_solves(self) -> Absorber:
+        """The same fixed effects, for a caller that will demean many times under nearby
+        weights (the score bootstrap's restricted fits): ``schur`` then builds its block
+        preconditioner at a higher cost (:data:`migtrade.estimation.schur.BLOCKS_REPEATED_COST_PER_ROW`),
+        once for all the solves it serves. The answers are the same to the tolerance."""
+        new = self.with_weights(self.weights)
+        new.repeated = True
+        return new
 
     def with_weights(self, weights: np.ndarray) -> Absorber:
         """The same fixed effects under new weights (the codes are shared, not copied)."""
@@ -149,6 +160,7 @@ class Absorber:
         new._direct = None
         new._crossed = None
         new._schur = None
+        new.repeated = self.repeated
         return new
 
     def _cg(self, work: np.ndarray, tols: np.ndarray, maxiter: int, iters: np.ndarray) -> None:
@@ -182,21 +194,23 @@ class Absorber:
                       sweeps: np.ndarray, factorised: bool) -> None:
         """``schur``, or ``direct`` (``factorised``: the same iterations preconditioned by a
         sparse LU of the small system)."""
-        from migtrade.estimation.schur import SchurProjector
+        from migtrade.estimation import schur
 
         projector = self._direct if factorised else self._schur
         if projector is None:
             # The plan depends on the codes alone: made once for this absorber and its copies
             # under other weights (every IRLS step's), not compared with the codes each time.
             plan = self._plans.get("schur_plan")
-            projector = SchurProjector(self.codes, self.n_levels, self.weights, factorised,
-                                       plan=plan)  # type: ignore[arg-type]
+            cost = schur.BLOCKS_REPEATED_COST_PER_ROW if self.repeated else \
+                schur.BLOCKS_MAX_COST_PER_ROW
+            projector = schur.SchurProjector(self.codes, self.n_levels, self.weights, factorised,
+                                             plan=plan, block_cost=cost)  # type: ignore[arg-type]
             self._plans["schur_plan"] = projector.plan
             if factorised:
                 self._direct = projector
             else:
                 self._schur = projector
-        assert isinstance(projector, SchurProjector)
+        assert isinstance(projector, schur.SchurProjector)
         sweeps[:] = projector.project(work, tols, maxiter)
         self._finish_with_cg(work, tols, maxiter, sweeps, maxiter)
 

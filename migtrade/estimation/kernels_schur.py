@@ -67,19 +67,23 @@ def schur_apply(p: np.ndarray, out: np.ndarray, codes: np.ndarray, dims: np.ndar
 
 
 def schur_diagonal(codes: np.ndarray, dims: np.ndarray, starts: np.ndarray, ptr: np.ndarray,
-                   weights: np.ndarray, order: np.ndarray,
-                   m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                   weights: np.ndarray, order: np.ndarray, m: int, chunks: np.ndarray,
+                   diagonal: bool, parallel: bool
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """In one pass over the rows: the weights in the groups' row order (``weights[order]``, or
-    ``weights`` themselves when ``order`` is empty), the inverse weight sums of the groups (0 for none), the
-    other levels' weight sums B and the diagonal of S."""
+    ``weights`` themselves when ``order`` is empty), the inverse weight sums of the groups (0 for
+    none), the other levels' weight sums B and, when ``diagonal``, the diagonal of S (None
+    otherwise: only the diagonal preconditioner needs it). The groups are split at ``chunks``
+    (the same sums whatever the threads), in parallel when ``parallel``."""
     n = weights.shape[0]
     # Rows already in groups: the weights are written onto themselves (no copy).
     w = weights if order.size == 0 and weights.flags.writeable else np.empty(n)
     inv_a = np.empty(ptr.shape[0] - 1)
     b = np.empty(m)
-    s = np.empty(m)
-    _kernels_schur.schur_diagonal(codes, dims, starts, ptr, weights, order, w, inv_a, b, s)
-    return w, inv_a, b, s
+    s = np.empty(m if diagonal else 0)
+    _kernels_schur.schur_diagonal(codes, dims, starts, ptr, weights, order, w, inv_a, b, s,
+                                  chunks, diagonal, parallel)
+    return w, inv_a, b, s if diagonal else None
 
 
 def sparse_product_on(c: sp.csr_matrix, t: sp.csr_matrix, pattern: tuple[np.ndarray, np.ndarray],

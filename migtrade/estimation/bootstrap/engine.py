@@ -92,6 +92,8 @@ def _run_score(options: BootstrapOptions, fitted: PoissonFit, names: Sequence[st
                cluster: np.ndarray, opts: Numerics, **_: Any) -> tuple[dict[str, TermBootstrap], list[str]]:
     kept = np.asfortranarray(X[:, list(fitted.keep)])
     base_offset = np.zeros(y.shape[0]) if off is None else off
+    # The restricted fits demean many times under weights near the fit's and one another's.
+    absorber = None if absorber is None else absorber.for_repeated_solves()
     # The fixed effects' part of each draw's Newton step (F in the notes of
     # migtrade.estimation.bootstrap.score) vanishes when they are nested in the clusters; else it
     # costs G demeanings a fit and O(G^2) a draw, and is left out beyond a size.
