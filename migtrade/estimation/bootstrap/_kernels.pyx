@@ -16,6 +16,60 @@ cdef enum:
     BAND_BYTES = 1 << 17
 
 
+cdef void _four_forms_two_rows(const uint8_t* bits_a, const uint8_t* bits_c, const double* table,
+                               Py_ssize_t n_pos, Py_ssize_t b0, Py_ssize_t b1,
+                               double* acc) noexcept nogil:
+    """Add the half-byte table entries of the bytes b0 .. b1 - 1 of two rows of draws to their
+    four sums (``acc[0:4]`` and ``acc[4:8]``), each row's in byte order, low half first. When
+    both rows are the same (an odd row left over) only the first sums are written."""
+    cdef double a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3]
+    cdef double c0 = 0.0, c1 = 0.0, c2 = 0.0, c3 = 0.0
+    cdef bint two = bits_a != bits_c
+    cdef const double* e
+    cdef const double* f
+    cdef Py_ssize_t b, lo
+    cdef uint8_t x, z
+    if two:
+        c0 = acc[4]
+        c1 = acc[5]
+        c2 = acc[6]
+        c3 = acc[7]
+    for b in range(b0, b1):
+        x = bits_a[b]
+        z = bits_c[b]
+        lo = 2 * b
+        e = table + (lo * 16 + (x & 15)) * 4
+        f = table + (lo * 16 + (z & 15)) * 4
+        a0 = a0 + e[0]
+        a1 = a1 + e[1]
+        a2 = a2 + e[2]
+        a3 = a3 + e[3]
+        c0 = c0 + f[0]
+        c1 = c1 + f[1]
+        c2 = c2 + f[2]
+        c3 = c3 + f[3]
+        if lo + 1 < n_pos:
+            e = table + ((lo + 1) * 16 + (x >> 4)) * 4
+            f = table + ((lo + 1) * 16 + (z >> 4)) * 4
+            a0 = a0 + e[0]
+            a1 = a1 + e[1]
+            a2 = a2 + e[2]
+            a3 = a3 + e[3]
+            c0 = c0 + f[0]
+            c1 = c1 + f[1]
+            c2 = c2 + f[2]
+            c3 = c3 + f[3]
+    acc[0] = a0
+    acc[1] = a1
+    acc[2] = a2
+    acc[3] = a3
+    if two:
+        acc[4] = c0
+        acc[5] = c1
+        acc[6] = c2
+        acc[7] = c3
+
+
 def forms_from_bits(const uint8_t[:, ::1] bits, const double[:, :, ::1] table,
                     const double[::1] total, const double[::1] dsum, double[:, ::1] lin,
                     double[:, ::1] quad):
@@ -57,6 +111,18 @@ def forms_from_bits(const uint8_t[:, ::1] bits, const double[:, :, ::1] table,
                 b1 = b0 + band
                 if b1 > n_bytes:
                     b1 = n_bytes
+                if m == 4 and not whole_bytes:
+                    # One coefficient's four forms: two rows at a time walk the band with their
+                    # sums in registers (the same additions in the same order).
+                    r = r0
+                    while r + 1 < r1:
+                        _four_forms_two_rows(&bits[r, 0], &bits[r + 1, 0], &table[0, 0, 0],
+                                             n_pos, b0, b1, acc + (r - r0) * 4)
+                        r = r + 2
+                    if r < r1:
+                        _four_forms_two_rows(&bits[r, 0], &bits[r, 0], &table[0, 0, 0],
+                                             n_pos, b0, b1, acc + (r - r0) * 4)
+                    continue
                 # Rows inner: consecutive additions go to different rows' sums, which do not
                 # wait for each other (a row's own additions, in byte order, form a chain).
                 for b in range(b0, b1):
