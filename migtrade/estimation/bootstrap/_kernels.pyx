@@ -16,58 +16,41 @@ cdef enum:
     BAND_BYTES = 1 << 17
 
 
+cdef inline void _add4(double* acc, const double* entry) noexcept nogil:
+    acc[0] = acc[0] + entry[0]
+    acc[1] = acc[1] + entry[1]
+    acc[2] = acc[2] + entry[2]
+    acc[3] = acc[3] + entry[3]
+
+
 cdef void _four_forms_two_rows(const uint8_t* bits_a, const uint8_t* bits_c, const double* table,
                                Py_ssize_t n_pos, Py_ssize_t b0, Py_ssize_t b1,
                                double* acc) noexcept nogil:
     """Add the half-byte table entries of the bytes b0 .. b1 - 1 of two rows of draws to their
     four sums (``acc[0:4]`` and ``acc[4:8]``), each row's in byte order, low half first. When
-    both rows are the same (an odd row left over) only the first sums are written."""
-    cdef double a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3]
-    cdef double c0 = 0.0, c1 = 0.0, c2 = 0.0, c3 = 0.0
+    both rows are the same (an odd row left over) only the first sums are written. The sums
+    are local arrays of constant index, which the compiler keeps in registers."""
+    cdef double a[4]
+    cdef double c[4]
     cdef bint two = bits_a != bits_c
-    cdef const double* e
-    cdef const double* f
-    cdef Py_ssize_t b, lo
+    cdef Py_ssize_t b, k, lo
     cdef uint8_t x, z
-    if two:
-        c0 = acc[4]
-        c1 = acc[5]
-        c2 = acc[6]
-        c3 = acc[7]
+    for k in range(4):
+        a[k] = acc[k]
+        c[k] = acc[4 + k] if two else 0.0
     for b in range(b0, b1):
         x = bits_a[b]
         z = bits_c[b]
         lo = 2 * b
-        e = table + (lo * 16 + (x & 15)) * 4
-        f = table + (lo * 16 + (z & 15)) * 4
-        a0 = a0 + e[0]
-        a1 = a1 + e[1]
-        a2 = a2 + e[2]
-        a3 = a3 + e[3]
-        c0 = c0 + f[0]
-        c1 = c1 + f[1]
-        c2 = c2 + f[2]
-        c3 = c3 + f[3]
+        _add4(a, table + (lo * 16 + (x & 15)) * 4)
+        _add4(c, table + (lo * 16 + (z & 15)) * 4)
         if lo + 1 < n_pos:
-            e = table + ((lo + 1) * 16 + (x >> 4)) * 4
-            f = table + ((lo + 1) * 16 + (z >> 4)) * 4
-            a0 = a0 + e[0]
-            a1 = a1 + e[1]
-            a2 = a2 + e[2]
-            a3 = a3 + e[3]
-            c0 = c0 + f[0]
-            c1 = c1 + f[1]
-            c2 = c2 + f[2]
-            c3 = c3 + f[3]
-    acc[0] = a0
-    acc[1] = a1
-    acc[2] = a2
-    acc[3] = a3
-    if two:
-        acc[4] = c0
-        acc[5] = c1
-        acc[6] = c2
-        acc[7] = c3
+            _add4(a, table + ((lo + 1) * 16 + (x >> 4)) * 4)
+            _add4(c, table + ((lo + 1) * 16 + (z >> 4)) * 4)
+    for k in range(4):
+        acc[k] = a[k]
+        if two:
+            acc[4 + k] = c[k]
 
 
 def forms_from_bits(const uint8_t[:, ::1] bits, const double[:, :, ::1] table,
