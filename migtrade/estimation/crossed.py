@@ -5,9 +5,9 @@ levels splits into one connected block per year, in a gravity panel a dense tabl
 countries. Within a block the normal equations of the two effects are ``[A C; C' B]``, A and B
 diagonal (the weight sums of each level) and C the cross table of weights; eliminating the larger
 side leaves ``S = B - C' A^{-1} C`` on the smaller one, a dense matrix per block. All blocks are
-padded to one size and solved in one batched call, so a projection on both effects costs two
-passes over the rows (group sums; subtract) and a few batched matrix products, whatever the
-weights, where alternating projections need tens of sweeps.
+padded to one size, factorised and solved by compiled loops, blocks in parallel, so a projection
+on both effects costs two passes over the rows (group sums; subtract) and the blocks' solves,
+whatever the weights, where alternating projections need tens of sweeps.
 
 ``S`` has one null direction per block (adding a constant to one side and removing it from the
 other); the first level of the smaller side of each block is held at 0 to remove it.
@@ -26,6 +26,7 @@ from itertools import combinations
 
 import numpy as np
 
+from migtrade.estimation import kernels_blocks
 from migtrade.estimation import kernels_crossed as kc
 from migtrade.estimation.last_plan import LastPlan
 
@@ -132,30 +133,18 @@ def _local_index(labels: np.ndarray, n_blocks: int) -> tuple[np.ndarray, int]:
     return local, int(counts.max(initial=0))
 
 
-def held_block_schur(cross: np.ndarray, s_real: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The Schur complements ``diag(b) - X' diag(a)^-1 X`` of the blocks' cross tables of
-    weights X (``cross``: blocks x m_e x m_s, a and b its row and column sums), with the first
-    level of every block and its padding (``s_real`` False) held at 0: their rows and columns
-    set to those of the identity, which selects coordinates and keeps the matrices symmetric
-    and invertible. Returns ``1/a`` (0 where a is), b, the complements and the held mask."""
-    n_blocks, _, m_s = cross.shape
-    a = cross.sum(axis=2)
-    b = cross.sum(axis=1)
-    inv_a = np.where(a > 0, 1.0 / np.where(a > 0, a, 1.0), 0.0)
-    schur = -np.matmul(cross.transpose(0, 2, 1), cross * inv_a[:, :, None])
-    diag = np.arange(m_s)
-    schur[:, diag, diag] += b
-    held = ~s_real.reshape(n_blocks, m_s)
-    held[:, 0] = True
-    schur[held, :] = 0.0
-    schur.transpose(0, 2, 1)[held, :] = 0.0
-    schur[:, diag, diag] += held
-    return inv_a, b, schur, held
-
-
 class CrossedProjector:
-    """The pair's exact projection under fixed weights, and the sweeps around it."""
+    """The pair's exact projection under fixed weights, and the sweeps around it.
+
+    The blocks' Schur complements are formed, factorised (Cholesky) and solved by the compiled
+    block kernels the ``schur`` strategy's preconditioner uses
+    (:mod:`migtrade.estimation.kernels_blocks`): with only these two effects that
+    preconditioner's exact inverse of their normal matrix is the projection itself. On the
+    two-way gravity panel (1.6 M rows, five regressors) numpy's batched products and LU solves
+    took 2.9 s of its 999-draw score bootstrap (72 factorisations, 101 solves); with the kernels
+    the whole process went from 12.0 to 9.9 s, the estimate alone from 1.63 to 1.52 s (medians
+    of 3, alternating), estimates equal to 1e-15.
+    """
 
     def __init__(self, layout: CrossedLayout, weights: np.ndarray) -> None:
         lo = layout
@@ -163,26 +152,30 @@ class CrossedProjector:
         self.w = weights
         cross = np.bincount(lo.cell, weights=weights, minlength=lo.cells).reshape(
             lo.n_blocks, lo.m_e, lo.m_s)
-        inv_a, b, schur, held = held_block_schur(cross, lo.s_real)
-        self.inv_a = inv_a.ravel()
-        b = b.ravel()
+        # The first level of the smaller side of every block, and its padding, held at 0.
+        held = ~lo.s_real.reshape(lo.n_blocks, lo.m_s)
+        held[:, 0] = True
+        self.held = held.astype(np.uint8)
+        self.block_inv_a, self.chol = kernels_blocks.factor_blocks(cross, self.held)
+        self.inv_a = self.block_inv_a.ravel()
+        b = cross.sum(axis=1).ravel()
         self.inv_b = np.where(b > 0, 1.0 / np.where(b > 0, b, 1.0), 0.0)
         self.cross = cross
-        self.schur = schur
-        self.held = held
+        # The padded places are the levels of the system solved: e places first, then s.
+        n_e = lo.n_blocks * lo.m_e
+        self.e_of = np.arange(n_e, dtype=np.int64).reshape(lo.n_blocks, lo.m_e)
+        self.s_of = (n_e + np.arange(lo.n_blocks * lo.m_s, dtype=np.int64)).reshape(
+            lo.n_blocks, lo.m_s)
 
     def _solve(self, se: np.ndarray, ss: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Coefficients (alpha on e, beta on s) of the pair fitted to columns with sums se, ss."""
-        lo = self.layout
-        k = se.shape[1]
-        t = (self.inv_a[:, None] * se).reshape(lo.n_blocks, lo.m_e, k)
-        rhs = ss.reshape(lo.n_blocks, lo.m_s, k) - np.matmul(self.cross.transpose(0, 2, 1), t)
-        rhs[self.held, :] = 0.0  # held levels stay at 0 (their rows of S are the identity)
-        # One batched LU solve per projection: a third of the cost of forming the inverse.
-        beta = np.linalg.solve(self.schur, rhs)
-        alpha = (se.reshape(lo.n_blocks, lo.m_e, k) - np.matmul(self.cross, beta))
-        alpha = alpha.reshape(-1, k) * self.inv_a[:, None]
-        return np.asfortranarray(alpha), np.asfortranarray(beta.reshape(-1, k))
+        n_e = se.shape[0]
+        g = np.empty((n_e + ss.shape[0], se.shape[1]), order="F")
+        g[:n_e] = se
+        g[n_e:] = ss
+        z = kernels_blocks.solve_blocks(g, self.cross, self.held, self.block_inv_a, self.chol,
+                                        self.e_of, self.s_of)
+        return np.asfortranarray(z[:n_e]), np.asfortranarray(z[n_e:])
 
     def demean(self, r: np.ndarray, tols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Demean the columns of the Fortran-ordered ``r`` (n, k) in place; returns them and the

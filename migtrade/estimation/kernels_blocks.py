@@ -58,7 +58,7 @@ def solve_blocks(g: np.ndarray, cross: np.ndarray, held: np.ndarray, inv_a: np.n
     """``z = M g`` for the Fortran-ordered (m, k) ``g``: ``e_of`` / ``s_of`` ((blocks, m_e) and
     (blocks, m_s) int64) give the level of the reduced system behind each padded place of a
     block (-1 for padding); every level must be behind one place."""
-    z = np.empty_like(g, order="F")
+    z = np.zeros_like(g, order="F")  # a block without memory for its solve stays at 0
     _kernels_blocks.solve_blocks(np.asfortranarray(g), z, cross, held, inv_a, chol, e_of, s_of,
                                  cross.size * g.shape[1] >= PARALLEL_MIN_ENTRIES)
     return z
