@@ -351,3 +351,22 @@ def test_entry_pattern_numbers_the_distinct_entries_row_by_row(rows: int, cols: 
     np.testing.assert_array_equal(indices, keys % cols)
     np.testing.assert_array_equal(np.diff(indptr), np.bincount(keys // cols, minlength=rows))
     np.testing.assert_array_equal(where, inverse.ravel())
+
+
+@pytest.mark.parametrize(("rows", "cols"), [(2_000, 300), (50, 4_000), (1, 1)])
+def test_transpose_pattern_is_scipys_transpose(rows: int, cols: int) -> None:
+    """The transpose of a CSR pattern (the direct strategy's C from C'): scipy's pattern of the
+    transposed matrix, and each entry's place in it, read off data numbered 1, 2, ..."""
+    from migtrade.estimation.kernels_schur import entry_pattern, transpose_pattern
+
+    rng = np.random.default_rng(rows + cols)
+    r, c = rng.integers(0, rows, 9_000), rng.integers(0, cols, 9_000)
+    _, indices, indptr = entry_pattern(r, c, (rows, cols))
+    where, t_indices, t_indptr = transpose_pattern(indices, indptr, cols)
+    numbered = sp.csr_matrix((np.arange(1, indices.size + 1, dtype=float), indices, indptr),
+                             shape=(rows, cols))
+    t = numbered.T.tocsr()
+    t.sort_indices()
+    np.testing.assert_array_equal(t_indices, t.indices)
+    np.testing.assert_array_equal(t_indptr, t.indptr)
+    np.testing.assert_array_equal(t.data[where], np.arange(1, indices.size + 1))

@@ -850,3 +850,32 @@ def entry_pattern(const int64_t[::1] rows, const int64_t[::1] cols, int64_t n_ro
     free(stamp)
     free(slot)
     return total
+
+
+def transpose_pattern(const int32_t[::1] indices, const int64_t[::1] indptr, int64_t width,
+                      int64_t[::1] where, int32_t[::1] t_indices, int64_t[::1] t_indptr):
+    """The CSR pattern of the transpose of a CSR pattern (``indices`` sorted within rows, no
+    duplicates; ``width`` columns): ``t_indptr`` (width + 1), ``t_indices`` (the rows, sorted
+    within each column, since the rows are read in order) and where each entry lands in the
+    transpose. A counting sort by column, linear in the entries."""
+    cdef Py_ssize_t n_rows = indptr.shape[0] - 1
+    cdef Py_ssize_t r, p
+    cdef int64_t c, at
+    with nogil:
+        for c in range(width + 1):
+            t_indptr[c] = 0
+        for p in range(indptr[n_rows]):
+            t_indptr[indices[p] + 1] += 1
+        for c in range(width):
+            t_indptr[c + 1] += t_indptr[c]
+        # t_indptr[c] is used as the next free place of column c, then restored.
+        for r in range(n_rows):
+            for p in range(indptr[r], indptr[r + 1]):
+                c = indices[p]
+                at = t_indptr[c]
+                t_indptr[c] = at + 1
+                t_indices[at] = <int32_t> r
+                where[p] = at
+        for c in range(width, 0, -1):
+            t_indptr[c] = t_indptr[c - 1]
+        t_indptr[0] = 0

@@ -139,12 +139,13 @@ class DirectPlan:
         # C' (a row per eliminated group) and C from the same entries; ``inverse`` says where
         # each entry of C' sits in C's data (entries that share a cell in one share it in both).
         n_o = o.shape[0]
-        rows_e = np.tile(e, n_o)
-        t_at, t_indices, t_indptr = _pattern(rows_e, o.ravel(), (g_e, m_o))
-        c_at, c_indices, c_indptr = _pattern(o.ravel(), rows_e, (m_o, g_e))
-        del rows_e
-        inverse = np.empty(t_indices.size, dtype=np.int64)
-        inverse[t_at] = c_at
+        t_at, t_indices, t_indptr = _pattern(np.tile(e, n_o), o.ravel(), (g_e, m_o))
+        # C is C' transposed: one counting sort of C''s distinct entries by column, not a second
+        # sort of every entry (0.04 s on the worker-firm ring).
+        from migtrade.estimation.kernels_schur import transpose_pattern
+
+        inverse, c_indices, c_indptr = transpose_pattern(t_indices, t_indptr, m_o)
+        c_at = inverse[t_at]
         c_row: np.ndarray | None = None
         ct_row: np.ndarray | None = None
         index = np.int32 if max(e.size, t_indices.size) < np.iinfo(np.int32).max else np.int64

@@ -141,3 +141,19 @@ def group_rows(e: np.ndarray, n_groups: int, codes: np.ndarray,
     _kernels_schur.group_rows(np.ascontiguousarray(e, dtype=np.int32), n_groups, codes,
                               np.asarray(others, dtype=np.int64), order, sorted_codes, ptr)
     return order, sorted_codes, ptr
+
+
+def transpose_pattern(indices: np.ndarray, indptr: np.ndarray,
+                      width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The CSR pattern of the transpose of the CSR pattern (int32 ``indices`` sorted within
+    rows, no duplicates, int64 ``indptr``; ``width`` columns): where each entry lands in the
+    transpose's data, its int32 indices (sorted within rows) and int64 row pointers. One
+    counting sort by column, linear in the entries."""
+    nnz = int(indptr[-1])
+    where = np.empty(nnz, dtype=np.int64)
+    t_indices = np.empty(nnz, dtype=np.int32)
+    t_indptr = np.empty(width + 1, dtype=np.int64)
+    _kernels_schur.transpose_pattern(np.ascontiguousarray(indices, dtype=np.int32),
+                                     np.ascontiguousarray(indptr, dtype=np.int64), width, where,
+                                     t_indices, t_indptr)
+    return where, t_indices, t_indptr
