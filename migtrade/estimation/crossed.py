@@ -141,9 +141,9 @@ class CrossedProjector:
     (:mod:`migtrade.estimation.kernels_blocks`): with only these two effects that
     preconditioner's exact inverse of their normal matrix is the projection itself. On the
     two-way gravity panel (1.6 M rows, five regressors) numpy's batched products and LU solves
-    took 2.9 s of its 999-draw score bootstrap (72 factorisations, 101 solves); with the kernels
-    the whole process went from 12.0 to 9.9 s, the estimate alone from 1.63 to 1.52 s (medians
-    of 3, alternating), estimates equal to 1e-15.
+    took 3.1 s (profiled) of its 999-draw score bootstrap (72 factorisations, 101 solves); with
+    the kernels the whole process went from 12.0 to 9.9 s, the estimate alone from 1.63 to
+    1.52 s (medians of 3, alternating), estimates equal to 1e-15.
     """
 
     def __init__(self, layout: CrossedLayout, weights: np.ndarray) -> None:
