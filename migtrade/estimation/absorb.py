@@ -201,10 +201,8 @@ class Absorber:
             # The plan depends on the codes alone: made once for this absorber and its copies
             # under other weights (every IRLS step's), not compared with the codes each time.
             plan = self._plans.get("schur_plan")
-            cost = schur.BLOCKS_REPEATED_COST_PER_ROW if self.repeated else \
-                schur.BLOCKS_MAX_COST_PER_ROW
             projector = schur.SchurProjector(self.codes, self.n_levels, self.weights, factorised,
-                                             plan=plan, block_cost=cost)  # type: ignore[arg-type]
+                                             plan=plan, repeated=self.repeated)  # type: ignore[arg-type]
             self._plans["schur_plan"] = projector.plan
             if factorised:
                 self._direct = projector

@@ -276,9 +276,9 @@ class SchurProjector:
     ``factorised`` preconditions by a sparse LU factorisation of S
     (:meth:`migtrade.estimation.direct.DirectProjector.factorise`, the ``direct`` strategy, for
     designs where S is small and sparse); otherwise by :class:`CrossedBlocks` where the two
-    other dimensions fall apart into blocks costing at most ``block_cost`` multiply-adds a row
-    (:data:`BLOCKS_MAX_COST_PER_ROW`, or :data:`BLOCKS_REPEATED_COST_PER_ROW` for an absorber
-    made for repeated solves), and by the diagonal of S elsewhere. A
+    other dimensions fall apart into blocks costing at most :data:`BLOCKS_MAX_COST_PER_ROW`
+    multiply-adds a row (:data:`BLOCKS_REPEATED_COST_PER_ROW` when ``repeated``: an absorber
+    made for many solves under nearby weights), and by the diagonal of S elsewhere. A
     factorisation or block preconditioner made under other weights (the previous IRLS step's)
     is kept unless the weights moved far (:data:`FAR_MOVE`) and until a solve needs more than
     :attr:`stale_after` iterations, then made afresh.
@@ -286,7 +286,7 @@ class SchurProjector:
 
     def __init__(self, codes: np.ndarray, n_levels: Sequence[int], weights: np.ndarray,
                  factorised: bool = False, plan: SchurPlan | None = None,
-                 block_cost: int = BLOCKS_MAX_COST_PER_ROW) -> None:
+                 repeated: bool = False) -> None:
         # ``plan``: the one made from these very codes (an absorber's copies under other
         # weights share it), which needs no comparison with the last design's.
         if plan is None:
@@ -294,7 +294,7 @@ class SchurProjector:
         self.plan = plan
         self.codes = codes if plan.codes is None else plan.codes
         w = np.ascontiguousarray(weights, dtype=np.float64)
-        # The blocks where they cost at most ``block_cost`` multiply-adds a row.
+        block_cost = BLOCKS_REPEATED_COST_PER_ROW if repeated else BLOCKS_MAX_COST_PER_ROW
         self.layout = None if factorised else plan.blocks(codes, n_levels, block_cost)
         self.kind = ("lu" if factorised else "blocks" if self.layout is not None else "diagonal")
         # The diagonal of S only for the preconditioner that is it (a third of the pass).
