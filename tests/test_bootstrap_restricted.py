@@ -102,6 +102,30 @@ def test_the_path_start_needs_one_step() -> None:
     assert fits.fits == 4
 
 
+def test_a_start_with_a_negligible_rise_is_the_fit() -> None:
+    """A null a hundred-thousandth of a standard error from a restricted fit (the interval
+    search's later trial values): the Newton start predicts a rise in deviance below
+    NEGLIGIBLE_RISE, is taken without an IRLS step, and is the fit from scratch, its regressors
+    demeaned under its own weights; one a tenth of a standard error away still takes its step."""
+    y, X, codes, offset = _data(seed=5)
+    w = np.ones_like(y)
+    absorber = Absorber(codes)
+    full = fit_ppml(y, np.asfortranarray(X), ["a", "b", "c"], absorber, w, offset=offset, tol=TOL)
+    se = float(np.sqrt(full.bread[0, 0]))
+    fits = RestrictedFits(PoissonModel(y=y, weights=w, absorber=absorber), _point(full), **OPTS)
+    r = np.array([1.0, 0.0, 0.0])
+    fits(r, float(full.beta[0]) + 2.0 * se)
+    for distance, steps in ((2.00001, 0), (2.1, 1)):
+        beta0 = float(full.beta[0]) + distance * se
+        fit = fits(r, beta0)
+        assert fit.steps == steps, distance
+        scratch = _scratch(y, X, absorber, offset, r, beta0)
+        np.testing.assert_allclose(fit.mu, scratch.mu, rtol=1e-6)
+        weighted = absorber.with_weights(w * fit.mu)
+        expected = weighted.demean(np.asfortranarray(X), tol=1e-12).resid
+        np.testing.assert_allclose(fit.point.x_tilde, expected, atol=1e-7)
+
+
 def test_without_fixed_effects() -> None:
     y, X, _, offset = _data(seed=4)
     w = np.ones_like(y)
