@@ -78,19 +78,27 @@ def test_restricted_fit_from_the_estimate_equals_a_fit_from_scratch(r: np.ndarra
     np.testing.assert_allclose(fit.point.x_tilde, expected, atol=1e-7)
 
 
-def test_the_path_start_needs_one_step() -> None:
-    """From the unrestricted fit moved to the null along the path of restricted fits (to the
-    third order: the Newton step predicts a relative rise in deviance of 1e-3 and more here),
-    IRLS converges in one step for a null 2 to 6 standard errors away (a fit from scratch takes
-    5 here; from the Newton start alone it took up to three); from a restricted fit at a value
-    a thousandth of a standard error away, as in the interval search, in one from the Newton
-    start. Each is the fit from scratch."""
+def _fits_of_first_coefficient() -> tuple[np.ndarray, np.ndarray, Absorber, np.ndarray, PoissonFit,
+                                          float, RestrictedFits]:
+    """The three-regressor panel of seed 5, its fit, the first coefficient's model standard
+    error and the restricted fits of that coefficient (r = e_1)."""
     y, X, codes, offset = _data(seed=5)
     w = np.ones_like(y)
     absorber = Absorber(codes)
     full = fit_ppml(y, np.asfortranarray(X), ["a", "b", "c"], absorber, w, offset=offset, tol=TOL)
     se = float(np.sqrt(full.bread[0, 0]))
     fits = RestrictedFits(PoissonModel(y=y, weights=w, absorber=absorber), _point(full), **OPTS)
+    return y, X, absorber, offset, full, se, fits
+
+
+def test_the_path_start_needs_one_step() -> None:
+    """From the unrestricted fit moved to the null along the path of restricted fits (to the
+    third order: the Newton step predicts a relative rise in deviance of 1e-3 and more here),
+    IRLS converges in one step for a null 2 to 6 standard errors away (a fit from scratch takes
+    5 here; from the Newton start alone it took up to three); from a restricted fit at a value
+    a thousandth of a standard error away, as in the interval search, in at most one from the
+    Newton start (none where its predicted rise is negligible). Each is the fit from scratch."""
+    y, X, absorber, offset, full, se, fits = _fits_of_first_coefficient()
     r = np.array([1.0, 0.0, 0.0])
     for distance, most_steps in ((-6.0, 1), (2.0, 1), (2.001, 1), (-6.001, 1)):
         beta0 = float(full.beta[0]) + distance * se
@@ -107,12 +115,7 @@ def test_a_start_with_a_negligible_rise_is_the_fit() -> None:
     search's later trial values): the Newton start predicts a rise in deviance below
     NEGLIGIBLE_RISE, is taken without an IRLS step, and is the fit from scratch, its regressors
     demeaned under its own weights; one a tenth of a standard error away still takes its step."""
-    y, X, codes, offset = _data(seed=5)
-    w = np.ones_like(y)
-    absorber = Absorber(codes)
-    full = fit_ppml(y, np.asfortranarray(X), ["a", "b", "c"], absorber, w, offset=offset, tol=TOL)
-    se = float(np.sqrt(full.bread[0, 0]))
-    fits = RestrictedFits(PoissonModel(y=y, weights=w, absorber=absorber), _point(full), **OPTS)
+    y, X, absorber, offset, full, se, fits = _fits_of_first_coefficient()
     r = np.array([1.0, 0.0, 0.0])
     fits(r, float(full.beta[0]) + 2.0 * se)
     for distance, steps in ((2.00001, 0), (2.1, 1)):
@@ -121,7 +124,7 @@ def test_a_start_with_a_negligible_rise_is_the_fit() -> None:
         assert fit.steps == steps, distance
         scratch = _scratch(y, X, absorber, offset, r, beta0)
         np.testing.assert_allclose(fit.mu, scratch.mu, rtol=1e-6)
-        weighted = absorber.with_weights(w * fit.mu)
+        weighted = absorber.with_weights(fit.mu)  # unit weights
         expected = weighted.demean(np.asfortranarray(X), tol=1e-12).resid
         np.testing.assert_allclose(fit.point.x_tilde, expected, atol=1e-7)
 
