@@ -17,6 +17,7 @@ from migtrade.estimation.bootstrap import restricted
 from migtrade.estimation.bootstrap.restricted import (
     FitPoint,
     PoissonModel,
+    RestrictedEstimate,
     RestrictedFits,
     path_start,
     restricted_fit,
@@ -175,3 +176,43 @@ def test_the_path_start_is_exact_to_the_third_order(with_fe: bool, monkeypatch: 
     for near, far in zip(errors[3][:-1], errors[3][1:], strict=True):
         assert 12.0 < far / near < 20.0
     assert all(e3 < e1 / 100 for e1, e3 in zip(errors[1], errors[3], strict=True))
+
+
+def test_score_intervals_do_not_depend_on_the_negligible_rise_shortcut(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The score bootstrap's intervals by test inversion with the later trial values taken at
+    their Newton starts (NEGLIGIBLE_RISE) equal those with an IRLS step at every trial value,
+    to a millionth of a standard error (the search's own precision is a thousandth), and the
+    shortcut was taken."""
+    from test_bootstrap import _panel
+
+    from migtrade.estimation.bootstrap import BootstrapOptions
+    from migtrade.estimation.fit import estimate
+    from migtrade.estimation.vcov import VcovSpec
+
+    taken: list[int] = []
+    real_converged = restricted._converged
+
+    def counted(*args: object, **kwargs: object) -> RestrictedEstimate:
+        out = real_converged(*args, **kwargs)  # type: ignore[arg-type]
+        taken.append(out.steps)
+        return out
+
+    monkeypatch.setattr(restricted, "_converged", counted)
+
+    def intervals() -> dict[str, tuple[float, float, float]]:
+        opts = BootstrapOptions(method="score", reps=1999)  # type: ignore[arg-type]
+        res = estimate("flow ~ x1 + x2 | year", _panel(seed=11, clusters=12), model="ppml",
+                       vcov=VcovSpec.parse("cluster:cl"), bootstrap=opts).result
+        return {t: (b["ci_low"], b["ci_high"], res.std_errors[res.terms.index(t)])
+                for t, b in res.bootstrap.items()}
+
+    with_shortcut = intervals()
+    assert 0 in taken  # some trial value was its Newton start
+    monkeypatch.setattr(restricted, "NEGLIGIBLE_RISE", 0.0)
+    taken.clear()
+    every_step = intervals()
+    assert 0 not in taken
+    for term, (lo, hi, se) in with_shortcut.items():
+        assert abs(lo - every_step[term][0]) <= 1e-6 * se
+        assert abs(hi - every_step[term][1]) <= 1e-6 * se
