@@ -98,6 +98,29 @@ class DemeanResult:
     converged: bool
 
 
+def tolerance_scale(cols: np.ndarray) -> np.ndarray:
+    """``max(1, std(x_j))`` of each column of the (n, k) ``cols``: the scale the demeaning's
+    tolerance is relative to by default.
+
+    Each standard deviation comes from the column's sum and its sum of squares, two passes
+    without a temporary, where ``cols.std(axis=0)`` makes two arrays the size of the whole
+    block (on 1.1 M rows and three columns their fresh pages cost 5 to 60 ms, as the machine
+    goes). The formula's cancellation, where a column's mean dwarfs its spread, only moves a
+    tolerance's scale. A column with a value that is not finite has a scale that is not
+    either (NumPy's maximum keeps NaN), so the demeaning cannot report it converged.
+    """
+    n = cols.shape[0]
+    out = np.ones(cols.shape[1])
+    if not n:
+        return out
+    with np.errstate(invalid="ignore", over="ignore"):
+        for j in range(cols.shape[1]):
+            col = cols[:, j]
+            mean = col.sum() / n
+            out[j] = np.maximum(1.0, np.sqrt(np.maximum(col @ col / n - mean * mean, 0.0)))
+    return out
+
+
 class Absorber:
     """Projects columns off the span of several fixed effects under fixed weights.
 
@@ -321,7 +344,7 @@ class Absorber:
             cols if start is None else start.reshape(cols.shape), dtype=np.float64, order="F")
         if tols is None:
             if scale is None:
-                scale = np.maximum(1.0, cols.std(axis=0)) if cols.shape[0] else np.ones(cols.shape[1])
+                scale = tolerance_scale(cols)
             tols = tol * np.asarray(scale, dtype=np.float64).reshape(-1)
         tols = np.ascontiguousarray(tols, dtype=np.float64)
         sweeps = np.zeros(work.shape[1], dtype=np.int64)

@@ -35,7 +35,7 @@ import numpy as np
 
 from migtrade.errors import ConvergenceError
 from migtrade.estimation import kernels_poisson
-from migtrade.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, Absorber
+from migtrade.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, Absorber, tolerance_scale
 from migtrade.estimation.collinearity import DEFAULT_TOL as COLLINEAR_TOL
 from migtrade.estimation.collinearity import Omission, select_columns
 from migtrade.estimation.ols import solve_wls, weighted_inverse
@@ -203,8 +203,8 @@ def fit_ppml(
     kernels_poisson.working(eta, mu, y, weights, off, z_fe, irls_w, z, work[:, 0])
     ab = absorber.with_weights(irls_w) if absorber is not None else None
 
-    z_scale = max(1.0, float(z.std()))
-    x_scale = np.maximum(1.0, X.std(axis=0)) if X.shape[1] else np.ones(0)
+    z_scale = float(tolerance_scale(z.reshape(-1, 1))[0])
+    x_scale = tolerance_scale(X)
     inner_tol = max(START_INNER_TOL, fe_tol)
     deviance = PoissonDeviance(y, weights)
 

@@ -335,7 +335,10 @@ class _Data:
 
     def fixed_effect(self, variables: Sequence[str]) -> np.ndarray:
         """Codes of one fixed effect; combinations are one level per observed tuple of values."""
-        codes = self.factor(variables[0])[0].copy()
+        codes = self.factor(variables[0])[0]
+        if len(variables) == 1:
+            return codes.copy()  # the kept factor's codes stay the factor's
+        # Each combination below makes a new array: the first factor's codes are only read.
         for name in variables[1:]:
             other, levels = self.factor(name)
             width = max(len(levels), 1)

@@ -62,7 +62,7 @@ from functools import cached_property
 import numpy as np
 
 from migtrade.errors import ConvergenceError
-from migtrade.estimation.absorb import Absorber
+from migtrade.estimation.absorb import Absorber, tolerance_scale
 from migtrade.estimation.ols import solve_wls, weighted_inverse
 from migtrade.estimation.ppml import START_INNER_TOL, PoissonDeviance, irls_step, next_inner_tol
 
@@ -141,19 +141,6 @@ def _demean(absorber: Absorber | None, weights: np.ndarray | None, cols: np.ndar
     return res.sweeps
 
 
-def _column_std(block: np.ndarray) -> np.ndarray:
-    """The standard deviation of each column of the Fortran-ordered ``block``, from its sum and
-    its sum of squares (two passes without a temporary; ``block.std`` makes two of the whole
-    block). Only a tolerance's scale: the cancellation of that formula does not matter."""
-    n = max(block.shape[0], 1)
-    out = np.empty(block.shape[1])
-    for j in range(block.shape[1]):
-        col = block[:, j]
-        mean = float(col.sum()) / n
-        out[j] = np.sqrt(max(float(col @ col) / n - mean * mean, 0.0))
-    return out
-
-
 def _higher_order_terms(weighted: Absorber | None, origin_w: np.ndarray, step: np.ndarray,
                         design_t: np.ndarray, fe_maxiter: int) -> tuple[np.ndarray, np.ndarray, int]:
     """The second- and third-order terms of the path of restricted fits (module notes),
@@ -172,7 +159,7 @@ def _higher_order_terms(weighted: Absorber | None, origin_w: np.ndarray, step: n
         P vec = vec - M vec, with M vec the residual of vec on the fixed effects less its fit
         on the demeaned restricted regressors (Frisch-Waugh-Lovell)."""
         resid[:] = vec
-        used = _demean(weighted, None, col, START_INNER_TOL, np.maximum(1.0, _column_std(col)),
+        used = _demean(weighted, None, col, START_INNER_TOL, tolerance_scale(col),
                        fe_maxiter)
         gamma = gram_inv @ (resid @ wdesign)
         resid[:] -= design_t @ gamma
@@ -268,7 +255,7 @@ def restricted_fit(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: 
     if start.predicted < NEGLIGIBLE_RISE:
         # The start is the fit (module notes); its regressors hold the origin's demeaning.
         return _converged(model, eta, mu, dev_old, coef, r, beta0, pivot, others, block,
-                          np.maximum(1.0, _column_std(block[:, 1:])), fe_tol, fe_maxiter, 0,
+                          tolerance_scale(block[:, 1:]), fe_tol, fe_maxiter, 0,
                           sweeps)
     design_t = block[:, 1:k]
     floor = 1e-10 * max(float(w @ y), 1.0)
@@ -284,7 +271,7 @@ def restricted_fit(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: 
         if step == 1:
             # The columns' scales for the tolerance (as the absorb core's default), taken once:
             # the demeaning moves them little.
-            scale = np.maximum(1.0, _column_std(block))
+            scale = tolerance_scale(block)
         cols = k + 1 if inner_tol <= fe_tol else k
         sweeps += _demean(model.absorber, irls_w, block[:, :cols], inner_tol, scale[:cols],
                           fe_maxiter)
