@@ -63,7 +63,9 @@ class TableView(Protocol):
 
     def is_numeric(self, name: str) -> bool: ...
 
-    def numeric(self, name: str) -> np.ndarray: ...
+    def numeric(self, name: str) -> np.ndarray:
+        """The column as float64: the table's own array where it is one (read, never write)."""
+        ...
 
     def plain_integers(self, name: str) -> np.ndarray | None: ...
 
@@ -124,7 +126,9 @@ class ColumnTable:
     def numeric(self, name: str) -> np.ndarray:
         col = self._columns[name]
         assert not isinstance(col, Coded)
-        return col.astype(np.float64)
+        # A float64 column is returned as it is, as a DataFrame's is (``to_numpy`` gives a
+        # view): readers never write into it, and a copy costs its fresh pages.
+        return col.astype(np.float64, copy=False)
 
     def plain_integers(self, name: str) -> np.ndarray | None:
         col = self._columns[name]

@@ -200,3 +200,35 @@ def test_estimate_reads_parquet_without_pandas_and_matches_a_dataframe(tmp_path:
         d.pop("versions", None)
         d.pop("data", None)
     assert cli == doc
+
+
+@pytest.mark.parametrize("model", ["ols", "ppml"])
+def test_an_estimate_leaves_the_tables_arrays_as_they_were(model: str) -> None:
+    """``ColumnTable.numeric`` hands out a float64 column itself (as a DataFrame's
+    ``to_numpy`` does): an estimate on a table whose outcome, regressor and weights hold NaN
+    and infinite values, under every path that replaces or masks them, leaves every array of
+    the table as it was."""
+    from migtrade.estimation.fit import estimate
+    from migtrade.estimation.vcov import VcovSpec
+
+    rng = np.random.default_rng(5)
+    n = 600
+    y = rng.poisson(2.0, n).astype(np.float64)
+    x = rng.normal(size=n)
+    w = rng.uniform(0.5, 2.0, n)
+    y[:3] = [np.nan, np.inf, 0.0]
+    x[5:7] = [np.nan, -np.inf]
+    w[9] = np.nan
+    fe = rng.integers(0, 12, n)
+    cl = rng.integers(0, 30, n)
+    columns = {"y": y, "x": x, "w": w, "fe": fe, "cl": cl}
+    before = {k: v.copy() for k, v in columns.items()}
+    table = ColumnTable(columns, n)
+    assert table.numeric("x") is x  # no copy: the reason for this test
+    formula = "y ~ x | fe" if model == "ppml" else "log(1 + y) ~ x | fe"
+    if model == "ppml":
+        y[1] = 5.0  # PPML refuses an infinite outcome; the rest stays
+        before["y"] = y.copy()
+    estimate(formula, table, model=model, weights="w", vcov=VcovSpec.parse("cluster:cl"))
+    for name, values in before.items():
+        np.testing.assert_array_equal(columns[name], values, err_msg=name)
