@@ -335,10 +335,9 @@ class _Data:
 
     def fixed_effect(self, variables: Sequence[str]) -> np.ndarray:
         """Codes of one fixed effect; combinations are one level per observed tuple of values."""
+        # The factor's own codes: nothing downstream writes into a design's codes (the sample
+        # takes 32-bit copies), and each combination below makes a new array.
         codes = self.factor(variables[0])[0]
-        if len(variables) == 1:
-            return codes.copy()  # the kept factor's codes stay the factor's
-        # Each combination below makes a new array: the first factor's codes are only read.
         for name in variables[1:]:
             other, levels = self.factor(name)
             width = max(len(levels), 1)
