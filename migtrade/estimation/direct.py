@@ -135,11 +135,19 @@ class DirectPlan:
         offsets = np.concatenate([[0], np.cumsum([n_levels[q] for q in others])]).astype(np.int64)
         m_o = int(offsets[-1])
         e = np.ascontiguousarray(codes[q_e])
-        o = np.vstack([codes[q].astype(np.int64) + offsets[k] for k, q in enumerate(others)])
+        n, n_o = e.size, len(others)
+        # The other dimensions' codes numbered across them, and the eliminated group of each of
+        # their entries, each written once into the int64 array the pattern reads (no 32-bit
+        # copies stacked and widened: on the worker-firm ring those were 50 MB of fresh pages).
+        o = np.empty((n_o, n), dtype=np.int64)
+        rows_e = np.empty(n_o * n, dtype=np.int64)
+        for k, q in enumerate(others):
+            np.add(codes[q], offsets[k], out=o[k])
+            rows_e[k * n:(k + 1) * n] = e
         # C' (a row per eliminated group) and C from the same entries; ``inverse`` says where
         # each entry of C' sits in C's data (entries that share a cell in one share it in both).
-        n_o = o.shape[0]
-        t_at, t_indices, t_indptr = _pattern(np.tile(e, n_o), o.ravel(), (g_e, m_o))
+        t_at, t_indices, t_indptr = _pattern(rows_e, o.ravel(), (g_e, m_o))
+        del rows_e
         # C is C' transposed: one counting sort of C''s distinct entries by column, not a second
         # sort of every entry (0.04 s on the worker-firm ring).
         from migtrade.estimation.kernels_schur import transpose_pattern
@@ -151,14 +159,18 @@ class DirectPlan:
         index = np.int32 if max(e.size, t_indices.size) < np.iinfo(np.int32).max else np.int64
         if c_at.size == t_indices.size:  # every entry of C comes from one row: gather, not sum
             c_row = np.empty(c_at.size, dtype=index)
-            c_row[c_at] = np.tile(np.arange(e.size, dtype=index), n_o)
+            row_ids = np.arange(n, dtype=index)
+            for k in range(n_o):
+                c_row[c_at[k * n:(k + 1) * n]] = row_ids
             ct_row = c_row[inverse]
             c_at = np.empty(0, dtype=np.int64)  # not needed then
         inverse = inverse.astype(index)
         pairs = [(a, b) for a in range(n_o) for b in range(a + 1, n_o)]
         if pairs:
+            # One pair (three dimensions) reads the rows of o as they are.
             u_at, u_indices, u_indptr = _pattern(
-                np.concatenate([o[a] for a, _ in pairs]), np.concatenate([o[b] for _, b in pairs]),
+                o[pairs[0][0]] if len(pairs) == 1 else np.concatenate([o[a] for a, _ in pairs]),
+                o[pairs[0][1]] if len(pairs) == 1 else np.concatenate([o[b] for _, b in pairs]),
                 (m_o, m_o))
         else:
             u_at = np.empty(0, dtype=np.int64)
