@@ -130,7 +130,10 @@ def _ppml(m: ModelInputs) -> ModelFit:
                   fe_names=m.fe_names, tol=opts.tol, fe_tol=opts.fe_tol, maxiter=opts.maxiter,
                   fe_maxiter=opts.fe_maxiter)
     _require_regressors(m.names, pf.keep, pf.notes)
-    scores = pf.x_tilde * (m.weights * (m.y - pf.mu))[:, None]
+    resid = m.y - pf.mu
+    resid *= m.weights
+    scores = pf.x_tilde * resid[:, None]
+    del resid
     vres = _vcov(m, "ppml", pf.bread, scores, len(pf.keep), None)
     return ModelFit(
         terms=_kept(m, pf.keep), params=pf.beta, vcov=vres,
@@ -202,9 +205,13 @@ def ols_fit_statistics(y: np.ndarray, w: np.ndarray, resid: np.ndarray, y_tilde:
     n = y.shape[0]
     wsum = float(w.sum())
     ybar = float(w @ y) / wsum
-    rss = float(w @ resid**2)
-    tss = float(w @ (y - ybar) ** 2)
-    tss_within = float(w @ y_tilde**2)
+    # Weighted sums of squares without an n-long temporary each (their fresh pages cost more
+    # than the sums); the deviations from the mean are the one array made.
+    rss = float(np.einsum("i,i,i->", w, resid, resid))
+    centred = y - ybar
+    tss = float(np.einsum("i,i,i->", w, centred, centred))
+    del centred
+    tss_within = float(np.einsum("i,i,i->", w, y_tilde, y_tilde))
     r2 = 1 - rss / tss if tss > 0 else None
     return {
         "r2": r2,
@@ -241,7 +248,7 @@ def poisson_fit_statistics(y: np.ndarray, w: np.ndarray, mu: np.ndarray, devianc
     log_fact = weighted_log_factorial_sum(y, w)
     # y log(mu) is 0 where y = 0, also where mu underflowed to 0 there.
     log_mu = np.log(mu, out=np.zeros_like(mu), where=y > 0)
-    ll = -float(w @ mu) - log_fact + float((w * y) @ log_mu)
+    ll = -float(w @ mu) - log_fact + float(np.einsum("i,i,i->", w, y, log_mu))
     ll0 = -ybar * float(w.sum()) - log_fact + float(w @ y) * float(np.log(ybar))
     corr = _correlation(y, mu) if n > 1 else np.nan
     return {
