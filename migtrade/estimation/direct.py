@@ -86,6 +86,11 @@ def _pattern(rows: np.ndarray, cols: np.ndarray,
     return entry_pattern(rows, cols, shape)
 
 
+def _joined(rows: list[np.ndarray]) -> np.ndarray:
+    """The rows end to end; one row (three dimensions, one pair) as it is, not copied."""
+    return rows[0] if len(rows) == 1 else np.concatenate(rows)
+
+
 @dataclass
 class DirectPlan:
     """What the direct solve needs that depends on the codes alone.
@@ -167,11 +172,8 @@ class DirectPlan:
         inverse = inverse.astype(index)
         pairs = [(a, b) for a in range(n_o) for b in range(a + 1, n_o)]
         if pairs:
-            # One pair (three dimensions) reads the rows of o as they are.
-            u_at, u_indices, u_indptr = _pattern(
-                o[pairs[0][0]] if len(pairs) == 1 else np.concatenate([o[a] for a, _ in pairs]),
-                o[pairs[0][1]] if len(pairs) == 1 else np.concatenate([o[b] for _, b in pairs]),
-                (m_o, m_o))
+            u_at, u_indices, u_indptr = _pattern(_joined([o[a] for a, _ in pairs]),
+                                                 _joined([o[b] for _, b in pairs]), (m_o, m_o))
         else:
             u_at = np.empty(0, dtype=np.int64)
             u_indices = np.empty(0, dtype=np.int32)
