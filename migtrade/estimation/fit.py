@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from migtrade.errors import DataError, EstimationError, UsageError
+from migtrade.errors import ConvergenceError, DataError, EstimationError, UsageError
 from migtrade.estimation.absorb import Absorber
 from migtrade.estimation.fixed_effects import compact
-from migtrade.estimation.models import MODELS, ModelInputs, iv_data
+from migtrade.estimation.models import MODELS, Estimator, ModelFit, ModelInputs, iv_data
+from migtrade.estimation.no_separation import NotRuledOut
 from migtrade.estimation.options import EstimateOptions, FitOptions
 from migtrade.estimation.ppml import PoissonFit
 from migtrade.estimation.sample import Sample, build_sample
@@ -230,6 +231,11 @@ def estimate(
     fe_codes_sub = [_sample_codes(c) for c in design.fe_codes]
     if not spec.is_iv:  # IV models read the codes of the design again
         design = replace(design, fe_codes=())
+    # PPML with fixed effects leaves the rectifier's check to the fit, whose steps near the
+    # optimum prove that no zero row is separated at the cost of one pass over the rows
+    # (:mod:`migtrade.estimation.no_separation`); where they do not, the check runs then.
+    deferred = (MODELS[model].poisson and not spec.is_iv and bool(fe_codes_sub)
+                and "relu" in opts.separation)
     sample_sub = build_sample(
         n_rows=len(y_sub),
         excluded=np.zeros(len(y_sub), dtype=bool),
@@ -239,7 +245,7 @@ def estimate(
         X=np.column_stack([design.X, design.endog]) if spec.is_iv else design.X,
         poisson=MODELS[model].poisson,
         drop_singletons=opts.drop_singletons,
-        separation=opts.separation,
+        separation=tuple(m for m in opts.separation if not (deferred and m == "relu")),
     )
     if spec.is_iv and MODELS[model].poisson and sample_sub.used.any():
         # The control function's second stage also has the first-stage residuals as regressors.
@@ -292,8 +298,45 @@ def estimate(
     estimator = MODELS[model]
     inputs = ModelInputs(y=y, X=X, names=design.names, weights=w, offset=off, fe_codes=fe_codes,
                          fe_names=design.fe_names, clusters=clus_used, absorber=absorber, vcov=vc,
-                         options=opts, design=design, used=used)
-    fitted = (estimator.fit_iv if spec.is_iv else estimator.fit)(inputs)
+                         options=opts, design=design, used=used, prove_no_separation=deferred)
+    proved = True
+    if deferred:
+        maybe, proved = _fit_with_check_left(estimator, inputs)
+    else:
+        maybe = (estimator.fit_iv if spec.is_iv else estimator.fit)(inputs)
+    if not proved:
+        # The fit did not rule separation out: the rectifier runs on the sample (with the
+        # singletons it may leave), and the model is fitted again on the rows it keeps.
+        recheck = build_sample(n_rows=n, excluded=np.zeros(n, dtype=bool),
+                               missing=np.zeros(n, dtype=bool), fe_codes=fe_codes, y=y, X=X,
+                               poisson=True, drop_singletons=opts.drop_singletons,
+                               separation=opts.separation)
+        keep = recheck.used
+        if not keep.all():
+            gone = np.flatnonzero(used)[~keep]
+            status[kept_idx[gone]] = recheck.status[~keep]
+            used[gone] = False
+            sample = Sample(status=status, used=status == 0, fe_codes=recheck.fe_codes)
+            dropped = sample.counts()
+            n, every = int(keep.sum()), False
+            if n == 0:
+                raise EstimationError(
+                    f"no observations left to estimate on (separated {dropped['separated']}, "
+                    f"singletons {dropped['singleton']})",
+                    "Check the outcome and regressors: every row is separated.")
+            y, X, w = y[keep], _fortran_rows(X, keep), w[keep]
+            off = None if off is None else off[keep]
+            fe_codes = list(recheck.fe_codes)
+            clus_used = [compact(c[keep])[0].astype(np.int64) for c in clus_used]
+            absorber = Absorber(fe_codes, w) if fe_codes else None
+            maybe = None
+        if maybe is None:
+            maybe = estimator.fit(ModelInputs(
+                y=y, X=X, names=design.names, weights=w, offset=off, fe_codes=fe_codes,
+                fe_names=design.fe_names, clusters=clus_used, absorber=absorber, vcov=vc,
+                options=opts, design=design, used=used))
+    assert maybe is not None  # fitted above, or again after the check
+    fitted = maybe
     params, cov, notes = fitted.params, fitted.vcov.cov, list(fitted.notes)
 
     # Inference hooks on the fitted model (for IV models only the WRE bootstrap of 2SLS).
@@ -361,6 +404,18 @@ def estimate(
         bias_correction=bias_record,
     )
     return Estimate(result=result, sample=sample)
+
+
+def _fit_with_check_left(estimator: Estimator, inputs: ModelInputs) -> tuple[ModelFit | None, bool]:
+    """The PPML fit with the rectifier's check left to it (None where it stopped or failed
+    without ruling separation out), and whether it proved that no zero row is separated."""
+    try:
+        fitted = estimator.fit(inputs)
+    except (NotRuledOut, ConvergenceError):
+        return None, False  # fitted again after the check (and fails again if nothing is dropped)
+    pf = fitted.fitted
+    assert isinstance(pf, PoissonFit)
+    return fitted, bool(pf.no_separation)
 
 
 def _sample_codes(codes: np.ndarray) -> np.ndarray:

@@ -48,6 +48,9 @@ class ModelInputs:
     options: FitOptions
     design: Design  # IV models build their endogenous and instrument blocks from it
     used: np.ndarray  # the rows of ``design`` in the sample
+    # PPML: the rectifier's separation check was left to the fit (fit_ppml's
+    # ``prove_no_separation``).
+    prove_no_separation: bool = False
 
     @cached_property
     def absorbed(self) -> tuple[int, int]:
@@ -128,7 +131,7 @@ def _ppml(m: ModelInputs) -> ModelFit:
     opts = m.options
     pf = fit_ppml(m.y, m.X, m.names, m.absorber, m.weights, offset=m.offset, fe_codes=m.fe_codes,
                   fe_names=m.fe_names, tol=opts.tol, fe_tol=opts.fe_tol, maxiter=opts.maxiter,
-                  fe_maxiter=opts.fe_maxiter)
+                  fe_maxiter=opts.fe_maxiter, prove_no_separation=m.prove_no_separation)
     _require_regressors(m.names, pf.keep, pf.notes)
     resid = m.y - pf.mu
     resid *= m.weights

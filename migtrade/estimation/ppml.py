@@ -38,6 +38,11 @@ from migtrade.estimation import kernels_poisson
 from migtrade.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, Absorber, tolerance_scale
 from migtrade.estimation.collinearity import DEFAULT_TOL as COLLINEAR_TOL
 from migtrade.estimation.collinearity import Omission, select_columns
+from migtrade.estimation.no_separation import (
+    PROOF_WITHIN_STEPS,
+    NotRuledOut,
+    residual_proves_no_separation,
+)
 from migtrade.estimation.ols import solve_wls, weighted_inverse
 
 START_INNER_TOL = 1e-4
@@ -67,6 +72,9 @@ class PoissonFit:
     iterations: int
     sweeps: int
     omitted: tuple[Omission, ...] = ()  # the regressors dropped, with the reason
+    # Whether a step's residual proved that no zero row is separated (None: not asked;
+    # :mod:`migtrade.estimation.no_separation`).
+    no_separation: bool | None = None
 
 
 class PoissonDeviance:
@@ -181,10 +189,19 @@ def fit_ppml(
     fe_tol: float = DEFAULT_TOL,
     maxiter: int = 1000,
     fe_maxiter: int = DEFAULT_MAXITER,
+    prove_no_separation: bool = False,
 ) -> PoissonFit:
     """Fit a Poisson model of ``y`` on ``X`` plus the fixed effects of ``absorber``.
 
-    ``y`` must be non-negative and finite with separated observations already removed.
+    ``y`` must be non-negative and finite with separated observations already removed, or, with
+    ``prove_no_separation``, with only the rectifier's check left undone: the steps at the full
+    inner tolerance then try to prove that no zero row is separated
+    (:mod:`migtrade.estimation.no_separation`), and the fit says whether one did.
+
+    Raises
+    ------
+    NotRuledOut
+        With ``prove_no_separation``, when ``PROOF_WITHIN_STEPS`` steps passed without the proof.
     """
     n = y.shape[0]
     # The compiled passes take contiguous float64 vectors (copies only where these are not).
@@ -239,6 +256,8 @@ def fit_ppml(
     # slightly negative, and its noise is no divergence.
     dev_floor = 1e-10 * max(float(weights @ y), 1.0)
     eps = np.inf
+    zero = (y == 0) if prove_no_separation else None
+    proved: bool | None = None if zero is None else not zero.any()
     for iteration in range(1, maxiter + 1):
         if iteration > 1:
             # Warm start: the previous fixed-effect part of z (work's first column already holds
@@ -251,6 +270,12 @@ def fit_ppml(
             xt = work[:, 1:]
         zt = work[:, 0]
         beta, bread = solve_wls(xt, zt, irls_w)
+        if proved is False and inner_tol <= fe_tol:
+            # Only at the full tolerance: a looser demeaning leaves imbalances too large.
+            assert zero is not None
+            proved = residual_proves_no_separation(zt - xt @ beta, irls_w, zero, ab)
+        if proved is False and iteration >= PROOF_WITHIN_STEPS:
+            raise NotRuledOut
         # z - (zt - xt beta) (+ offset): z less the residual of its fit.
         kernels_poisson.predict(z, zt, xt, beta, off, z_fe, eta_new)
 
@@ -299,4 +324,5 @@ def fit_ppml(
         deviance=dev_old,
         iterations=iteration,
         sweeps=sweeps_total,
+        no_separation=proved,
     )

@@ -29,6 +29,11 @@ Rows that are not separated shrink geometrically, sometimes slowly, so every few
 still shrinking are guessed unseparated and held at 0 like the positive rows (ppmlhdfe
 accelerates in the same spirit). A certificate found so is still one; its rows are dropped and
 the check runs again on the rest until a run proves that nothing is left.
+
+With fixed effects, :func:`migtrade.estimation.fit.estimate` runs this check only where the PPML
+fit's own steps do not prove that nothing is separated (:mod:`migtrade.estimation.no_separation`:
+the residual of a step is such a running sum m, from the fit's regression instead of one of its
+own).
 """
 
 from __future__ import annotations
