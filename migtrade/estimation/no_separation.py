@@ -23,6 +23,11 @@ e (its imbalance) is what the demeaning left. The proof is accepted when each ze
 least ``MARGIN`` times the largest imbalance among its levels: the rectifier's own acceptance
 reads a d of at least 1e-5 against imbalances of at most 1e-6 of a group's gross sum, a margin of
 ten. On those two panels the fits' last steps clear it by 300 and 2,000 times.
+
+A step at the full tolerance that still lowers some zero row's predictor by 1 or more is what a
+separating direction does; the fit then stops and the rectifier runs at once. On the ring with a
+regressor that separates 195 rows together with the firm effects, the fit stopped after 7 steps
+(1.0 s) instead of converging unproved after 12 (1.7 s).
 """
 
 from __future__ import annotations
@@ -45,8 +50,10 @@ class NotRuledOut(Exception):
 
 
 def residual_proves_no_separation(resid: np.ndarray, weights: np.ndarray, zero: np.ndarray,
-                                  absorber: Absorber | None) -> bool:
-    """Whether ``d = -weights * resid`` proves that no zero row is separated (module notes).
+                                  absorber: Absorber | None) -> bool | None:
+    """Whether ``d = -weights * resid`` proves that no zero row is separated (module notes):
+    True when it does, None when d is positive on every zero row but some row falls short of
+    the margin (a finer demeaning may prove it), False when d is not positive on some zero row.
 
     ``resid`` is the residual of a weighted least-squares fit on the regressors demeaned under
     ``weights`` (so orthogonal to them) and on the fixed effects of ``absorber`` (None: none),
@@ -70,4 +77,4 @@ def residual_proves_no_separation(resid: np.ndarray, weights: np.ndarray, zero: 
     worst = np.zeros(dual.shape[0])
     for q in range(codes.shape[0]):
         np.maximum(worst, imbalance[offsets[q] + codes[q][zero]], out=worst)
-    return bool(np.all(dual >= MARGIN * worst))
+    return True if np.all(dual >= MARGIN * worst) else None

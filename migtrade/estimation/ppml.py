@@ -271,9 +271,14 @@ def fit_ppml(
         zt = work[:, 0]
         beta, bread = solve_wls(xt, zt, irls_w)
         if proved is False and inner_tol <= fe_tol:
-            # Only at the full tolerance: a looser demeaning leaves imbalances too large.
+            # Only at the full tolerance: a looser demeaning leaves imbalances too large. There,
+            # a step that still lowers a zero row's predictor by 1 or more is what a separating
+            # direction does (the check then runs at once instead of after the fit).
             assert zero is not None
-            proved = residual_proves_no_separation(zt - xt @ beta, irls_w, zero, ab)
+            verdict = residual_proves_no_separation(zt - xt @ beta, irls_w, zero, ab)
+            if verdict is False:
+                raise NotRuledOut
+            proved = verdict is True
         if proved is False and iteration >= PROOF_WITHIN_STEPS:
             raise NotRuledOut
         # z - (zt - xt beta) (+ offset): z less the residual of its fit.
