@@ -22,8 +22,12 @@ if TYPE_CHECKING:
 FORMATS = ("csv", "csv.gz", "parquet", "dta")
 
 
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
+def sha256_of(path: Path, chunk: int = 1 << 23) -> str:
+    """Hex sha256 of a file, read in chunks of 8 MiB: each read and hash lets go of the
+    interpreter's lock and takes it back after, which beside another thread's imports waits a
+    switch interval; with 1 MiB chunks a 29 MB Parquet file's hash took 0.08-0.1 s beside the
+    read instead of 0.023 s alone, and the log-OLS estimate on it 2-3% longer (whole processes,
+    alternating, medians of 15)."""
     h = hashlib.sha256()
     with path.open("rb") as fh:
         while block := fh.read(chunk):
