@@ -164,7 +164,7 @@ def test_no_residual_proves_it_on_separated_data() -> None:
     for z in outcomes:
         w = rng.uniform(0.1, 10.0, y.size)
         e, ab = residual(y, X, codes, w, z)
-        assert residual_proves_no_separation(e, w, zero, ab) is not True
+        assert residual_proves_no_separation(e, w, np.flatnonzero(zero), ab) is not True
 
 
 def test_the_fit_proves_it_on_unseparated_data() -> None:
@@ -191,11 +191,11 @@ def test_the_proof_refuses_an_unbalanced_residual() -> None:
     # One more Newton step from the optimum: its residual is about -1 on every zero row.
     z = fitted.eta + (y - fitted.mu) / fitted.mu
     e, ab = residual(y, X, codes, fitted.mu, z)
-    assert residual_proves_no_separation(e, fitted.mu, zero, ab) is True
+    assert residual_proves_no_separation(e, fitted.mu, np.flatnonzero(zero), ab) is True
     # Still negative on every zero row but no longer orthogonal to the fixed effects (as after
     # a demeaning stopped early): no proof yet.
-    assert residual_proves_no_separation(e - 0.5 * zero, fitted.mu, zero, ab) is None
+    assert residual_proves_no_separation(e - 0.5 * zero, fitted.mu, np.flatnonzero(zero), ab) is None
     # Not negative on one zero row (a step lowering it by 1, as along a separating direction).
     bad = e.copy()
     bad[np.flatnonzero(zero)[0]] = 0.0
-    assert residual_proves_no_separation(bad, fitted.mu, zero, ab) is False
+    assert residual_proves_no_separation(bad, fitted.mu, np.flatnonzero(zero), ab) is False

@@ -57,11 +57,12 @@ def residual_proves_no_separation(resid: np.ndarray, weights: np.ndarray, zero: 
 
     ``resid`` is the residual of a weighted least-squares fit on the regressors demeaned under
     ``weights`` (so orthogonal to them) and on the fixed effects of ``absorber`` (None: none),
-    ``zero`` the mask of the rows with a zero outcome.
+    ``zero`` the rows with a zero outcome (indices: gathered without a pass to count a mask).
     """
-    if not zero.any():
+    if not zero.size:
         return True
-    dual = resid[zero] * weights[zero]
+    dual = np.take(weights, zero)
+    dual *= np.take(resid, zero)
     np.negative(dual, out=dual)
     if not dual.min() > 0.0:
         return False
@@ -76,5 +77,7 @@ def residual_proves_no_separation(resid: np.ndarray, weights: np.ndarray, zero: 
     imbalance = np.abs(net[:, 0])
     worst = np.zeros(dual.shape[0])
     for q in range(codes.shape[0]):
-        np.maximum(worst, imbalance[offsets[q] + codes[q][zero]], out=worst)
+        level = np.take(codes[q], zero).astype(np.int64)
+        level += offsets[q]
+        np.maximum(worst, np.take(imbalance, level), out=worst)
     return True if np.all(dual >= MARGIN * worst) else None

@@ -256,8 +256,8 @@ def fit_ppml(
     # slightly negative, and its noise is no divergence.
     dev_floor = 1e-10 * max(float(weights @ y), 1.0)
     eps = np.inf
-    zero = (y == 0) if prove_no_separation else None
-    proved: bool | None = None if zero is None else not zero.any()
+    zero = np.flatnonzero(y == 0) if prove_no_separation else None
+    proved: bool | None = None if zero is None else not zero.size
     for iteration in range(1, maxiter + 1):
         if iteration > 1:
             # Warm start: the previous fixed-effect part of z (work's first column already holds
