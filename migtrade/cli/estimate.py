@@ -168,7 +168,6 @@ def estimate_command(
     """
     from dataclasses import replace
 
-    from migtrade.cli.output import check_writable, emit_results, outputs_closed, write_sample
     from migtrade.cli.split_run import check_split_flags, estimate_split
     from migtrade.errors import UsageError
     from migtrade.estimation.options import EstimateOptions, parse_models
@@ -193,8 +192,12 @@ def estimate_command(
         bias_correction=bias_correction.value if bias_correction else None)
     for target in (save, sample_out):
         if target is not None:
+            from migtrade.cli.output import check_writable
+
             check_writable(target)
     if split is not None:
+        from migtrade.cli.output import outputs_closed
+
         estimate_split([s.formula for s in specs], models, options, data, split, fmt.value,
                        store=store, workers=workers, scheduler=scheduler, ship_data=ship_data,
                        resume=resume, strict=strict, save=save)
@@ -213,7 +216,11 @@ def estimate_command(
         needed += [*options.vcov_spec.cluster_columns, *(v for v in (weights, offset) if v)]
     loading = start_loading(data, needed, store=store,
                             arrays=needed is not None and options.bias is None)
+    # While the file is read, this thread imports what runs after it: the fit and the output
+    # (the renderers, some 10 ms, else imported with the data in hand).
+    from migtrade.cli.output import emit_results, outputs_closed, write_sample
     from migtrade.estimation.fit import fit
+    from migtrade.report import render  # noqa: F401
 
     frame, info = loading.result()
     if needed is not None and not set(needed) <= set(frame.columns):
