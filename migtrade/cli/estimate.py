@@ -216,11 +216,16 @@ def estimate_command(
         needed += [*options.vcov_spec.cluster_columns, *(v for v in (weights, offset) if v)]
     loading = start_loading(data, needed, store=store,
                             arrays=needed is not None and options.bias is None)
-    # While the file is read, this thread imports what runs after it: the fit and the output
-    # (the renderers, some 10 ms, else imported with the data in hand).
+    # While the file is read, this thread imports what runs after it: the fit, the output (the
+    # renderers) and, with fixed effects, the absorb core's compiled strategies, whose loading
+    # otherwise falls after the data is in hand (log-OLS on 1.1 M rows: 0.63 -> 0.58 s, whole
+    # processes, alternating both ways, medians of 15).
     from migtrade.cli.output import emit_results, outputs_closed, write_sample
     from migtrade.estimation.fit import fit
     from migtrade.report import render  # noqa: F401
+
+    if any(s.fixed_effects for s in specs):
+        from migtrade.estimation import schur  # noqa: F401
 
     frame, info = loading.result()
     if needed is not None and not set(needed) <= set(frame.columns):
