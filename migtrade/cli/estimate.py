@@ -225,7 +225,7 @@ def estimate_command(
     from migtrade.report import render  # noqa: F401
 
     if any(s.fixed_effects for s in specs):
-        from migtrade.estimation import schur  # noqa: F401
+        from migtrade.estimation import crossed, direct, schur  # noqa: F401
 
     frame, info = loading.result()
     if needed is not None and not set(needed) <= set(frame.columns):
