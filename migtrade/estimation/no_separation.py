@@ -46,7 +46,8 @@ PROOF_WITHIN_STEPS = 25
 
 
 class NotRuledOut(Exception):
-    """A fit asked to rule separation out ran ``PROOF_WITHIN_STEPS`` steps without doing so."""
+    """A fit asked to rule separation out stopped without doing so: a step at the full
+    tolerance lowered a zero row's predictor by 1 or more, or ``PROOF_WITHIN_STEPS`` passed."""
 
 
 def residual_proves_no_separation(resid: np.ndarray, weights: np.ndarray, zero: np.ndarray,

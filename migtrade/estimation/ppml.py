@@ -201,7 +201,8 @@ def fit_ppml(
     Raises
     ------
     NotRuledOut
-        With ``prove_no_separation``, when ``PROOF_WITHIN_STEPS`` steps passed without the proof.
+        With ``prove_no_separation``, when a step at the full tolerance refuted the proof (a zero
+        row's predictor lowered by 1 or more) or ``PROOF_WITHIN_STEPS`` steps passed without it.
     """
     n = y.shape[0]
     # The compiled passes take contiguous float64 vectors (copies only where these are not).
