@@ -331,10 +331,9 @@ def estimate(
             absorber = Absorber(fe_codes, w) if fe_codes else None
             maybe = None
         if maybe is None:
-            maybe = estimator.fit(ModelInputs(
-                y=y, X=X, names=design.names, weights=w, offset=off, fe_codes=fe_codes,
-                fe_names=design.fe_names, clusters=clus_used, absorber=absorber, vcov=vc,
-                options=opts, design=design, used=used))
+            maybe = estimator.fit(replace(
+                inputs, y=y, X=X, weights=w, offset=off, fe_codes=fe_codes, clusters=clus_used,
+                absorber=absorber, used=used, prove_no_separation=False))
     assert maybe is not None  # fitted above, or again after the check
     fitted = maybe
     params, cov, notes = fitted.params, fitted.vcov.cov, list(fitted.notes)
