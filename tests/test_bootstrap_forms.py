@@ -14,7 +14,7 @@ from migtrade.estimation.bootstrap import kernels
 
 
 @pytest.mark.parametrize("g", [5, 13, 600, 3001, 5001])
-@pytest.mark.parametrize("m", [1, 4, 6])
+@pytest.mark.parametrize("m", [1, 4, 6, 8, 12, 19])
 @pytest.mark.parametrize("rows", [1, 63, 64, 131])
 def test_forms_from_bits_are_the_product_with_the_signs(g: int, m: int, rows: int) -> None:
     rng = np.random.default_rng(g * 100 + m * 10 + rows)
@@ -33,8 +33,8 @@ def test_forms_from_bits_are_the_product_with_the_signs(g: int, m: int, rows: in
 
 def test_half_byte_and_byte_tables_are_both_exercised() -> None:
     """The parameters above reach both table widths (256 entries a byte, 16 a half byte)."""
-    assert kernels.lookup_table(np.ones((4, 13))).shape[1] == 256
-    assert kernels.lookup_table(np.ones((4, 3001))).shape[1] == 16
-    assert kernels.lookup_table(np.ones((1, 3001))).shape[1] == 256
-    assert kernels.lookup_table(np.ones((6, 3001))).shape[1] == 16
-    assert kernels.lookup_table(np.ones((1, 5001))).shape[1] == 16
+    assert kernels.lookup_table(np.ones((4, 13))).shape[2] == 256
+    assert kernels.lookup_table(np.ones((4, 3001))).shape[2] == 16
+    assert kernels.lookup_table(np.ones((1, 3001))).shape[2] == 256
+    assert kernels.lookup_table(np.ones((6, 3001))).shape[2] == 16
+    assert kernels.lookup_table(np.ones((1, 5001))).shape[2] == 16

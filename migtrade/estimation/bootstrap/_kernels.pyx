@@ -23,11 +23,17 @@ cdef inline void _add4(double* acc, const double* entry) noexcept nogil:
     acc[3] = acc[3] + entry[3]
 
 
+cdef inline void _add8(double* acc, const double* entry) noexcept nogil:
+    _add4(acc, entry)
+    _add4(acc + 4, entry + 4)
+
+
 cdef void _four_forms_two_rows(const uint8_t* bits_a, const uint8_t* bits_c, const double* table,
-                               Py_ssize_t n_pos, Py_ssize_t b0, Py_ssize_t b1,
-                               double* acc) noexcept nogil:
-    """Add the half-byte table entries of the bytes b0 .. b1 - 1 of two rows of draws to their
-    four sums (``acc[0:4]`` and ``acc[4:8]``), each row's in byte order, low half first. When
+                               Py_ssize_t stride, Py_ssize_t n_pos, Py_ssize_t b0, Py_ssize_t b1,
+                               double* acc_a, double* acc_c) noexcept nogil:
+    """Add the half-byte table entries of the bytes b0 .. b1 - 1 of two rows of draws to four
+    of their sums (``acc_a[0:4]`` and ``acc_c[0:4]``; an entry's four forms start at ``table``
+    and the next entry ``stride`` doubles on), each row's in byte order, low half first. When
     both rows are the same (an odd row left over) only the first sums are written. The sums
     are local arrays of constant index, which the compiler keeps in registers."""
     cdef double a[4]
@@ -36,39 +42,76 @@ cdef void _four_forms_two_rows(const uint8_t* bits_a, const uint8_t* bits_c, con
     cdef Py_ssize_t b, k, lo
     cdef uint8_t x, z
     for k in range(4):
-        a[k] = acc[k]
-        c[k] = acc[4 + k] if two else 0.0
+        a[k] = acc_a[k]
+        c[k] = acc_c[k] if two else 0.0
     for b in range(b0, b1):
         x = bits_a[b]
         z = bits_c[b]
         lo = 2 * b
-        _add4(a, table + (lo * 16 + (x & 15)) * 4)
-        _add4(c, table + (lo * 16 + (z & 15)) * 4)
+        _add4(a, table + (lo * 16 + (x & 15)) * stride)
+        _add4(c, table + (lo * 16 + (z & 15)) * stride)
         if lo + 1 < n_pos:
-            _add4(a, table + ((lo + 1) * 16 + (x >> 4)) * 4)
-            _add4(c, table + ((lo + 1) * 16 + (z >> 4)) * 4)
+            _add4(a, table + ((lo + 1) * 16 + (x >> 4)) * stride)
+            _add4(c, table + ((lo + 1) * 16 + (z >> 4)) * stride)
     for k in range(4):
-        acc[k] = a[k]
+        acc_a[k] = a[k]
         if two:
-            acc[4 + k] = c[k]
+            acc_c[k] = c[k]
 
 
-def forms_from_bits(const uint8_t[:, ::1] bits, const double[:, :, ::1] table,
+cdef void _eight_forms_two_rows(const uint8_t* bits_a, const uint8_t* bits_c, const double* table,
+                                Py_ssize_t stride, Py_ssize_t n_pos, Py_ssize_t b0, Py_ssize_t b1,
+                                double* acc_a, double* acc_c) noexcept nogil:
+    """:func:`_four_forms_two_rows` for eight forms: an entry's eight doubles are one cache
+    line, read for about what four cost."""
+    cdef double a[8]
+    cdef double c[8]
+    cdef bint two = bits_a != bits_c
+    cdef Py_ssize_t b, k, lo
+    cdef uint8_t x, z
+    for k in range(8):
+        a[k] = acc_a[k]
+        c[k] = acc_c[k] if two else 0.0
+    for b in range(b0, b1):
+        x = bits_a[b]
+        z = bits_c[b]
+        lo = 2 * b
+        _add8(a, table + (lo * 16 + (x & 15)) * stride)
+        _add8(c, table + (lo * 16 + (z & 15)) * stride)
+        if lo + 1 < n_pos:
+            _add8(a, table + ((lo + 1) * 16 + (x >> 4)) * stride)
+            _add8(c, table + ((lo + 1) * 16 + (z >> 4)) * stride)
+    for k in range(8):
+        acc_a[k] = a[k]
+        if two:
+            acc_c[k] = c[k]
+
+
+def forms_from_bits(const uint8_t[:, ::1] bits, const double[:, :, :, ::1] table,
                     const double[::1] total, const double[::1] dsum, double[:, ::1] lin,
                     double[:, ::1] quad):
     """``lin[r] = P @ v_r`` and ``quad[r, t] = dsum[t]`` for Rademacher draws packed in bits.
 
-    ``table`` has 256 entries a byte position (one lookup a byte) or 16 a half byte (two).
+    ``table[j, p, e, i]`` is form ``j * gw + i``'s entry e of byte position p (or half byte),
+    256 entries a byte (one lookup a byte, then one group of forms) or 16 a half byte (two, in
+    groups of gw = 4 or 8 forms).
     """
     cdef Py_ssize_t rows = bits.shape[0]
     cdef Py_ssize_t n_bytes = bits.shape[1]
-    cdef Py_ssize_t n_pos = table.shape[0]
-    cdef bint whole_bytes = table.shape[1] == 256
-    cdef Py_ssize_t m = table.shape[2]
+    cdef Py_ssize_t n_groups = table.shape[0]
+    cdef Py_ssize_t n_pos = table.shape[1]
+    cdef bint whole_bytes = table.shape[2] == 256
+    cdef Py_ssize_t gw = table.shape[3]
+    cdef Py_ssize_t m = n_groups * gw
+    cdef bint in_registers = not whole_bytes and (gw == 4 or gw == 8)
     cdef Py_ssize_t n_terms = dsum.shape[0]
-    cdef Py_ssize_t n_blocks = (rows + ROW_BLOCK - 1) // ROW_BLOCK
-    cdef Py_ssize_t band = BAND_BYTES // (8 * m * (256 if whole_bytes else 32))
-    cdef Py_ssize_t blk, r0, r1, bi, b0, b1, b, lo, hi, r, k
+    # Every block of rows reads the whole table once: with several groups (a table larger
+    # than the caches) blocks as many times longer.
+    cdef Py_ssize_t block_rows = ROW_BLOCK * n_groups
+    cdef Py_ssize_t n_blocks = (rows + block_rows - 1) // block_rows
+    cdef Py_ssize_t band = BAND_BYTES // (8 * gw * (256 if whole_bytes else 32))
+    cdef Py_ssize_t blk, r0, r1, bi, b0, b1, b, lo, hi, r, r2, k, j
+    cdef Py_ssize_t m_out = lin.shape[1]
     cdef uint8_t byte
     cdef double* acc
     cdef double* row_acc
@@ -76,11 +119,13 @@ def forms_from_bits(const uint8_t[:, ::1] bits, const double[:, :, ::1] table,
     cdef uint8_t[::1] failed = bytearray(max(n_blocks, 1))
     if band < 1:
         band = 1
+    if not in_registers and n_groups != 1:
+        raise ValueError("a table of several groups of forms needs half bytes and 4 or 8 forms a group")
     cdef Py_ssize_t n_bands = (n_bytes + band - 1) // band
     with nogil:
         for blk in prange(n_blocks, schedule="static"):
-            r0 = blk * ROW_BLOCK
-            r1 = r0 + ROW_BLOCK
+            r0 = blk * block_rows
+            r1 = r0 + block_rows
             if r1 > rows:
                 r1 = rows
             acc = <double*> calloc((r1 - r0) * m + 1, sizeof(double))
@@ -88,23 +133,28 @@ def forms_from_bits(const uint8_t[:, ::1] bits, const double[:, :, ::1] table,
                 failed[blk] = 1
                 continue
             # Each row adds its bytes' entries in byte order whatever the blocking, so the
-            # sums do not depend on ROW_BLOCK or the band.
+            # sums do not depend on ROW_BLOCK, the band or the groups.
             for bi in range(n_bands):
                 b0 = bi * band
                 b1 = b0 + band
                 if b1 > n_bytes:
                     b1 = n_bytes
-                if m == 4 and not whole_bytes:
-                    # One coefficient's four forms: two rows at a time walk the band with their
-                    # sums in registers (the same additions in the same order).
-                    r = r0
-                    while r + 1 < r1:
-                        _four_forms_two_rows(&bits[r, 0], &bits[r + 1, 0], &table[0, 0, 0],
-                                             n_pos, b0, b1, acc + (r - r0) * 4)
-                        r = r + 2
-                    if r < r1:
-                        _four_forms_two_rows(&bits[r, 0], &bits[r, 0], &table[0, 0, 0],
-                                             n_pos, b0, b1, acc + (r - r0) * 4)
+                if in_registers:
+                    # A group's forms, two rows at a time, walk the band with their sums in
+                    # registers; each group's band of the table is contiguous.
+                    for j in range(n_groups):
+                        r = r0
+                        while r < r1:
+                            r2 = r + 1 if r + 1 < r1 else r
+                            if gw == 8:
+                                _eight_forms_two_rows(&bits[r, 0], &bits[r2, 0], &table[j, 0, 0, 0],
+                                                      8, n_pos, b0, b1, acc + (r - r0) * m + j * 8,
+                                                      acc + (r2 - r0) * m + j * 8)
+                            else:
+                                _four_forms_two_rows(&bits[r, 0], &bits[r2, 0], &table[j, 0, 0, 0],
+                                                     4, n_pos, b0, b1, acc + (r - r0) * m + j * 4,
+                                                     acc + (r2 - r0) * m + j * 4)
+                            r = r + 2
                     continue
                 # Rows inner: consecutive additions go to different rows' sums, which do not
                 # wait for each other (a row's own additions, in byte order, form a chain).
@@ -112,7 +162,7 @@ def forms_from_bits(const uint8_t[:, ::1] bits, const double[:, :, ::1] table,
                     if whole_bytes:
                         for r in range(r0, r1):
                             row_acc = acc + (r - r0) * m
-                            entry = &table[b, bits[r, b], 0]
+                            entry = &table[0, b, bits[r, b], 0]
                             for k in range(m):
                                 row_acc[k] += entry[k]
                     else:
@@ -121,15 +171,15 @@ def forms_from_bits(const uint8_t[:, ::1] bits, const double[:, :, ::1] table,
                         for r in range(r0, r1):
                             row_acc = acc + (r - r0) * m
                             byte = bits[r, b]
-                            entry = &table[lo, byte & 15, 0]
+                            entry = &table[0, lo, byte & 15, 0]
                             for k in range(m):
                                 row_acc[k] += entry[k]
                             if hi < n_pos:
-                                entry = &table[hi, byte >> 4, 0]
+                                entry = &table[0, hi, byte >> 4, 0]
                                 for k in range(m):
                                     row_acc[k] += entry[k]
             for r in range(r0, r1):
-                for k in range(m):
+                for k in range(m_out):
                     lin[r, k] = 2.0 * acc[(r - r0) * m + k] - total[k]
                 for k in range(n_terms):
                     quad[r, k] = dsum[k]
@@ -189,3 +239,39 @@ def cluster_products(const double[:, :] x, const double[:, :] wts, const Py_ssiz
                 xv = x[i, j]
                 for l in range(m):
                     out[g, j, l] += xv * wts[i, l]
+
+
+def path_sums(const double[:, :] xt, const double[:, :] dxt, const double[::1] y,
+              const double[::1] w, const double[::1] mu, const double[::1] e,
+              const double[::1] p2, const Py_ssize_t[::1] codes, double[:, :, ::1] s,
+              double[:, :, :, ::1] h):
+    """``s[g, d]`` and ``h[g, d]``: the coefficients of Δ**d (d = 0, 1, 2) of a cluster's
+    scores and Hessian along the path of restricted fits, added to ``s`` and ``h`` (zeroed by
+    the caller), one pass over the rows. Along the path the means are
+    ``mu (1 + Δ e + Δ² (e² + p2) / 2)`` and the demeaned regressors ``xt + Δ dxt`` (the
+    notes of :mod:`migtrade.estimation.bootstrap.expansion`)."""
+    cdef Py_ssize_t n = xt.shape[0]
+    cdef Py_ssize_t k = xt.shape[1]
+    cdef Py_ssize_t i, j, l, g
+    cdef double h0, h1, h2, u0, xj, dj, xl, dl, cross
+    with nogil:
+        for i in range(n):
+            g = codes[i]
+            h0 = w[i] * mu[i]
+            u0 = w[i] * y[i] - h0
+            h1 = h0 * e[i]
+            h2 = 0.5 * h0 * (e[i] * e[i] + p2[i])
+            for j in range(k):
+                xj = xt[i, j]
+                dj = dxt[i, j]
+                # The scores w (y - mu) move by -h1 Δ - h2 Δ².
+                s[g, 0, j] += xj * u0
+                s[g, 1, j] += dj * u0 - xj * h1
+                s[g, 2, j] += -xj * h2 - dj * h1
+                for l in range(k):
+                    xl = xt[i, l]
+                    dl = dxt[i, l]
+                    cross = xj * dl + dj * xl
+                    h[g, 0, j, l] += xj * xl * h0
+                    h[g, 1, j, l] += xj * xl * h1 + cross * h0
+                    h[g, 2, j, l] += xj * xl * h2 + cross * h1 + dj * dl * h0

@@ -23,21 +23,28 @@ BYTE_TABLE_BYTES = 1 << 20
 
 
 def lookup_table(P: np.ndarray) -> np.ndarray:
-    """Sums of ``P``'s columns over every subset of the clusters of one byte (or half byte).
+    """Sums of ``P``'s rows over every subset of the clusters of one byte (or half byte).
 
-    ``table[p, v, m]`` is the sum of ``P[m, w p + i]`` over the bits i set in v, w = 8 (v in
-    0..255) or, when that table would exceed ``BYTE_TABLE_BYTES``, w = 4 (v in 0..15), so that
-    the linear forms of a Rademacher draw are read with one lookup per w clusters instead of a
-    test per cluster (G/4 x 16 x m floats: 3.8 MB for 20,000 clusters and m = 6).
+    ``table[j, p, v, i]`` is the sum of ``P[j gw + i, w p + c]`` over the bits c set in v,
+    w = 8 (v in 0..255, one group of every form: gw = m) or, when that table would exceed
+    ``BYTE_TABLE_BYTES``, w = 4 (v in 0..15, the forms in groups of gw = 8, or 4 when m <= 4,
+    the last padded with zero forms), so that the linear forms of a Rademacher draw are read
+    with one lookup per w clusters instead of a test per cluster (G/4 x 16 x 8 floats: 5.1 MB
+    for 20,000 clusters and up to eight forms). Each group's table is contiguous, so an
+    entry's forms are one cache line, summed in registers.
     """
     m, g = P.shape
     width = 8 if (g + 7) // 8 * 256 * m * 8 <= BYTE_TABLE_BYTES else 4
     n_pos = (g + width - 1) // width
-    padded = np.zeros((m, n_pos * width))
-    padded[:, :g] = P
+    group = m if width == 8 else (4 if m <= 4 else 8)
+    rows = -(-m // group) * group
+    padded = np.zeros((rows, n_pos * width))
+    padded[:m, :g] = P
     subsets = 1 << width
     bits = ((np.arange(subsets)[:, None] >> np.arange(width)[None, :]) & 1).astype(np.float64)
-    return np.ascontiguousarray(np.einsum("vi,mpi->pvm", bits, padded.reshape(m, n_pos, width)))
+    sums = np.einsum("vi,mpi->pvm", bits, padded.reshape(rows, n_pos, width))
+    return np.ascontiguousarray(
+        sums.reshape(n_pos, subsets, rows // group, group).transpose(2, 0, 1, 3))
 
 
 # Rows of draws that walk the byte positions together (ROW_BLOCK in _kernels.pyx).
@@ -48,7 +55,8 @@ def forms_from_bits(bits: np.ndarray, table: np.ndarray, total: np.ndarray, dsum
                     lin: np.ndarray, quad: np.ndarray) -> None:
     """``lin[r] = P @ v_r`` and ``quad[r] = D @ v_r**2`` for Rademacher draws packed in bits.
 
-    ``table`` is :func:`lookup_table` of P and ``total`` its row sums: with S the sum over the
+    ``table`` is :func:`lookup_table` of P and ``total`` its row sums (``lin`` has a column a
+    row of P; a table's padding forms are not written): with S the sum over the
     clusters whose bit is set, ``P @ v = 2 S - total``; ``v**2 = 1`` so ``quad[r] = dsum``, the
     row sums of D. Blocks of ``ROW_BLOCK`` rows walk the byte positions together, so each
     position's entries of the table are read from memory once per block rather than once per

@@ -187,29 +187,15 @@ def joint_replications(pieces: Sequence[ClusterPieces], plan: DrawPlan) -> list[
     for p in pieces:
         cross_at.append(sum(len(block) for block in rows))
         rows.append((p.c[:, None] * p.q).T)
-    forms = np.ascontiguousarray(np.vstack(rows))
-    c2 = np.ascontiguousarray(np.vstack([p.c * p.c for p in pieces]))
-    grams = [p.q.T @ p.q for p in pieces]
-    table, row_sums = kernels.lookup_table(forms), forms.sum(axis=1)  # for packed sign bits
-    c2_sums = np.ascontiguousarray(c2.sum(axis=1))
-    out = [np.empty(plan.draws) for _ in pieces]
-    start = 0
-    for chunk in plan.chunks():
-        lin = np.empty((chunk.rows, forms.shape[0]))
-        quad = np.empty((chunk.rows, len(pieces)))
-        if chunk.bits is not None:
-            kernels.forms_from_bits(chunk.bits, table, row_sums, c2_sums, lin, quad)
-        else:
-            assert chunk.codes is not None
-            kernels.forms_from_codes(chunk.codes, plan.table.values, forms, c2, lin, quad)
-        for t, p in enumerate(pieces):
-            k = p.s.shape[1]
-            total = lin[:, at[id(p.s)]:at[id(p.s)] + k]
-            cross = lin[:, cross_at[t]:cross_at[t] + k]
-            var = quad[:, t] - 2.0 * np.einsum("bk,bk->b", total, cross) \
-                + np.einsum("bk,kl,bl->b", total, grams[t], total)
-            out[t][start:start + chunk.rows] = (total @ p.a) / np.sqrt(np.maximum(var, 1e-300))
-        start += chunk.rows
+    lin, quad = plan.forms(np.vstack(rows), np.vstack([p.c * p.c for p in pieces]))
+    out = []
+    for t, p in enumerate(pieces):
+        k = p.s.shape[1]
+        total = lin[:, at[id(p.s)]:at[id(p.s)] + k]
+        cross = lin[:, cross_at[t]:cross_at[t] + k]
+        var = quad[:, t] - 2.0 * np.einsum("bk,bk->b", total, cross) \
+            + np.einsum("bk,kl,bl->b", total, p.q.T @ p.q, total)
+        out.append((total @ p.a) / np.sqrt(np.maximum(var, 1e-300)))
     return out
 
 

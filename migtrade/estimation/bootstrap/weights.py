@@ -29,6 +29,8 @@ from functools import cached_property
 
 import numpy as np
 
+from migtrade.estimation.bootstrap import kernels
+
 SQRT5 = float(np.sqrt(5.0))
 # Chunks hold about this many cluster draws (rows x clusters), a few MB as floats.
 CHUNK_CELLS = 1 << 21
@@ -146,6 +148,29 @@ class DrawPlan:
             yield from self._kept_bits  # drawn once: interval searches pass over them often
             return
         yield from self._generate(rows, n_bytes)
+
+    def forms(self, P: np.ndarray, D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(P @ v, D @ v**2)`` for every draw v, one pass over the draws: (draws, rows of P)
+        and (draws, rows of D). Packed sign bits are read through :func:`kernels.lookup_table`
+        (``v**2 = 1``: D's row sums), value codes directly."""
+        P, D = np.ascontiguousarray(P, dtype=np.float64), np.ascontiguousarray(D, dtype=np.float64)
+        lin, quad = np.empty((self.draws, P.shape[0])), np.empty((self.draws, D.shape[0]))
+        table = row_sums = d_sums = None
+        start = 0
+        for chunk in self.chunks():
+            stop = start + chunk.rows
+            if chunk.bits is not None:
+                if table is None:
+                    table, row_sums = kernels.lookup_table(P), P.sum(axis=1)
+                    d_sums = np.ascontiguousarray(D.sum(axis=1))
+                kernels.forms_from_bits(chunk.bits, table, row_sums, d_sums, lin[start:stop],
+                                        quad[start:stop])
+            else:
+                assert chunk.codes is not None
+                kernels.forms_from_codes(chunk.codes, self.table.values, P, D, lin[start:stop],
+                                         quad[start:stop])
+            start = stop
+        return lin, quad
 
     @cached_property
     def _kept_bits(self) -> tuple[DrawChunk, ...]:
