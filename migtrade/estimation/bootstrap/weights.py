@@ -155,14 +155,13 @@ class DrawPlan:
         (``v**2 = 1``: D's row sums), value codes directly."""
         P, D = np.ascontiguousarray(P, dtype=np.float64), np.ascontiguousarray(D, dtype=np.float64)
         lin, quad = np.empty((self.draws, P.shape[0])), np.empty((self.draws, D.shape[0]))
-        table = row_sums = d_sums = None
+        table: np.ndarray | None = None
+        row_sums, d_sums = P.sum(axis=1), np.ascontiguousarray(D.sum(axis=1))
         start = 0
         for chunk in self.chunks():
             stop = start + chunk.rows
             if chunk.bits is not None:
-                if table is None:
-                    table, row_sums = kernels.lookup_table(P), P.sum(axis=1)
-                    d_sums = np.ascontiguousarray(D.sum(axis=1))
+                table = kernels.lookup_table(P) if table is None else table
                 kernels.forms_from_bits(chunk.bits, table, row_sums, d_sums, lin[start:stop],
                                         quad[start:stop])
             else:
