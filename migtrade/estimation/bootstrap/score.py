@@ -56,6 +56,7 @@ import numpy as np
 
 from migtrade.errors import MigtradeError
 from migtrade.estimation.bootstrap import kernels
+from migtrade.estimation.bootstrap.expansion import REACH, PathSums, PathTest, Residualize
 from migtrade.estimation.bootstrap.invert import (
     EvaluationBudget,
     critical_value,
@@ -91,6 +92,9 @@ class PoissonScores:
     x_tilde: np.ndarray  # all regressors demeaned under the weights w * mu
     bread: np.ndarray  # (X̃' W mu X̃)^{-1}
     project: Projection | None = None
+    # Residuals on the fixed effects under the fit's weights, for the path expansion of the
+    # unrestricted fit (intervals of the null-imposed test); None: intervals from restricted fits.
+    residualize: Residualize | None = None
 
 
 RestrictedFit = Callable[[np.ndarray, float], PoissonScores]
@@ -207,9 +211,12 @@ class ScoreTest:
                  unrestricted: tuple[ClusterPieces, np.ndarray], y: np.ndarray,
                  weights: np.ndarray, cluster: np.ndarray, n_clusters: int,
                  restricted: RestrictedFit, options: BootstrapOptions, plan: DrawPlan,
-                 at_null: tuple[float, np.ndarray] | None = None) -> None:
+                 at_null: tuple[float, np.ndarray] | None = None,
+                 path: PathTest | None = None) -> None:
         """``unrestricted``: the unrestricted fit's pieces for ``r`` and their replications;
-        ``at_null``: the statistic and replications under r'beta = 0, when already computed."""
+        ``at_null``: the statistic and replications under r'beta = 0, when already computed;
+        ``path``: the test near the estimate from the path of restricted fits, which the
+        interval search then uses (restricted fits where it reaches too far)."""
         self.label, self.r, self.estimate, self.y, self.w = label, r, estimate, y, weights
         self.cluster, self.n_clusters = cluster, n_clusters
         self.restricted, self.options, self.plan = restricted, options, plan
@@ -218,6 +225,7 @@ class ScoreTest:
         self.se = float(np.sqrt(self.c_hat @ self.c_hat))
         self.fits = 0
         self.at_null = at_null
+        self.path = path
 
     def pieces(self, fit: PoissonScores) -> ClusterPieces:
         """The cluster sums of ``fit`` for this test."""
@@ -228,6 +236,25 @@ class ScoreTest:
         self.fits += 1
         pieces = self.pieces(self.restricted(self.r, beta0))
         return pieces.statistic(), pieces.replications(self.plan)
+
+    def _path_interval(self, alpha: float, half: float) -> tuple[float, float] | None:
+        """The interval by inverting the path expansion's test (no fit), or None where an end
+        lies beyond its reach (:data:`expansion.REACH`) or the search fails."""
+        path = self.path
+        if path is None:
+            return None
+
+        def gap(beta0: float) -> float:
+            t, ts = path.statistics(beta0 - self.estimate)
+            return rejection_gap(t, ts, alpha)
+
+        try:
+            lo, hi = invert(gap, self.estimate, rejection_gap(0.0, self.tstar_hat, alpha), half,
+                            xtol=XTOL_SE * self.se, max_evals=MAX_FITS)
+        except (EvaluationBudget, np.linalg.LinAlgError):
+            return None
+        reach = max(path.reach(lo - self.estimate), path.reach(hi - self.estimate))
+        return (lo, hi) if np.isfinite(reach) and reach <= REACH else None
 
     def run(self, conf_level: float) -> tuple[TermBootstrap, list[str]]:
         """p-value of r'beta = 0 and the interval at ``conf_level``."""
@@ -247,8 +274,10 @@ class ScoreTest:
                     return rejection_gap(t, ts, alpha)
 
                 try:
-                    lo, hi = invert(gap, self.estimate, rejection_gap(0.0, self.tstar_hat, alpha),
-                                    half, xtol=XTOL_SE * self.se, max_evals=MAX_FITS)
+                    ends = self._path_interval(alpha, half)
+                    lo, hi = ends if ends is not None else invert(
+                        gap, self.estimate, rejection_gap(0.0, self.tstar_hat, alpha), half,
+                        xtol=XTOL_SE * self.se, max_evals=MAX_FITS)
                     how = "test inversion"
                 except (EvaluationBudget, MigtradeError) as err:
                     reason = ("the search needed too many fits" if isinstance(err, EvaluationBudget)
@@ -260,6 +289,19 @@ class ScoreTest:
             reps=self.plan.draws, weights=self.options.weights.value,
             full_enumeration=self.plan.full_enumeration, impose_null=self.options.impose_null,
             seed=self.options.seed, clusters=self.n_clusters, statistic=t0, interval=how), notes
+
+
+def _path_tests(rs: Sequence[np.ndarray], fit: PoissonScores, y: np.ndarray, weights: np.ndarray,
+                cluster: np.ndarray, n_clusters: int, plan: DrawPlan) -> list[PathTest]:
+    """Each combination's test from the path expansion of ``fit``, or none where ``fit`` has no
+    way to residualize or the expansion cannot be made (its demeaning does not converge)."""
+    if fit.residualize is None:
+        return []
+    try:
+        return [PathTest(PathSums.along(r, fit.x_tilde, fit.bread, fit.mu, y, weights, cluster,
+                                        n_clusters, fit.residualize), plan) for r in rs]
+    except (MigtradeError, np.linalg.LinAlgError):
+        return []
 
 
 def score_bootstrap(targets: Mapping[str, np.ndarray], beta: np.ndarray,
@@ -275,6 +317,7 @@ def score_bootstrap(targets: Mapping[str, np.ndarray], beta: np.ndarray,
     rs = list(targets.values())
     dense = bool(pieces) and pieces[0].f is not None
     at_null: list[tuple[float, np.ndarray] | None] = [None] * len(rs)
+    paths: list[PathTest] = []
     if dense or not pieces:
         tstars = [p.replications(plan) for p in pieces]
     elif options.impose_null and not options.invert_intervals:
@@ -286,15 +329,21 @@ def score_bootstrap(targets: Mapping[str, np.ndarray], beta: np.ndarray,
         both = joint_replications([*pieces, *nulls], plan)
         tstars = both[:len(rs)]
         at_null = [(p.statistic(), ts) for p, ts in zip(nulls, both[len(rs):], strict=True)]
+    elif options.impose_null and (paths := _path_tests(rs, unrestricted, y, weights, cluster,
+                                                        n_clusters, plan)):
+        # Intervals near the estimate from the path of restricted fits: one pass over the draws
+        # a combination, which also gives its unrestricted replications (at Δ = 0).
+        tstars = [path.statistics(0.0)[1] for path in paths]
     else:
         # The unrestricted replications of every combination from one pass over the draws.
         tstars = joint_replications(pieces, plan)
     out: dict[str, TermBootstrap] = {}
     notes: list[str] = []
-    for (label, r), piece, tstar, null in zip(targets.items(), pieces, tstars, at_null,
-                                              strict=True):
+    for t, ((label, r), piece, tstar, null) in enumerate(zip(targets.items(), pieces, tstars,
+                                                            at_null, strict=True)):
         test = ScoreTest(label, r, float(r @ beta), (piece, tstar), y, weights, cluster,
-                         n_clusters, restricted, options, plan, at_null=null)
+                         n_clusters, restricted, options, plan, at_null=null,
+                         path=paths[t] if paths else None)
         out[label], more = test.run(conf_level)
         notes.extend(more)
     return out, notes

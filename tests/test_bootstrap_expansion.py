@@ -1,0 +1,135 @@
+"""The null-imposed score test near the estimate from the path of restricted fits
+(bootstrap.expansion) against the restricted PPML fits it stands for.
+
+Tolerances. At Δ = 0 the expansion's pieces are the unrestricted fit's, so its replications
+equal the unrestricted bootstrap's up to rounding (1e-12). Away from 0 it is exact to O(Δ³) in
+the means and O(Δ²) in the demeaned regressors: its errors against the restricted fit fall by at
+least a factor of three when Δ halves (measured: 7 to 30). Intervals: the search stops within 1e-3 standard errors
+of an end (score.XTOL_SE), with either way of evaluating the test, so the intervals from the
+expansion and from restricted fits agree to that tolerance.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from migtrade.estimation.bootstrap import BootstrapOptions, engine, score
+from migtrade.estimation.bootstrap.expansion import PathSums, PathTest
+from migtrade.estimation.bootstrap.score import ClusterPieces, PoissonScores, joint_replications
+from migtrade.estimation.bootstrap.weights import DrawPlan, WeightKind
+from migtrade.estimation.fit import estimate
+from migtrade.estimation.vcov import VcovSpec
+
+# Fixed effects nested in the clusters (firm), and crossed with more clusters than the
+# fixed-effect term of the draws is kept for (so that the expansion applies).
+CASES = [("flow ~ x1 + x2 | firm", 3000, 30), ("flow ~ x1 + x2 | firm + year", 6000, 450)]
+
+
+def _panel(n: int, clusters: int, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.normal(size=n),
+                          "cl": rng.integers(0, clusters, n), "year": rng.integers(0, 6, n)})
+    frame["firm"] = frame["cl"] * 3 + rng.integers(0, 3, n)
+    shock = rng.normal(size=clusters)[frame["cl"]]
+    frame["flow"] = rng.poisson(np.exp(0.5 + 0.3 * frame["x1"] - 0.2 * frame["x2"]
+                                       + 0.1 * frame["year"] + 0.5 * shock
+                                       + 0.3 * (frame["firm"] % 3)))
+    return frame
+
+
+def _intervals(formula: str, frame: pd.DataFrame, weights: str) -> dict[str, tuple[float, ...]]:
+    res = estimate(formula, frame, model="ppml", vcov=VcovSpec.parse("cluster:cl"),
+                   bootstrap=BootstrapOptions(method="score", reps=1999,  # type: ignore[arg-type]
+                                              weights=weights)).result  # type: ignore[arg-type]
+    return {t: (b["ci_low"], b["ci_high"], res.std_errors[res.terms.index(t)], b["p_value"],
+                b["statistic"]) for t, b in res.bootstrap.items()}
+
+
+@pytest.mark.parametrize(("formula", "n", "clusters"), CASES)
+@pytest.mark.parametrize("weights", ["rademacher", "webb"])
+def test_intervals_from_the_path_equal_those_from_restricted_fits(
+        formula: str, n: int, clusters: int, weights: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    frame = _panel(n, clusters)
+    fits: list[float] = []
+    real = score.ScoreTest.imposed
+
+    def counted(self: score.ScoreTest, beta0: float) -> tuple[float, np.ndarray]:
+        fits.append(beta0)
+        return real(self, beta0)
+
+    monkeypatch.setattr(score.ScoreTest, "imposed", counted)
+    from_path = _intervals(formula, frame, weights)
+    assert fits == [0.0, 0.0]  # the nulls only: no restricted fit for the intervals
+    monkeypatch.setattr(score, "REACH", -1.0)  # every end beyond reach: restricted fits
+    fits.clear()
+    from_fits = _intervals(formula, frame, weights)
+    assert len(fits) > 4
+    for term, (lo, hi, se, p, stat) in from_path.items():
+        lo2, hi2, _, p2, stat2 = from_fits[term]
+        assert (p, stat) == (p2, stat2)  # the nulls' restricted fits, the same either way
+        assert abs(lo - lo2) <= 1e-3 * se
+        assert abs(hi - hi2) <= 1e-3 * se
+
+
+def _fit_pieces() -> tuple[engine.RestrictedFits, dict[str, np.ndarray]]:
+    """The restricted fits of the second case and the arrays of its score bootstrap."""
+    captured: dict[str, object] = {}
+    formula, n, clusters = CASES[1]
+
+    class Kept(engine.RestrictedFits):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            captured["fits"] = self
+
+    real = engine.bootstrap_poisson
+
+    def kept(names: object, **kwargs: object) -> object:
+        captured.update(kwargs)
+        return real(names, **kwargs)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(engine, "RestrictedFits", Kept)
+        mp.setattr(engine, "bootstrap_poisson", kept)
+        estimate(formula, _panel(n, clusters), model="ppml", vcov=VcovSpec.parse("cluster:cl"),
+                 bootstrap=BootstrapOptions(method="score", reps=99))  # type: ignore[arg-type]
+    return captured["fits"], captured  # type: ignore[return-value]
+
+
+def test_the_path_test_converges_to_the_restricted_fits_test() -> None:
+    fits, arrays = _fit_pieces()
+    y, w, cluster = arrays["y"], arrays["weights"], arrays["cluster"]
+    unrestricted: PoissonScores = arrays["unrestricted"]  # type: ignore[assignment]
+    g = int(cluster.max()) + 1
+    plan = DrawPlan(WeightKind.rademacher, 499, 7, g)
+    for j in range(2):
+        r = np.eye(2)[j]
+        path = PathTest(PathSums.along(r, unrestricted.x_tilde, unrestricted.bread,
+                                       unrestricted.mu, y, w, cluster, g,
+                                       unrestricted.residualize), plan)  # type: ignore[arg-type]
+        # At the estimate: the unrestricted fit's own test.
+        t0, tstar0 = path.statistics(0.0)
+        [tstar_hat] = joint_replications([ClusterPieces.of(unrestricted, r, y, w, cluster, g)],
+                                         plan)
+        assert abs(t0) < 1e-9
+        np.testing.assert_allclose(tstar0, tstar_hat, rtol=0, atol=1e-12)
+        # Away from it: errors against the restricted fit fall faster than Δ.
+        se = float(np.sqrt(unrestricted.bread[j, j]))
+        errors = []
+        for steps in (8.0, 4.0, 2.0):  # model standard errors (near the cluster-robust ones here)
+            delta = steps * se
+            exact = fits.unrestricted.beta[j] + delta
+            fit = fits(r, exact)
+            pieces = ClusterPieces.of(PoissonScores(mu=fit.mu, x_tilde=fit.point.x_tilde,
+                                                    bread=fit.point.bread), r, y, w, cluster, g)
+            [tstar] = joint_replications([pieces], plan)
+            t, ts = path.statistics(delta)
+            errors.append((abs(t - pieces.statistic()), float(np.abs(ts - tstar).max())))
+        for (far_t, far_ts), (near_t, near_ts) in pairwise(errors):
+            assert near_t < far_t / 3 and near_ts < far_ts / 3
+        # Two standard errors out, about an end of the interval (measured: t within 7e-7 and
+        # 1.5e-4, t* within 1.3e-4 and 1.2e-4, moving an end by about as many standard errors).
+        assert errors[-1][0] < 5e-4 and errors[-1][1] < 5e-4
