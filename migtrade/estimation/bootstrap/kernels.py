@@ -91,16 +91,18 @@ def cluster_products(x: np.ndarray, wts: np.ndarray, codes: np.ndarray, n_groups
     return out[:, :, 0] if one else out
 
 
-def path_sums(x_tilde: np.ndarray, dxt: np.ndarray, y: np.ndarray, weights: np.ndarray,
-              mu: np.ndarray, e: np.ndarray, p2: np.ndarray, codes: np.ndarray, s: np.ndarray,
-              h: np.ndarray) -> None:
+def path_sums(x_tilde: np.ndarray, resid: np.ndarray, e_of_x: np.ndarray, p_of_x: np.ndarray,
+              y: np.ndarray, weights: np.ndarray, mu: np.ndarray, codes: np.ndarray,
+              s: np.ndarray, h: np.ndarray) -> None:
     """Add to ``s`` (G, 3, k) and ``h`` (G, 3, k, k) the coefficients of Δ**0..2 of each
     cluster's scores and Hessian along the path of restricted fits, one pass over the rows
-    (:mod:`migtrade.estimation.bootstrap.expansion`)."""
+    (:mod:`migtrade.estimation.bootstrap.expansion`): the Newton direction is
+    ``x_tilde @ e_of_x``, and ``resid`` (n, 1 + k) the residuals on the fixed effects of its
+    square and of its products with the regressors."""
 
     def vec(a: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(a, dtype=np.float64)
 
-    _kernels.path_sums(np.asarray(x_tilde, dtype=np.float64), np.asarray(dxt, dtype=np.float64),
-                       vec(y), vec(weights), vec(mu), vec(e), vec(p2),
+    _kernels.path_sums(np.asarray(x_tilde, dtype=np.float64), np.asarray(resid, dtype=np.float64),
+                       vec(e_of_x), vec(p_of_x), vec(y), vec(weights), vec(mu),
                        np.ascontiguousarray(codes, dtype=np.intp), s, h)

@@ -180,8 +180,17 @@ def joint_replications(pieces: Sequence[ClusterPieces], plan: DrawPlan) -> list[
     over the packed draws (on the gravity panel eight forms cost a fifth more than four, against
     twice as much for two passes).
     """
+    return replications_with(pieces, plan, [])[0]
+
+
+def replications_with(pieces: Sequence[ClusterPieces], plan: DrawPlan,
+                      blocks: Sequence[tuple[np.ndarray, np.ndarray]],
+                      ) -> tuple[list[np.ndarray], list[tuple[np.ndarray, np.ndarray]]]:
+    """:func:`joint_replications` of ``pieces``, and ``(P v, D v²)`` of every draw v for each
+    ``(P, D)`` of ``blocks``, from the same pass over the draws."""
     assert all(p.f is None for p in pieces)
-    rows: list[np.ndarray] = []
+    rows: list[np.ndarray] = [P for P, _ in blocks]
+    squares: list[np.ndarray] = [D for _, D in blocks]
     at: dict[int, int] = {}  # each fit's S: the first of its rows in the forms
     for p in pieces:
         if id(p.s) not in at:
@@ -191,16 +200,22 @@ def joint_replications(pieces: Sequence[ClusterPieces], plan: DrawPlan) -> list[
     for p in pieces:
         cross_at.append(sum(len(block) for block in rows))
         rows.append((p.c[:, None] * p.q).T)
-    lin, quad = plan.forms(np.vstack(rows), np.vstack([p.c * p.c for p in pieces]))
+    square_at = sum(len(block) for block in squares)
+    squares.extend(p.c[None, :] * p.c for p in pieces)
+    lin, quad = plan.forms(np.vstack(rows), np.vstack(squares))
     out = []
     for t, p in enumerate(pieces):
         k = p.s.shape[1]
         total = lin[:, at[id(p.s)]:at[id(p.s)] + k]
         cross = lin[:, cross_at[t]:cross_at[t] + k]
-        var = quad[:, t] - 2.0 * np.einsum("bk,bk->b", total, cross) \
+        var = quad[:, square_at + t] - 2.0 * np.einsum("bk,bk->b", total, cross) \
             + np.einsum("bk,kl,bl->b", total, p.q.T @ p.q, total)
         out.append((total @ p.a) / np.sqrt(np.maximum(var, 1e-300)))
-    return out
+    drawn, lin_at, quad_at = [], 0, 0
+    for P, D in blocks:
+        drawn.append((lin[:, lin_at:lin_at + len(P)], quad[:, quad_at:quad_at + len(D)]))
+        lin_at, quad_at = lin_at + len(P), quad_at + len(D)
+    return out, drawn
 
 
 class ScoreTest:
@@ -292,14 +307,16 @@ class ScoreTest:
 
 
 def _path_tests(rs: Sequence[np.ndarray], fit: PoissonScores, y: np.ndarray, weights: np.ndarray,
-                cluster: np.ndarray, n_clusters: int, plan: DrawPlan) -> list[PathTest]:
-    """Each combination's test from the path expansion of ``fit``, or none where ``fit`` has no
-    way to residualize or the expansion cannot be made (its demeaning does not converge)."""
+                cluster: np.ndarray, n_clusters: int) -> list[PathTest]:
+    """Each combination's test from the path expansion of ``fit`` (its draws not yet attached),
+    or none where ``fit`` has no way to residualize or the expansion cannot be made (its
+    demeaning does not converge)."""
     if fit.residualize is None:
         return []
     try:
-        return [PathTest(PathSums.along(r, fit.x_tilde, fit.bread, fit.mu, y, weights, cluster,
-                                        n_clusters, fit.residualize), plan) for r in rs]
+        sums = PathSums.along_each(list(rs), fit.x_tilde, fit.bread, fit.mu, y, weights,
+                                   cluster, n_clusters, fit.residualize)
+        return [PathTest(each) for each in sums]
     except (MigtradeError, np.linalg.LinAlgError):
         return []
 
@@ -330,10 +347,17 @@ def score_bootstrap(targets: Mapping[str, np.ndarray], beta: np.ndarray,
         tstars = both[:len(rs)]
         at_null = [(p.statistic(), ts) for p, ts in zip(nulls, both[len(rs):], strict=True)]
     elif options.impose_null and (paths := _path_tests(rs, unrestricted, y, weights, cluster,
-                                                        n_clusters, plan)):
-        # Intervals near the estimate from the path of restricted fits: one pass over the draws
-        # a combination, which also gives its unrestricted replications (at Δ = 0).
+                                                        n_clusters)):
+        # Intervals near the estimate from the path of restricted fits, whose forms at Δ = 0
+        # also give the unrestricted replications: each null's restricted fit first, then one
+        # pass over the draws for the nulls and the paths of every combination.
+        nulls = [ClusterPieces.of(restricted(r, 0.0), r, y, weights, cluster, n_clusters)
+                 for r in rs]
+        null_tstars, drawn = replications_with(nulls, plan, [path.forms for path in paths])
+        for path, (lin, quad) in zip(paths, drawn, strict=True):
+            path.attach(lin, quad)
         tstars = [path.statistics(0.0)[1] for path in paths]
+        at_null = [(p.statistic(), ts) for p, ts in zip(nulls, null_tstars, strict=True)]
     else:
         # The unrestricted replications of every combination from one pass over the draws.
         tstars = joint_replications(pieces, plan)
