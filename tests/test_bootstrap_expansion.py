@@ -43,10 +43,14 @@ def _panel(n: int, clusters: int, seed: int = 1) -> pd.DataFrame:
 
 def _intervals(formula: str, frame: pd.DataFrame, weights: str) -> dict[str, tuple[float, ...]]:
     res = estimate(formula, frame, model="ppml", vcov=VcovSpec.parse("cluster:cl"),
-                   bootstrap=BootstrapOptions(method="score", reps=1999,  # type: ignore[arg-type]
-                                              weights=weights)).result  # type: ignore[arg-type]
-    return {t: (b["ci_low"], b["ci_high"], res.std_errors[res.terms.index(t)], b["p_value"],
-                b["statistic"]) for t, b in res.bootstrap.items()}
+                   bootstrap=BootstrapOptions(
+                       method="score", reps=1999, weights=weights,  # type: ignore[arg-type]
+                       hypotheses=(("x1",), ("x2",), ("x1", "x2")))).result
+    # The combination's standard error bounded by the sum of its terms'.
+    se = {t: res.std_errors[res.terms.index(t)] for t in ("x1", "x2")}
+    se["x1 + x2"] = se["x1"] + se["x2"]
+    return {t: (b["ci_low"], b["ci_high"], se[t], b["p_value"], b["statistic"])
+            for t, b in res.bootstrap.items()}
 
 
 @pytest.mark.parametrize(("formula", "n", "clusters"), CASES)
@@ -66,7 +70,8 @@ def test_intervals_from_the_path_equal_those_from_restricted_fits(
     assert fits == []  # no restricted fit for the intervals (the nulls' are made before)
     monkeypatch.setattr(score, "REACH", -1.0)  # every end beyond reach: restricted fits
     from_fits = _intervals(formula, frame, weights)
-    assert len(fits) >= 8 and 0.0 not in fits  # at least two a side
+    assert len(fits) >= 12 and 0.0 not in fits  # at least two a side
+    assert set(from_path) == {"x1", "x2", "x1 + x2"}
     for term, (lo, hi, se, p, stat) in from_path.items():
         lo2, hi2, _, p2, stat2 = from_fits[term]
         assert (p, stat) == (p2, stat2)  # the nulls' restricted fits, the same either way

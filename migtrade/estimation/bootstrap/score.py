@@ -40,11 +40,16 @@ is what brings the test's size to its level with 8 to 12 clusters of unequal siz
 Without the null imposed the same pieces come from the unrestricted fit (the scores then sum
 to zero and F's row sums vanish), ``t = (b̂_j - beta0) / sqrt(Σ c_g²)`` and t*(v) as above.
 Intervals then follow in closed form, ``b̂ ± q sqrt(Σ c_g²)``; with the null imposed they come
-from test inversion, one restricted fit per trial value, each started from the nearest fit
-already made (:class:`migtrade.estimation.bootstrap.restricted.RestrictedFits`): the search
-starts at the ends of the unrestricted interval and takes secants (:func:`invert`), two or
-three fits a side, each converging in one IRLS step on the gravity panel; it stops after
-``MAX_FITS`` fits on a side and the unrestricted interval is reported instead, with a note.
+from test inversion: the search starts at the ends of the unrestricted interval and takes
+secants (:func:`invert`). Its trial values lie within a few standard errors of the estimate,
+where the restricted fits follow from the unrestricted one to the second order along the path
+of restricted fits (:mod:`migtrade.estimation.bootstrap.expansion`): one pass over the rows and
+one over the draws a combination, shared with the nulls' replications, and no fit. Where an end
+lies beyond that expansion's reach (or it cannot be made, or the fixed-effect term F is kept)
+each trial value is a restricted fit started from the nearest fit already made
+(:class:`migtrade.estimation.bootstrap.restricted.RestrictedFits`), two or three a side; the
+search stops after ``MAX_FITS`` evaluations on a side and the unrestricted interval is reported
+instead, with a note.
 """
 
 from __future__ import annotations
