@@ -111,10 +111,9 @@ def test_the_path_test_converges_to_the_restricted_fits_test() -> None:
     plan = DrawPlan(WeightKind.rademacher, 499, 7, g)
     for j in range(2):
         r = np.eye(2)[j]
-        [sums] = PathSums.along_each([r], unrestricted.x_tilde, unrestricted.bread,
-                                     unrestricted.mu, y, w, cluster, g,
-                                     unrestricted.residualize)  # type: ignore[arg-type]
-        path = PathTest.on(sums, plan)
+        [terms] = fits.path_terms([r])
+        path = PathTest.on(PathSums.from_terms(r, terms, unrestricted.x_tilde, unrestricted.mu,
+                                               y, w, cluster, g), plan)
         # At the estimate: the unrestricted fit's own test.
         t0, tstar0 = path.statistics(0.0)
         [tstar_hat] = joint_replications([ClusterPieces.of(unrestricted, r, y, w, cluster, g)],

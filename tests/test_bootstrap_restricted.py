@@ -216,3 +216,32 @@ def test_score_intervals_do_not_depend_on_the_negligible_rise_shortcut(
     for term, (lo, hi, se) in with_shortcut.items():
         assert abs(lo - every_step[term][0]) <= 1e-6 * se
         assert abs(hi - every_step[term][1]) <= 1e-6 * se
+
+
+@pytest.mark.parametrize("with_fe", [True, False])
+def test_the_third_order_start_from_path_terms_equals_its_own(with_fe: bool) -> None:
+    """The third-order start taken from the path's derivatives made once for several
+    combinations (path_terms, which the score bootstrap shares with its interval expansion)
+    equals the one that demeans its own terms: the same derivatives, demeaned together instead
+    of one by one, to the same loose tolerance (1e-4 of each column's scale), so the starts
+    agree to well within the distance the first IRLS step then covers (1e-6 of the linear
+    predictor here, against a start 8 standard errors out)."""
+    y, X, codes, offset = _data(seed=5)
+    w = np.ones_like(y)
+    absorber: Absorber | None = Absorber(codes) if with_fe else None
+    design = X if with_fe else np.column_stack([np.ones_like(y), X])
+    names = [f"x{m}" for m in range(design.shape[1])]
+    full = fit_ppml(y, np.asfortranarray(design), names, absorber, w, offset=offset, tol=TOL)
+    model = PoissonModel(y=y, weights=w, absorber=absorber)
+    k = design.shape[1]
+    rs = [np.eye(k)[k - 3], np.eye(k)[k - 1] + np.eye(k)[k - 2]]
+    terms = restricted.path_terms(model, _point(full), rs, fe_maxiter=10_000)
+    for r, each in zip(rs, terms, strict=True):
+        se = float(np.sqrt(r @ full.bread @ r))
+        beta0 = float(r @ full.beta) + 8.0 * se
+        own = path_start(model, _point(full), r, beta0, fe_maxiter=10_000, order=3)
+        shared = path_start(model, _point(full), r, beta0, fe_maxiter=10_000, order=3, terms=each)
+        exact = np.log(_scratch(y, design, absorber, offset, r, beta0).mu)
+        assert np.max(np.abs(shared.eta - own.eta)) < 1e-6
+        assert np.max(np.abs(shared.coef - own.coef)) < 1e-6
+        assert np.max(np.abs(shared.eta - exact)) < 2.0 * np.max(np.abs(own.eta - exact)) + 1e-9

@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from migtrade.errors import ConvergenceError, UsageError
-from migtrade.estimation.absorb import Absorber, tolerance_scale
+from migtrade.estimation.absorb import Absorber
 from migtrade.estimation.bootstrap import MAX_FE_CELLS, bootstrap_linear, bootstrap_poisson
-from migtrade.estimation.bootstrap.expansion import Residualize
 from migtrade.estimation.bootstrap.options import BootstrapMethod, BootstrapOptions, TermBootstrap
 from migtrade.estimation.bootstrap.restricted import FitPoint, PoissonModel, RestrictedFits
 from migtrade.estimation.bootstrap.score import MAX_FE_TERM_CLUSTERS, PoissonScores
@@ -70,18 +69,6 @@ def _projection(absorber: Absorber | None, hess_w: np.ndarray,
         return cols - res.resid
 
     return project
-
-
-def _residualize(weighted: Absorber | None, opts: Numerics) -> Residualize:
-    """Columns -> their residuals on the fixed effects under ``weighted``'s weights (the
-    columns themselves without fixed effects)."""
-    def residualize(cols: np.ndarray, tol: float) -> np.ndarray:
-        if weighted is None:
-            return cols
-        return weighted.demean_or_raise(cols, tol=tol, scale=tolerance_scale(cols),
-                                        maxiter=opts.fe_maxiter, overwrite=True).resid
-
-    return residualize
 
 
 def _poisson_scores(mu: np.ndarray, X: np.ndarray, w: np.ndarray, absorber: Absorber | None,
@@ -150,7 +137,7 @@ def _run_score(options: BootstrapOptions, fitted: PoissonFit, names: Sequence[st
     unrestricted = PoissonScores(
         mu=fitted.mu, x_tilde=fitted.x_tilde, bread=fitted.bread,
         project=_projection(absorber, w * fitted.mu, opts) if fe_term else None,
-        residualize=_residualize(fits.unrestricted.weighted, opts))
+        path_terms=fits.path_terms)
     out, more = bootstrap_poisson(names, beta=fitted.beta, unrestricted=unrestricted, y=y,
                                   weights=w, cluster=cluster, restricted=restricted,
                                   options=options, conf_level=opts.conf_level)

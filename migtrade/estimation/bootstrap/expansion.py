@@ -31,9 +31,11 @@ q_g expanded at Δ = 0). One pass over the draws sums them all (6k linear forms 
 with no fit and no pass over the rows or the draws. At Δ = 0 the pieces are the unrestricted
 fit's, so the same pass gives the unrestricted replications the search starts from.
 
-Cost: one demeaning of 1 + k columns a combination (all in one call) to a loose tolerance (``DERIVATIVE_TOL``: they enter
-multiplied by Δ), one pass over the rows and one over the draws, against two or three
-restricted fits (each a PPML fit and a pass over the draws) per end of the interval.
+Cost: the derivatives' demeanings (:func:`migtrade.estimation.bootstrap.restricted.path_terms`,
+to a loose tolerance since they enter multiplied by Δ; the same terms start the fits at the
+nulls to the third order), one pass over the rows, and forms that join the nulls' pass over the
+draws, against two or three restricted fits (each a PPML fit and a pass over the draws) per end
+of the interval.
 
 Accuracy: measured on the 1.6 M-row gravity panel (``benchmarks/bench_bootstrap.py``), at the
 trial values of the exact search near the ends (max |Δ e_i| 0.018 for the RTA coefficient and
@@ -47,27 +49,18 @@ the interval from restricted fits instead.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from migtrade.estimation.bootstrap import kernels
+from migtrade.estimation.bootstrap.restricted import PathTerms
 from migtrade.estimation.bootstrap.weights import DrawPlan
 
-# The derivatives X̃' and p enter multiplied by Δ and Δ² (a few standard errors), so their
-# demeaning needs no more than the engine's loose first tolerance: on the gravity panel the
-# statistics at the interval's ends moved in the ninth digit from 1e-6 to this.
-DERIVATIVE_TOL = 1e-4
 # The largest max |Δ e_i| at an end of the interval for which the expansion's ends stand. At 0.6
 # the statistic was still within 2e-4 of the restricted fit's; at this reach the error is of the
 # order of the cube or square of a tenth, well inside the search's tolerance of 1e-3 standard errors.
 REACH = 0.1
-
-Residualize = Callable[[np.ndarray, float], np.ndarray]
-"""Fortran-ordered columns -> their residuals on the fixed effects under the fit's weights, to a
-relative tolerance (the columns may be overwritten)."""
-
 
 def _degree(pw: np.ndarray, coefs: np.ndarray) -> np.ndarray:
     """Σ_d pw[d] coefs[d] over the leading axis of ``coefs``."""
@@ -85,47 +78,17 @@ class PathSums:
     e_max: float  # max |e_i|: |Δ| e_max bounds the relative move of a fitted mean, at first order
 
     @classmethod
-    def along_each(cls, rs: list[np.ndarray], x_tilde: np.ndarray, bread: np.ndarray,
-                   mu: np.ndarray, y: np.ndarray, weights: np.ndarray, cluster: np.ndarray,
-                   n_clusters: int, residualize: Residualize) -> list[PathSums]:
-        """The sums of the fit (``x_tilde`` demeaned under ``weights * mu``, ``bread`` its
-        inverse Hessian) for each combination in ``rs``; the derivatives of every combination
-        are demeaned together, in one call."""
-        n, k = x_tilde.shape
-        newton = []  # each combination's e = x_tilde @ e_of_x, and max |e|
-        cols = np.empty((n, len(rs) * (1 + k)), order="F")
-        for t, r in enumerate(rs):
-            a = bread @ r
-            e_of_x = a / float(r @ a)
-            e = x_tilde @ e_of_x
-            np.multiply(e, e, out=cols[:, t * (1 + k)])
-            for j in range(k):
-                np.multiply(e, x_tilde[:, j], out=cols[:, t * (1 + k) + 1 + j])
-            newton.append((e_of_x, float(np.abs(e).max())))
-        resid = residualize(cols, DERIVATIVE_TOL)
-        gram = np.linalg.inv(bread)  # X̃' W X̃
-        out = []
-        for t, r in enumerate(rs):
-            block = resid[:, t * (1 + k):(t + 1) * (1 + k)]
-            # p = M_Z(e²) - e², M_Z the residual on the fixed effects less the fit on the
-            # restricted regressors X̃ T (demeaned already; Frisch-Waugh-Lovell), a combination
-            # of the regressors that the kernel subtracts.
-            pivot = int(np.flatnonzero(r)[0])
-            others = [m for m in range(k) if m != pivot]
-            p_of_x = np.zeros(k)
-            if others:
-                to_restricted = np.zeros((k, len(others)))
-                to_restricted[others, np.arange(len(others))] = 1.0
-                to_restricted[pivot] = -r[others] / r[pivot]
-                moment = x_tilde.T @ (block[:, 0] * (weights * mu))
-                gamma = np.linalg.lstsq(to_restricted.T @ gram @ to_restricted,
-                                        to_restricted.T @ moment, rcond=None)[0]
-                p_of_x = to_restricted @ gamma
-            s = np.zeros((n_clusters, 3, k))
-            h = np.zeros((n_clusters, 3, k, k))
-            kernels.path_sums(x_tilde, block, newton[t][0], p_of_x, y, weights, mu, cluster, s, h)
-            out.append(cls(r=np.asarray(r, dtype=np.float64), s=s, h=h, e_max=newton[t][1]))
-        return out
+    def from_terms(cls, r: np.ndarray, terms: PathTerms, x_tilde: np.ndarray, mu: np.ndarray,
+                   y: np.ndarray, weights: np.ndarray, cluster: np.ndarray,
+                   n_clusters: int) -> PathSums:
+        """The sums of the fit (``x_tilde`` demeaned under ``weights * mu``) for ``r``, from
+        its path's derivatives (:func:`migtrade.estimation.bootstrap.restricted.path_terms`)."""
+        k = x_tilde.shape[1]
+        s = np.zeros((n_clusters, 3, k))
+        h = np.zeros((n_clusters, 3, k, k))
+        kernels.path_sums(x_tilde, terms.resid, terms.e_of_x, terms.p_of_x, y, weights, mu,
+                          cluster, s, h)
+        return cls(r=np.asarray(r, dtype=np.float64), s=s, h=h, e_max=terms.e_max)
 
 
 class PathTest:

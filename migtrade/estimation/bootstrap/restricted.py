@@ -179,6 +179,99 @@ def _higher_order_terms(weighted: Absorber | None, origin_w: np.ndarray, step: n
 
 
 @dataclass(frozen=True)
+class PathTerms:
+    """The derivatives of the path of restricted fits at a fit, per unit of Δ = beta0 - r'b, for
+    one combination r (module notes): e = X̃ a / (r'a) = ``x_tilde @ e_of_x``; the second
+    derivative of the linear predictor is -P_Z(e²) = ``resid[:, 0] - e² - x_tilde @ p_of_x``
+    and the third is -``third``, ``third`` = P_Z(e (e² - 3 P_Z(e²))), with
+    P_Z v = v - M_D v + (the fit of M_D v on the restricted regressors); ``resid[:, 1 + j]`` is
+    M_D(e ∘ x̃_j), the regressors' part (X̃' = -P_D(e ∘ X̃)). The restricted regressors'
+    coefficients move by ``-second_coef Δ² / 2 - third_coef Δ³ / 6``.
+    """
+
+    e_of_x: np.ndarray  # (k,)
+    e_max: float  # max |e_i|
+    resid: np.ndarray  # (n, 1 + k): M_D(e²), M_D(e ∘ x̃_j)
+    p_of_x: np.ndarray  # (k,)
+    second_coef: np.ndarray  # (k - 1,): the restricted regressors' share of P_Z(e²)
+    third: np.ndarray  # (n,)
+    third_coef: np.ndarray  # (k - 1,)
+
+
+def _to_restricted(r: np.ndarray) -> np.ndarray:
+    """T with the restricted regressors (demeaned) = X̃ T: x̃_m - x̃_p r_m / r_p, m != p."""
+    pivot = int(np.flatnonzero(r)[0])
+    others = [m for m in range(r.size) if m != pivot]
+    to = np.zeros((r.size, len(others)))
+    to[others, np.arange(len(others))] = 1.0
+    to[pivot] = -r[others] / r[pivot]
+    return to
+
+
+def path_terms(model: PoissonModel, origin: FitPoint, rs: list[np.ndarray], *,
+               fe_maxiter: int) -> list[PathTerms]:
+    """The :class:`PathTerms` of ``origin`` for each combination of ``rs``: two demeanings in
+    all, to the loose tolerance of the third-order start (``START_INNER_TOL``), the first of
+    e², e ∘ X̃ and e³ for every combination, the second of e P_Z(e²)."""
+    n, k = origin.x_tilde.shape
+    weighted = origin.weighted
+    if weighted is None and model.absorber is not None:
+        weighted = model.absorber.with_weights(origin.irls_weights)
+    width = k + 2
+    cols = np.empty((n, len(rs) * width), order="F")
+    newton = []
+    for t, r in enumerate(rs):
+        a = origin.bread @ r
+        e_of_x = a / float(r @ a)
+        e = origin.x_tilde @ e_of_x
+        np.multiply(e, e, out=cols[:, t * width])
+        for j in range(k):
+            np.multiply(e, origin.x_tilde[:, j], out=cols[:, t * width + 1 + j])
+        np.multiply(cols[:, t * width], e, out=cols[:, t * width + k + 1])
+        newton.append((e_of_x, e))
+    cubes = cols[:, k + 1::width].copy(order="F")
+    _demean(weighted, None, cols, START_INNER_TOL, tolerance_scale(cols), fe_maxiter)
+    gram = np.linalg.inv(origin.bread)  # X̃' W X̃
+
+    def restricted_share(to: np.ndarray, resid: np.ndarray) -> np.ndarray:
+        """Coefficients of the fit of ``resid`` on the restricted regressors X̃ T."""
+        if not to.shape[1]:
+            return np.zeros(0)
+        moment = origin.x_tilde.T @ (resid * origin.irls_weights)
+        return np.linalg.lstsq(to.T @ gram @ to, to.T @ moment, rcond=None)[0]
+
+    # P_Z(e²) of each combination, then e P_Z(e²) of all demeaned together.
+    seconds = []
+    partial = np.empty((n, len(rs)), order="F")
+    for t, r in enumerate(rs):
+        to = _to_restricted(r)
+        e = newton[t][1]
+        coef2 = restricted_share(to, cols[:, t * width])
+        second = e * e  # P_Z(e²) = e² - M_D(e²) + X̃ T coef2
+        second -= cols[:, t * width]
+        second += origin.x_tilde @ (to @ coef2)
+        np.multiply(e, second, out=partial[:, t])
+        seconds.append((to, coef2))
+    products = partial.copy(order="F")
+    _demean(weighted, None, partial, START_INNER_TOL, tolerance_scale(partial), fe_maxiter)
+    out = []
+    for t in range(len(rs)):
+        to, coef2 = seconds[t]
+        e_of_x, e = newton[t]
+        cube_resid = cols[:, t * width + k + 1]
+        coef_third = restricted_share(to, cube_resid) - 3.0 * restricted_share(to, partial[:, t])
+        # P_Z(e³) - 3 P_Z(e P_Z(e²)), each P_Z v = v - M_D v + X̃ T coef.
+        third = cubes[:, t] - cube_resid
+        third -= 3.0 * (products[:, t] - partial[:, t])
+        third += origin.x_tilde @ (to @ coef_third)
+        out.append(PathTerms(
+            e_of_x=e_of_x, e_max=float(np.abs(e).max()),
+            resid=np.asfortranarray(cols[:, t * width:t * width + k + 1]),
+            p_of_x=to @ coef2, second_coef=coef2, third=third, third_coef=coef_third))
+    return out
+
+
+@dataclass(frozen=True)
 class PathStart:
     """Where IRLS under the restriction starts (module notes)."""
 
@@ -193,10 +286,13 @@ class PathStart:
 
 
 def path_start(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: float, *,
-               fe_maxiter: int, order: int | None = None) -> PathStart:
+               fe_maxiter: int, order: int | None = None,
+               terms: PathTerms | None = None) -> PathStart:
     """``origin`` moved to ``r'beta = beta0`` along the path of restricted fits to the first
     (Newton) or third ``order`` (module notes); by default the first where the Newton step's
-    predicted rise in deviance is below ``NEAR_RISE``, the third beyond."""
+    predicted rise in deviance is below ``NEAR_RISE``, the third beyond. ``terms``: the path's
+    derivatives at ``origin`` for ``r`` (:func:`path_terms`), which the third order then takes
+    instead of demeaning its own."""
     pivot = int(np.flatnonzero(r)[0])
     others = [m for m in range(origin.beta.size) if m != pivot]
     # Every n-long array here is written in place where it can be: on the 1.6 M-row gravity
@@ -221,7 +317,19 @@ def path_start(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: floa
         np.multiply(xt_p, -r[m], out=design_t[:, j])
         design_t[:, j] += origin.x_tilde[:, m]
     sweeps = 0
-    if (order is None and predicted >= NEAR_RISE) or order == 3:
+    if ((order is None and predicted >= NEAR_RISE) or order == 3) and terms is not None:
+        # eta'' Δ² / 2 + eta''' Δ³ / 6 from the terms (eta'' = -P_Z(e²), eta''' = -third).
+        delta = beta0 - float(r @ origin.beta)
+        more = origin.x_tilde @ terms.e_of_x
+        more *= more
+        more -= terms.resid[:, 0]
+        more += origin.x_tilde @ terms.p_of_x  # P_Z(e²)
+        more *= -0.5 * delta * delta
+        more -= terms.third * (delta ** 3 / 6.0)
+        eta += more
+        coef = coef - 0.5 * delta * delta * terms.second_coef \
+            - delta ** 3 / 6.0 * terms.third_coef
+    elif (order is None and predicted >= NEAR_RISE) or order == 3:
         weighted = origin.weighted
         if weighted is None and model.absorber is not None:
             weighted = model.absorber.with_weights(origin.irls_weights)
@@ -236,8 +344,10 @@ def path_start(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: floa
 
 
 def restricted_fit(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: float, *,
-                   tol: float, fe_tol: float, maxiter: int, fe_maxiter: int) -> RestrictedEstimate:
-    """The PPML fit under ``r'beta = beta0``, by IRLS from ``origin`` moved to the null.
+                   tol: float, fe_tol: float, maxiter: int, fe_maxiter: int,
+                   terms: PathTerms | None = None) -> RestrictedEstimate:
+    """The PPML fit under ``r'beta = beta0``, by IRLS from ``origin`` moved to the null
+    (``terms``: the path's derivatives at ``origin``, :func:`path_start`).
 
     Raises
     ------
@@ -248,7 +358,7 @@ def restricted_fit(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: 
     others = [m for m in range(origin.beta.size) if m != pivot]
     y, w = model.y, model.weights
     deviance = model.deviance
-    start = path_start(model, origin, r, beta0, fe_maxiter=fe_maxiter)
+    start = path_start(model, origin, r, beta0, fe_maxiter=fe_maxiter, terms=terms)
     eta, mu, coef, dev_old, sweeps = start.eta, start.mu, start.coef, start.deviance, start.sweeps
     block = start.block
     k = len(others) + 1
@@ -356,6 +466,19 @@ class RestrictedFits:
     kept: dict[bytes, list[tuple[float, FitPoint]]] = field(default_factory=dict)
     fits: int = 0
     steps: int = 0
+    # The path's derivatives at the unrestricted fit, by combination (path_terms).
+    terms: dict[bytes, PathTerms] = field(default_factory=dict)
+
+    def path_terms(self, rs: list[np.ndarray]) -> list[PathTerms]:
+        """The unrestricted fit's :class:`PathTerms` for each of ``rs``, kept for the fits
+        that start from it (all made by one call of :func:`path_terms`)."""
+        keys = [np.asarray(r, dtype=np.float64).tobytes() for r in rs]
+        missing = [r for r, key in zip(rs, keys, strict=True) if key not in self.terms]
+        if missing:
+            made = path_terms(self.model, self.unrestricted, missing, fe_maxiter=self.fe_maxiter)
+            for r, each in zip(missing, made, strict=True):
+                self.terms[np.asarray(r, dtype=np.float64).tobytes()] = each
+        return [self.terms[key] for key in keys]
 
     def __call__(self, r: np.ndarray, beta0: float) -> RestrictedEstimate:
         """The fit under ``r'beta = beta0``."""
@@ -366,7 +489,8 @@ class RestrictedFits:
         origin = min([(float(r @ self.unrestricted.beta), self.unrestricted), *done],
                      key=lambda kept: abs(kept[0] - beta0))[1]
         fit = restricted_fit(self.model, origin, r, beta0, tol=self.tol, fe_tol=self.fe_tol,
-                             maxiter=self.maxiter, fe_maxiter=self.fe_maxiter)
+                             maxiter=self.maxiter, fe_maxiter=self.fe_maxiter,
+                             terms=self.terms.get(key) if origin is self.unrestricted else None)
         self.fits += 1
         self.steps += fit.steps
         done.append((beta0, fit.point))

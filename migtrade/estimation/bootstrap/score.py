@@ -61,7 +61,7 @@ import numpy as np
 
 from migtrade.errors import MigtradeError
 from migtrade.estimation.bootstrap import kernels
-from migtrade.estimation.bootstrap.expansion import REACH, PathSums, PathTest, Residualize
+from migtrade.estimation.bootstrap.expansion import REACH, PathSums, PathTest
 from migtrade.estimation.bootstrap.invert import (
     EvaluationBudget,
     critical_value,
@@ -70,6 +70,7 @@ from migtrade.estimation.bootstrap.invert import (
     rejection_gap,
 )
 from migtrade.estimation.bootstrap.options import BootstrapOptions, TermBootstrap
+from migtrade.estimation.bootstrap.restricted import PathTerms
 from migtrade.estimation.bootstrap.weights import DrawPlan
 from migtrade.estimation.bootstrap.wild import group_sums
 
@@ -97,9 +98,9 @@ class PoissonScores:
     x_tilde: np.ndarray  # all regressors demeaned under the weights w * mu
     bread: np.ndarray  # (X̃' W mu X̃)^{-1}
     project: Projection | None = None
-    # Residuals on the fixed effects under the fit's weights, for the path expansion of the
-    # unrestricted fit (intervals of the null-imposed test); None: intervals from restricted fits.
-    residualize: Residualize | None = None
+    # The derivatives of the path of restricted fits at this (unrestricted) fit, by combination,
+    # for the intervals of the null-imposed test; None: intervals from restricted fits.
+    path_terms: Callable[[list[np.ndarray]], list[PathTerms]] | None = None
 
 
 RestrictedFit = Callable[[np.ndarray, float], PoissonScores]
@@ -314,16 +315,16 @@ class ScoreTest:
 def _path_tests(rs: Sequence[np.ndarray], fit: PoissonScores, y: np.ndarray, weights: np.ndarray,
                 cluster: np.ndarray, n_clusters: int) -> list[PathTest]:
     """Each combination's test from the path expansion of ``fit`` (its draws not yet attached),
-    or none where ``fit`` has no way to residualize or the expansion cannot be made (its
-    demeaning does not converge)."""
-    if fit.residualize is None:
+    or none where ``fit`` has no path terms or they cannot be made (a demeaning does not
+    converge)."""
+    if fit.path_terms is None:
         return []
     try:
-        sums = PathSums.along_each(list(rs), fit.x_tilde, fit.bread, fit.mu, y, weights,
-                                   cluster, n_clusters, fit.residualize)
-        return [PathTest(each) for each in sums]
+        terms = fit.path_terms(list(rs))
     except (MigtradeError, np.linalg.LinAlgError):
         return []
+    return [PathTest(PathSums.from_terms(r, each, fit.x_tilde, fit.mu, y, weights, cluster,
+                                         n_clusters)) for r, each in zip(rs, terms, strict=True)]
 
 
 def score_bootstrap(targets: Mapping[str, np.ndarray], beta: np.ndarray,
