@@ -8,10 +8,11 @@ from cython.parallel cimport prange
 from libc.stdint cimport uint8_t
 from libc.stdlib cimport calloc, free
 
-# Four rows of draws at a time with 256-bit vector additions, where the processor has them
-# (x86 with AVX2, checked when the module loads): each form's sum takes the same additions in the
-# same order as the portable loops below, so the sums are the same to the last bit, and four
-# rows' chains of additions run side by side instead of two.
+# Four rows of draws at a time with 256-bit vector additions, or eight forms of eight rows with
+# 512-bit ones, where the processor has them (x86 with AVX2 or AVX-512, checked when the module
+# loads): each form's sum takes the same additions in the same order as the portable loops
+# below, so the sums are the same to the last bit, and four or eight rows' chains of additions
+# run side by side instead of two.
 cdef extern from *:
     """
     #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
@@ -45,23 +46,59 @@ cdef extern from *:
             if (width == 8) _mm256_storeu_pd(acc[r] + 4, s[r][1]);
         }
     }
+    __attribute__((target("avx512f")))
+    static void mt_eight_forms_eight_rows_avx512(const unsigned char* const* bits,
+                                                 const double* table, Py_ssize_t n_pos,
+                                                 Py_ssize_t b0, Py_ssize_t b1,
+                                                 double* const* acc) {
+        __m512d s[8];
+        int r, h;
+        Py_ssize_t b, lo;
+        for (r = 0; r < 8; r++) s[r] = _mm512_loadu_pd(acc[r]);
+        for (b = b0; b < b1; b++) {
+            lo = 2 * b;
+            for (h = 0; h < 2; h++) {
+                if (lo + h >= n_pos) break;
+                for (r = 0; r < 8; r++) {
+                    unsigned char x = bits[r][b];
+                    const double* e = table + ((lo + h) * 16 + (h ? (x >> 4) : (x & 15))) * 8;
+                    s[r] = _mm512_add_pd(s[r], _mm512_loadu_pd(e));
+                }
+            }
+        }
+        for (r = 0; r < 8; r++) _mm512_storeu_pd(acc[r], s[r]);
+    }
     static int mt_has_avx2(void) {
         __builtin_cpu_init();
         return __builtin_cpu_supports("avx2") != 0;
+    }
+    static int mt_has_avx512(void) {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") != 0;
     }
     #else
     static void mt_forms_four_rows_avx2(const unsigned char* const* bits, const double* table,
                                         Py_ssize_t stride, Py_ssize_t width, Py_ssize_t n_pos,
                                         Py_ssize_t b0, Py_ssize_t b1, double* const* acc) {}
+    static void mt_eight_forms_eight_rows_avx512(const unsigned char* const* bits,
+                                                 const double* table, Py_ssize_t n_pos,
+                                                 Py_ssize_t b0, Py_ssize_t b1,
+                                                 double* const* acc) {}
     static int mt_has_avx2(void) { return 0; }
+    static int mt_has_avx512(void) { return 0; }
     #endif
     """
     void _forms_four_rows_avx2 "mt_forms_four_rows_avx2"(
         const uint8_t** bits, const double* table, Py_ssize_t stride, Py_ssize_t width,
         Py_ssize_t n_pos, Py_ssize_t b0, Py_ssize_t b1, double** acc) noexcept nogil
+    void _eight_forms_eight_rows_avx512 "mt_eight_forms_eight_rows_avx512"(
+        const uint8_t** bits, const double* table, Py_ssize_t n_pos, Py_ssize_t b0,
+        Py_ssize_t b1, double** acc) noexcept nogil
     int _has_avx2 "mt_has_avx2"() noexcept nogil
+    int _has_avx512 "mt_has_avx512"() noexcept nogil
 
 cdef bint HAS_AVX2 = _has_avx2()
+cdef bint HAS_AVX512 = _has_avx512()
 
 # Rows of draws that walk the byte positions together (kernels.ROW_BLOCK).
 cdef enum:
@@ -187,8 +224,8 @@ def forms_from_bits(const uint8_t[:, ::1] bits, const double[:, :, :, ::1] table
                 r1 = rows
             acc = <double*> calloc((r1 - r0) * m + 1, sizeof(double))
             # Each thread's four rows' bits and sums, for the vector kernel.
-            row_bits = <const uint8_t**> calloc(4, sizeof(uint8_t*))
-            row_sums = <double**> calloc(4, sizeof(double*))
+            row_bits = <const uint8_t**> calloc(8, sizeof(uint8_t*))
+            row_sums = <double**> calloc(8, sizeof(double*))
             if acc == NULL or row_bits == NULL or row_sums == NULL:
                 failed[blk] = 1
                 free(acc)
@@ -207,6 +244,14 @@ def forms_from_bits(const uint8_t[:, ::1] bits, const double[:, :, :, ::1] table
                     # registers; each group's band of the table is contiguous.
                     for j in range(n_groups):
                         r = r0
+                        if HAS_AVX512 and gw == 8:
+                            while r + 7 < r1:
+                                for k in range(8):
+                                    row_bits[k] = &bits[r + k, 0]
+                                    row_sums[k] = acc + (r + k - r0) * m + j * 8
+                                _eight_forms_eight_rows_avx512(row_bits, &table[j, 0, 0, 0], n_pos,
+                                                               b0, b1, row_sums)
+                                r = r + 8
                         if HAS_AVX2:
                             while r + 3 < r1:
                                 for k in range(4):
