@@ -137,3 +137,44 @@ def test_the_path_test_converges_to_the_restricted_fits_test() -> None:
         # Two standard errors out, about an end of the interval (measured: t within 7e-7 and
         # 1.5e-4, t* within 1.3e-4 and 1.2e-4, moving an end by about as many standard errors).
         assert errors[-1][0] < 5e-4 and errors[-1][1] < 5e-4
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_path_sums_are_the_polynomials_of_the_cluster_sums(k: int) -> None:
+    """The kernel's coefficients of Δ⁰..Δ² against the cluster sums of the polynomials written
+    out with NumPy (1e-12 relative: the same products summed in another order), whatever the
+    number of runs of rows it splits the pass into."""
+    from migtrade.estimation.bootstrap import kernels
+
+    rng = np.random.default_rng(k)
+    n, g = 2000, 37
+    xt, resid = rng.normal(size=(n, k)), rng.normal(size=(n, 1 + k))
+    e_of_x, p_of_x = rng.normal(size=k), rng.normal(size=k)
+    y, w, mu = rng.poisson(2.0, n).astype(float), rng.uniform(0.5, 2, n), rng.uniform(0.5, 3, n)
+    codes = rng.integers(0, g, n)
+    e = xt @ e_of_x
+    p = resid[:, 0] - e * e - xt @ p_of_x
+    dxt = resid[:, 1:] - e[:, None] * xt
+    h0 = w * mu
+    u = [w * y - h0, -h0 * e, -0.5 * h0 * (e * e + p)]  # scores' coefficients of Δ⁰..Δ²
+    hw = [h0, h0 * e, 0.5 * h0 * (e * e + p)]
+    s_rows = [xt * u[0][:, None], dxt * u[0][:, None] + xt * u[1][:, None],
+              xt * u[2][:, None] + dxt * u[1][:, None]]
+    outer = np.einsum("ij,il->ijl", xt, xt)
+    cross = np.einsum("ij,il->ijl", xt, dxt) + np.einsum("ij,il->ijl", dxt, xt)
+    h_rows = [outer * hw[0][:, None, None], outer * hw[1][:, None, None] + cross * h0[:, None, None],
+              outer * hw[2][:, None, None] + cross * hw[1][:, None, None]
+              + np.einsum("ij,il->ijl", dxt, dxt) * h0[:, None, None]]
+    want_s = np.stack([np.stack([np.bincount(codes, rows[:, j], g) for j in range(k)], axis=1)
+                       for rows in s_rows], axis=1)
+    want_h = np.stack([np.stack([np.stack([np.bincount(codes, rows[:, j, m], g)
+                                           for m in range(k)], axis=1) for j in range(k)], axis=1)
+                       for rows in h_rows], axis=1)
+    for runs in (1, 3, 8):
+        kernels.PATH_RUNS, old = runs, kernels.PATH_RUNS
+        try:
+            s, h = kernels.path_sums(xt, resid, e_of_x, p_of_x, y, w, mu, codes, g)
+        finally:
+            kernels.PATH_RUNS = old
+        np.testing.assert_allclose(s, want_s, rtol=1e-12, atol=1e-12 * np.abs(want_s).max())
+        np.testing.assert_allclose(h, want_h, rtol=1e-12, atol=1e-12 * np.abs(want_h).max())

@@ -361,51 +361,61 @@ def cluster_products(const double[:, :] x, const double[:, :] wts, const Py_ssiz
 
 def path_sums(const double[:, :] xt, const double[:, :] resid, const double[::1] e_of_x,
               const double[::1] p_of_x, const double[::1] y, const double[::1] w,
-              const double[::1] mu, const Py_ssize_t[::1] codes, double[:, :, ::1] s,
-              double[:, :, :, ::1] h):
-    """``s[g, d]`` and ``h[g, d]``: the coefficients of Δ**d (d = 0, 1, 2) of a cluster's
-    scores and Hessian along the path of restricted fits, added to ``s`` and ``h`` (zeroed by
-    the caller), one pass over the rows. Row i's Newton direction is ``e = xt[i] @ e_of_x``;
-    ``resid[i]`` holds the residuals on the fixed effects of e² and of e * xt[i, j], so that
-    ``p = resid[i, 0] - e² - xt[i] @ p_of_x`` (the restricted regressors' part of the
-    projection of e² being a combination of the regressors) and ``dxt_j = resid[i, 1 + j] -
-    e xt[i, j]``. Along the path the means are ``mu (1 + Δ e + Δ² (e² + p) / 2)`` and the
-    demeaned regressors ``xt + Δ dxt`` (the notes of
-    :mod:`migtrade.estimation.bootstrap.expansion`)."""
+              const double[::1] mu, const Py_ssize_t[::1] codes, double[:, :, :, ::1] s,
+              double[:, :, :, :, ::1] h):
+    """``s[c, g, d]`` and ``h[c, g, d]``: the coefficients of Δ**d (d = 0, 1, 2) of cluster g's
+    scores and Hessian along the path of restricted fits over the c-th of ``s.shape[0]`` equal
+    runs of rows, added to ``s`` and ``h`` (zeroed by the caller); the runs in parallel. Row i's
+    Newton direction is ``e = xt[i] @ e_of_x``; ``resid[i]`` holds the residuals on the fixed
+    effects of e² and of e * xt[i, j], so that ``p = resid[i, 0] - e² - xt[i] @ p_of_x`` (the
+    restricted regressors' part of the projection of e² being a combination of the regressors)
+    and ``dxt_j = resid[i, 1 + j] - e xt[i, j]``. Along the path the means are
+    ``mu (1 + Δ e + Δ² (e² + p) / 2)`` and the demeaned regressors ``xt + Δ dxt`` (the notes
+    of :mod:`migtrade.estimation.bootstrap.expansion`)."""
     cdef Py_ssize_t n = xt.shape[0]
     cdef Py_ssize_t k = xt.shape[1]
-    cdef Py_ssize_t i, j, l, g
+    cdef Py_ssize_t n_runs = s.shape[0]
+    cdef Py_ssize_t run, start, stop, i, j, l, g
     cdef double h0, h1, h2, u0, e, p, xj, dj, xl, dl, cross
-    cdef double* dx = <double*> calloc(k + 1, sizeof(double))
-    if dx == NULL:
-        raise MemoryError("no memory for the path sums")
+    cdef double* dx
+    cdef uint8_t[::1] failed = bytearray(max(n_runs, 1))
     with nogil:
-        for i in range(n):
-            g = codes[i]
-            e = 0.0
-            p = resid[i, 0]
-            for j in range(k):
-                e = e + xt[i, j] * e_of_x[j]
-                p = p - xt[i, j] * p_of_x[j]
-            p = p - e * e
-            for j in range(k):
-                dx[j] = resid[i, 1 + j] - e * xt[i, j]
-            h0 = w[i] * mu[i]
-            u0 = w[i] * y[i] - h0
-            h1 = h0 * e
-            h2 = 0.5 * h0 * (e * e + p)
-            for j in range(k):
-                xj = xt[i, j]
-                dj = dx[j]
-                # The scores w (y - mu) move by -h1 Δ - h2 Δ².
-                s[g, 0, j] += xj * u0
-                s[g, 1, j] += dj * u0 - xj * h1
-                s[g, 2, j] += -xj * h2 - dj * h1
-                for l in range(k):
-                    xl = xt[i, l]
-                    dl = dx[l]
-                    cross = xj * dl + dj * xl
-                    h[g, 0, j, l] += xj * xl * h0
-                    h[g, 1, j, l] += xj * xl * h1 + cross * h0
-                    h[g, 2, j, l] += xj * xl * h2 + cross * h1 + dj * dl * h0
-    free(dx)
+        for run in prange(n_runs, schedule="static"):
+            dx = <double*> calloc(k + 1, sizeof(double))
+            if dx == NULL:
+                failed[run] = 1
+                continue
+            start = run * n // n_runs
+            stop = (run + 1) * n // n_runs
+            for i in range(start, stop):
+                g = codes[i]
+                e = 0.0
+                p = resid[i, 0]
+                for j in range(k):
+                    e = e + xt[i, j] * e_of_x[j]
+                    p = p - xt[i, j] * p_of_x[j]
+                p = p - e * e
+                for j in range(k):
+                    dx[j] = resid[i, 1 + j] - e * xt[i, j]
+                h0 = w[i] * mu[i]
+                u0 = w[i] * y[i] - h0
+                h1 = h0 * e
+                h2 = 0.5 * h0 * (e * e + p)
+                for j in range(k):
+                    xj = xt[i, j]
+                    dj = dx[j]
+                    # The scores w (y - mu) move by -h1 Δ - h2 Δ².
+                    s[run, g, 0, j] += xj * u0
+                    s[run, g, 1, j] += dj * u0 - xj * h1
+                    s[run, g, 2, j] += -xj * h2 - dj * h1
+                    for l in range(k):
+                        xl = xt[i, l]
+                        dl = dx[l]
+                        cross = xj * dl + dj * xl
+                        h[run, g, 0, j, l] += xj * xl * h0
+                        h[run, g, 1, j, l] += xj * xl * h1 + cross * h0
+                        h[run, g, 2, j, l] += xj * xl * h2 + cross * h1 + dj * dl * h0
+            free(dx)
+    for run in range(n_runs):
+        if failed[run]:
+            raise MemoryError("no memory for the path sums")

@@ -83,11 +83,8 @@ class PathSums:
                    n_clusters: int) -> PathSums:
         """The sums of the fit (``x_tilde`` demeaned under ``weights * mu``) for ``r``, from
         its path's derivatives (:func:`migtrade.estimation.bootstrap.restricted.path_terms`)."""
-        k = x_tilde.shape[1]
-        s = np.zeros((n_clusters, 3, k))
-        h = np.zeros((n_clusters, 3, k, k))
-        kernels.path_sums(x_tilde, terms.resid, terms.e_of_x, terms.p_of_x, y, weights, mu,
-                          cluster, s, h)
+        s, h = kernels.path_sums(x_tilde, terms.resid, terms.e_of_x, terms.p_of_x, y, weights,
+                                 mu, cluster, n_clusters)
         return cls(r=np.asarray(r, dtype=np.float64), s=s, h=h, e_max=terms.e_max)
 
 

@@ -91,11 +91,18 @@ def cluster_products(x: np.ndarray, wts: np.ndarray, codes: np.ndarray, n_groups
     return out[:, :, 0] if one else out
 
 
+# The path sums' runs of rows, each with its own sums (added in order after): a number that does
+# not depend on the threads, so that the sums do not either; fewer where their copies of the
+# sums would take more than PATH_RUN_BYTES.
+PATH_RUNS = 8
+PATH_RUN_BYTES = 64 << 20
+
+
 def path_sums(x_tilde: np.ndarray, resid: np.ndarray, e_of_x: np.ndarray, p_of_x: np.ndarray,
               y: np.ndarray, weights: np.ndarray, mu: np.ndarray, codes: np.ndarray,
-              s: np.ndarray, h: np.ndarray) -> None:
-    """Add to ``s`` (G, 3, k) and ``h`` (G, 3, k, k) the coefficients of Δ**0..2 of each
-    cluster's scores and Hessian along the path of restricted fits, one pass over the rows
+              n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """The coefficients of Δ**0..2 of each cluster's scores, (G, 3, k), and Hessian,
+    (G, 3, k, k), along the path of restricted fits, from one parallel pass over the rows
     (:mod:`migtrade.estimation.bootstrap.expansion`): the Newton direction is
     ``x_tilde @ e_of_x``, and ``resid`` (n, 1 + k) the residuals on the fixed effects of its
     square and of its products with the regressors."""
@@ -103,6 +110,15 @@ def path_sums(x_tilde: np.ndarray, resid: np.ndarray, e_of_x: np.ndarray, p_of_x
     def vec(a: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(a, dtype=np.float64)
 
+    k = x_tilde.shape[1]
+    per_run = n_groups * 3 * (k + k * k) * 8
+    runs = max(1, min(PATH_RUNS, PATH_RUN_BYTES // max(per_run, 1), x_tilde.shape[0]))
+    s = np.zeros((runs, n_groups, 3, k))
+    h = np.zeros((runs, n_groups, 3, k, k))
     _kernels.path_sums(np.asarray(x_tilde, dtype=np.float64), np.asarray(resid, dtype=np.float64),
                        vec(e_of_x), vec(p_of_x), vec(y), vec(weights), vec(mu),
                        np.ascontiguousarray(codes, dtype=np.intp), s, h)
+    for run in range(1, runs):  # in order
+        s[0] += s[run]
+        h[0] += h[run]
+    return s[0], h[0]
