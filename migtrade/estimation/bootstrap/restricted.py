@@ -212,8 +212,10 @@ def path_terms(model: PoissonModel, origin: FitPoint, rs: list[np.ndarray], *,
                fe_maxiter: int) -> list[PathTerms]:
     """The :class:`PathTerms` of ``origin`` for each combination of ``rs``: two demeanings in
     all, to the loose tolerance of the third-order start (``START_INNER_TOL``), the first of
-    e², e ∘ X̃ and e³ for every combination, the second of e P_Z(e²)."""
+    e², e ∘ X̃ and e³ for every combination, the second of e P_Z(e²). Few n-long temporaries
+    (each costs its page faults where the heap is not kept)."""
     n, k = origin.x_tilde.shape
+    xt = origin.x_tilde
     weighted = origin.weighted
     if weighted is None and model.absorber is not None:
         weighted = model.absorber.with_weights(origin.irls_weights)
@@ -223,22 +225,22 @@ def path_terms(model: PoissonModel, origin: FitPoint, rs: list[np.ndarray], *,
     for t, r in enumerate(rs):
         a = origin.bread @ r
         e_of_x = a / float(r @ a)
-        e = origin.x_tilde @ e_of_x
+        e = xt @ e_of_x
         np.multiply(e, e, out=cols[:, t * width])
         for j in range(k):
-            np.multiply(e, origin.x_tilde[:, j], out=cols[:, t * width + 1 + j])
+            np.multiply(e, xt[:, j], out=cols[:, t * width + 1 + j])
         np.multiply(cols[:, t * width], e, out=cols[:, t * width + k + 1])
         newton.append((e_of_x, e))
-    cubes = cols[:, k + 1::width].copy(order="F")
     _demean(weighted, None, cols, START_INNER_TOL, tolerance_scale(cols), fe_maxiter)
     gram = np.linalg.inv(origin.bread)  # X̃' W X̃
+    weighted_x = xt * origin.irls_weights[:, None]
+    work = np.empty(n)
 
     def restricted_share(to: np.ndarray, resid: np.ndarray) -> np.ndarray:
         """Coefficients of the fit of ``resid`` on the restricted regressors X̃ T."""
         if not to.shape[1]:
             return np.zeros(0)
-        moment = origin.x_tilde.T @ (resid * origin.irls_weights)
-        return np.linalg.lstsq(to.T @ gram @ to, to.T @ moment, rcond=None)[0]
+        return np.linalg.lstsq(to.T @ gram @ to, to.T @ (weighted_x.T @ resid), rcond=None)[0]
 
     # P_Z(e²) of each combination, then e P_Z(e²) of all demeaned together.
     seconds = []
@@ -247,27 +249,32 @@ def path_terms(model: PoissonModel, origin: FitPoint, rs: list[np.ndarray], *,
         to = _to_restricted(r)
         e = newton[t][1]
         coef2 = restricted_share(to, cols[:, t * width])
-        second = e * e  # P_Z(e²) = e² - M_D(e²) + X̃ T coef2
+        second = np.multiply(e, e)  # P_Z(e²) = e² - M_D(e²) + X̃ T coef2
         second -= cols[:, t * width]
-        second += origin.x_tilde @ (to @ coef2)
+        second += np.dot(xt, to @ coef2, out=work)
         np.multiply(e, second, out=partial[:, t])
-        seconds.append((to, coef2))
-    products = partial.copy(order="F")
+        seconds.append((to, coef2, second))
     _demean(weighted, None, partial, START_INNER_TOL, tolerance_scale(partial), fe_maxiter)
     out = []
     for t in range(len(rs)):
-        to, coef2 = seconds[t]
+        to, coef2, second = seconds[t]
         e_of_x, e = newton[t]
         cube_resid = cols[:, t * width + k + 1]
         coef_third = restricted_share(to, cube_resid) - 3.0 * restricted_share(to, partial[:, t])
-        # P_Z(e³) - 3 P_Z(e P_Z(e²)), each P_Z v = v - M_D v + X̃ T coef.
-        third = cubes[:, t] - cube_resid
-        third -= 3.0 * (products[:, t] - partial[:, t])
-        third += origin.x_tilde @ (to @ coef_third)
+        # P_Z(e³) - 3 P_Z(e P_Z(e²)), each P_Z v = v - M_D v + X̃ T coef; ``second`` becomes it.
+        third = second
+        third *= e
+        third -= partial[:, t]
+        third *= -3.0
+        np.multiply(e, e, out=work)
+        work *= e
+        third += work
+        third -= cube_resid
+        third += np.dot(xt, to @ coef_third, out=work)
         out.append(PathTerms(
             e_of_x=e_of_x, e_max=float(np.abs(e).max()),
-            resid=np.asfortranarray(cols[:, t * width:t * width + k + 1]),
-            p_of_x=to @ coef2, second_coef=coef2, third=third, third_coef=coef_third))
+            resid=cols[:, t * width:t * width + k + 1], p_of_x=to @ coef2, second_coef=coef2,
+            third=third, third_coef=coef_third))
     return out
 
 
@@ -318,14 +325,15 @@ def path_start(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: floa
         design_t[:, j] += origin.x_tilde[:, m]
     sweeps = 0
     if ((order is None and predicted >= NEAR_RISE) or order == 3) and terms is not None:
-        # eta'' Δ² / 2 + eta''' Δ³ / 6 from the terms (eta'' = -P_Z(e²), eta''' = -third).
+        # eta'' Δ² / 2 + eta''' Δ³ / 6 from the terms: eta'' = -P_Z(e²) with step = e Δ, and
+        # eta''' = -third.
         delta = beta0 - float(r @ origin.beta)
-        more = origin.x_tilde @ terms.e_of_x
-        more *= more
-        more -= terms.resid[:, 0]
-        more += origin.x_tilde @ terms.p_of_x  # P_Z(e²)
-        more *= -0.5 * delta * delta
-        more -= terms.third * (delta ** 3 / 6.0)
+        more = np.multiply(step, step)
+        buffer = np.multiply(terms.resid[:, 0], -delta * delta)
+        more += buffer
+        more += np.dot(origin.x_tilde, terms.p_of_x * (delta * delta), out=buffer)
+        more *= -0.5
+        more -= np.multiply(terms.third, delta ** 3 / 6.0, out=buffer)
         eta += more
         coef = coef - 0.5 * delta * delta * terms.second_coef \
             - delta ** 3 / 6.0 * terms.third_coef
