@@ -321,10 +321,10 @@ def _path_tests(rs: Sequence[np.ndarray], fit: PoissonScores, y: np.ndarray, wei
         return []
     try:
         terms = fit.path_terms(list(rs))
+        return [PathTest(PathSums.from_terms(r, each, fit.x_tilde, fit.mu, y, weights, cluster,
+                                             n_clusters)) for r, each in zip(rs, terms, strict=True)]
     except (MigtradeError, np.linalg.LinAlgError):
         return []
-    return [PathTest(PathSums.from_terms(r, each, fit.x_tilde, fit.mu, y, weights, cluster,
-                                         n_clusters)) for r, each in zip(rs, terms, strict=True)]
 
 
 def score_bootstrap(targets: Mapping[str, np.ndarray], beta: np.ndarray,
