@@ -116,6 +116,8 @@ class PathTest:
             for i, j in self.pairs])
         forms = np.vstack([s[:, d].T for d in range(3)] + [m[d].T for d in range(3)])
         self.k = k
+        # The unrestricted fit's pieces (Δ = 0): B r, s_g, c_g, q_g.
+        self.at_estimate = (a_d[0], np.ascontiguousarray(s[:, 0]), c[0], q[0])
         self.forms = (forms, ss)
         self.lin_sample, self.quad_sample = forms.sum(axis=1), ss.sum(axis=1)
         self.lin, self.quad = np.empty((0, forms.shape[0])), np.empty((0, ss.shape[0]))

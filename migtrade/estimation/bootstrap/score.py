@@ -335,12 +335,15 @@ def score_bootstrap(targets: Mapping[str, np.ndarray], beta: np.ndarray,
     """Score bootstrap p-values and intervals of each ``label: r`` in ``targets``."""
     plan = DrawPlan(options.weights, options.reps, options.seed, n_clusters)
     options.check_level(plan.draws, conf_level, n_clusters)
-    pieces = ClusterPieces.of_each(unrestricted, list(targets.values()), y, weights, cluster,
-                                   n_clusters)
     rs = list(targets.values())
-    dense = bool(pieces) and pieces[0].f is not None
+    dense = unrestricted.project is not None  # the fixed-effect term F is kept
     at_null: list[tuple[float, np.ndarray] | None] = [None] * len(rs)
     paths: list[PathTest] = []
+    if options.impose_null and options.invert_intervals and not dense and rs:
+        paths = _path_tests(rs, unrestricted, y, weights, cluster, n_clusters)
+    # The unrestricted fit's pieces: the paths' at Δ = 0, else one pass over the rows.
+    pieces = [ClusterPieces(*path.at_estimate, f=None) for path in paths] if paths else \
+        ClusterPieces.of_each(unrestricted, rs, y, weights, cluster, n_clusters)
     if dense or not pieces:
         tstars = [p.replications(plan) for p in pieces]
     elif options.impose_null and not options.invert_intervals:
@@ -352,8 +355,7 @@ def score_bootstrap(targets: Mapping[str, np.ndarray], beta: np.ndarray,
         both = joint_replications([*pieces, *nulls], plan)
         tstars = both[:len(rs)]
         at_null = [(p.statistic(), ts) for p, ts in zip(nulls, both[len(rs):], strict=True)]
-    elif options.impose_null and (paths := _path_tests(rs, unrestricted, y, weights, cluster,
-                                                        n_clusters)):
+    elif paths:
         # Intervals near the estimate from the path of restricted fits, whose forms at Δ = 0
         # also give the unrestricted replications: each null's restricted fit first, then one
         # pass over the draws for the nulls and the paths of every combination.
