@@ -42,9 +42,12 @@ def lookup_table(P: np.ndarray) -> np.ndarray:
     padded[:m, :g] = P
     subsets = 1 << width
     bits = ((np.arange(subsets)[:, None] >> np.arange(width)[None, :]) & 1).astype(np.float64)
-    sums = np.einsum("vi,mpi->pvm", bits, padded.reshape(rows, n_pos, width))
-    return np.ascontiguousarray(
-        sums.reshape(n_pos, subsets, rows // group, group).transpose(2, 0, 1, 3))
+    # Written straight in the kernel's layout (groups, positions, subsets, forms): a transposed
+    # copy of a 20 MB table took 0.16 s.
+    table = np.empty((rows // group, n_pos, subsets, group))
+    np.einsum("vi,jmpi->jpvm", bits, padded.reshape(rows // group, group, n_pos, width),
+              out=table)
+    return table
 
 
 # Rows of draws that walk the byte positions together (ROW_BLOCK in _kernels.pyx).
