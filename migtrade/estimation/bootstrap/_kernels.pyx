@@ -8,6 +8,45 @@ from cython.parallel cimport prange
 from libc.stdint cimport uint8_t
 from libc.stdlib cimport calloc, free
 
+# The portable loops: the half-byte table entries of the bytes b0 .. b1 - 1 of two rows of draws
+# added to W of their sums (acc_a[0:W] and acc_c[0:W]; an entry's W forms start at ``table`` and
+# the next entry W doubles on), each row's in byte order, low half first. When both rows are the
+# same (an odd row left over) only the first sums are written. The sums are local arrays of
+# constant size W, which the compiler keeps in registers: one definition made for W = 4 and 8.
+cdef extern from *:
+    """
+    #define MT_FORMS_TWO_ROWS(NAME, W)                                                          \
+    static void NAME(const unsigned char* bits_a, const unsigned char* bits_c,                  \
+                     const double* table, Py_ssize_t n_pos, Py_ssize_t b0, Py_ssize_t b1,       \
+                     double* acc_a, double* acc_c) {                                            \
+        double a[W], c[W];                                                                      \
+        int two = bits_a != bits_c, k;                                                          \
+        Py_ssize_t b, lo;                                                                       \
+        for (k = 0; k < W; k++) { a[k] = acc_a[k]; c[k] = two ? acc_c[k] : 0.0; }               \
+        for (b = b0; b < b1; b++) {                                                             \
+            unsigned char x = bits_a[b], z = bits_c[b];                                         \
+            const double* ea = table + ((2 * b) * 16 + (x & 15)) * W;                           \
+            const double* ec = table + ((2 * b) * 16 + (z & 15)) * W;                           \
+            lo = 2 * b;                                                                         \
+            for (k = 0; k < W; k++) { a[k] = a[k] + ea[k]; c[k] = c[k] + ec[k]; }               \
+            if (lo + 1 < n_pos) {                                                               \
+                ea = table + ((lo + 1) * 16 + (x >> 4)) * W;                                    \
+                ec = table + ((lo + 1) * 16 + (z >> 4)) * W;                                    \
+                for (k = 0; k < W; k++) { a[k] = a[k] + ea[k]; c[k] = c[k] + ec[k]; }           \
+            }                                                                                   \
+        }                                                                                       \
+        for (k = 0; k < W; k++) { acc_a[k] = a[k]; if (two) acc_c[k] = c[k]; }                 \
+    }
+    MT_FORMS_TWO_ROWS(mt_four_forms_two_rows, 4)
+    MT_FORMS_TWO_ROWS(mt_eight_forms_two_rows, 8)
+    """
+    void _four_forms_two_rows "mt_four_forms_two_rows"(
+        const uint8_t* bits_a, const uint8_t* bits_c, const double* table, Py_ssize_t n_pos,
+        Py_ssize_t b0, Py_ssize_t b1, double* acc_a, double* acc_c) noexcept nogil
+    void _eight_forms_two_rows "mt_eight_forms_two_rows"(
+        const uint8_t* bits_a, const uint8_t* bits_c, const double* table, Py_ssize_t n_pos,
+        Py_ssize_t b0, Py_ssize_t b1, double* acc_a, double* acc_c) noexcept nogil
+
 # Four rows of draws at a time with 256-bit vector additions, or eight forms of eight rows with
 # 512-bit ones, where the processor has them (x86 with AVX2 or AVX-512, checked when the module
 # loads): each form's sum takes the same additions in the same order as the portable loops
@@ -108,77 +147,6 @@ cdef enum:
     BAND_BYTES = 1 << 17
 
 
-cdef inline void _add4(double* acc, const double* entry) noexcept nogil:
-    acc[0] = acc[0] + entry[0]
-    acc[1] = acc[1] + entry[1]
-    acc[2] = acc[2] + entry[2]
-    acc[3] = acc[3] + entry[3]
-
-
-cdef inline void _add8(double* acc, const double* entry) noexcept nogil:
-    _add4(acc, entry)
-    _add4(acc + 4, entry + 4)
-
-
-cdef void _four_forms_two_rows(const uint8_t* bits_a, const uint8_t* bits_c, const double* table,
-                               Py_ssize_t stride, Py_ssize_t n_pos, Py_ssize_t b0, Py_ssize_t b1,
-                               double* acc_a, double* acc_c) noexcept nogil:
-    """Add the half-byte table entries of the bytes b0 .. b1 - 1 of two rows of draws to four
-    of their sums (``acc_a[0:4]`` and ``acc_c[0:4]``; an entry's four forms start at ``table``
-    and the next entry ``stride`` doubles on), each row's in byte order, low half first. When
-    both rows are the same (an odd row left over) only the first sums are written. The sums
-    are local arrays of constant index, which the compiler keeps in registers."""
-    cdef double a[4]
-    cdef double c[4]
-    cdef bint two = bits_a != bits_c
-    cdef Py_ssize_t b, k, lo
-    cdef uint8_t x, z
-    for k in range(4):
-        a[k] = acc_a[k]
-        c[k] = acc_c[k] if two else 0.0
-    for b in range(b0, b1):
-        x = bits_a[b]
-        z = bits_c[b]
-        lo = 2 * b
-        _add4(a, table + (lo * 16 + (x & 15)) * stride)
-        _add4(c, table + (lo * 16 + (z & 15)) * stride)
-        if lo + 1 < n_pos:
-            _add4(a, table + ((lo + 1) * 16 + (x >> 4)) * stride)
-            _add4(c, table + ((lo + 1) * 16 + (z >> 4)) * stride)
-    for k in range(4):
-        acc_a[k] = a[k]
-        if two:
-            acc_c[k] = c[k]
-
-
-cdef void _eight_forms_two_rows(const uint8_t* bits_a, const uint8_t* bits_c, const double* table,
-                                Py_ssize_t stride, Py_ssize_t n_pos, Py_ssize_t b0, Py_ssize_t b1,
-                                double* acc_a, double* acc_c) noexcept nogil:
-    """:func:`_four_forms_two_rows` for eight forms: an entry's eight doubles are one cache
-    line, read for about what four cost."""
-    cdef double a[8]
-    cdef double c[8]
-    cdef bint two = bits_a != bits_c
-    cdef Py_ssize_t b, k, lo
-    cdef uint8_t x, z
-    for k in range(8):
-        a[k] = acc_a[k]
-        c[k] = acc_c[k] if two else 0.0
-    for b in range(b0, b1):
-        x = bits_a[b]
-        z = bits_c[b]
-        lo = 2 * b
-        _add8(a, table + (lo * 16 + (x & 15)) * stride)
-        _add8(c, table + (lo * 16 + (z & 15)) * stride)
-        if lo + 1 < n_pos:
-            _add8(a, table + ((lo + 1) * 16 + (x >> 4)) * stride)
-            _add8(c, table + ((lo + 1) * 16 + (z >> 4)) * stride)
-    for k in range(8):
-        acc_a[k] = a[k]
-        if two:
-            acc_c[k] = c[k]
-
-
 def forms_from_bits(const uint8_t[:, ::1] bits, const double[:, :, :, ::1] table,
                     const double[::1] total, const double[::1] dsum, double[:, ::1] lin,
                     double[:, ::1] quad):
@@ -264,11 +232,11 @@ def forms_from_bits(const uint8_t[:, ::1] bits, const double[:, :, :, ::1] table
                             r2 = r + 1 if r + 1 < r1 else r
                             if gw == 8:
                                 _eight_forms_two_rows(&bits[r, 0], &bits[r2, 0], &table[j, 0, 0, 0],
-                                                      8, n_pos, b0, b1, acc + (r - r0) * m + j * 8,
+                                                      n_pos, b0, b1, acc + (r - r0) * m + j * 8,
                                                       acc + (r2 - r0) * m + j * 8)
                             else:
                                 _four_forms_two_rows(&bits[r, 0], &bits[r2, 0], &table[j, 0, 0, 0],
-                                                     4, n_pos, b0, b1, acc + (r - r0) * m + j * 4,
+                                                     n_pos, b0, b1, acc + (r - r0) * m + j * 4,
                                                      acc + (r2 - r0) * m + j * 4)
                             r = r + 2
                     continue
