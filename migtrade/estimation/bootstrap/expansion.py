@@ -39,10 +39,12 @@ of the interval.
 
 Accuracy: measured on the 1.6 M-row gravity panel (``benchmarks/bench_bootstrap.py``), at the
 trial values of the exact search near the ends (max |Δ e_i| 0.018 for the RTA coefficient and
-0.03 for the migrant stock) the sample's statistic was within 3e-7 and 1.3e-6 (relative) of the
-one from the restricted fit and the replications within 4e-5, so that the ends differ by about
-1e-5 standard errors, a hundredth of the search's tolerance; even at the null, 0.6 away in
-max |Δ e_i|, the statistic was within 2e-4. The error grows with max |Δ e_i|, which bounds the
+0.03 for the migrant stock) the sample's statistic was within 3.6e-6 and 1.6e-5 (relative) of
+the one from the restricted fit and the replications within 4e-5, so that the ends differ by
+about 1e-5 standard errors, a hundredth of the search's tolerance (with the exact exponential
+instead of its expansion to Δ², which the forms of the draws need, 3e-7 and 1.3e-6, and at the
+null, 0.6 away in max |Δ e_i|, 2e-4: the path itself is accurate far out, its polynomial
+sums less so). The error grows with max |Δ e_i|, which bounds the
 relative move of any fitted mean at the first order: beyond ``REACH`` at an end the caller finds
 the interval from restricted fits instead.
 """
@@ -61,6 +63,7 @@ from migtrade.estimation.bootstrap.weights import DrawPlan
 # the statistic was still within 2e-4 of the restricted fit's; at this reach the error is of the
 # order of the cube or square of a tenth, well inside the search's tolerance of 1e-3 standard errors.
 REACH = 0.1
+
 
 def _degree(pw: np.ndarray, coefs: np.ndarray) -> np.ndarray:
     """Σ_d pw[d] coefs[d] over the leading axis of ``coefs``."""
@@ -98,7 +101,7 @@ class PathTest:
         r, s, h = sums.r, sums.s, sums.h
         k = s.shape[2]
         # B(Δ) = H(Δ)^{-1} and a(Δ) = B r to the second order at Δ = 0.
-        total = h.sum(axis=0)
+        self.total = total = h.sum(axis=0)  # H(Δ)'s coefficients
         b0 = np.linalg.inv(total[0])
         b1 = -b0 @ total[1] @ b0
         b2 = -b0 @ total[2] @ b0 + b0 @ total[1] @ b0 @ total[1] @ b0
@@ -141,7 +144,7 @@ class PathTest:
         """The sample's statistic and the replications at r'beta = r'b̂ + ``delta``."""
         k, h = self.k, self.sums.h
         pw = np.array([1.0, delta, delta * delta])
-        bread = np.linalg.inv(_degree(pw, h.sum(axis=0)))
+        bread = np.linalg.inv(_degree(pw, self.total))
         a = bread @ self.sums.r
         q = (_degree(pw, np.moveaxis(h, 1, 0)) @ a) @ bread.T
         gram = q.T @ q

@@ -203,6 +203,13 @@ class PathTerms:
     third_coef: np.ndarray  # (k - 1,)
 
 
+def _weighted_at(model: PoissonModel, origin: FitPoint) -> Absorber | None:
+    """The model's absorber under ``origin``'s weights (the fit's own where it kept it)."""
+    if origin.weighted is None and model.absorber is not None:
+        return model.absorber.with_weights(origin.irls_weights)
+    return origin.weighted
+
+
 def _to_restricted(r: np.ndarray) -> np.ndarray:
     """T with the restricted regressors (demeaned) = X̃ T: x̃_m - x̃_p r_m / r_p, m != p."""
     pivot = int(np.flatnonzero(r)[0])
@@ -221,9 +228,7 @@ def path_terms(model: PoissonModel, origin: FitPoint, rs: list[np.ndarray], *,
     (each costs its page faults where the heap is not kept)."""
     n, k = origin.x_tilde.shape
     xt = origin.x_tilde
-    weighted = origin.weighted
-    if weighted is None and model.absorber is not None:
-        weighted = model.absorber.with_weights(origin.irls_weights)
+    weighted = _weighted_at(model, origin)
     width = k + 2
     cols = np.empty((n, len(rs) * width), order="F")
     newton = []
@@ -343,9 +348,7 @@ def path_start(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: floa
         coef = coef - 0.5 * delta * delta * terms.second_coef \
             - delta ** 3 / 6.0 * terms.third_coef
     elif (order is None and predicted >= NEAR_RISE) or order == 3:
-        weighted = origin.weighted
-        if weighted is None and model.absorber is not None:
-            weighted = model.absorber.with_weights(origin.irls_weights)
+        weighted = _weighted_at(model, origin)
         eta_more, coef_more, sweeps = _higher_order_terms(weighted, origin.irls_weights, step,
                                                           design_t, fe_maxiter)
         eta += eta_more
@@ -485,13 +488,13 @@ class RestrictedFits:
     def path_terms(self, rs: list[np.ndarray]) -> list[PathTerms]:
         """The unrestricted fit's :class:`PathTerms` for each of ``rs``, kept for the fits
         that start from it (all made by one call of :func:`path_terms`)."""
-        keys = [np.asarray(r, dtype=np.float64).tobytes() for r in rs]
-        missing = [r for r, key in zip(rs, keys, strict=True) if key not in self.terms]
+        keyed = {np.asarray(r, dtype=np.float64).tobytes(): r for r in rs}
+        missing = [key for key in keyed if key not in self.terms]
         if missing:
-            made = path_terms(self.model, self.unrestricted, missing, fe_maxiter=self.fe_maxiter)
-            for r, each in zip(missing, made, strict=True):
-                self.terms[np.asarray(r, dtype=np.float64).tobytes()] = each
-        return [self.terms[key] for key in keys]
+            made = path_terms(self.model, self.unrestricted, [keyed[key] for key in missing],
+                              fe_maxiter=self.fe_maxiter)
+            self.terms.update(zip(missing, made, strict=True))
+        return [self.terms[np.asarray(r, dtype=np.float64).tobytes()] for r in rs]
 
     def __call__(self, r: np.ndarray, beta0: float) -> RestrictedEstimate:
         """The fit under ``r'beta = beta0``."""

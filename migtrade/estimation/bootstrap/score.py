@@ -258,6 +258,13 @@ class ScoreTest:
         pieces = self.pieces(self.restricted(self.r, beta0))
         return pieces.statistic(), pieces.replications(self.plan)
 
+    def _invert(self, gap: Callable[[float], float], alpha: float,
+                half: float) -> tuple[float, float]:
+        """The interval where ``gap`` (the rejection gap as a function of the null value) is
+        not positive, searched from the ends of the unrestricted interval (:func:`invert`)."""
+        return invert(gap, self.estimate, rejection_gap(0.0, self.tstar_hat, alpha), half,
+                      xtol=XTOL_SE * self.se, max_evals=MAX_FITS)
+
     def _path_interval(self, alpha: float, half: float) -> tuple[float, float] | None:
         """The interval by inverting the path expansion's test (no fit), or None where an end
         lies beyond its reach (:data:`expansion.REACH`) or the search fails."""
@@ -270,8 +277,7 @@ class ScoreTest:
             return rejection_gap(t, ts, alpha)
 
         try:
-            lo, hi = invert(gap, self.estimate, rejection_gap(0.0, self.tstar_hat, alpha), half,
-                            xtol=XTOL_SE * self.se, max_evals=MAX_FITS)
+            lo, hi = self._invert(gap, alpha, half)
         except (EvaluationBudget, np.linalg.LinAlgError):
             return None
         reach = max(path.reach(lo - self.estimate), path.reach(hi - self.estimate))
@@ -296,9 +302,7 @@ class ScoreTest:
 
                 try:
                     ends = self._path_interval(alpha, half)
-                    lo, hi = ends if ends is not None else invert(
-                        gap, self.estimate, rejection_gap(0.0, self.tstar_hat, alpha), half,
-                        xtol=XTOL_SE * self.se, max_evals=MAX_FITS)
+                    lo, hi = ends if ends is not None else self._invert(gap, alpha, half)
                     how = "test inversion"
                 except (EvaluationBudget, MigtradeError) as err:
                     reason = ("the search needed too many fits" if isinstance(err, EvaluationBudget)
