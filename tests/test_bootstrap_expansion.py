@@ -142,15 +142,21 @@ def test_the_path_test_converges_to_the_restricted_fits_test() -> None:
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])
-def test_path_sums_are_the_polynomials_of_the_cluster_sums(k: int) -> None:
+@pytest.mark.parametrize("from_basis", [False, True])
+def test_path_sums_are_the_polynomials_of_the_cluster_sums(k: int, from_basis: bool) -> None:
     """The kernel's coefficients of Δ⁰..Δ² against the cluster sums of the polynomials written
     out with NumPy (1e-12 relative: the same products summed in another order), whatever the
-    number of runs of rows it splits the pass into."""
+    number of runs of rows it splits the pass into, with the residuals given or made row by row
+    from a basis (as from the demeaned products x̃_i x̃_j shared by the tested combinations)."""
     from migtrade.estimation.bootstrap import kernels
 
     rng = np.random.default_rng(k)
     n, g = 2000, 37
     xt, resid = rng.normal(size=(n, k)), rng.normal(size=(n, 1 + k))
+    basis, of_basis = resid, None
+    if from_basis:
+        basis, of_basis = np.asfortranarray(rng.normal(size=(n, 4))), rng.normal(size=(4, 1 + k))
+        resid = basis @ of_basis
     e_of_x, p_of_x = rng.normal(size=k), rng.normal(size=k)
     y, w, mu = rng.poisson(2.0, n).astype(float), rng.uniform(0.5, 2, n), rng.uniform(0.5, 3, n)
     codes = rng.integers(0, g, n)
@@ -175,7 +181,7 @@ def test_path_sums_are_the_polynomials_of_the_cluster_sums(k: int) -> None:
     for runs in (1, 3, 8):
         kernels.PATH_RUNS, old = runs, kernels.PATH_RUNS
         try:
-            s, h = kernels.path_sums(xt, resid, e_of_x, p_of_x, y, w, mu, codes, g)
+            s, h = kernels.path_sums(xt, basis, of_basis, e_of_x, p_of_x, y, w, mu, codes, g)
         finally:
             kernels.PATH_RUNS = old
         np.testing.assert_allclose(s, want_s, rtol=1e-12, atol=1e-12 * np.abs(want_s).max())

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from migtrade.estimation.absorb import Absorber
-from migtrade.estimation.bootstrap import restricted
+from migtrade.estimation.bootstrap import path, restricted
 from migtrade.estimation.bootstrap.restricted import (
     FitPoint,
     PoissonModel,
@@ -236,7 +236,7 @@ def test_the_third_order_start_from_path_terms_equals_its_own(with_fe: bool) -> 
     model = PoissonModel(y=y, weights=w, absorber=absorber)
     k = design.shape[1]
     rs = [np.eye(k)[k - 3], np.eye(k)[k - 1] + np.eye(k)[k - 2]]
-    terms = restricted.path_terms(model, _point(full), rs, fe_maxiter=10_000)
+    terms = path.path_terms(model, _point(full), rs, fe_maxiter=10_000)
     for r, each in zip(rs, terms, strict=True):
         se = float(np.sqrt(r @ full.bread @ r))
         beta0 = float(r @ full.beta) + 8.0 * se
@@ -246,3 +246,41 @@ def test_the_third_order_start_from_path_terms_equals_its_own(with_fe: bool) -> 
         assert np.max(np.abs(shared.eta - own.eta)) < 1e-6
         assert np.max(np.abs(shared.coef - own.coef)) < 1e-6
         assert np.max(np.abs(shared.eta - exact)) < 2.0 * np.max(np.abs(own.eta - exact)) + 1e-9
+
+
+@pytest.mark.parametrize("with_offset", [False, True])
+def test_score_bootstrap_falls_back_to_the_fit_from_scratch(
+        monkeypatch: pytest.MonkeyPatch, with_offset: bool) -> None:
+    """Where a restricted fit from the estimate fails (ConvergenceError), the score bootstrap
+    fits the restricted model from scratch with the engine (the null moved into the offset,
+    added to the model's own): the same p-values, and the nulls' statistics within 1e-6
+    (relative; both fits stop at the engine's tolerance)."""
+    from test_bootstrap import _panel
+
+    from migtrade.errors import ConvergenceError
+    from migtrade.estimation.bootstrap import BootstrapOptions
+    from migtrade.estimation.fit import estimate
+    from migtrade.estimation.vcov import VcovSpec
+
+    frame = _panel(seed=13, clusters=15)
+    frame["exposure"] = np.random.default_rng(2).normal(scale=0.3, size=len(frame))
+
+    def run() -> dict[str, dict[str, float]]:
+        opts = BootstrapOptions(method="score", reps=999,  # type: ignore[arg-type]
+                                invert_intervals=False)
+        res = estimate("flow ~ x1 + x2 | year", frame, model="ppml",
+                       offset="exposure" if with_offset else None,
+                       vcov=VcovSpec.parse("cluster:cl"), bootstrap=opts).result
+        return res.bootstrap
+
+    usual = run()
+
+    def fails(*args: object, **kwargs: object) -> RestrictedEstimate:
+        raise ConvergenceError("no fit", "none")
+
+    monkeypatch.setattr(restricted, "restricted_fit", fails)
+    scratch = run()
+    assert usual.keys() == scratch.keys() == {"x1", "x2"}
+    for term, boot in usual.items():
+        assert scratch[term]["p_value"] == boot["p_value"]
+        assert abs(scratch[term]["statistic"] / boot["statistic"] - 1.0) < 1e-6

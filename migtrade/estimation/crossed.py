@@ -85,15 +85,40 @@ class CrossedLayout:
         return best
 
     @classmethod
-    def build_pair(cls, codes: np.ndarray, n_levels: tuple[int, ...], qa: int, qb: int,
-                   budget: float, max_flops: float = MAX_FLOPS) -> CrossedLayout | None:
-        """The layout of dimensions ``qa`` and ``qb``, or None when it exceeds ``budget`` cells
-        or ``max_flops`` (not kept: the ``schur`` strategy keeps only the levels' places)."""
-        return cls._build(codes, n_levels, qa, qb, budget, max_flops)
-
-    @classmethod
     def _build(cls, codes: np.ndarray, n_levels: tuple[int, ...], qa: int, qb: int,
                budget: float, max_flops: float = MAX_FLOPS) -> CrossedLayout | None:
+        places = PairPlaces.of(codes, n_levels, qa, qb, budget, max_flops)
+        if places is None:
+            return None
+        ce, cs = codes[places.q_e], codes[places.q_s]
+        return cls(q_e=places.q_e, q_s=places.q_s, n_blocks=places.n_blocks, m_e=places.m_e,
+                   m_s=places.m_s, e_idx=places.place_e[ce], s_idx=places.place_s[cs],
+                   cell=(places.place_e * places.m_s)[ce] + places.local_s[cs],
+                   s_real=places.s_real)
+
+
+@dataclass(frozen=True)
+class PairPlaces:
+    """Where the levels of a pair of fixed-effect dimensions sit in their padded blocks: what
+    the rows' places are made from (:class:`CrossedLayout`), without the n-long arrays
+    themselves, which the ``schur`` strategy's preconditioner needs only as one cell a row
+    (:meth:`cells`)."""
+
+    q_e: int
+    q_s: int
+    n_blocks: int
+    m_e: int
+    m_s: int
+    place_e: np.ndarray  # (levels of q_e,) block * m_e + local level
+    place_s: np.ndarray  # (levels of q_s,) block * m_s + local level
+    local_s: np.ndarray  # (levels of q_s,) local level
+    s_real: np.ndarray  # (n_blocks * m_s,) bool: a level that exists (not padding)
+
+    @classmethod
+    def of(cls, codes: np.ndarray, n_levels: tuple[int, ...], qa: int, qb: int,
+           budget: float, max_flops: float = MAX_FLOPS) -> PairPlaces | None:
+        """The places of dimensions ``qa`` and ``qb``, or None when their layout exceeds
+        ``budget`` cells or ``max_flops`` (or one side is nested in the other)."""
         ga, gb = n_levels[qa], n_levels[qb]
         if min(ga, gb) < 2:
             return None
@@ -103,21 +128,26 @@ class CrossedLayout:
         local_b, m_b = _local_index(labels[ga:], n_blocks)
         if min(m_a, m_b) < 2:
             return None  # one side nested in the other: a single dimension's means suffice
-        (q_e, m_e, local_e, lab_e, ce), (q_s, m_s, local_s, lab_s, cs) = sorted(
-            [(qa, m_a, local_a, labels[:ga], ca), (qb, m_b, local_b, labels[ga:], cb)],
+        (q_e, m_e, local_e, lab_e), (q_s, m_s, local_s, lab_s) = sorted(
+            [(qa, m_a, local_a, labels[:ga]), (qb, m_b, local_b, labels[ga:])],
             key=lambda t: -t[1])
         cells = float(n_blocks) * m_e * m_s
         if cells > budget or n_blocks * m_s * m_s > budget or cells * m_s > max_flops:
             return None
-        # Each level's padded place, then one gather per row.
-        place_e = lab_e * m_e + local_e
-        place_s = lab_s * m_s + local_s
         counts_s = np.bincount(lab_s, minlength=n_blocks)
         s_real = (np.arange(m_s)[None, :] < counts_s[:, None]).ravel()
-        e_idx = place_e[ce]
         return cls(q_e=q_e, q_s=q_s, n_blocks=int(n_blocks), m_e=int(m_e), m_s=int(m_s),
-                   e_idx=e_idx, s_idx=place_s[cs], cell=(place_e * m_s)[ce] + local_s[cs],
-                   s_real=s_real)
+                   place_e=lab_e * m_e + local_e, place_s=lab_s * m_s + local_s,
+                   local_s=local_s, s_real=s_real)
+
+    def cells(self, codes: np.ndarray) -> np.ndarray:
+        """Each row's cell in the padded (block, e, s) tables, int32 where they fit: two
+        gathers into one array (the int64 places and their sum took four n-long arrays)."""
+        index = np.int32 if self.n_blocks * self.m_e * self.m_s < np.iinfo(np.int32).max \
+            else np.int64
+        cell = (self.place_e * self.m_s).astype(index)[codes[self.q_e]]
+        cell += self.local_s.astype(index)[codes[self.q_s]]
+        return cell
 
 
 _LAST_LAYOUT: LastPlan[CrossedLayout | None] = LastPlan()

@@ -118,29 +118,24 @@ class BlockLayout:
         budget = max(crossed.MIN_CELLS, crossed.MAX_CELLS_PER_ROW * n)
         # blocks x m_e x m_s^2, the cost of the blocks, is what the layout calls its flops: a
         # layout too dear is turned down before its rows' places are made.
-        layout = crossed.CrossedLayout.build_pair(
+        places = crossed.PairPlaces.of(
             codes, tuple(n_levels), others[0], others[1], budget,
             max_flops=min(crossed.MAX_FLOPS, max_cost * max(1, n)))
-        if layout is None:
+        if places is None:
             return None
-        level_e = np.zeros(n_levels[layout.q_e], dtype=np.int64)
-        level_e[codes[layout.q_e]] = layout.e_idx
-        level_s = np.zeros(n_levels[layout.q_s], dtype=np.int64)
-        level_s[codes[layout.q_s]] = layout.s_idx
-        index = np.int32 if layout.cells < np.iinfo(np.int32).max else np.int64
-        start_e = int(starts[others.index(layout.q_e)])
-        start_s = int(starts[others.index(layout.q_s)])
-        e_of = np.full(layout.n_blocks * layout.m_e, -1, dtype=np.int64)
-        e_of[level_e] = start_e + np.arange(level_e.size)
-        s_of = np.full(layout.n_blocks * layout.m_s, -1, dtype=np.int64)
-        s_of[level_s] = start_s + np.arange(level_s.size)
-        held = ~layout.s_real.reshape(layout.n_blocks, layout.m_s)
+        start_e = int(starts[others.index(places.q_e)])
+        start_s = int(starts[others.index(places.q_s)])
+        e_of = np.full(places.n_blocks * places.m_e, -1, dtype=np.int64)
+        e_of[places.place_e] = start_e + np.arange(places.place_e.size)
+        s_of = np.full(places.n_blocks * places.m_s, -1, dtype=np.int64)
+        s_of[places.place_s] = start_s + np.arange(places.place_s.size)
+        held = ~places.s_real.reshape(places.n_blocks, places.m_s)
         held[:, 0] = True
-        return cls(row_e=layout.q_e, row_s=layout.q_s, cell=layout.cell.astype(index),
-                   level_e=level_e, level_s=level_s, start_e=start_e, start_s=start_s,
-                   n_blocks=layout.n_blocks, m_e=layout.m_e, m_s=layout.m_s,
-                   s_real=layout.s_real, e_of=e_of.reshape(layout.n_blocks, layout.m_e),
-                   s_of=s_of.reshape(layout.n_blocks, layout.m_s), held=held.astype(np.uint8))
+        return cls(row_e=places.q_e, row_s=places.q_s, cell=places.cells(codes),
+                   level_e=places.place_e, level_s=places.place_s, start_e=start_e,
+                   start_s=start_s, n_blocks=places.n_blocks, m_e=places.m_e, m_s=places.m_s,
+                   s_real=places.s_real, e_of=e_of.reshape(places.n_blocks, places.m_e),
+                   s_of=s_of.reshape(places.n_blocks, places.m_s), held=held.astype(np.uint8))
 
 
 @dataclass(frozen=True)

@@ -327,44 +327,60 @@ def cluster_products(const double[:, :] x, const double[:, :] wts, const Py_ssiz
                     out[g, j, l] += xv * wts[i, l]
 
 
-def path_sums(const double[:, :] xt, const double[:, :] resid, const double[::1] e_of_x,
-              const double[::1] p_of_x, const double[::1] y, const double[::1] w,
-              const double[::1] mu, const Py_ssize_t[::1] codes, double[:, :, :, ::1] s,
-              double[:, :, :, :, ::1] h):
+def path_sums(const double[:, :] xt, const double[:, :] basis, const double[:, ::1] of_basis,
+              const double[::1] e_of_x, const double[::1] p_of_x, const double[::1] y,
+              const double[::1] w, const double[::1] mu, const Py_ssize_t[::1] codes,
+              double[:, :, :, ::1] s, double[:, :, :, :, ::1] h):
     """``s[c, g, d]`` and ``h[c, g, d]``: the coefficients of Δ**d (d = 0, 1, 2) of cluster g's
     scores and Hessian along the path of restricted fits over the c-th of ``s.shape[0]`` equal
     runs of rows, added to ``s`` and ``h`` (zeroed by the caller); the runs in parallel. Row i's
-    Newton direction is ``e = xt[i] @ e_of_x``; ``resid[i]`` holds the residuals on the fixed
-    effects of e² and of e * xt[i, j], so that ``p = resid[i, 0] - e² - xt[i] @ p_of_x`` (the
-    restricted regressors' part of the projection of e² being a combination of the regressors)
-    and ``dxt_j = resid[i, 1 + j] - e xt[i, j]``. Along the path the means are
+    Newton direction is ``e = xt[i] @ e_of_x``; its residuals on the fixed effects of e² and of
+    e * xt[i, j] are ``resid[i] = basis[i] @ of_basis`` (``basis[i]`` itself when ``of_basis``
+    has no rows), so that ``p = resid[i, 0] - e² - xt[i] @ p_of_x`` (the restricted regressors'
+    part of the projection of e² being a combination of the regressors) and
+    ``dxt_j = resid[i, 1 + j] - e xt[i, j]``. Along the path the means are
     ``mu (1 + Δ e + Δ² (e² + p) / 2)`` and the demeaned regressors ``xt + Δ dxt`` (the notes
     of :mod:`migtrade.estimation.bootstrap.expansion`)."""
     cdef Py_ssize_t n = xt.shape[0]
     cdef Py_ssize_t k = xt.shape[1]
+    cdef Py_ssize_t m = of_basis.shape[0]
     cdef Py_ssize_t n_runs = s.shape[0]
-    cdef Py_ssize_t run, start, stop, i, j, l, g
-    cdef double h0, h1, h2, u0, e, p, xj, dj, xl, dl, cross
+    cdef Py_ssize_t run, start, stop, i, j, l, g, b
+    cdef double h0, h1, h2, u0, e, p, xj, dj, xl, dl, cross, acc
     cdef double* dx
+    cdef double* res
     cdef uint8_t[::1] failed = bytearray(max(n_runs, 1))
+    if m == 0 and basis.shape[1] != k + 1 or m and (basis.shape[1] != m
+                                                     or of_basis.shape[1] != k + 1):
+        raise ValueError("path_sums: the basis does not give 1 + k residuals a row")
     with nogil:
         for run in prange(n_runs, schedule="static"):
-            dx = <double*> calloc(k + 1, sizeof(double))
+            dx = <double*> calloc(2 * (k + 1), sizeof(double))
             if dx == NULL:
                 failed[run] = 1
                 continue
+            res = dx + k + 1
             start = run * n // n_runs
             stop = (run + 1) * n // n_runs
             for i in range(start, stop):
                 g = codes[i]
+                if m:
+                    for j in range(k + 1):
+                        acc = 0.0
+                        for b in range(m):
+                            acc = acc + basis[i, b] * of_basis[b, j]
+                        res[j] = acc
+                else:
+                    for j in range(k + 1):
+                        res[j] = basis[i, j]
                 e = 0.0
-                p = resid[i, 0]
+                p = res[0]
                 for j in range(k):
                     e = e + xt[i, j] * e_of_x[j]
                     p = p - xt[i, j] * p_of_x[j]
                 p = p - e * e
                 for j in range(k):
-                    dx[j] = resid[i, 1 + j] - e * xt[i, j]
+                    dx[j] = res[1 + j] - e * xt[i, j]
                 h0 = w[i] * mu[i]
                 u0 = w[i] * y[i] - h0
                 h1 = h0 * e

@@ -15,8 +15,9 @@ import numpy as np
 from migtrade.errors import ConvergenceError, UsageError
 from migtrade.estimation.absorb import Absorber
 from migtrade.estimation.bootstrap import MAX_FE_CELLS, bootstrap_linear, bootstrap_poisson
+from migtrade.estimation.bootstrap.fits import FitPoint, PoissonModel
 from migtrade.estimation.bootstrap.options import BootstrapMethod, BootstrapOptions, TermBootstrap
-from migtrade.estimation.bootstrap.restricted import FitPoint, PoissonModel, RestrictedFits
+from migtrade.estimation.bootstrap.restricted import RestrictedFits
 from migtrade.estimation.bootstrap.score import MAX_FE_TERM_CLUSTERS, PoissonScores
 from migtrade.estimation.bootstrap.wre import wre_bootstrap
 from migtrade.estimation.fixed_effects import is_nested
@@ -90,8 +91,6 @@ def _run_score(options: BootstrapOptions, fitted: PoissonFit, names: Sequence[st
                y: np.ndarray, X: np.ndarray, w: np.ndarray, off: np.ndarray | None,
                absorber: Absorber | None, fe_codes: Sequence[np.ndarray], fe_names: Sequence[str],
                cluster: np.ndarray, opts: Numerics, **_: Any) -> tuple[dict[str, TermBootstrap], list[str]]:
-    kept = np.asfortranarray(X[:, list(fitted.keep)])
-    base_offset = np.zeros(y.shape[0]) if off is None else off
     # The restricted fits demean many times under weights near the fit's and one another's.
     absorber = None if absorber is None else absorber.for_repeated_solves()
     # The fixed effects' part of each draw's Newton step (F in the notes of
@@ -124,12 +123,16 @@ def _run_score(options: BootstrapOptions, fitted: PoissonFit, names: Sequence[st
     def restricted_from_scratch(r: np.ndarray, beta0: float) -> PoissonScores:
         # Under r'beta = beta0, with p the first term of r: beta_p = (beta0 - sum_m r_m beta_m) / r_p,
         # so x_p beta0 / r_p moves into the offset and every other x_m becomes x_m - x_p r_m / r_p.
+        # (The kept regressors are copied here, not beforehand: this is the fallback, and n x k
+        # numbers held through the bootstrap cost their pages in every run.)
+        kept = np.asfortranarray(X[:, list(fitted.keep)])
         pivot = int(np.flatnonzero(r)[0])
         others = [m for m in range(kept.shape[1]) if m != pivot]
         xp = kept[:, pivot] / r[pivot]
         design = np.asfortranarray(kept[:, others] - np.outer(xp, r[others]))
+        offset = beta0 * xp if off is None else off + beta0 * xp
         fit = fit_ppml(y, design, [names[m] for m in others], absorber, w,
-                       offset=base_offset + beta0 * xp, fe_codes=fe_codes, fe_names=fe_names,
+                       offset=offset, fe_codes=fe_codes, fe_names=fe_names,
                        tol=opts.tol, fe_tol=opts.fe_tol, maxiter=opts.maxiter,
                        fe_maxiter=opts.fe_maxiter)
         return _poisson_scores(fit.mu, kept, w, absorber, opts, fe_term)

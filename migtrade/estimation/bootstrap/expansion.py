@@ -31,7 +31,7 @@ q_g expanded at Δ = 0). One pass over the draws sums them all (6k linear forms 
 with no fit and no pass over the rows or the draws. At Δ = 0 the pieces are the unrestricted
 fit's, so the same pass gives the unrestricted replications the search starts from.
 
-Cost: the derivatives' demeanings (:func:`migtrade.estimation.bootstrap.restricted.path_terms`,
+Cost: the derivatives' demeanings (:func:`migtrade.estimation.bootstrap.path.path_terms`,
 to a loose tolerance since they enter multiplied by Δ; the same terms start the fits at the
 nulls to the third order), one pass over the rows, and forms that join the nulls' pass over the
 draws, against two or three restricted fits (each a PPML fit and a pass over the draws) per end
@@ -56,7 +56,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from migtrade.estimation.bootstrap import kernels
-from migtrade.estimation.bootstrap.restricted import PathTerms
+from migtrade.estimation.bootstrap.path import PathTerms
 from migtrade.estimation.bootstrap.weights import DrawPlan
 
 # The largest max |Δ e_i| at an end of the interval for which the expansion's ends stand. At 0.6
@@ -85,9 +85,9 @@ class PathSums:
                    y: np.ndarray, weights: np.ndarray, cluster: np.ndarray,
                    n_clusters: int) -> PathSums:
         """The sums of the fit (``x_tilde`` demeaned under ``weights * mu``) for ``r``, from
-        its path's derivatives (:func:`migtrade.estimation.bootstrap.restricted.path_terms`)."""
-        s, h = kernels.path_sums(x_tilde, terms.resid, terms.e_of_x, terms.p_of_x, y, weights,
-                                 mu, cluster, n_clusters)
+        its path's derivatives (:func:`migtrade.estimation.bootstrap.path.path_terms`)."""
+        s, h = kernels.path_sums(x_tilde, terms.basis, terms.of_basis, terms.e_of_x,
+                                 terms.p_of_x, y, weights, mu, cluster, n_clusters)
         return cls(r=np.asarray(r, dtype=np.float64), s=s, h=h, e_max=terms.e_max)
 
 

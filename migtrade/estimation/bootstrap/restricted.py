@@ -31,7 +31,8 @@ w mu of the origin,
 
 so that ``eta⁰ = eta + s + q / 2 + eta''' Δ³ / 6`` with an error of order Δ⁴ (the restricted
 regressors' coefficients move by the same combinations of their parts of P). Each term costs
-one loose demeaning of one column. On the 1.6 M-row gravity panel the first IRLS step from the
+one loose demeaning of one column, or nothing where the derivatives were made at the origin for
+every tested combination at once (:mod:`migtrade.estimation.bootstrap.path`). On the 1.6 M-row gravity panel the first IRLS step from the
 Newton start changed the deviance by 2.3e-4 at the null of its RTA coefficient (some 500 model
 standard errors away), from the third-order start by 5.5e-9: one step at the full tolerance
 instead of three. Only beyond ``FAR_RISE`` does the first step start at the engine's loose 1e-4.
@@ -57,14 +58,15 @@ after a one-step fit on the 1.6 M-row gravity panel, against six to ten from the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 
 import numpy as np
 
 from migtrade.errors import ConvergenceError
 from migtrade.estimation.absorb import Absorber, tolerance_scale
+from migtrade.estimation.bootstrap.fits import FitPoint, PoissonModel, demean_in_place, weighted_at
+from migtrade.estimation.bootstrap.path import PathTerms, path_terms
 from migtrade.estimation.ols import solve_wls, weighted_inverse
-from migtrade.estimation.ppml import START_INNER_TOL, PoissonDeviance, irls_step, next_inner_tol
+from migtrade.estimation.ppml import START_INNER_TOL, irls_step, next_inner_tol
 
 # A Newton start whose predicted relative rise in deviance is below this is near enough for the
 # first step to be the last: it runs at --fe-tol. On the 1.6 M-row gravity panel a start two
@@ -83,44 +85,8 @@ FAR_RISE = 0.1
 # 1.6e-12 to 3.8e-9): below this bound a thousand times that factor still leaves 1e-9, under
 # the engine's stopping tolerance.
 NEGLIGIBLE_RISE = 1e-6
-# The tolerance of the path's derivatives at a fit (path_terms): they enter multiplied by Δ, Δ²
-# and Δ³. On the 1.6 M-row gravity panel 1e-3 took four sweeps where START_INNER_TOL took five;
-# the fits at the nulls still converged in one IRLS step, their statistics moved by 1e-11 and
-# the interval ends from the expansion by 1e-9 (relative).
-PATH_TERMS_TOL = 1e-3
 # Fits kept as starting points for the next ones (each holds n x (k + 1) numbers).
 KEPT_STARTS = 4
-
-
-@dataclass(frozen=True)
-class PoissonModel:
-    """What a restricted fit needs of the model besides a fit to start from (whose linear
-    predictor carries the regressors and the offset: every step moves it by demeaned columns)."""
-
-    y: np.ndarray
-    weights: np.ndarray
-    absorber: Absorber | None
-
-    @cached_property
-    def deviance(self) -> PoissonDeviance:
-        """The model's deviance as a function of eta (its constant part computed once)."""
-        return PoissonDeviance(self.y, self.weights)
-
-
-@dataclass(frozen=True)
-class FitPoint:
-    """A converged PPML fit (unrestricted, or under a restriction) as a starting point."""
-
-    beta: np.ndarray  # every kept coefficient
-    eta: np.ndarray
-    x_tilde: np.ndarray  # kept regressors demeaned under the fit's weights w * mu
-    bread: np.ndarray  # (X̃' W mu X̃)^{-1}
-    mu: np.ndarray  # exp(eta)
-    irls_weights: np.ndarray  # w * mu, under which x_tilde is demeaned
-    deviance: float
-    # The absorber under those weights, kept where the fit made it (its strategy's state for
-    # those weights, e.g. a preconditioner, serves the next fit's start).
-    weighted: Absorber | None = None
 
 
 @dataclass(frozen=True)
@@ -131,19 +97,6 @@ class RestrictedEstimate:
     mu: np.ndarray
     steps: int  # IRLS steps
     sweeps: int  # demeaning sweeps (or iterations), summed over the columns' maxima
-
-
-def _demean(absorber: Absorber | None, weights: np.ndarray | None, cols: np.ndarray, tol: float,
-            scale: np.ndarray, maxiter: int) -> int:
-    """Demean the Fortran-ordered ``cols`` in place to ``tol`` times ``scale`` under ``weights``
-    (None: the absorber's own); the sweeps."""
-    if absorber is None:
-        return 0
-    weighted = absorber if weights is None else absorber.with_weights(weights)
-    res = weighted.demean_or_raise(cols, tol=tol, scale=scale, maxiter=maxiter, overwrite=True)
-    if res.resid is not cols:  # strategies that project into a new array
-        cols[...] = res.resid
-    return res.sweeps
 
 
 def _higher_order_terms(weighted: Absorber | None, origin_w: np.ndarray, step: np.ndarray,
@@ -164,7 +117,7 @@ def _higher_order_terms(weighted: Absorber | None, origin_w: np.ndarray, step: n
         P vec = vec - M vec, with M vec the residual of vec on the fixed effects less its fit
         on the demeaned restricted regressors (Frisch-Waugh-Lovell)."""
         resid[:] = vec
-        used = _demean(weighted, None, col, START_INNER_TOL, tolerance_scale(col),
+        used = demean_in_place(weighted, None, col, START_INNER_TOL, tolerance_scale(col),
                        fe_maxiter)
         gamma = gram_inv @ (resid @ wdesign)
         resid[:] -= design_t @ gamma
@@ -181,111 +134,6 @@ def _higher_order_terms(weighted: Absorber | None, origin_w: np.ndarray, step: n
     q *= 0.5
     q -= third / 6.0
     return q, -0.5 * gamma_q - gamma_t / 6.0, used_q + used_t
-
-
-@dataclass(frozen=True)
-class PathTerms:
-    """The derivatives of the path of restricted fits at a fit, per unit of Δ = beta0 - r'b, for
-    one combination r (module notes): e = X̃ a / (r'a) = ``x_tilde @ e_of_x``; the second
-    derivative of the linear predictor is -P_Z(e²) = ``resid[:, 0] - e² - x_tilde @ p_of_x``
-    and the third is -``third``, ``third`` = P_Z(e (e² - 3 P_Z(e²))), with
-    P_Z v = v - M_D v + (the fit of M_D v on the restricted regressors); ``resid[:, 1 + j]`` is
-    M_D(e ∘ x̃_j), the regressors' part (X̃' = -P_D(e ∘ X̃)). The restricted regressors'
-    coefficients move by ``-second_coef Δ² / 2 - third_coef Δ³ / 6``.
-    """
-
-    e_of_x: np.ndarray  # (k,)
-    e_max: float  # max |e_i|
-    resid: np.ndarray  # (n, 1 + k): M_D(e²), M_D(e ∘ x̃_j)
-    p_of_x: np.ndarray  # (k,)
-    second_coef: np.ndarray  # (k - 1,): the restricted regressors' share of P_Z(e²)
-    third: np.ndarray  # (n,)
-    third_coef: np.ndarray  # (k - 1,)
-
-
-def _weighted_at(model: PoissonModel, origin: FitPoint) -> Absorber | None:
-    """The model's absorber under ``origin``'s weights (the fit's own where it kept it)."""
-    if origin.weighted is None and model.absorber is not None:
-        return model.absorber.with_weights(origin.irls_weights)
-    return origin.weighted
-
-
-def _to_restricted(r: np.ndarray) -> np.ndarray:
-    """T with the restricted regressors (demeaned) = X̃ T: x̃_m - x̃_p r_m / r_p, m != p."""
-    pivot = int(np.flatnonzero(r)[0])
-    others = [m for m in range(r.size) if m != pivot]
-    to = np.zeros((r.size, len(others)))
-    to[others, np.arange(len(others))] = 1.0
-    to[pivot] = -r[others] / r[pivot]
-    return to
-
-
-def path_terms(model: PoissonModel, origin: FitPoint, rs: list[np.ndarray], *,
-               fe_maxiter: int) -> list[PathTerms]:
-    """The :class:`PathTerms` of ``origin`` for each combination of ``rs``: two demeanings in
-    all, to the loose tolerance ``PATH_TERMS_TOL``, the first of
-    e², e ∘ X̃ and e³ for every combination, the second of e P_Z(e²). Few n-long temporaries
-    (each costs its page faults where the heap is not kept)."""
-    n, k = origin.x_tilde.shape
-    xt = origin.x_tilde
-    weighted = _weighted_at(model, origin)
-    width = k + 2
-    cols = np.empty((n, len(rs) * width), order="F")
-    newton = []
-    for t, r in enumerate(rs):
-        a = origin.bread @ r
-        e_of_x = a / float(r @ a)
-        e = xt @ e_of_x
-        np.multiply(e, e, out=cols[:, t * width])
-        for j in range(k):
-            np.multiply(e, xt[:, j], out=cols[:, t * width + 1 + j])
-        np.multiply(cols[:, t * width], e, out=cols[:, t * width + k + 1])
-        newton.append((e_of_x, e))
-    _demean(weighted, None, cols, PATH_TERMS_TOL, tolerance_scale(cols), fe_maxiter)
-    gram = np.linalg.inv(origin.bread)  # X̃' W X̃
-    weighted_x = xt * origin.irls_weights[:, None]
-    work = np.empty(n)
-
-    def restricted_share(to: np.ndarray, resid: np.ndarray) -> np.ndarray:
-        """Coefficients of the fit of ``resid`` on the restricted regressors X̃ T."""
-        if not to.shape[1]:
-            return np.zeros(0)
-        return np.linalg.lstsq(to.T @ gram @ to, to.T @ (weighted_x.T @ resid), rcond=None)[0]
-
-    # P_Z(e²) of each combination, then e P_Z(e²) of all demeaned together.
-    seconds = []
-    partial = np.empty((n, len(rs)), order="F")
-    for t, r in enumerate(rs):
-        to = _to_restricted(r)
-        e = newton[t][1]
-        coef2 = restricted_share(to, cols[:, t * width])
-        second = np.multiply(e, e)  # P_Z(e²) = e² - M_D(e²) + X̃ T coef2
-        second -= cols[:, t * width]
-        second += np.dot(xt, to @ coef2, out=work)
-        np.multiply(e, second, out=partial[:, t])
-        seconds.append((to, coef2, second))
-    _demean(weighted, None, partial, PATH_TERMS_TOL, tolerance_scale(partial), fe_maxiter)
-    out = []
-    for t in range(len(rs)):
-        to, coef2, second = seconds[t]
-        e_of_x, e = newton[t]
-        cube_resid = cols[:, t * width + k + 1]
-        coef_third = restricted_share(to, cube_resid) - 3.0 * restricted_share(to, partial[:, t])
-        # P_Z(e³) - 3 P_Z(e P_Z(e²)), each P_Z v = v - M_D v + X̃ T coef; ``second`` becomes it.
-        third = second
-        third *= e
-        third -= partial[:, t]
-        third *= -3.0
-        np.multiply(e, e, out=work)
-        work *= e
-        third += work
-        third -= cube_resid
-        third += np.dot(xt, to @ coef_third, out=work)
-        out.append(PathTerms(
-            e_of_x=e_of_x, e_max=float(np.abs(e).max()),
-            resid=cols[:, t * width:t * width + k + 1], p_of_x=to @ coef2, second_coef=coef2,
-            third=third, third_coef=coef_third))
-    return out
 
 
 @dataclass(frozen=True)
@@ -335,28 +183,35 @@ def path_start(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: floa
         design_t[:, j] += origin.x_tilde[:, m]
     sweeps = 0
     if ((order is None and predicted >= NEAR_RISE) or order == 3) and terms is not None:
-        # eta'' Δ² / 2 + eta''' Δ³ / 6 from the terms: eta'' = -P_Z(e²) with step = e Δ, and
-        # eta''' = -third.
-        delta = beta0 - float(r @ origin.beta)
-        more = np.multiply(step, step)
-        buffer = np.multiply(terms.resid[:, 0], -delta * delta)
-        more += buffer
-        more += np.dot(origin.x_tilde, terms.p_of_x * (delta * delta), out=buffer)
-        more *= -0.5
-        more -= np.multiply(terms.third, delta ** 3 / 6.0, out=buffer)
-        eta += more
-        coef = coef - 0.5 * delta * delta * terms.second_coef \
-            - delta ** 3 / 6.0 * terms.third_coef
+        coef = coef + _third_order_from(terms, origin, beta0 - float(r @ origin.beta), step, eta)
     elif (order is None and predicted >= NEAR_RISE) or order == 3:
-        weighted = _weighted_at(model, origin)
+        weighted = weighted_at(model, origin)
         eta_more, coef_more, sweeps = _higher_order_terms(weighted, origin.irls_weights, step,
                                                           design_t, fe_maxiter)
         eta += eta_more
         coef = coef + coef_more
+    del step  # its pages serve the means
     mu = np.exp(eta)
     dev = model.deviance(eta, mu)
     return PathStart(eta=eta, mu=mu, coef=coef, deviance=dev, predicted=predicted, block=block,
                      sweeps=sweeps)
+
+
+def _third_order_from(terms: PathTerms, origin: FitPoint, delta: float, step: np.ndarray,
+                      eta: np.ndarray) -> np.ndarray:
+    """Add eta'' Δ² / 2 + eta''' Δ³ / 6 to ``eta`` from the path's ``terms`` at ``origin``
+    (eta'' = -P_Z(e²) with ``step`` = e Δ, which this overwrites, and eta''' = -third); returns
+    the restricted regressors' coefficients' share of the same terms."""
+    more = step
+    more *= step
+    buffer = terms.resid(0, np.empty_like(step))
+    buffer *= -delta * delta
+    more += buffer
+    more += np.dot(origin.x_tilde, terms.p_of_x * (delta * delta), out=buffer)
+    more *= -0.5
+    more -= np.multiply(terms.third, delta ** 3 / 6.0, out=buffer)
+    eta += more
+    return -0.5 * delta * delta * terms.second_coef - delta ** 3 / 6.0 * terms.third_coef
 
 
 def restricted_fit(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: float, *,
@@ -387,20 +242,23 @@ def restricted_fit(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: 
     floor = 1e-10 * max(float(w @ y), 1.0)
     inner_tol = fe_tol if start.predicted < FAR_RISE else START_INNER_TOL
     scale = np.empty(0)
+    # The step's weights and working residuals, written in place at every step; at the last,
+    # the weights' array receives the fit's (_converged).
+    irls_w, u = np.empty_like(mu), np.empty_like(mu)
     for step in range(1, maxiter + 1):
-        irls_w = w * mu
-        u = y / mu
+        np.multiply(w, mu, out=irls_w)
+        np.divide(y, mu, out=u)
         u -= 1.0
         # eta - off + u less the fixed effects' part of eta - off - design @ coef and of design.
-        block[:, 0] = design_t @ coef
+        np.dot(design_t, coef, out=block[:, 0])
         block[:, 0] += u
         if step == 1:
             # The columns' scales for the tolerance (as the absorb core's default), taken once:
             # the demeaning moves them little.
             scale = tolerance_scale(block)
         cols = k + 1 if inner_tol <= fe_tol else k
-        sweeps += _demean(model.absorber, irls_w, block[:, :cols], inner_tol, scale[:cols],
-                          fe_maxiter)
+        sweeps += demean_in_place(model.absorber, irls_w, block[:, :cols], inner_tol,
+                                  scale[:cols], fe_maxiter)
         zt = block[:, 0]
         coef_new, _ = solve_wls(design_t, zt, irls_w)
         eta_new = design_t @ coef_new  # z - (resid of the fit of z) + off: eta + u - zt + fit
@@ -418,8 +276,9 @@ def restricted_fit(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: 
             coef_new = 0.5 * (coef + coef_new)
         eta, mu, dev_old, coef = taken.eta, taken.mu, taken.deviance, coef_new
         if taken.change < tol and not taken.halvings and inner_tol <= fe_tol:
+            del u, eta_new, taken
             return _converged(model, eta, mu, dev_old, coef, r, beta0, pivot, others, block,
-                              scale[1:], fe_tol, fe_maxiter, step, sweeps)
+                              scale[1:], fe_tol, fe_maxiter, step, sweeps, hess_w=irls_w)
         inner_tol = next_inner_tol(taken.change, inner_tol, fe_tol)
     raise ConvergenceError(f"PPML under the bootstrap's null did not converge in {maxiter} steps",
                            "Raise --maxiter, or use --no-impose-null.")
@@ -428,18 +287,19 @@ def restricted_fit(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: 
 def _converged(model: PoissonModel, eta: np.ndarray, mu: np.ndarray, dev: float, coef: np.ndarray,
                r: np.ndarray, beta0: float, pivot: int, others: list[int], block: np.ndarray,
                scales: np.ndarray, fe_tol: float, fe_maxiter: int, steps: int,
-               sweeps: int) -> RestrictedEstimate:
+               sweeps: int, hess_w: np.ndarray | None = None) -> RestrictedEstimate:
     """The fit's regressors in the original parametrisation, demeaned under its final weights
     (x_m = design_m + x_p r_m / r_p), and its inverse Hessian. ``block`` is the IRLS block
     [working outcome, restricted regressors, x_p] as last demeaned; the regressors are demeaned
     again here in place (``scales``: their tolerance's scales), and the block's first k columns
     receive the fit's regressors (no fresh n x k array: on the 1.6 M-row panel its page faults
-    cost about what the arithmetic does)."""
+    cost about what the arithmetic does). ``hess_w``: an n-long array free to receive the
+    fit's weights w mu."""
     regressors = block[:, 1:]
-    hess_w = model.weights * mu
+    hess_w = np.multiply(model.weights, mu, out=hess_w)
     k = len(others) + 1
     weighted = None if model.absorber is None else model.absorber.with_weights(hess_w)
-    used = _demean(weighted, None, regressors, fe_tol, scales, fe_maxiter)
+    used = demean_in_place(weighted, None, regressors, fe_tol, scales, fe_maxiter)
     xt_p = regressors[:, k - 1]
     xt = block[:, :k]
     # Column c of xt in increasing order overwrites the restricted regressor c - 1, which
@@ -482,12 +342,13 @@ class RestrictedFits:
     kept: dict[bytes, list[tuple[float, FitPoint]]] = field(default_factory=dict)
     fits: int = 0
     steps: int = 0
-    # The path's derivatives at the unrestricted fit, by combination (path_terms).
+    # The path's derivatives at the unrestricted fit, by combination (path_terms), until the
+    # first fit under that combination from the unrestricted fit takes them.
     terms: dict[bytes, PathTerms] = field(default_factory=dict)
 
     def path_terms(self, rs: list[np.ndarray]) -> list[PathTerms]:
-        """The unrestricted fit's :class:`PathTerms` for each of ``rs``, kept for the fits
-        that start from it (all made by one call of :func:`path_terms`)."""
+        """The unrestricted fit's :class:`PathTerms` for each of ``rs``, kept for the first fit
+        under each that starts from it (all made by one call of :func:`path_terms`)."""
         keyed = {np.asarray(r, dtype=np.float64).tobytes(): r for r in rs}
         missing = [key for key in keyed if key not in self.terms]
         if missing:
@@ -504,9 +365,13 @@ class RestrictedFits:
         done = self.kept.setdefault(key, [])
         origin = min([(float(r @ self.unrestricted.beta), self.unrestricted), *done],
                      key=lambda kept: abs(kept[0] - beta0))[1]
+        # The path's terms serve the first fit under r from the unrestricted fit (the null's)
+        # and are then let go: they hold several n-long columns, whose pages the fits and
+        # passes after it reuse (a later start from the unrestricted fit that needs the third
+        # order demeans its own).
+        terms = self.terms.pop(key, None) if origin is self.unrestricted else None
         fit = restricted_fit(self.model, origin, r, beta0, tol=self.tol, fe_tol=self.fe_tol,
-                             maxiter=self.maxiter, fe_maxiter=self.fe_maxiter,
-                             terms=self.terms.get(key) if origin is self.unrestricted else None)
+                             maxiter=self.maxiter, fe_maxiter=self.fe_maxiter, terms=terms)
         self.fits += 1
         self.steps += fit.steps
         done.append((beta0, fit.point))

@@ -70,7 +70,7 @@ from migtrade.estimation.bootstrap.invert import (
     rejection_gap,
 )
 from migtrade.estimation.bootstrap.options import BootstrapOptions, TermBootstrap
-from migtrade.estimation.bootstrap.restricted import PathTerms
+from migtrade.estimation.bootstrap.path import PathTerms
 from migtrade.estimation.bootstrap.weights import DrawPlan
 from migtrade.estimation.bootstrap.wild import group_sums
 
