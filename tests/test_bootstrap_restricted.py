@@ -284,3 +284,36 @@ def test_score_bootstrap_falls_back_to_the_fit_from_scratch(
     for term, boot in usual.items():
         assert scratch[term]["p_value"] == boot["p_value"]
         assert abs(scratch[term]["statistic"] / boot["statistic"] - 1.0) < 1e-6
+
+
+@pytest.mark.parametrize("with_fe", [True, False])
+def test_path_terms_from_shared_products_equal_each_combinations_own(
+        monkeypatch: pytest.MonkeyPatch, with_fe: bool) -> None:
+    """The path's derivatives made from the regressors' products x̃_i x̃_j demeaned once for
+    every combination equal those made from each combination's own columns e² and e ∘ x̃_j
+    (the same residuals combined before or after the demeaning, both to PATH_TERMS_TOL, 1e-3
+    of each column's scale): residuals, projections and third terms within 1e-3 of their scale,
+    the restricted regressors' coefficients within 1e-3."""
+    y, X, codes, offset = _data(seed=7)
+    w = np.ones_like(y)
+    absorber: Absorber | None = Absorber(codes) if with_fe else None
+    design = X if with_fe else np.column_stack([np.ones_like(y), X])
+    names = [f"x{m}" for m in range(design.shape[1])]
+    full = fit_ppml(y, np.asfortranarray(design), names, absorber, w, offset=offset, tol=TOL)
+    model = PoissonModel(y=y, weights=w, absorber=absorber)
+    k = design.shape[1]
+    rs = [np.eye(k)[k - 1], np.eye(k)[k - 2] - np.eye(k)[k - 3], np.eye(k)[0]]
+    shared = path.path_terms(model, _point(full), rs, fe_maxiter=10_000)
+    monkeypatch.setattr(path, "SHARED_MAX_K", 0)
+    own = path.path_terms(model, _point(full), rs, fe_maxiter=10_000)
+    assert all(t.of_basis is not None for t in shared) and all(t.of_basis is None for t in own)
+    n = y.shape[0]
+    for a, b in zip(shared, own, strict=True):
+        for column in range(k + 1):
+            got, want = a.resid(column, np.empty(n)), b.resid(column, np.empty(n))
+            assert np.max(np.abs(got - want)) < 1e-3 * max(1.0, float(np.std(want)))
+        assert np.max(np.abs(a.third - b.third)) < 1e-3 * max(1.0, float(np.std(b.third)))
+        np.testing.assert_allclose(a.p_of_x, b.p_of_x, atol=1e-3)
+        np.testing.assert_allclose(a.second_coef, b.second_coef, atol=1e-3)
+        np.testing.assert_allclose(a.third_coef, b.third_coef, atol=1e-3)
+        assert a.e_max == b.e_max
