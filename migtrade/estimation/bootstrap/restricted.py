@@ -42,12 +42,15 @@ standard error from a converged fit, as the interval search's later trial values
 is the fit: a step would change the deviance by about the square of that rise, which is rounding
 there, and only the regressors are demeaned under its weights.
 
-Steps. Each demeans the working outcome as ``design_t @ coef + (y - mu) / mu`` (the working
-outcome less the fixed effects' part of the current linear predictor and of the regressors, both
-combinations of fixed effects, so the demeaning starts near its answer: the Poisson residuals are
-orthogonal to the fixed effects at any fit whose fixed effects are at their optimum) and the
-restricted regressors as last demeaned, to a tolerance that follows the change in deviance down
-to ``fe_tol``. Steps that raise the deviance are halved, as in :mod:`migtrade.estimation.ppml`,
+Steps. Each demeans the working residual u = (y - mu) / mu and the restricted regressors as last
+demeaned, to a tolerance that follows the change in deviance down to ``fe_tol``: the working
+outcome less the fixed effects' part of the current linear predictor is ``design_t @ coef + u``,
+whose residual on the fixed effects is the regressors' times coef plus u's, and u starts near its
+answer (its weighted group means are the fixed effects' scores, zero at any fit whose fixed
+effects are at their optimum), so its column leaves the demeaning early: on the 1.6 M-row gravity
+panel after four conjugate-gradient iterations of six at the RTA null and three of five at the
+migrant stock's, where the working outcome itself, which carries the regressors' part under the
+last weights, stayed for five and four. Steps that raise the deviance are halved, as in :mod:`migtrade.estimation.ppml`,
 and the stopping rule is the engine's: a relative change in deviance below ``tol`` at the full
 demeaning tolerance. At the steps that run at that tolerance (those that may be the last) x_p
 joins the block, so that the converged fit's regressors, which the bootstrap and the next start
@@ -249,9 +252,11 @@ def restricted_fit(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: 
         np.multiply(w, mu, out=irls_w)
         np.divide(y, mu, out=u)
         u -= 1.0
-        # eta - off + u less the fixed effects' part of eta - off - design @ coef and of design.
-        np.dot(design_t, coef, out=block[:, 0])
-        block[:, 0] += u
+        # The working outcome eta - off + u less the fixed effects' part of eta - off is
+        # design @ coef + u, whose residual on the fixed effects is the design's (the block's
+        # next columns) times coef plus u's: u is demeaned, and its fixed-effect part is their
+        # scores at this fit, near zero, so its column converges in a few sweeps.
+        block[:, 0] = u
         if step == 1:
             # The columns' scales for the tolerance (as the absorb core's default), taken once:
             # the demeaning moves them little.
@@ -259,10 +264,13 @@ def restricted_fit(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: 
         cols = k + 1 if inner_tol <= fe_tol else k
         sweeps += demean_in_place(model.absorber, irls_w, block[:, :cols], inner_tol,
                                   scale[:cols], fe_maxiter)
-        zt = block[:, 0]
-        coef_new, _ = solve_wls(design_t, zt, irls_w)
-        eta_new = design_t @ coef_new  # z - (resid of the fit of z) + off: eta + u - zt + fit
-        eta_new -= zt
+        ut = block[:, 0]
+        # The weighted fit of the demeaned working outcome design_t coef + ut on design_t is
+        # coef + (that of ut); the new linear predictor is eta + u less the residual of the fit.
+        move, _ = solve_wls(design_t, ut, irls_w)
+        coef_new = coef + move
+        eta_new = design_t @ move
+        eta_new -= ut
         eta_new += u
         eta_new += eta
         # The engine's step-halving and stopping rule (migtrade.estimation.ppml).
