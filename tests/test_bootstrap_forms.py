@@ -38,3 +38,25 @@ def test_half_byte_and_byte_tables_are_both_exercised() -> None:
     assert kernels.lookup_table(np.ones((1, 3001))).shape[2] == 256
     assert kernels.lookup_table(np.ones((6, 3001))).shape[2] == 16
     assert kernels.lookup_table(np.ones((1, 5001))).shape[2] == 16
+
+
+@pytest.mark.parametrize(("m", "g"), [(1, 13), (3, 21), (6, 3001), (9, 41)])
+def test_lookup_table_sums_each_subset_in_order(m: int, g: int) -> None:
+    """Each entry of the table of subset sums is the sum of its clusters' forms added in
+    increasing order of the clusters, to the last bit (the padding clusters and forms add
+    zeros)."""
+    rng = np.random.default_rng(m * 1000 + g)
+    P = rng.normal(size=(m, g))
+    table = kernels.lookup_table(P)
+    n_groups, n_pos, subsets, gw = table.shape
+    width = subsets.bit_length() - 1
+    for _ in range(300):
+        j, p, v = rng.integers(n_groups), rng.integers(n_pos), rng.integers(subsets)
+        for i in range(gw):
+            form = j * gw + i
+            want = 0.0
+            for c in range(width):
+                cluster = p * width + c
+                if v >> c & 1 and form < m and cluster < g:
+                    want += P[form, cluster]
+            assert table[j, p, v, i] == want

@@ -75,6 +75,9 @@ class PoissonFit:
     # Whether a step's residual proved that no zero row is separated (None: not asked;
     # :mod:`migtrade.estimation.no_separation`).
     no_separation: bool | None = None
+    # The deviance as a function of eta that the fit used (its constant part costs a pass over
+    # the rows; the score bootstrap's restricted fits take it on).
+    measure: PoissonDeviance | None = None
 
 
 class PoissonDeviance:
@@ -331,4 +334,5 @@ def fit_ppml(
         iterations=iteration,
         sweeps=sweeps_total,
         no_separation=proved,
+        measure=deviance,
     )

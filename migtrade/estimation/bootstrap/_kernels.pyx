@@ -309,6 +309,37 @@ def forms_from_codes(const uint8_t[:, ::1] codes, const double[::1] values, cons
             raise MemoryError("no memory for the sums of the bootstrap draws")
 
 
+def subset_table(const double[:, ::1] padded, double[:, :, :, ::1] table):
+    """``table[j, p, v, i]``: the sum of ``padded[j * gw + i, p * w + c]`` over the bits c set in
+    v (gw = ``table.shape[3]``, w the bits of ``table.shape[2]`` subsets), each subset's sums
+    made from those of the subset less its highest bit, so that every sum adds its clusters in
+    increasing order; positions in parallel."""
+    cdef Py_ssize_t n_groups = table.shape[0]
+    cdef Py_ssize_t n_pos = table.shape[1]
+    cdef Py_ssize_t subsets = table.shape[2]
+    cdef Py_ssize_t gw = table.shape[3]
+    cdef Py_ssize_t width = 0
+    cdef Py_ssize_t p, j, v, i, hi, col
+    while (1 << width) < subsets:
+        width += 1
+    if (1 << width) != subsets or padded.shape[0] != n_groups * gw \
+            or padded.shape[1] != n_pos * width:
+        raise ValueError("subset_table: the table does not fit the padded forms")
+    with nogil:
+        for p in prange(n_pos, schedule="static"):
+            for j in range(n_groups):
+                for i in range(gw):
+                    table[j, p, 0, i] = 0.0
+                hi = 0
+                for v in range(1, subsets):
+                    if v >> (hi + 1):
+                        hi = hi + 1
+                    col = p * width + hi
+                    for i in range(gw):
+                        table[j, p, v, i] = table[j, p, v - (1 << hi), i] \
+                            + padded[j * gw + i, col]
+
+
 def cluster_products(const double[:, :] x, const double[:, :] wts, const Py_ssize_t[::1] codes,
                      double[:, :, ::1] out):
     """``out[g, j, l] += sum of x[i, j] * wts[i, l]`` over the rows i of cluster g, one pass

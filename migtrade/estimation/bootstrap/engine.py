@@ -106,7 +106,7 @@ def _run_score(options: BootstrapOptions, fitted: PoissonFit, names: Sequence[st
         f"{MAX_FE_TERM_CLUSTERS} clusters)"]
 
     fits = RestrictedFits(
-        PoissonModel(y=y, weights=w, absorber=absorber),
+        PoissonModel(y=y, weights=w, absorber=absorber, measure=fitted.measure),
         FitPoint(beta=fitted.beta, eta=fitted.eta, x_tilde=fitted.x_tilde, bread=fitted.bread,
                  mu=fitted.mu, irls_weights=fitted.irls_weights, deviance=fitted.deviance,
                  weighted=None if absorber is None else absorber.with_weights(fitted.irls_weights)),

@@ -22,11 +22,13 @@ class PoissonModel:
     y: np.ndarray
     weights: np.ndarray
     absorber: Absorber | None
+    # The deviance as a function of eta where the model's fit made it (of these y and weights).
+    measure: PoissonDeviance | None = None
 
     @cached_property
     def deviance(self) -> PoissonDeviance:
         """The model's deviance as a function of eta (its constant part computed once)."""
-        return PoissonDeviance(self.y, self.weights)
+        return self.measure if self.measure is not None else PoissonDeviance(self.y, self.weights)
 
 
 @dataclass(frozen=True)

@@ -41,13 +41,11 @@ def lookup_table(P: np.ndarray) -> np.ndarray:
     rows = -(-m // group) * group
     padded = np.zeros((rows, n_pos * width))
     padded[:m, :g] = P
-    subsets = 1 << width
-    bits = ((np.arange(subsets)[:, None] >> np.arange(width)[None, :]) & 1).astype(np.float64)
-    # Written straight in the kernel's layout (groups, positions, subsets, forms): a transposed
-    # copy of a 20 MB table took 0.16 s.
-    table = np.empty((rows // group, n_pos, subsets, group))
-    np.einsum("vi,jmpi->jpvm", bits, padded.reshape(rows // group, group, n_pos, width),
-              out=table)
+    # Written straight in the kernel's layout (groups, positions, subsets, forms), each subset
+    # from a smaller one plus one cluster, positions in parallel: 32 forms of 19,900 clusters
+    # (20 MB) in a few milliseconds, where NumPy's einsum of the subsets' bits took 27 ms.
+    table = np.empty((rows // group, n_pos, 1 << width, group))
+    _kernels.subset_table(padded, table)
     return table
 
 
