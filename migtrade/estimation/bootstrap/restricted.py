@@ -234,16 +234,17 @@ def restricted_fit(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: 
     deviance = model.deviance
     start = path_start(model, origin, r, beta0, fe_maxiter=fe_maxiter, terms=terms)
     eta, mu, coef, dev_old, sweeps = start.eta, start.mu, start.coef, start.deviance, start.sweeps
-    block = start.block
+    block, predicted = start.block, start.predicted
+    del start  # its arrays go with their last step
     k = len(others) + 1
-    if start.predicted < NEGLIGIBLE_RISE:
+    if predicted < NEGLIGIBLE_RISE:
         # The start is the fit (module notes); its regressors hold the origin's demeaning.
         return _converged(model, eta, mu, dev_old, coef, r, beta0, pivot, others, block,
                           tolerance_scale(block[:, 1:]), fe_tol, fe_maxiter, 0,
                           sweeps)
     design_t = block[:, 1:k]
     floor = 1e-10 * max(float(w @ y), 1.0)
-    inner_tol = fe_tol if start.predicted < FAR_RISE else START_INNER_TOL
+    inner_tol = fe_tol if predicted < FAR_RISE else START_INNER_TOL
     scale = np.empty(0)
     # The step's weights and working residuals, written in place at every step; at the last,
     # the weights' array receives the fit's (_converged).
@@ -252,6 +253,7 @@ def restricted_fit(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: 
         np.multiply(w, mu, out=irls_w)
         np.divide(y, mu, out=u)
         u -= 1.0
+        del mu  # the step's means take its pages
         # The working outcome eta - off + u less the fixed effects' part of eta - off is
         # design @ coef + u, whose residual on the fixed effects is the design's (the block's
         # next columns) times coef plus u's: u is demeaned, and its fixed-effect part is their
