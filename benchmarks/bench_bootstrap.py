@@ -12,6 +12,9 @@ Whole processes, alternating, medians over ``--repeat`` rounds (the machine is s
 * ``score-imposed``: ``--bootstrap score --reps 9999``: one restricted PPML fit per
   coefficient for the p-value, plus the restricted fits of the interval search.
 
+"Added within rounds" is the median over rounds of a case less the estimate of the same round,
+which a drift of the machine's speed over the run moves less than the difference of the medians.
+
 In process, it also times the 9,999 draws alone (the packed-bit kernel over the panel's pair
 clusters) for both coefficients, and the estimate alone and with each case's bootstrap in
 wall-clock and CPU seconds (CPU time is what a loaded machine distorts least);
@@ -178,27 +181,35 @@ def main(argv: list[str] | None = None) -> int:
     g, draw_secs = draws_alone(opts.panel, opts.reps, 5)
     inproc = estimate_in_process(opts.panel, opts.reps, opts.repeat, cases)
     reference = statistics.median(seconds["estimate"]) if "estimate" in seconds else float("nan")
-    lines = ["| case | median s | runs | added to the estimate s |", "|---|---|---|---|"]
+    # Added within rounds: the median over rounds of the case less the estimate of the same
+    # round (run minutes apart at most), which a drift of the machine's speed over the whole
+    # run moves less than the difference of the two medians.
+    lines = ["| case | median s | runs | added to the estimate s | added within rounds s |",
+             "|---|---|---|---|---|"]
     for case in cases:
         med = statistics.median(seconds[case])
         runs = ", ".join(f"{s:.2f}" for s in seconds[case])
-        added = "" if case == "estimate" else f"{med - reference:+.2f}"
-        lines.append(f"| {case} | {med:.2f} | {runs} | {added} |")
+        added = paired = ""
+        if case != "estimate":
+            added = f"{med - reference:+.2f}"
+            if "estimate" in seconds:
+                paired = f"{statistics.median(np.subtract(seconds[case], seconds['estimate'])):+.2f}"
+        lines.append(f"| {case} | {med:.2f} | {runs} | {added} | {paired} |")
     lines.append(f"| {opts.reps:,} draws alone, two coefficients, {g:,} clusters (in process) | "
-                 f"{draw_secs:.3f} | median of 5 | |")
+                 f"{draw_secs:.3f} | median of 5 | | |")
     base_wall, base_cpu = inproc["estimate"]
     lines.append(f"| in process: estimate alone (wall s; CPU s) | {base_wall:.2f}; {base_cpu:.2f} | "
-                 f"median of {opts.repeat} | |")
+                 f"median of {opts.repeat} | | |")
     for case, (wall, cpu) in inproc.items():
         if case != "estimate":
             lines.append(f"| in process: + {case} (wall s; CPU s) | {wall:.2f}; {cpu:.2f} | "
                          f"median of {opts.repeat} | {wall - base_wall:+.2f} wall, "
-                         f"{cpu - base_cpu:+.2f} CPU |")
+                         f"{cpu - base_cpu:+.2f} CPU | |")
     for case, intervals in (("score-imposed-p", False), ("score-imposed", True)):  # both terms
         if case in cases and hasattr(restricted_module(), "restricted_fit"):
             fits, steps, scratch, boot_s = restricted_work(opts.panel, opts.reps, intervals)
             lines.append(f"| in process, {case}: restricted fits (IRLS steps; from scratch) | "
-                         f"{fits} ({steps}; {scratch}) | one run | {boot_s:+.2f} wall |")
+                         f"{fits} ({steps}; {scratch}) | one run | {boot_s:+.2f} wall | |")
     setup = (f"`{FORMULAS[3]}`, clustered by {CLUSTER}, on {opts.panel.name}; "
              f"{opts.reps:,} bootstrap replications (Rademacher); whole processes, "
              f"{opts.repeat} rounds, cases alternating.")
