@@ -340,6 +340,83 @@ def subset_table(const double[:, ::1] padded, double[:, :, :, ::1] table):
                             + padded[j * gw + i, col]
 
 
+def start_rows(const double[:, :] xt, const double[::1] eta0, const double[:, :] basis,
+               const double[::1] mix0, const double[::1] third, const double[::1] a_shift,
+               const double[::1] p2, double c2, double c3, bint higher, Py_ssize_t pivot,
+               double r_pivot, const Py_ssize_t[::1] others, const double[::1] r_others,
+               double[::1] eta, double[:, :] block):
+    """The start of a restricted fit from a fit along the path, row by row in parallel (the
+    notes of :mod:`migtrade.estimation.bootstrap.restricted`): with the Newton step
+    ``s = xt[i] @ a_shift``, ``eta = eta0 + s`` and, where ``higher``, less
+    ``(s² - c2 basis[i] @ mix0 + xt[i] @ p2) / 2 + c3 third[i]`` (the second- and third-order
+    terms, c2 = Δ², c3 = Δ³ / 6, p2 = p_of_x Δ²); ``block``'s columns 1 .. k - 1 receive the
+    restricted regressors ``xt[:, others[j]] - r_others[j] x_p`` and column k
+    ``x_p = xt[:, pivot] / r_pivot``."""
+    cdef Py_ssize_t n = xt.shape[0]
+    cdef Py_ssize_t k = xt.shape[1]
+    cdef Py_ssize_t m = basis.shape[1]
+    cdef Py_ssize_t i, j, b
+    cdef double s, more, xp
+    if eta0.shape[0] != n or eta.shape[0] != n or block.shape[0] != n \
+            or block.shape[1] != k + 1 or others.shape[0] != k - 1:
+        raise ValueError("start_rows: the arrays do not match")
+    with nogil:
+        for i in prange(n, schedule="static"):
+            s = 0.0
+            for j in range(k):
+                s = s + xt[i, j] * a_shift[j]
+            if higher:
+                more = s * s
+                for b in range(m):
+                    more = more - c2 * basis[i, b] * mix0[b]
+                for j in range(k):
+                    more = more + xt[i, j] * p2[j]
+                eta[i] = eta0[i] + s - 0.5 * more - c3 * third[i]
+            else:
+                eta[i] = eta0[i] + s
+            xp = xt[i, pivot] / r_pivot
+            block[i, k] = xp
+            for j in range(k - 1):
+                block[i, 1 + j] = xt[i, others[j]] - r_others[j] * xp
+
+
+def working_rows(const double[::1] mu, const double[::1] w, const double[::1] y,
+                 double[::1] irls_w, double[::1] u, double[::1] u_copy):
+    """An IRLS step's weights ``w mu`` and working residuals ``y / mu - 1`` (also written to
+    ``u_copy``, the column the step demeans), rows in parallel."""
+    cdef Py_ssize_t n = mu.shape[0]
+    cdef Py_ssize_t i
+    cdef double ui
+    if w.shape[0] != n or y.shape[0] != n or irls_w.shape[0] != n or u.shape[0] != n \
+            or u_copy.shape[0] != n:
+        raise ValueError("working_rows: the arrays do not match")
+    with nogil:
+        for i in prange(n, schedule="static"):
+            irls_w[i] = w[i] * mu[i]
+            ui = y[i] / mu[i] - 1.0
+            u[i] = ui
+            u_copy[i] = ui
+
+
+def step_rows(const double[:, :] design, const double[::1] move, const double[::1] ut,
+              const double[::1] u, const double[::1] eta, double[::1] eta_new):
+    """The IRLS step's linear predictor ``eta + u - ut + design @ move`` (the working residual
+    less its residual on the fixed effects and the restricted regressors), rows in parallel."""
+    cdef Py_ssize_t n = eta.shape[0]
+    cdef Py_ssize_t k = design.shape[1]
+    cdef Py_ssize_t i, j
+    cdef double fit
+    if design.shape[0] != n or move.shape[0] != k or ut.shape[0] != n or u.shape[0] != n \
+            or eta_new.shape[0] != n:
+        raise ValueError("step_rows: the arrays do not match")
+    with nogil:
+        for i in prange(n, schedule="static"):
+            fit = 0.0
+            for j in range(k):
+                fit = fit + design[i, j] * move[j]
+            eta_new[i] = ((fit - ut[i]) + u[i]) + eta[i]
+
+
 def cluster_products(const double[:, :] x, const double[:, :] wts, const Py_ssize_t[::1] codes,
                      double[:, :, ::1] out):
     """``out[g, j, l] += sum of x[i, j] * wts[i, l]`` over the rows i of cluster g, one pass

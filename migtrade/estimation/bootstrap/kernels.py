@@ -1,4 +1,5 @@
-"""Compiled passes over the bootstrap draws: linear and quadratic forms of the weights.
+"""Compiled passes over the bootstrap draws (linear and quadratic forms of the weights) and over
+the rows of the restricted fits and the path of restricted fits.
 
 The score bootstrap's statistics depend on each draw v only through a few sums over clusters,
 ``P @ v`` (a handful of linear forms, those of every tested coefficient stacked) and
@@ -132,3 +133,41 @@ def path_sums(x_tilde: np.ndarray, basis: np.ndarray, of_basis: np.ndarray | Non
     # Copies: views would keep every run's sums alive (23 MB for 19,900 clusters and two
     # regressors), and the next call could not reuse their pages.
     return s[0].copy(), h[0].copy()
+
+
+def start_rows(x_tilde: np.ndarray, eta0: np.ndarray, r: np.ndarray, a_shift: np.ndarray,
+               eta: np.ndarray, block: np.ndarray,
+               higher: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, float]
+               | None = None) -> None:
+    """A restricted fit's start from a fit in one parallel pass over the rows
+    (:func:`migtrade.estimation.bootstrap.restricted.path_start`): ``eta`` = ``eta0`` plus the
+    Newton step ``x_tilde @ a_shift`` and, with ``higher`` = (basis, mix0, third, p2, c2, c3),
+    less the second- and third-order terms ``(s² - c2 basis @ mix0 + x_tilde @ p2) / 2 + c3
+    third``; ``block[:, 1:]`` the restricted regressors under ``r`` and x_p (the first nonzero
+    term of r's regressor over it)."""
+    n, k = x_tilde.shape
+    pivot = int(np.flatnonzero(r)[0])
+    others = np.array([m for m in range(k) if m != pivot], dtype=np.intp)
+    if higher is None:
+        basis, mix0, third, p2, c2, c3 = np.empty((n, 0)), np.empty(0), eta0, np.zeros(k), 0.0, 0.0
+    else:
+        basis, mix0, third, p2, c2, c3 = higher
+    _kernels.start_rows(np.asarray(x_tilde, dtype=np.float64), np.ascontiguousarray(eta0),
+                        np.asarray(basis, dtype=np.float64), np.ascontiguousarray(mix0, dtype=np.float64),
+                        np.ascontiguousarray(third), np.ascontiguousarray(a_shift, dtype=np.float64),
+                        np.ascontiguousarray(p2, dtype=np.float64), float(c2), float(c3),
+                        higher is not None, pivot, float(r[pivot]), others,
+                        np.ascontiguousarray(r[others], dtype=np.float64), eta, block)
+
+
+def working_rows(mu: np.ndarray, weights: np.ndarray, y: np.ndarray, irls_w: np.ndarray,
+                 u: np.ndarray, u_copy: np.ndarray) -> None:
+    """``irls_w = weights mu`` and ``u = u_copy = y / mu - 1`` in one parallel pass."""
+    _kernels.working_rows(mu, weights, y, irls_w, u, u_copy)
+
+
+def step_rows(design: np.ndarray, move: np.ndarray, ut: np.ndarray, u: np.ndarray,
+              eta: np.ndarray, eta_new: np.ndarray) -> None:
+    """``eta_new = eta + u - ut + design @ move`` in one parallel pass."""
+    _kernels.step_rows(np.asarray(design, dtype=np.float64),
+                       np.ascontiguousarray(move, dtype=np.float64), ut, u, eta, eta_new)
