@@ -417,6 +417,42 @@ def step_rows(const double[:, :] design, const double[::1] move, const double[::
             eta_new[i] = ((fit - ut[i]) + u[i]) + eta[i]
 
 
+def path_rows(const double[:, :] xt, const double[::1] e_of_x, const double[:, :] basis,
+              const double[::1] mix0, const double[::1] p, double[::1] second,
+              double[::1] cubic, bint third):
+    """The path's terms of one combination row by row, in parallel (the notes of
+    :mod:`migtrade.estimation.bootstrap.path`), with ``e = xt[i] @ e_of_x``: without ``third``,
+    ``second = e² - basis[i] @ mix0 + xt[i] @ p`` (P_Z(e²)) and ``cubic = e (e² - 3 second)``;
+    with ``third``, ``cubic`` holding that column's residual on the fixed effects and ``p``
+    its fit's coefficients on the regressors, ``second`` becomes
+    ``e (e² - 3 second) - cubic + xt[i] @ p`` (P_Z of it)."""
+    cdef Py_ssize_t n = xt.shape[0]
+    cdef Py_ssize_t k = xt.shape[1]
+    cdef Py_ssize_t m = basis.shape[1]
+    cdef Py_ssize_t i, j, b
+    cdef double e, fit, r0, v
+    if second.shape[0] != n or cubic.shape[0] != n or e_of_x.shape[0] != k \
+            or p.shape[0] != k or (not third and (basis.shape[0] != n or mix0.shape[0] != m)):
+        raise ValueError("path_rows: the arrays do not match")
+    with nogil:
+        for i in prange(n, schedule="static"):
+            e = 0.0
+            fit = 0.0
+            for j in range(k):
+                e = e + xt[i, j] * e_of_x[j]
+                fit = fit + xt[i, j] * p[j]
+            if third:
+                v = (second[i] * -3.0 + e * e) * e
+                second[i] = (v - cubic[i]) + fit
+            else:
+                r0 = 0.0
+                for b in range(m):
+                    r0 = r0 + basis[i, b] * mix0[b]
+                v = (e * e - r0) + fit
+                second[i] = v
+                cubic[i] = (v * -3.0 + e * e) * e
+
+
 def cluster_products(const double[:, :] x, const double[:, :] wts, const Py_ssize_t[::1] codes,
                      double[:, :, ::1] out):
     """``out[g, j, l] += sum of x[i, j] * wts[i, l]`` over the rows i of cluster g, one pass

@@ -171,3 +171,20 @@ def step_rows(design: np.ndarray, move: np.ndarray, ut: np.ndarray, u: np.ndarra
     """``eta_new = eta + u - ut + design @ move`` in one parallel pass."""
     _kernels.step_rows(np.asarray(design, dtype=np.float64),
                        np.ascontiguousarray(move, dtype=np.float64), ut, u, eta, eta_new)
+
+
+def path_rows(x_tilde: np.ndarray, e_of_x: np.ndarray, p: np.ndarray, second: np.ndarray,
+              cubic: np.ndarray, basis: np.ndarray | None = None,
+              mix0: np.ndarray | None = None) -> None:
+    """The path's second-order term P_Z(e²) (``second``) and the third's column
+    ``e (e² - 3 P_Z(e²))`` (``cubic``) of one combination in one parallel pass, from the
+    residuals ``basis @ mix0`` of e² and the regressors' coefficients ``p``; without ``basis``,
+    ``cubic`` holding that column's residual and ``p`` its fit's coefficients, ``second``
+    becomes the third term (:mod:`migtrade.estimation.bootstrap.path`)."""
+    third = basis is None
+    n = x_tilde.shape[0]
+    _kernels.path_rows(np.asarray(x_tilde, dtype=np.float64),
+                       np.ascontiguousarray(e_of_x, dtype=np.float64),
+                       np.empty((n, 0)) if basis is None else np.asarray(basis, dtype=np.float64),
+                       np.empty(0) if mix0 is None else np.ascontiguousarray(mix0, dtype=np.float64),
+                       np.ascontiguousarray(p, dtype=np.float64), second, cubic, third)

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from migtrade.estimation.absorb import tolerance_scale
+from migtrade.estimation.bootstrap import kernels
 from migtrade.estimation.bootstrap.fits import FitPoint, PoissonModel, demean_in_place, weighted_at
 
 # The tolerance of the path's derivatives at a fit: they enter multiplied by Δ, Δ² and Δ³. On the
@@ -139,14 +140,6 @@ def path_terms(model: PoissonModel, origin: FitPoint, rs: list[np.ndarray], *,
             return np.zeros(0)
         return np.linalg.lstsq(to.T @ gram @ to, to.T @ x_resid, rcond=None)[0]
 
-    def cube_less(second: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """v = e (e² - 3 P_Z(e²)) = e³ - 3 e P_Z(e²), whose projection P_Z v is the third
-        derivative's term (``e`` holds the combination's direction)."""
-        np.multiply(second, -3.0, out=out)
-        out += np.multiply(e, e, out=work)
-        out *= e
-        return out
-
     # P_Z(e²) of each combination, then v of all demeaned together: P_Z is linear, so the
     # third term P_Z(e³) - 3 P_Z(e P_Z(e²)) = P_Z(v) takes one column a combination.
     made = []
@@ -160,22 +153,19 @@ def path_terms(model: PoissonModel, origin: FitPoint, rs: list[np.ndarray], *,
         terms = PathTerms(e_of_x=newton[t], e_max=e_max[t], basis=basis[:, own], of_basis=mix,
                           p_of_x=to @ coef2, second_coef=coef2, third=np.empty(n),
                           third_coef=np.zeros(0))
-        np.dot(xt, newton[t], out=e)
-        second = terms.third  # P_Z(e²) = e² - M_D(e²) + X̃ T coef2, until it becomes the third
-        np.multiply(e, e, out=second)
-        second -= terms.resid(0, work)
-        second += np.dot(xt, terms.p_of_x, out=work)
-        cube_less(second, cubic[:, t])
+        # P_Z(e²) = e² - M_D(e²) + X̃ T coef2 (in the array that becomes the third term) and
+        # v, in one pass over the rows.
+        mix0 = np.eye(k + 1)[0] if mix is None else mix[:, 0]
+        kernels.path_rows(xt, newton[t], terms.p_of_x, terms.third, cubic[:, t], terms.basis,
+                          mix0)
         made.append((to, terms))
     demean_in_place(weighted, None, cubic, PATH_TERMS_TOL, tolerance_scale(cubic), fe_maxiter)
     out = []
     for t, (to, terms) in enumerate(made):
         coef_third = restricted_share(to, weighted_x(cubic[:, t]))
         # P_Z v = v - M_D v + X̃ T coef, v made again from P_Z(e²) over which it is written.
-        np.dot(xt, newton[t], out=e)
-        third = cube_less(terms.third, terms.third)
-        third -= cubic[:, t]
-        third += np.dot(xt, to @ coef_third, out=work)
+        third = terms.third
+        kernels.path_rows(xt, newton[t], to @ coef_third, third, cubic[:, t])
         out.append(PathTerms(
             e_of_x=terms.e_of_x, e_max=terms.e_max, basis=terms.basis, of_basis=terms.of_basis,
             p_of_x=terms.p_of_x, second_coef=terms.second_coef, third=third,
