@@ -420,19 +420,27 @@ def test_score_p_values_alone_equal_those_with_intervals(formula: str) -> None:
 
 
 @pytest.mark.parametrize("order", ["F", "C"])
-def test_cluster_products_equal_the_sums_by_cluster(order: str) -> None:
-    """The compiled per-cluster sums of x[:, j] * w[:, l] against numpy's unbuffered add (the
-    same additions in the same row order: equal to rounding, 1e-12 relative)."""
-    from migtrade.estimation.bootstrap.kernels import cluster_products
+@pytest.mark.parametrize("runs", [1, 3, 8])
+def test_score_sums_equal_the_sums_by_cluster(order: str, runs: int,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiled per-cluster sums of the scores x̃_ij w_i (y_i - mu_i) and of the Hessian's
+    rows times a_t, x̃_ij (x̃_i'a_t) w_i mu_i, against numpy's unbuffered add (the same products
+    added in another grouping: 1e-12 relative), whatever the runs of rows the pass is split into."""
+    from migtrade.estimation.bootstrap import kernels
 
     rng = np.random.default_rng(3)
     n, g = 5_000, 37
     x = np.asarray(rng.normal(size=(n, 3)), order=order)
-    wts = rng.normal(size=(n, 2))
+    y, w, mu = rng.poisson(2.0, n).astype(float), rng.uniform(0.5, 2, n), rng.uniform(0.5, 3, n)
+    a = rng.normal(size=(2, 3))
     codes = rng.integers(0, g, n)
     codes[:g] = np.arange(g)
-    expected = np.zeros((g, 3, 2))
-    np.add.at(expected, codes, x[:, :, None] * wts[:, None, :])
-    np.testing.assert_allclose(cluster_products(x, wts, codes, g), expected, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(cluster_products(x, wts[:, 1], codes.astype(np.int32), g),
-                               expected[:, :, 1], rtol=1e-12, atol=1e-12)
+    rows = np.column_stack([w * (y - mu), *[(x @ at) * w * mu for at in a]])
+    expected = np.zeros((g, 3, 3))
+    np.add.at(expected, codes, x[:, :, None] * rows[:, None, :])
+    monkeypatch.setattr(kernels, "PATH_RUNS", runs)
+    got = kernels.score_sums(x, y, w, mu, a, codes, g)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12 * np.abs(expected).max())
+    one = kernels.score_sums(x, y, w, mu, a[1], codes.astype(np.int32), g)
+    np.testing.assert_allclose(one, expected[:, :, [0, 2]], rtol=1e-12,
+                               atol=1e-12 * np.abs(expected).max())

@@ -453,22 +453,39 @@ def path_rows(const double[:, :] xt, const double[::1] e_of_x, const double[:, :
                 cubic[i] = (v * -3.0 + e * e) * e
 
 
-def cluster_products(const double[:, :] x, const double[:, :] wts, const Py_ssize_t[::1] codes,
-                     double[:, :, ::1] out):
-    """``out[g, j, l] += sum of x[i, j] * wts[i, l]`` over the rows i of cluster g, one pass
-    over the rows (``out`` zeroed by the caller)."""
-    cdef Py_ssize_t n = x.shape[0]
-    cdef Py_ssize_t k = x.shape[1]
-    cdef Py_ssize_t m = wts.shape[1]
-    cdef Py_ssize_t i, j, l, g
-    cdef double xv
+def score_sums(const double[:, :] xt, const double[::1] y, const double[::1] w,
+               const double[::1] mu, const double[:, ::1] a, const Py_ssize_t[::1] codes,
+               double[:, :, :, ::1] out):
+    """``out[c, g, j, 0]``: the sum of ``xt[i, j] w_i (y_i - mu_i)`` and ``out[c, g, j, 1 + t]``
+    that of ``xt[i, j] (xt[i] @ a[t]) w_i mu_i`` over the rows i of cluster g in the c-th of
+    ``out.shape[0]`` equal runs of rows, added to ``out`` (zeroed by the caller); the runs in
+    parallel."""
+    cdef Py_ssize_t n = xt.shape[0]
+    cdef Py_ssize_t k = xt.shape[1]
+    cdef Py_ssize_t n_t = a.shape[0]
+    cdef Py_ssize_t n_runs = out.shape[0]
+    cdef Py_ssize_t run, start, stop, i, j, t, g
+    cdef double u, hw, c, xj
+    if y.shape[0] != n or w.shape[0] != n or mu.shape[0] != n or codes.shape[0] != n \
+            or a.shape[1] != k or out.shape[2] != k or out.shape[3] != 1 + n_t:
+        raise ValueError("score_sums: the arrays do not match")
     with nogil:
-        for i in range(n):
-            g = codes[i]
-            for j in range(k):
-                xv = x[i, j]
-                for l in range(m):
-                    out[g, j, l] += xv * wts[i, l]
+        for run in prange(n_runs, schedule="static"):
+            start = run * n // n_runs
+            stop = (run + 1) * n // n_runs
+            for i in range(start, stop):
+                g = codes[i]
+                u = w[i] * (y[i] - mu[i])
+                hw = w[i] * mu[i]
+                for j in range(k):
+                    out[run, g, j, 0] += xt[i, j] * u
+                for t in range(n_t):
+                    c = 0.0
+                    for j in range(k):
+                        c = c + xt[i, j] * a[t, j]
+                    c = c * hw
+                    for j in range(k):
+                        out[run, g, j, 1 + t] += xt[i, j] * c
 
 
 def path_sums(const double[:, :] xt, const double[:, :] basis, const double[:, ::1] of_basis,

@@ -85,16 +85,26 @@ def forms_from_codes(codes: np.ndarray, values: np.ndarray, P: np.ndarray, D: np
                               np.ascontiguousarray(P), np.ascontiguousarray(D), lin, quad)
 
 
-def cluster_products(x: np.ndarray, wts: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
-    """``out[g, j, l]``: the sum of ``x[i, j] * wts[i, l]`` over the rows i of cluster g, for
-    (n, k) ``x`` and (n,) or (n, m) ``wts`` (out (G, k) or (G, k, m)), in one pass over the rows
-    without the n x k products a weighted ``bincount`` needs."""
-    one = wts.ndim == 1
-    w2 = wts.reshape(-1, 1) if one else wts
-    out = np.zeros((n_groups, x.shape[1], w2.shape[1]))
-    _kernels.cluster_products(np.asarray(x, dtype=np.float64), np.asarray(w2, dtype=np.float64),
-                              np.ascontiguousarray(codes, dtype=np.intp), out)
-    return out[:, :, 0] if one else out
+def score_sums(x_tilde: np.ndarray, y: np.ndarray, weights: np.ndarray, mu: np.ndarray,
+               a: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """``out[g, j, 0]``: cluster g's score sum of regressor j, ``Σ x̃_ij w_i (y_i - mu_i)``, and
+    ``out[g, j, 1 + t]`` its Hessian's row j times ``a[t]``, ``Σ x̃_ij (x̃_i'a_t) w_i mu_i``,
+    from one parallel pass over the rows in ``PATH_RUNS`` runs (added in order: the same sums
+    whatever the threads)."""
+
+    def vec(v: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(v, dtype=np.float64)
+
+    k = x_tilde.shape[1]
+    a2 = np.atleast_2d(vec(a))
+    per_run = n_groups * k * (1 + a2.shape[0]) * 8
+    runs = max(1, min(PATH_RUNS, PATH_RUN_BYTES // max(per_run, 1), x_tilde.shape[0]))
+    out = np.zeros((runs, n_groups, k, 1 + a2.shape[0]))
+    _kernels.score_sums(np.asarray(x_tilde, dtype=np.float64), vec(y), vec(weights), vec(mu), a2,
+                        np.ascontiguousarray(codes, dtype=np.intp), out)
+    for run in range(1, runs):  # in order
+        out[0] += out[run]
+    return out[0].copy()
 
 
 # The path sums' runs of rows, each with its own sums (added in order after): a number that does

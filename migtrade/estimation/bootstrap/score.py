@@ -128,17 +128,18 @@ class ClusterPieces:
                 weights: np.ndarray, cluster: np.ndarray, n_clusters: int) -> list[ClusterPieces]:
         """The pieces of ``fit`` for each combination in ``rs``; the scores' cluster sums s_g
         (one array, shared) and the fixed effects' projection are computed once for all."""
-        hess_w = weights * fit.mu
         # The scores' and every combination's Hessian sums in one pass over the rows.
-        row_w = np.empty((y.shape[0], 1 + len(rs)), order="F")
-        np.subtract(y, fit.mu, out=row_w[:, 0])
-        row_w[:, 0] *= weights
-        for j, r in enumerate(rs, start=1):
-            np.multiply(fit.x_tilde @ (fit.bread @ r), hess_w, out=row_w[:, j])
-        sums = kernels.cluster_products(fit.x_tilde, row_w, cluster, n_clusters)
+        sums = kernels.score_sums(fit.x_tilde, y, weights, fit.mu,
+                                  np.array([fit.bread @ r for r in rs]), cluster, n_clusters)
         s = np.ascontiguousarray(sums[:, :, 0])
         projected = None
         if fit.project is not None:
+            # The fixed effects' term F: each combination's rows c_i = (x̃_i'a) w_i mu_i times
+            # the projection of the working residuals, cluster by cluster.
+            row_w = np.empty((y.shape[0], 1 + len(rs)), order="F")
+            hess_w = weights * fit.mu
+            for j, r in enumerate(rs, start=1):
+                np.multiply(fit.x_tilde @ (fit.bread @ r), hess_w, out=row_w[:, j])
             u = np.divide(y - fit.mu, fit.mu, out=np.zeros_like(fit.mu), where=fit.mu > 0)
             cols = np.zeros((u.shape[0], n_clusters), order="F")
             cols[np.arange(u.shape[0]), cluster] = u
