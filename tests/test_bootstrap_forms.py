@@ -60,3 +60,13 @@ def test_lookup_table_sums_each_subset_in_order(m: int, g: int) -> None:
                 if v >> c & 1 and form < m and cluster < g:
                     want += P[form, cluster]
             assert table[j, p, v, i] == want
+
+
+def test_random_bytes_are_numpys_bytes() -> None:
+    """The draws' sign bits are the bytes ``Generator.bytes`` gives from the same seed, call
+    after call (lengths that are and are not multiples of four), so seeds keep their draws."""
+    from migtrade.estimation.bootstrap.weights import _random_bytes
+
+    ours, numpys = np.random.default_rng(11), np.random.default_rng(11)
+    for length in (0, 1, 7, 8, 2488 * 3, 19_901):
+        assert _random_bytes(ours, length).tobytes() == numpys.bytes(length)
