@@ -43,6 +43,19 @@ def _point(fit: PoissonFit) -> FitPoint:
                     irls_weights=fit.irls_weights, deviance=fit.deviance)
 
 
+def _fitted(seed: int, with_fe: bool) -> tuple[np.ndarray, np.ndarray, Absorber | None,
+                                               np.ndarray, PoissonFit, PoissonModel]:
+    """The data of ``seed`` fitted by PPML, with its two fixed effects absorbed or, without
+    them, a constant: y, the design, the absorber, the offset, the fit and the model."""
+    y, X, codes, offset = _data(seed=seed)
+    w = np.ones_like(y)
+    absorber = Absorber(codes) if with_fe else None
+    design = X if with_fe else np.column_stack([np.ones_like(y), X])
+    names = [f"x{m}" for m in range(design.shape[1])]
+    full = fit_ppml(y, np.asfortranarray(design), names, absorber, w, offset=offset, tol=TOL)
+    return y, design, absorber, offset, full, PoissonModel(y=y, weights=w, absorber=absorber)
+
+
 def _scratch(y: np.ndarray, X: np.ndarray, absorber: Absorber | None, offset: np.ndarray,
              r: np.ndarray, beta0: float) -> PoissonFit:
     """The engine's fit of the restricted model, reparametrised, from its own start."""
@@ -227,13 +240,7 @@ def test_the_third_order_start_from_path_terms_equals_its_own(with_fe: bool) -> 
     START_INNER_TOL, 1e-4), so the starts agree to well within the distance the first IRLS step
     then covers (measured: 3.5e-7 of the linear predictor, against a start 7e-6 from the
     converged fit 8 standard errors out; the bound 1e-6)."""
-    y, X, codes, offset = _data(seed=5)
-    w = np.ones_like(y)
-    absorber: Absorber | None = Absorber(codes) if with_fe else None
-    design = X if with_fe else np.column_stack([np.ones_like(y), X])
-    names = [f"x{m}" for m in range(design.shape[1])]
-    full = fit_ppml(y, np.asfortranarray(design), names, absorber, w, offset=offset, tol=TOL)
-    model = PoissonModel(y=y, weights=w, absorber=absorber)
+    y, design, absorber, offset, full, model = _fitted(5, with_fe)
     k = design.shape[1]
     rs = [np.eye(k)[k - 3], np.eye(k)[k - 1] + np.eye(k)[k - 2]]
     terms = path.path_terms(model, _point(full), rs, fe_maxiter=10_000)
@@ -294,14 +301,8 @@ def test_path_terms_from_shared_products_equal_each_combinations_own(
     (the same residuals combined before or after the demeaning, both to PATH_TERMS_TOL, 1e-3
     of each column's scale): residuals, projections and third terms within 1e-3 of their scale,
     the restricted regressors' coefficients within 1e-3."""
-    y, X, codes, offset = _data(seed=7)
-    w = np.ones_like(y)
-    absorber: Absorber | None = Absorber(codes) if with_fe else None
-    design = X if with_fe else np.column_stack([np.ones_like(y), X])
-    names = [f"x{m}" for m in range(design.shape[1])]
-    full = fit_ppml(y, np.asfortranarray(design), names, absorber, w, offset=offset, tol=TOL)
-    model = PoissonModel(y=y, weights=w, absorber=absorber)
-    k = design.shape[1]
+    y, _, _, _, full, model = _fitted(7, with_fe)
+    k = full.beta.size
     rs = [np.eye(k)[k - 1], np.eye(k)[k - 2] - np.eye(k)[k - 3], np.eye(k)[0]]
     shared = path.path_terms(model, _point(full), rs, fe_maxiter=10_000)
     monkeypatch.setattr(path, "SHARED_MAX_K", 0)
