@@ -27,6 +27,7 @@ KERNELS = {
     "migtrade.estimation._kernels_bias": "migtrade/estimation/_kernels_bias.pyx",
     "migtrade.estimation._kernels_poisson": "migtrade/estimation/_kernels_poisson.pyx",
     "migtrade.estimation.bootstrap._kernels": "migtrade/estimation/bootstrap/_kernels.pyx",
+    "migtrade.estimation.bootstrap._kernels_rows": "migtrade/estimation/bootstrap/_kernels_rows.pyx",
 }
 
 # No fused multiply-add and no reassociation: the sweeps must count and round the same on every

@@ -426,7 +426,7 @@ def test_score_sums_equal_the_sums_by_cluster(order: str, runs: int,
     """The compiled per-cluster sums of the scores x̃_ij w_i (y_i - mu_i) and of the Hessian's
     rows times a_t, x̃_ij (x̃_i'a_t) w_i mu_i, against numpy's unbuffered add (the same products
     added in another grouping: 1e-12 relative), whatever the runs of rows the pass is split into."""
-    from migtrade.estimation.bootstrap import kernels
+    from migtrade.estimation.bootstrap import kernels_rows
 
     rng = np.random.default_rng(3)
     n, g = 5_000, 37
@@ -438,9 +438,9 @@ def test_score_sums_equal_the_sums_by_cluster(order: str, runs: int,
     rows = np.column_stack([w * (y - mu), *[(x @ at) * w * mu for at in a]])
     expected = np.zeros((g, 3, 3))
     np.add.at(expected, codes, x[:, :, None] * rows[:, None, :])
-    monkeypatch.setattr(kernels, "PATH_RUNS", runs)
-    got = kernels.score_sums(x, y, w, mu, a, codes, g)
+    monkeypatch.setattr(kernels_rows, "RUNS", runs)
+    got = kernels_rows.score_sums(x, y, w, mu, a, codes, g)
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12 * np.abs(expected).max())
-    one = kernels.score_sums(x, y, w, mu, a[1], codes.astype(np.int32), g)
+    one = kernels_rows.score_sums(x, y, w, mu, a[1], codes.astype(np.int32), g)
     np.testing.assert_allclose(one, expected[:, :, [0, 2]], rtol=1e-12,
                                atol=1e-12 * np.abs(expected).max())

@@ -148,7 +148,7 @@ def test_path_sums_are_the_polynomials_of_the_cluster_sums(k: int, from_basis: b
     out with NumPy (1e-12 relative: the same products summed in another order), whatever the
     number of runs of rows it splits the pass into, with the residuals given or made row by row
     from a basis (as from the demeaned products x̃_i x̃_j shared by the tested combinations)."""
-    from migtrade.estimation.bootstrap import kernels
+    from migtrade.estimation.bootstrap import kernels_rows
 
     rng = np.random.default_rng(k)
     n, g = 2000, 37
@@ -179,10 +179,10 @@ def test_path_sums_are_the_polynomials_of_the_cluster_sums(k: int, from_basis: b
                                            for m in range(k)], axis=1) for j in range(k)], axis=1)
                        for rows in h_rows], axis=1)
     for runs in (1, 3, 8):
-        kernels.PATH_RUNS, old = runs, kernels.PATH_RUNS
+        kernels_rows.RUNS, old = runs, kernels_rows.RUNS
         try:
-            s, h = kernels.path_sums(xt, basis, of_basis, e_of_x, p_of_x, y, w, mu, codes, g)
+            s, h = kernels_rows.path_sums(xt, basis, of_basis, e_of_x, p_of_x, y, w, mu, codes, g)
         finally:
-            kernels.PATH_RUNS = old
+            kernels_rows.RUNS = old
         np.testing.assert_allclose(s, want_s, rtol=1e-12, atol=1e-12 * np.abs(want_s).max())
         np.testing.assert_allclose(h, want_h, rtol=1e-12, atol=1e-12 * np.abs(want_h).max())

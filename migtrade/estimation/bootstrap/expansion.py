@@ -21,7 +21,7 @@ to O(Δ³): with μ(Δ) = μ̂ (1 + Δ e + Δ² (e² + p) / 2),
 
     s_g(Δ) = Σ_{i in g} x̃_i(Δ) w_i (y_i - μ_i(Δ)),     H_g(Δ) = Σ_{i in g} x̃_i(Δ) w_i μ_i(Δ) x̃_i(Δ)',
 
-whose coefficients of Δ⁰, Δ¹ and Δ² one pass over the rows sums (:func:`kernels.path_sums`).
+whose coefficients of Δ⁰, Δ¹ and Δ² one pass over the rows sums (:func:`kernels_rows.path_sums`).
 Then B(Δ) = (Σ_g H_g(Δ))^{-1}, a(Δ) = B(Δ) r, c_g = a's_g and q_g = B H_g a as in the score
 bootstrap. A draw v enters its statistic through S = Σ v_g s_g, L = Σ v_g c_g q_g and
 Σ v_g² s_g s_g': S and the last are polynomials in Δ whose coefficients are linear forms of v and
@@ -55,7 +55,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from migtrade.estimation.bootstrap import kernels
+from migtrade.estimation.bootstrap import kernels_rows
 from migtrade.estimation.bootstrap.path import PathTerms
 from migtrade.estimation.bootstrap.weights import DrawPlan
 
@@ -86,7 +86,7 @@ class PathSums:
                    n_clusters: int) -> PathSums:
         """The sums of the fit (``x_tilde`` demeaned under ``weights * mu``) for ``r``, from
         its path's derivatives (:func:`migtrade.estimation.bootstrap.path.path_terms`)."""
-        s, h = kernels.path_sums(x_tilde, terms.basis, terms.of_basis, terms.e_of_x,
+        s, h = kernels_rows.path_sums(x_tilde, terms.basis, terms.of_basis, terms.e_of_x,
                                  terms.p_of_x, y, weights, mu, cluster, n_clusters)
         return cls(r=np.asarray(r, dtype=np.float64), s=s, h=h, e_max=terms.e_max)
 

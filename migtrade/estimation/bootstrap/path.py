@@ -21,7 +21,7 @@ k regressors their k(k + 1) / 2 products demeaned once serve all combinations, w
 combination's own columns take k + 1 (three columns instead of six for the two coefficients of
 the gravity model). The shared products are used where they are fewer and k is at most
 ``SHARED_MAX_K``; the expansion's pass over the rows makes each row's residuals from them
-(:func:`kernels.path_sums`). On the 1.6 M-row gravity panel the two demeanings went from eight
+(:func:`kernels_rows.path_sums`). On the 1.6 M-row gravity panel the two demeanings went from eight
 and two columns to three and two (four sweeps each), and the derivatives from 0.21 to 0.15 s.
 """
 
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from migtrade.estimation.absorb import tolerance_scale
-from migtrade.estimation.bootstrap import kernels
+from migtrade.estimation.bootstrap import kernels_rows
 from migtrade.estimation.bootstrap.fits import FitPoint, PoissonModel, demean_in_place, weighted_at
 
 # The tolerance of the path's derivatives at a fit: they enter multiplied by Δ, Δ² and Δ³. On the
@@ -156,7 +156,7 @@ def path_terms(model: PoissonModel, origin: FitPoint, rs: list[np.ndarray], *,
         # P_Z(e²) = e² - M_D(e²) + X̃ T coef2 (in the array that becomes the third term) and
         # v, in one pass over the rows.
         mix0 = np.eye(k + 1)[0] if mix is None else mix[:, 0]
-        kernels.path_rows(xt, newton[t], terms.p_of_x, terms.third, cubic[:, t], terms.basis,
+        kernels_rows.path_rows(xt, newton[t], terms.p_of_x, terms.third, cubic[:, t], terms.basis,
                           mix0)
         made.append((to, terms))
     demean_in_place(weighted, None, cubic, PATH_TERMS_TOL, tolerance_scale(cubic), fe_maxiter)
@@ -165,7 +165,7 @@ def path_terms(model: PoissonModel, origin: FitPoint, rs: list[np.ndarray], *,
         coef_third = restricted_share(to, weighted_x(cubic[:, t]))
         # P_Z v = v - M_D v + X̃ T coef, v made again from P_Z(e²) over which it is written.
         third = terms.third
-        kernels.path_rows(xt, newton[t], to @ coef_third, third, cubic[:, t])
+        kernels_rows.path_rows(xt, newton[t], to @ coef_third, third, cubic[:, t])
         out.append(PathTerms(
             e_of_x=terms.e_of_x, e_max=terms.e_max, basis=terms.basis, of_basis=terms.of_basis,
             p_of_x=terms.p_of_x, second_coef=terms.second_coef, third=third,

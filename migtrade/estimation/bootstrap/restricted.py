@@ -66,7 +66,7 @@ import numpy as np
 
 from migtrade.errors import ConvergenceError
 from migtrade.estimation.absorb import Absorber, tolerance_scale
-from migtrade.estimation.bootstrap import kernels
+from migtrade.estimation.bootstrap import kernels_rows
 from migtrade.estimation.bootstrap.fits import FitPoint, PoissonModel, demean_in_place, weighted_at
 from migtrade.estimation.bootstrap.path import PathTerms, path_terms
 from migtrade.estimation.ols import solve_wls, weighted_inverse
@@ -191,7 +191,7 @@ def path_start(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: floa
                   delta * delta, delta ** 3 / 6.0)
         coef = coef - 0.5 * delta * delta * terms.second_coef \
             - delta ** 3 / 6.0 * terms.third_coef
-    kernels.start_rows(origin.x_tilde, origin.eta, r, a * shift, eta, block, higher)
+    kernels_rows.start_rows(origin.x_tilde, origin.eta, r, a * shift, eta, block, higher)
     sweeps = 0
     if third_order and terms is None:
         step = origin.x_tilde @ a
@@ -244,7 +244,7 @@ def restricted_fit(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: 
         # design @ coef + u, whose residual on the fixed effects is the design's (the block's
         # next columns) times coef plus u's: u is demeaned, and its fixed-effect part is their
         # scores at this fit, near zero, so its column converges in a few sweeps.
-        kernels.working_rows(mu, w, y, irls_w, u, block[:, 0])
+        kernels_rows.working_rows(mu, w, y, irls_w, u, block[:, 0])
         del mu  # the step's means take its pages
         if step == 1:
             # The columns' scales for the tolerance (as the absorb core's default), taken once:
@@ -259,7 +259,7 @@ def restricted_fit(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: 
         move, _ = solve_wls(design_t, ut, irls_w)
         coef_new = coef + move
         eta_new = np.empty_like(eta)
-        kernels.step_rows(design_t, move, ut, u, eta, eta_new)
+        kernels_rows.step_rows(design_t, move, ut, u, eta, eta_new)
         # The engine's step-halving and stopping rule (migtrade.estimation.ppml).
         taken = irls_step(deviance, eta, eta_new, dev_old, floor)
         if taken is None:

@@ -60,7 +60,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from migtrade.errors import MigtradeError
-from migtrade.estimation.bootstrap import kernels
+from migtrade.estimation.bootstrap import kernels_rows
 from migtrade.estimation.bootstrap.expansion import REACH, PathSums, PathTest
 from migtrade.estimation.bootstrap.invert import (
     EvaluationBudget,
@@ -129,7 +129,7 @@ class ClusterPieces:
         """The pieces of ``fit`` for each combination in ``rs``; the scores' cluster sums s_g
         (one array, shared) and the fixed effects' projection are computed once for all."""
         # The scores' and every combination's Hessian sums in one pass over the rows.
-        sums = kernels.score_sums(fit.x_tilde, y, weights, fit.mu,
+        sums = kernels_rows.score_sums(fit.x_tilde, y, weights, fit.mu,
                                   np.array([fit.bread @ r for r in rs]), cluster, n_clusters)
         s = np.ascontiguousarray(sums[:, :, 0])
         projected = None

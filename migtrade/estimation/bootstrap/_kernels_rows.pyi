@@ -1,0 +1,19 @@
+"""Types of the compiled passes over the rows of the restricted fits (``_kernels_rows.pyx``)."""
+
+import numpy as np
+
+def path_sums(xt: np.ndarray, basis: np.ndarray, of_basis: np.ndarray, e_of_x: np.ndarray,
+              p_of_x: np.ndarray, y: np.ndarray, w: np.ndarray, mu: np.ndarray,
+              codes: np.ndarray, s: np.ndarray, h: np.ndarray) -> None: ...
+def start_rows(xt: np.ndarray, eta0: np.ndarray, basis: np.ndarray, mix0: np.ndarray,
+               third: np.ndarray, a_shift: np.ndarray, p2: np.ndarray, c2: float, c3: float,
+               higher: bool, pivot: int, r_pivot: float, others: np.ndarray,
+               r_others: np.ndarray, eta: np.ndarray, block: np.ndarray) -> None: ...
+def working_rows(mu: np.ndarray, w: np.ndarray, y: np.ndarray, irls_w: np.ndarray,
+                 u: np.ndarray, u_copy: np.ndarray) -> None: ...
+def step_rows(design: np.ndarray, move: np.ndarray, ut: np.ndarray, u: np.ndarray,
+              eta: np.ndarray, eta_new: np.ndarray) -> None: ...
+def path_rows(xt: np.ndarray, e_of_x: np.ndarray, basis: np.ndarray, mix0: np.ndarray,
+              p: np.ndarray, second: np.ndarray, cubic: np.ndarray, third: bool) -> None: ...
+def score_sums(xt: np.ndarray, y: np.ndarray, w: np.ndarray, mu: np.ndarray, a: np.ndarray,
+               codes: np.ndarray, out: np.ndarray) -> None: ...
