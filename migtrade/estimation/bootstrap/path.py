@@ -21,8 +21,9 @@ k regressors their k(k + 1) / 2 products demeaned once serve all combinations, w
 combination's own columns take k + 1 (three columns instead of six for the two coefficients of
 the gravity model). The shared products are used where they are fewer and k is at most
 ``SHARED_MAX_K``; the expansion's pass over the rows makes each row's residuals from them
-(:func:`kernels_rows.path_sums`). On the 1.6 M-row gravity panel the two demeanings went from eight
-and two columns to three and two (four sweeps each), and the derivatives from 0.21 to 0.15 s.
+(:func:`kernels_rows.path_sums`). On the 1.6 M-row gravity panel the two demeanings went from
+eight and two columns to three and two (four sweeps each), and the derivatives from 0.21 to
+0.15 s (one warm process).
 """
 
 from __future__ import annotations

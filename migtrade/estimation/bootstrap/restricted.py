@@ -160,7 +160,8 @@ def path_start(model: PoissonModel, origin: FitPoint, r: np.ndarray, beta0: floa
     """``origin`` moved to ``r'beta = beta0`` along the path of restricted fits to the first
     (Newton) or third ``order`` (module notes); by default the first where the Newton step's
     predicted rise in deviance is below ``NEAR_RISE``, the third beyond. ``terms``: the path's
-    derivatives at ``origin`` for ``r`` (:func:`path_terms`), which the third order then takes
+    derivatives at ``origin`` for ``r``
+    (:func:`migtrade.estimation.bootstrap.path.path_terms`), which the third order takes
     instead of demeaning its own."""
     pivot = int(np.flatnonzero(r)[0])
     others = [m for m in range(origin.beta.size) if m != pivot]
@@ -343,7 +344,8 @@ class RestrictedFits:
 
     def path_terms(self, rs: list[np.ndarray]) -> list[PathTerms]:
         """The unrestricted fit's :class:`PathTerms` for each of ``rs``, kept for the first fit
-        under each that starts from it (all made by one call of :func:`path_terms`)."""
+        under each that starts from it (all made by one call of
+        :func:`migtrade.estimation.bootstrap.path.path_terms`)."""
         keyed = {np.asarray(r, dtype=np.float64).tobytes(): r for r in rs}
         missing = [key for key in keyed if key not in self.terms]
         if missing:
