@@ -19,26 +19,37 @@ RUNS = 8
 RUN_BYTES = 64 << 20
 
 
+def _vec(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
+def _runs(bytes_per_run: int, n: int) -> int:
+    """How many runs of rows a pass over ``n`` rows sums in (RUNS, fewer past RUN_BYTES)."""
+    return max(1, min(RUNS, RUN_BYTES // max(bytes_per_run, 1), n))
+
+
+def _in_order(sums: np.ndarray) -> np.ndarray:
+    """The runs' sums (leading axis) added in order, as a copy: a view would keep every run's
+    sums alive (23 MB for the path sums of 19,900 clusters and two regressors), and the next
+    pass could not reuse their pages."""
+    for run in range(1, sums.shape[0]):
+        sums[0] += sums[run]
+    return sums[0].copy()
+
+
 def score_sums(x_tilde: np.ndarray, y: np.ndarray, weights: np.ndarray, mu: np.ndarray,
                a: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
     """``out[g, j, 0]``: cluster g's score sum of regressor j, ``Σ x̃_ij w_i (y_i - mu_i)``, and
     ``out[g, j, 1 + t]`` its Hessian's row j times ``a[t]``, ``Σ x̃_ij (x̃_i'a_t) w_i mu_i``,
     from one parallel pass over the rows in ``RUNS`` runs (added in order: the same sums
     whatever the threads)."""
-
-    def vec(v: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(v, dtype=np.float64)
-
     k = x_tilde.shape[1]
-    a2 = np.atleast_2d(vec(a))
-    per_run = n_groups * k * (1 + a2.shape[0]) * 8
-    runs = max(1, min(RUNS, RUN_BYTES // max(per_run, 1), x_tilde.shape[0]))
+    a2 = np.atleast_2d(_vec(a))
+    runs = _runs(n_groups * k * (1 + a2.shape[0]) * 8, x_tilde.shape[0])
     out = np.zeros((runs, n_groups, k, 1 + a2.shape[0]))
-    _kernels_rows.score_sums(np.asarray(x_tilde, dtype=np.float64), vec(y), vec(weights), vec(mu), a2,
-                        np.ascontiguousarray(codes, dtype=np.intp), out)
-    for run in range(1, runs):  # in order
-        out[0] += out[run]
-    return out[0].copy()
+    _kernels_rows.score_sums(np.asarray(x_tilde, dtype=np.float64), _vec(y), _vec(weights),
+                             _vec(mu), a2, np.ascontiguousarray(codes, dtype=np.intp), out)
+    return _in_order(out)
 
 
 def path_sums(x_tilde: np.ndarray, basis: np.ndarray, of_basis: np.ndarray | None,
@@ -50,26 +61,16 @@ def path_sums(x_tilde: np.ndarray, basis: np.ndarray, of_basis: np.ndarray | Non
     ``x_tilde @ e_of_x``, and ``basis @ of_basis`` (n, 1 + k) (``basis`` itself where
     ``of_basis`` is None) the residuals on the fixed effects of its square and of its products
     with the regressors, made row by row."""
-
-    def vec(a: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(a, dtype=np.float64)
-
     k = x_tilde.shape[1]
-    per_run = n_groups * 3 * (k + k * k) * 8
-    runs = max(1, min(RUNS, RUN_BYTES // max(per_run, 1), x_tilde.shape[0]))
+    runs = _runs(n_groups * 3 * (k + k * k) * 8, x_tilde.shape[0])
     s = np.zeros((runs, n_groups, 3, k))
     h = np.zeros((runs, n_groups, 3, k, k))
-    mix = np.zeros((0, k + 1)) if of_basis is None else np.ascontiguousarray(of_basis,
-                                                                             dtype=np.float64)
-    _kernels_rows.path_sums(np.asarray(x_tilde, dtype=np.float64), np.asarray(basis, dtype=np.float64),
-                       mix, vec(e_of_x), vec(p_of_x), vec(y), vec(weights), vec(mu),
-                       np.ascontiguousarray(codes, dtype=np.intp), s, h)
-    for run in range(1, runs):  # in order
-        s[0] += s[run]
-        h[0] += h[run]
-    # Copies: views would keep every run's sums alive (23 MB for 19,900 clusters and two
-    # regressors), and the next call could not reuse their pages.
-    return s[0].copy(), h[0].copy()
+    mix = np.zeros((0, k + 1)) if of_basis is None else _vec(of_basis)
+    _kernels_rows.path_sums(np.asarray(x_tilde, dtype=np.float64),
+                            np.asarray(basis, dtype=np.float64), mix, _vec(e_of_x),
+                            _vec(p_of_x), _vec(y), _vec(weights), _vec(mu),
+                            np.ascontiguousarray(codes, dtype=np.intp), s, h)
+    return _in_order(s), _in_order(h)
 
 
 def start_rows(x_tilde: np.ndarray, eta0: np.ndarray, r: np.ndarray, a_shift: np.ndarray,
@@ -89,12 +90,10 @@ def start_rows(x_tilde: np.ndarray, eta0: np.ndarray, r: np.ndarray, a_shift: np
         basis, mix0, third, p2, c2, c3 = np.empty((n, 0)), np.empty(0), eta0, np.zeros(k), 0.0, 0.0
     else:
         basis, mix0, third, p2, c2, c3 = higher
-    _kernels_rows.start_rows(np.asarray(x_tilde, dtype=np.float64), np.ascontiguousarray(eta0),
-                        np.asarray(basis, dtype=np.float64), np.ascontiguousarray(mix0, dtype=np.float64),
-                        np.ascontiguousarray(third), np.ascontiguousarray(a_shift, dtype=np.float64),
-                        np.ascontiguousarray(p2, dtype=np.float64), float(c2), float(c3),
-                        higher is not None, pivot, float(r[pivot]), others,
-                        np.ascontiguousarray(r[others], dtype=np.float64), eta, block)
+    _kernels_rows.start_rows(np.asarray(x_tilde, dtype=np.float64), _vec(eta0),
+                             np.asarray(basis, dtype=np.float64), _vec(mix0), _vec(third),
+                             _vec(a_shift), _vec(p2), float(c2), float(c3), higher is not None,
+                             pivot, float(r[pivot]), others, _vec(r[others]), eta, block)
 
 
 def working_rows(mu: np.ndarray, weights: np.ndarray, y: np.ndarray, irls_w: np.ndarray,
@@ -106,8 +105,8 @@ def working_rows(mu: np.ndarray, weights: np.ndarray, y: np.ndarray, irls_w: np.
 def step_rows(design: np.ndarray, move: np.ndarray, ut: np.ndarray, u: np.ndarray,
               eta: np.ndarray, eta_new: np.ndarray) -> None:
     """``eta_new = eta + u - ut + design @ move`` in one parallel pass."""
-    _kernels_rows.step_rows(np.asarray(design, dtype=np.float64),
-                       np.ascontiguousarray(move, dtype=np.float64), ut, u, eta, eta_new)
+    _kernels_rows.step_rows(np.asarray(design, dtype=np.float64), _vec(move), ut, u, eta,
+                            eta_new)
 
 
 def path_rows(x_tilde: np.ndarray, e_of_x: np.ndarray, p: np.ndarray, second: np.ndarray,
@@ -120,8 +119,8 @@ def path_rows(x_tilde: np.ndarray, e_of_x: np.ndarray, p: np.ndarray, second: np
     becomes the third term (:mod:`migtrade.estimation.bootstrap.path`)."""
     third = basis is None
     n = x_tilde.shape[0]
-    _kernels_rows.path_rows(np.asarray(x_tilde, dtype=np.float64),
-                       np.ascontiguousarray(e_of_x, dtype=np.float64),
-                       np.empty((n, 0)) if basis is None else np.asarray(basis, dtype=np.float64),
-                       np.empty(0) if mix0 is None else np.ascontiguousarray(mix0, dtype=np.float64),
-                       np.ascontiguousarray(p, dtype=np.float64), second, cubic, third)
+    _kernels_rows.path_rows(np.asarray(x_tilde, dtype=np.float64), _vec(e_of_x),
+                            np.empty((n, 0)) if basis is None
+                            else np.asarray(basis, dtype=np.float64),
+                            np.empty(0) if mix0 is None else _vec(mix0), _vec(p), second, cubic,
+                            third)

@@ -129,8 +129,9 @@ class ClusterPieces:
         """The pieces of ``fit`` for each combination in ``rs``; the scores' cluster sums s_g
         (one array, shared) and the fixed effects' projection are computed once for all."""
         # The scores' and every combination's Hessian sums in one pass over the rows.
-        sums = kernels_rows.score_sums(fit.x_tilde, y, weights, fit.mu,
-                                  np.array([fit.bread @ r for r in rs]), cluster, n_clusters)
+        a_s = [fit.bread @ r for r in rs]
+        sums = kernels_rows.score_sums(fit.x_tilde, y, weights, fit.mu, np.array(a_s), cluster,
+                                       n_clusters)
         s = np.ascontiguousarray(sums[:, :, 0])
         projected = None
         if fit.project is not None:
@@ -138,15 +139,14 @@ class ClusterPieces:
             # the projection of the working residuals, cluster by cluster.
             row_w = np.empty((y.shape[0], 1 + len(rs)), order="F")
             hess_w = weights * fit.mu
-            for j, r in enumerate(rs, start=1):
-                np.multiply(fit.x_tilde @ (fit.bread @ r), hess_w, out=row_w[:, j])
+            for j, a in enumerate(a_s, start=1):
+                np.multiply(fit.x_tilde @ a, hess_w, out=row_w[:, j])
             u = np.divide(y - fit.mu, fit.mu, out=np.zeros_like(fit.mu), where=fit.mu > 0)
             cols = np.zeros((u.shape[0], n_clusters), order="F")
             cols[np.arange(u.shape[0]), cluster] = u
             projected = fit.project(cols)
         out = []
-        for j, r in enumerate(rs, start=1):
-            a = fit.bread @ r
+        for j, a in enumerate(a_s, start=1):
             q = sums[:, :, j] @ fit.bread
             f = None if projected is None else \
                 group_sums(row_w[:, [j]] * projected, cluster, n_clusters)
